@@ -1,0 +1,75 @@
+"""conformance: contract-conformance testing for OpenAI/DeepSeek-compatible Chat Completions APIs.
+
+Importing this package is cheap (the pytest plugin and ``conformance --help`` depend on it): the
+names below are loaded on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._errors import ConformanceError, OverlayError, SpecError, UsageError
+    from .contract import (
+        Contract,
+        Finding,
+        Operation,
+        Profile,
+        ResponseVariant,
+        StreamSpec,
+        export_document,
+        lint,
+        load_contract,
+        load_profile,
+    )
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "ConformanceError",
+    "Contract",
+    "Finding",
+    "Operation",
+    "OverlayError",
+    "Profile",
+    "ResponseVariant",
+    "SpecError",
+    "StreamSpec",
+    "UsageError",
+    "__version__",
+    "export_document",
+    "lint",
+    "load_contract",
+    "load_profile",
+]
+
+_LAZY = {
+    "ConformanceError": "._errors",
+    "OverlayError": "._errors",
+    "SpecError": "._errors",
+    "UsageError": "._errors",
+    "Contract": ".contract",
+    "Finding": ".contract",
+    "Operation": ".contract",
+    "Profile": ".contract",
+    "ResponseVariant": ".contract",
+    "StreamSpec": ".contract",
+    "export_document": ".contract",
+    "lint": ".contract",
+    "load_contract": ".contract",
+    "load_profile": ".contract",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'conformance' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

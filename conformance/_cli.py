@@ -1,0 +1,189 @@
+"""The ``conformance`` command: ``main(argv) -> int``.
+
+Exit status: 0 success, 1 the contract (or the server) failed, 2 the tool could not do its job
+(bad flag, unreadable spec, overlay that does not apply). Errors of the tool are one line on
+stderr, never a traceback. Heavy modules are imported inside the commands, so ``--help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING, NoReturn
+
+from . import __version__
+from ._errors import ConformanceError, UsageError
+
+if TYPE_CHECKING:
+    from .contract import Contract
+
+__all__ = ["main"]
+
+PROG = "conformance"
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so every error takes one path."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _add_contract_options(parser: argparse.ArgumentParser, *, with_spec: bool = True) -> None:
+    if with_spec:
+        parser.add_argument(
+            "spec",
+            nargs="?",
+            metavar="SPEC",
+            help="OpenAPI 3.0/3.1/3.2 document (path or URL, YAML or JSON); "
+            "default: the profile's document",
+        )
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="deepseek (the shipped spec + errata, the default), literal (the spec as written), "
+        "or a profile file",
+    )
+    parser.add_argument(
+        "--overlay",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an OpenAPI Overlay 1.0 document applied after the profile's (repeatable)",
+    )
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Contract-conformance suite for OpenAI/DeepSeek-compatible Chat "
+        "Completions APIs.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    lint = commands.add_parser(
+        "lint",
+        help="check an OpenAPI document before any server is asked",
+        description="Lint a contract: OAS validity, unsatisfiable oneOf, security, error "
+        "responses, and every example against its own schema. Exit 0 with no error finding, "
+        "1 with one, 2 when the document cannot be read.",
+    )
+    _add_contract_options(lint)
+    lint.add_argument("--format", choices=("text", "json"), default="text")
+
+    spec = commands.add_parser("spec", help="work with the effective contract")
+    spec_commands = spec.add_subparsers(dest="spec_command", metavar="COMMAND", parser_class=_Parser)
+    export = spec_commands.add_parser(
+        "export",
+        help="write the effective (overlaid) contract as OpenAPI 3.2 YAML",
+        description="Write the effective contract (spec + profile overlays + --overlay) as an "
+        "OpenAPI 3.2 YAML document, every schema in JSON Schema 2020-12.",
+    )
+    _add_contract_options(export)
+    export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> Contract:
+    from .contract import load_contract
+
+    # A SPEC given without --profile is read as written: the shipped profile's overlays are
+    # written for the shipped spec and would not apply to another document.
+    explicit_profile = args.profile is not None
+    profile = args.profile or ("literal" if args.spec else "deepseek")
+    return load_contract(
+        args.spec,
+        profile=profile,
+        overlays=args.overlay,
+        profile_overlays=explicit_profile or not args.spec,
+    )
+
+
+def _cmd_lint(args: argparse.Namespace, out: IO[str]) -> int:
+    from .contract import lint
+
+    contract = _load(args)
+    findings = lint(contract)
+    errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    if args.format == "json":
+        json.dump(
+            {
+                "spec": contract.source,
+                "sha256": contract.sha256,
+                "profile": contract.profile.name,
+                "overlays": list(contract.overlays),
+                "openapi": contract.openapi,
+                "summary": {"errors": errors, "warnings": warnings},
+                "findings": [f.as_dict() for f in findings],
+            },
+            out,
+            indent=2,
+        )
+        out.write("\n")
+    else:
+        overlays = "".join(f" + {o}" for o in contract.overlays)
+        out.write(
+            f"{contract.source}{overlays} (OpenAPI {contract.openapi}, "
+            f"profile {contract.profile.name})\n"
+        )
+        for f in findings:
+            out.write(f"{f.severity:<7} {f.rule}  {f.pointer or '/'}\n        {f.message}\n")
+        out.write(f"{errors} error(s), {warnings} warning(s)\n")
+    return EXIT_FAILED if errors else EXIT_OK
+
+
+def _cmd_spec_export(args: argparse.Namespace, out: IO[str]) -> int:
+    from pathlib import Path
+
+    from .contract import export_document
+
+    text = export_document(_load(args))
+    if args.output:
+        path = Path(args.output)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    else:
+        out.write(text)
+    return EXIT_OK
+
+
+def main(
+    argv: Sequence[str] | None = None, *, stdout: IO[str] | None = None, stderr: IO[str] | None = None
+) -> int:
+    """Run the command line; return the exit status."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    parser = _build_parser()
+    try:
+        try:
+            args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        except SystemExit as exc:  # --help and --version
+            return int(exc.code or 0)
+        if args.command == "lint":
+            return _cmd_lint(args, out)
+        if args.command == "spec" and args.spec_command == "export":
+            return _cmd_spec_export(args, out)
+        if args.command == "spec":
+            raise UsageError("'spec' needs a command: export (see 'conformance spec --help')")
+        parser.print_help(out)
+        return EXIT_ERROR
+    except ConformanceError as exc:
+        err.write(f"{PROG}: error: {exc}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err.write(f"{PROG}: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Errors of the tool itself, as opposed to contract failures of the server under test.
+
+A contract failure (the server broke the contract) is data in a report. The exceptions here say
+that *we* could not do the job: the spec cannot be read, an overlay does not apply, a flag is
+wrong. The CLI prints them as one line and exits with status 2.
+
+Hierarchy::
+
+    ConformanceError
+    ├── UsageError          a bad flag, profile name or argument combination
+    └── SpecError           the OpenAPI document cannot be read, parsed or resolved
+        └── OverlayError    an overlay document is malformed or an action does not apply
+
+They are plain classes (not frozen dataclasses) so that ``add_note`` works on them.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConformanceError", "OverlayError", "SpecError", "UsageError"]
+
+
+class ConformanceError(Exception):
+    """Base class of every error raised by the tool itself (exit status 2)."""
+
+
+class UsageError(ConformanceError):
+    """A command-line flag, profile or argument is wrong."""
+
+
+class SpecError(ConformanceError):
+    """An OpenAPI document cannot be read, parsed or resolved.
+
+    ``source`` names the file or URL; ``pointer`` is the JSON pointer of the offending node when
+    one is known.
+    """
+
+    def __init__(self, message: str, *, source: str, pointer: str | None = None) -> None:
+        self.source = source
+        self.pointer = pointer
+        where = f"{source}" + (f" at {pointer}" if pointer else "")
+        super().__init__(f"{where}: {message}")
+
+
+class OverlayError(SpecError):
+    """An overlay is malformed, or one of its actions cannot be applied.
+
+    ``action`` is the zero-based index of the failing action, when the error is about one.
+    """
+
+    def __init__(
+        self, message: str, *, source: str, action: int | None = None, pointer: str | None = None
+    ) -> None:
+        self.action = action
+        if action is not None:
+            message = f"action {action}: {message}"
+        super().__init__(message, source=source, pointer=pointer)

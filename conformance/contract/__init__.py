@@ -1,0 +1,34 @@
+"""The contract stage: load an OpenAPI document, apply overlays, normalise it, lint it."""
+
+from __future__ import annotations
+
+from ._document import RawDocument, read_document
+from ._export import export_document
+from ._lint import Finding, lint
+from ._loader import load_contract, overlaid_document, require_operation
+from ._model import Contract, Operation, ResponseVariant, StreamSpec, is_json_media_type
+from ._overlay import Overlay, OverlayAction, apply_overlay, load_overlay
+from ._profiles import Profile, available_profiles, load_profile
+
+__all__ = [
+    "Contract",
+    "Finding",
+    "Operation",
+    "Overlay",
+    "OverlayAction",
+    "Profile",
+    "RawDocument",
+    "ResponseVariant",
+    "StreamSpec",
+    "apply_overlay",
+    "available_profiles",
+    "export_document",
+    "is_json_media_type",
+    "lint",
+    "load_contract",
+    "load_overlay",
+    "load_profile",
+    "overlaid_document",
+    "read_document",
+    "require_operation",
+]

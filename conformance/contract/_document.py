@@ -1,0 +1,122 @@
+"""Reading a YAML or JSON document from a path or a URL, with errors a person can act on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from .._errors import SpecError
+
+__all__ = ["RawDocument", "parse_text", "read_document"]
+
+try:  # libyaml makes the 3 MB OpenAI document load in well under a second
+    _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,misc]
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _BaseLoader = yaml.SafeLoader
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """Safe YAML, but dates stay strings: an OpenAPI document is JSON data, and a JSON Schema
+    ``const: 2024-01-01`` means the string."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+
+#: Largest document we read (the official OpenAI spec is about 3 MB).
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RawDocument:
+    """A document as read: its name, bytes, digest and parsed data."""
+
+    source: str
+    uri: str
+    content: bytes
+    sha256: str
+    data: Any
+
+
+def _is_url(source: str) -> bool:
+    return urlsplit(source).scheme in {"http", "https"}
+
+
+def _fetch(url: str) -> bytes:
+    import httpx
+
+    try:
+        response = httpx.get(url, follow_redirects=True, timeout=30.0)
+    except httpx.HTTPError as exc:
+        raise SpecError(f"cannot fetch the document ({exc})", source=url) from None
+    if response.status_code != 200:
+        raise SpecError(
+            f"fetching the document gave HTTP {response.status_code}, expected 200", source=url
+        )
+    return response.content
+
+
+def read_document(source: str | Path) -> RawDocument:
+    """Read and parse ``source`` (a path or an http(s) URL) as YAML or JSON."""
+    name = str(source)
+    if _is_url(name):
+        content = _fetch(name)
+        uri = name
+    else:
+        path = Path(name)
+        try:
+            if path.is_dir():
+                raise SpecError("is a directory, expected a YAML or JSON file", source=name)
+            size = path.stat().st_size
+            if size > MAX_DOCUMENT_BYTES:
+                raise SpecError(
+                    f"is {size} bytes, larger than the {MAX_DOCUMENT_BYTES} bytes we read",
+                    source=name,
+                )
+            content = path.read_bytes()
+        except FileNotFoundError:
+            raise SpecError("no such file", source=name) from None
+        except PermissionError:
+            raise SpecError("permission denied", source=name) from None
+        except OSError as exc:
+            raise SpecError(f"cannot read ({exc.strerror or exc})", source=name) from None
+        uri = path.resolve().as_uri()
+    data = parse_text(content, source=name)
+    return RawDocument(
+        source=name,
+        uri=uri,
+        content=content,
+        sha256=hashlib.sha256(content).hexdigest(),
+        data=data,
+    )
+
+
+def parse_text(content: bytes, *, source: str) -> Any:
+    """Parse bytes as JSON (when they look like it) or YAML; errors name the line."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"is not UTF-8 text (byte {exc.start})", source=source) from None
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            pass  # YAML is a superset of most JSON; let it report the error
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = exc.problem or str(exc)
+        raise SpecError(f"is not valid YAML or JSON: {problem}{where}", source=source) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"is not valid YAML or JSON: {exc}", source=source) from None

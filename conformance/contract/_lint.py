@@ -1,0 +1,525 @@
+"""``conformance lint``: what is wrong with a contract before any server is asked.
+
+Each rule is a generator of :class:`Finding` (rule id, severity, JSON pointer, message) over the
+overlaid document as written; pointers therefore point into the file a person edits (or into the
+overlaid result). A rule never raises: a crash inside a third-party validator becomes a finding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, relevance
+
+from .._sse import parse_sse
+from ._model import ADAPTER_RESPONSE_KEY, METHODS, Contract, StreamSpec, is_json_media_type
+from ._walk import escape, iter_schema_roots, iter_subschemas, join, resolve_pointer
+
+__all__ = ["RULES", "Finding", "lint"]
+
+ERROR = "error"
+WARNING = "warning"
+_STATUS_KEY = ("1", "2", "3", "4", "5")
+_SCHEME_TYPES = {"apiKey", "http", "oauth2", "openIdConnect", "mutualTLS"}
+_ANNOTATIONS = {"title", "description", "example", "examples", "default", "deprecated"}
+#: Most errors reported per example (the most relevant first).
+MAX_ERRORS_PER_EXAMPLE = 8
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Finding:
+    rule: str
+    severity: str  # "error" | "warning"
+    pointer: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "pointer": self.pointer,
+            "message": self.message,
+        }
+
+
+# -- the document is valid for its OAS version ---------------------------------------------
+
+
+def _oas_valid(contract: Contract) -> Iterator[Finding]:
+    try:
+        from openapi_spec_validator import (
+            OpenAPIV30SpecValidator,
+            OpenAPIV31SpecValidator,
+            OpenAPIV32SpecValidator,
+        )
+
+        validator_cls = {
+            "3.0": OpenAPIV30SpecValidator,
+            "3.1": OpenAPIV31SpecValidator,
+            "3.2": OpenAPIV32SpecValidator,
+        }[contract.openapi[:3]]
+        errors = list(validator_cls(contract.document).iter_errors())
+    except Exception as exc:  # the validator must never take lint down with it
+        yield Finding(
+            rule="LINT-OAS-INVALID",
+            severity=WARNING,
+            pointer="",
+            message=f"openapi-spec-validator could not check the document ({exc!r})",
+        )
+        return
+    for error in errors:
+        path = list(getattr(error, "path", []) or [])
+        schema_path_list = list(getattr(error, "schema_path", []) or [])
+        keyword = getattr(error, "validator", None)
+        if not isinstance(keyword, str):
+            keyword = str(schema_path_list[-1]) if schema_path_list else "?"
+        schema_path = "/".join(str(p) for p in schema_path_list)
+        message = str(getattr(error, "message", error)).splitlines()[0]
+        if len(message) > 160 or keyword in {"oneOf", "anyOf"}:
+            message = (
+                f"does not match the OpenAPI {contract.openapi[:3]} schema "
+                f"(keyword {keyword!r} at {schema_path or '/'})"
+            )
+        yield Finding(
+            rule="LINT-OAS-INVALID",
+            severity=ERROR,
+            pointer="".join("/" + escape(p) for p in path),
+            message=f"invalid OpenAPI {contract.openapi}: {message}",
+        )
+
+
+# -- oneOf that no value can satisfy -------------------------------------------------------
+
+
+def _strip(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {
+            k: _strip(v)
+            for k, v in schema.items()
+            if k not in _ANNOTATIONS and not str(k).startswith("x-")
+        }
+    if isinstance(schema, list):
+        return [_strip(v) for v in schema]
+    return schema
+
+
+def _witnesses(branches: list[Any]) -> list[Any]:
+    values: list[Any] = [None, {}, [], "", 0, 0.5, True]
+    for branch in branches:
+        if isinstance(branch, dict):
+            if "const" in branch:
+                values.append(branch["const"])
+            if isinstance(branch.get("enum"), list):
+                values.extend(branch["enum"])
+    return values
+
+
+def _oneof(contract: Contract) -> Iterator[Finding]:
+    document = contract.schema_document
+    for root_pointer, root in iter_schema_roots(document):
+        for pointer, schema in iter_subschemas(root, root_pointer):
+            branches = schema.get("oneOf")
+            if not isinstance(branches, list) or len(branches) < 2:
+                continue
+            yield from _oneof_branches(contract, pointer, branches)
+
+
+def _oneof_branches(contract: Contract, pointer: str, branches: list[Any]) -> Iterator[Finding]:
+    stripped = [json.dumps(_strip(b), sort_keys=True) for b in branches]
+    for i in range(len(branches)):
+        for j in range(i + 1, len(branches)):
+            if stripped[i] == stripped[j]:
+                yield Finding(
+                    rule="LINT-ONEOF-UNSAT",
+                    severity=ERROR,
+                    pointer=join(pointer, "oneOf"),
+                    message=(
+                        f"oneOf branches {i} and {j} are identical, so any value that matches one "
+                        "matches both and fails oneOf: the schema accepts nothing there. "
+                        "Make the branches disjoint (e.g. by a const or type) or use anyOf."
+                    ),
+                )
+                return
+    try:
+        validators = [contract.validator(join(pointer, "oneOf", i)) for i in range(len(branches))]
+    except Exception:  # a branch that does not compile is reported by LINT-OAS-INVALID
+        return
+    for value in _witnesses(branches):
+        try:
+            matching = [i for i, v in enumerate(validators) if v.is_valid(value)]
+        except Exception:
+            return
+        if len(matching) >= 2:
+            yield Finding(
+                rule="LINT-ONEOF-UNSAT",
+                severity=ERROR,
+                pointer=join(pointer, "oneOf"),
+                message=(
+                    f"oneOf branches {matching[0]} and {matching[1]} both accept "
+                    f"{json.dumps(value)}, so such values fail oneOf. Make the branches "
+                    "disjoint (e.g. by a const, required property or type) or use anyOf."
+                ),
+            )
+            return
+
+
+# -- type: 'null' in OAS 3.0 and 3.0's nullable in 3.1+ ------------------------------------
+
+
+def _null_types(contract: Contract) -> Iterator[Finding]:
+    is_30 = contract.openapi.startswith("3.0")
+    for root_pointer, root in iter_schema_roots(contract.document):
+        for pointer, schema in iter_subschemas(root, root_pointer):
+            kind = schema.get("type")
+            if is_30 and (kind == "null" or (isinstance(kind, list) and "null" in kind)):
+                yield Finding(
+                    rule="LINT-NULL-TYPE",
+                    severity=ERROR,
+                    pointer=join(pointer, "type"),
+                    message=(
+                        f"type 'null' is not an OpenAPI {contract.openapi} type (3.0 has "
+                        "`nullable: true`; 'null' is a type from 3.1 on). It is read as JSON "
+                        "Schema's null type, which accepts only null."
+                    ),
+                )
+            if not is_30 and "nullable" in schema:
+                yield Finding(
+                    rule="LINT-LEGACY-NULLABLE",
+                    severity=WARNING,
+                    pointer=join(pointer, "nullable"),
+                    message=(
+                        f"`nullable` is an OpenAPI 3.0 keyword with no meaning in "
+                        f"{contract.openapi}; it is honoured, but write type: [..., 'null']."
+                    ),
+                )
+
+
+# -- responses keys, security, error responses ---------------------------------------------
+
+
+def _iter_operations(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    paths = document.get("paths") if isinstance(document, dict) else None
+    for path, item in (paths or {}).items():
+        if not isinstance(item, dict):
+            continue
+        for method in METHODS:
+            if isinstance(item.get(method), dict):
+                yield join("/paths", path, method), item[method]
+
+
+def _response_keys(contract: Contract) -> Iterator[Finding]:
+    for pointer, op in _iter_operations(contract.document):
+        for key in op.get("responses") or {}:
+            match = ADAPTER_RESPONSE_KEY.match(key)
+            if match:
+                yield Finding(
+                    rule="LINT-RESPONSE-KEY",
+                    severity=WARNING,
+                    pointer=join(pointer, "responses", key),
+                    message=(
+                        f"response key {key!r} is an extension, not a status code: OpenAPI tools "
+                        f"ignore it. conformance reads it as a second {match['status']} response "
+                        f"named {match['name']!r} (apidog's export of a second response); document "
+                        "it as another media type of the one response instead."
+                    ),
+                )
+            elif key.startswith("x-"):
+                continue
+            elif not (
+                key == "default"
+                or (len(key) == 3 and key[0] in _STATUS_KEY and (key[1:].isdigit() or key[1:] == "XX"))
+            ):
+                yield Finding(
+                    rule="LINT-RESPONSE-KEY",
+                    severity=ERROR,
+                    pointer=join(pointer, "responses", key),
+                    message=f"response key {key!r} is neither a status code, NXX nor default",
+                )
+
+
+def _security(contract: Contract) -> Iterator[Finding]:
+    document = contract.document
+    components = document.get("components") or {}
+    schemes = components.get("securitySchemes") or {}
+    for name, scheme in schemes.items():
+        pointer = join("/components/securitySchemes", name)
+        kind = scheme.get("type") if isinstance(scheme, dict) else None
+        if kind not in _SCHEME_TYPES:
+            hint = " (a bearer token is `type: http, scheme: bearer`)" if kind == "bearer" else ""
+            yield Finding(
+                rule="LINT-SECURITY-SCHEME",
+                severity=ERROR,
+                pointer=join(pointer, "type"),
+                message=(
+                    f"security scheme {name!r} has type {kind!r}, not one of "
+                    f"{', '.join(sorted(_SCHEME_TYPES))}{hint}"
+                ),
+            )
+        elif kind == "http" and not scheme.get("scheme"):
+            yield Finding(
+                rule="LINT-SECURITY-SCHEME",
+                severity=ERROR,
+                pointer=pointer,
+                message=f"http security scheme {name!r} has no `scheme` (e.g. bearer)",
+            )
+
+    def requirements(value: Any, pointer: str) -> Iterator[Finding]:
+        for i, requirement in enumerate(value if isinstance(value, list) else []):
+            for key in requirement if isinstance(requirement, dict) else {}:
+                if key not in schemes:
+                    yield Finding(
+                        rule="LINT-SECURITY-REQUIREMENT",
+                        severity=ERROR,
+                        pointer=join(pointer, i, key),
+                        message=(
+                            f"security requirement names {key!r}, which is not a declared "
+                            f"security scheme (declared: {', '.join(schemes) or 'none'})"
+                        ),
+                    )
+
+    global_security = document.get("security")
+    yield from requirements(global_security, "/security")
+    for pointer, op in _iter_operations(document):
+        if "security" not in op:
+            continue
+        yield from requirements(op["security"], join(pointer, "security"))
+        if op["security"] == [] and global_security:
+            yield Finding(
+                rule="LINT-SECURITY-OVERRIDE",
+                severity=WARNING,
+                pointer=join(pointer, "security"),
+                message=(
+                    "`security: []` overrides the global requirement and declares this operation "
+                    "unauthenticated; remove it if the operation needs a key"
+                ),
+            )
+
+
+def _error_responses(contract: Contract) -> Iterator[Finding]:
+    for pointer, op in _iter_operations(contract.document):
+        keys = [k for k in op.get("responses") or {} if not k.startswith("x-")]
+        if not any(k == "default" or k[:1] in {"4", "5"} for k in keys):
+            yield Finding(
+                rule="LINT-ERRORS-UNDOCUMENTED",
+                severity=WARNING,
+                pointer=join(pointer, "responses"),
+                message=(
+                    f"no error response is documented (only {', '.join(keys) or 'none'}); every "
+                    "4xx/5xx a server sends will be 'undocumented'. Document the error statuses "
+                    "and their body."
+                ),
+            )
+
+
+# -- examples validate against their own schemas -------------------------------------------
+
+
+def _strict_json(text: str) -> Any:
+    def reject(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def _media_examples(media: Any, pointer: str) -> Iterator[tuple[str, str, Any]]:
+    if not isinstance(media, dict):
+        return
+    if "example" in media:
+        yield join(pointer, "example"), "example", media["example"]
+    for name, example in (media.get("examples") or {}).items():
+        if isinstance(example, dict) and "value" in example:
+            yield join(pointer, "examples", name, "value"), f"example {name!r}", example["value"]
+
+
+def _schema_errors(
+    validator: Draft202012Validator, instance: Any
+) -> list[ValidationError]:
+    errors = sorted(validator.iter_errors(instance), key=relevance)
+    return errors[:MAX_ERRORS_PER_EXAMPLE]
+
+
+def _describe(contract: Contract, error: ValidationError, location: str) -> str:
+    pointer = contract.schema_pointer(location, error.absolute_schema_path)
+    where = "/" + "/".join(escape(p) for p in error.absolute_path) if error.absolute_path else "/"
+    return f"at {where}: {_short(error.message)} (schema {pointer})"
+
+
+def _short(message: str, limit: int = 200) -> str:
+    return message if len(message) <= limit else message[: limit - 3] + "..."
+
+
+def _json_example(
+    contract: Contract, schema: str, pointer: str, label: str, value: Any
+) -> Iterator[Finding]:
+    validator = contract.validator(schema)
+    if isinstance(value, str) and value.lstrip().startswith(("data:", "event:", ":")):
+        yield Finding(
+            rule="LINT-EXAMPLE-INVALID",
+            severity=WARNING,
+            pointer=pointer,
+            message=(
+                f"{label} is an event stream, but its media type is JSON; "
+                "its events are checked against the JSON schema one by one"
+            ),
+        )
+        yield from _stream_example(contract, None, schema, pointer, label, value)
+        return
+    for error in _schema_errors(validator, value):
+        yield Finding(
+            rule="LINT-EXAMPLE-INVALID",
+            severity=ERROR,
+            pointer=pointer,
+            message=f"{label} does not match its schema {_describe(contract, error, schema)}",
+        )
+
+
+def _stream_example(
+    contract: Contract,
+    stream: StreamSpec | None,
+    data_schema: str | None,
+    pointer: str,
+    label: str,
+    value: Any,
+) -> Iterator[Finding]:
+    if not isinstance(value, str):
+        yield Finding(
+            rule="LINT-EXAMPLE-INVALID",
+            severity=ERROR,
+            pointer=pointer,
+            message=f"{label} of an event stream must be the stream's text, not {type(value).__name__}",
+        )
+        return
+    events, framing = parse_sse(value)
+    if framing.unterminated_tail is not None:
+        tail = framing.unterminated_tail
+        yield Finding(
+            rule="LINT-SSE-EXAMPLE-UNTERMINATED",
+            severity=WARNING,
+            pointer=pointer,
+            message=(
+                f"{label} ends with an event that has no terminating blank line "
+                f"({_short(tail, 60)!r}); a WHATWG client discards it, so it never arrives"
+            ),
+        )
+    sentinels = stream.sentinels if stream else contract.profile.sentinels
+    validator = contract.validator(data_schema) if data_schema else None
+    for event in events:
+        if event.data in sentinels:
+            continue
+        try:
+            payload = _strict_json(event.data)
+        except ValueError as exc:
+            yield Finding(
+                rule="LINT-EXAMPLE-INVALID",
+                severity=ERROR,
+                pointer=pointer,
+                message=f"{label}, event {event.index}: data is not JSON ({exc})",
+            )
+            continue
+        if validator is None or data_schema is None:
+            continue
+        for error in _schema_errors(validator, payload):
+            yield Finding(
+                rule="LINT-EXAMPLE-INVALID",
+                severity=ERROR,
+                pointer=pointer,
+                message=(
+                    f"{label}, event {event.index}: does not match its schema "
+                    f"{_describe(contract, error, data_schema)}"
+                ),
+            )
+
+
+def _examples(contract: Contract) -> Iterator[Finding]:
+    document = contract.document
+    for op in contract.operations:
+        if op.request_schema and op.request_media_type:
+            media_pointer = op.request_schema.rsplit("/", 1)[0]
+            for pointer, label, value in _media_examples(
+                _get(document, media_pointer), media_pointer
+            ):
+                yield from _json_example(
+                    contract, op.request_schema, pointer, f"request {label}", value
+                )
+        for variants in op.responses.values():
+            for variant in variants:
+                name = f"{variant.status}" + (f" ({variant.name})" if variant.name else "")
+                if variant.json_schema and variant.json_media_type:
+                    media_pointer = join(variant.location, "content", variant.json_media_type)
+                    for pointer, label, value in _media_examples(
+                        _get(document, media_pointer), media_pointer
+                    ):
+                        yield from _json_example(
+                            contract, variant.json_schema, pointer, f"response {name} {label}", value
+                        )
+                if variant.stream:
+                    media_pointer = variant.stream.location
+                    for pointer, label, value in _media_examples(
+                        _get(document, media_pointer), media_pointer
+                    ):
+                        yield from _stream_example(
+                            contract,
+                            variant.stream,
+                            variant.stream.data_schema,
+                            pointer,
+                            f"response {name} stream {label}",
+                            value,
+                        )
+
+
+def _get(document: Any, pointer: str) -> Any:
+    try:
+        return resolve_pointer(document, pointer)
+    except KeyError:
+        return None
+
+
+def _stream_documented(contract: Contract) -> Iterator[Finding]:
+    for op in contract.operations:
+        if op.method != contract.profile.method or op.path != contract.profile.path:
+            continue
+        variants = [v for vs in op.responses.values() for v in vs if v.status.startswith("2")]
+        if variants and not any(v.stream for v in variants):
+            yield Finding(
+                rule="LINT-STREAM-UNDOCUMENTED",
+                severity=WARNING,
+                pointer=join(op.location, "responses"),
+                message=(
+                    "no 2xx response has a text/event-stream media type, so streamed responses "
+                    "(stream: true) have no schema and their chunks cannot be checked"
+                ),
+            )
+
+
+RULES: dict[str, tuple[str, Callable[[Contract], Iterator[Finding]]]] = {
+    "LINT-OAS-INVALID": ("the document is valid for its OpenAPI version", _oas_valid),
+    "LINT-ONEOF-UNSAT": ("no oneOf has identical or overlapping branches", _oneof),
+    "LINT-NULL-TYPE": ("no type 'null' in 3.0; no 3.0 nullable in 3.1+", _null_types),
+    "LINT-RESPONSE-KEY": ("response keys are status codes, NXX or default", _response_keys),
+    "LINT-SECURITY": ("security schemes and requirements are valid", _security),
+    "LINT-ERRORS-UNDOCUMENTED": ("operations document their errors", _error_responses),
+    "LINT-STREAM-UNDOCUMENTED": ("the operation documents its event stream", _stream_documented),
+    "LINT-EXAMPLE-INVALID": ("every example matches its own schema", _examples),
+}
+
+
+def lint(contract: Contract) -> list[Finding]:
+    """Every finding of every rule, errors first, in document order within a severity."""
+    findings: list[Finding] = []
+    for _title, rule in RULES.values():
+        try:
+            findings.extend(rule(contract))
+        except Exception as exc:  # a bug in a rule must not hide the other rules' findings
+            findings.append(
+                Finding(
+                    rule="LINT-INTERNAL",
+                    severity=WARNING,
+                    pointer="",
+                    message=f"rule {rule.__name__} failed: {exc!r} (please report this)",
+                )
+            )
+    return sorted(findings, key=lambda f: f.severity != ERROR)

@@ -1,0 +1,330 @@
+"""``load_contract``: read, overlay, normalise, resolve and index an OpenAPI document."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urldefrag, urljoin
+
+from referencing import Registry, Resource
+from referencing.exceptions import NoSuchResource, Unresolvable
+from referencing.jsonschema import DRAFT202012
+
+from .._errors import SpecError, UsageError
+from ._document import read_document
+from ._model import (
+    ADAPTER_RESPONSE_KEY,
+    METHODS,
+    SSE_MEDIA_TYPE,
+    Contract,
+    Operation,
+    ResponseVariant,
+    StreamSpec,
+    is_json_media_type,
+)
+from ._normalize import normalize_document, stringify_keys
+from ._overlay import apply_overlay, load_overlay
+from ._profiles import Profile, load_profile
+from ._walk import join, resolve_pointer
+
+__all__ = ["load_contract", "overlaid_document"]
+
+SUPPORTED_VERSIONS = ("3.0", "3.1", "3.2")
+
+
+def _check_openapi(data: Any, source: str) -> str:
+    if not isinstance(data, dict):
+        raise SpecError(
+            f"is not an OpenAPI document (top level is a {type(data).__name__}, not a mapping)",
+            source=source,
+        )
+    version = data.get("openapi")
+    if version is None:
+        hint = " (Swagger 2.0 is not supported)" if "swagger" in data else ""
+        raise SpecError(f"is not an OpenAPI 3.x document: no 'openapi' field{hint}", source=source)
+    version = str(version)
+    if not version.startswith(SUPPORTED_VERSIONS):
+        raise SpecError(
+            f"declares openapi {version!r}; supported: 3.0.x, 3.1.x, 3.2.x", source=source
+        )
+    if not isinstance(data.get("paths", {}), dict):
+        raise SpecError("'paths' is not a mapping", source=source, pointer="/paths")
+    return version
+
+
+def overlaid_document(
+    spec: str | Path, overlays: Sequence[str | Path]
+) -> tuple[Any, Any, list[str]]:
+    """The raw document, the document with ``overlays`` applied (as written), overlay names."""
+    raw = read_document(spec)
+    _check_openapi(raw.data, raw.source)
+    document = stringify_keys(raw.data)
+    names = []
+    for item in overlays:
+        overlay = load_overlay(item)
+        document = apply_overlay(document, overlay)
+        names.append(overlay.source)
+    return raw, document, names
+
+
+def load_contract(
+    spec: str | Path | None = None,
+    *,
+    profile: str | Profile = "deepseek",
+    overlays: Sequence[str | Path] = (),
+    profile_overlays: bool | None = None,
+) -> Contract:
+    """Load a contract.
+
+    ``spec`` defaults to the profile's document; the profile's overlays apply unless
+    ``profile_overlays`` is False, then ``overlays`` in order.
+    """
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    if profile_overlays is None:
+        profile_overlays = True
+    all_overlays = [*(prof.overlays if profile_overlays else ()), *overlays]
+    raw, document, overlay_names = overlaid_document(spec or prof.spec, all_overlays)
+    version = _check_openapi(document, raw.source)
+    normalized = normalize_document(document)
+    registry = _registry(raw.uri, normalized)
+    _check_refs(normalized, raw.uri, registry, raw.source)
+    operations = tuple(_operations(normalized, document, prof, raw.uri, registry, raw.source))
+    return Contract(
+        source=raw.source,
+        sha256=raw.sha256,
+        profile=prof,
+        overlays=tuple(overlay_names),
+        openapi=version,
+        base_uri=raw.uri,
+        document=document,
+        schema_document=normalized,
+        registry=registry,
+        operations=operations,
+    )
+
+
+# -- $ref resolution ------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _external(uri: str) -> Resource[Any]:
+    raw = read_document(uri[len("file://") :] if uri.startswith("file://") else uri)
+    return Resource.from_contents(
+        normalize_document(stringify_keys(raw.data)), default_specification=DRAFT202012
+    )
+
+
+def _retrieve(uri: str) -> Resource[Any]:
+    try:
+        return _external(uri)
+    except SpecError as exc:
+        raise NoSuchResource(ref=uri) from exc
+
+
+def _registry(uri: str, normalized: Any) -> Registry[Any]:
+    resource = Resource.from_contents(normalized, default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry(retrieve=_retrieve)  # type: ignore[call-arg]
+    return registry.with_resource(uri, resource)
+
+
+def _iter_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            yield pointer, ref
+        for key, value in node.items():
+            if key in {"example", "examples", "const", "enum", "default"}:
+                continue
+            yield from _iter_refs(value, join(pointer, key))
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _iter_refs(item, join(pointer, i))
+
+
+def _check_refs(normalized: Any, uri: str, registry: Registry[Any], source: str) -> None:
+    resolver = registry.resolver(base_uri=uri)
+    seen: set[str] = set()
+    for pointer, ref in _iter_refs(normalized):
+        if ref in seen:
+            continue
+        seen.add(ref)
+        try:
+            resolver.lookup(ref)
+        except Unresolvable as exc:
+            reason = type(exc).__name__
+            detail = str(exc).splitlines()[0] if str(exc) else reason
+            raise SpecError(
+                f"$ref {ref!r} cannot be resolved ({detail})", source=source, pointer=pointer
+            ) from None
+
+
+# -- indexing operations --------------------------------------------------------------------
+
+
+class _Deref:
+    """Follows OAS-level ``$ref`` (a requestBody or response may be a reference)."""
+
+    def __init__(self, normalized: Any, uri: str, registry: Registry[Any], source: str) -> None:
+        self.document = normalized
+        self.uri = uri
+        self.resolver = registry.resolver(base_uri=uri)
+        self.source = source
+
+    def __call__(self, node: Any, location: str) -> tuple[Any, str]:
+        for _ in range(32):
+            if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
+                return node, location
+            ref = node["$ref"]
+            absolute = urljoin(self.uri, ref)
+            base, fragment = urldefrag(absolute)
+            try:
+                if base == self.uri:
+                    node, location = resolve_pointer(self.document, fragment), fragment
+                else:
+                    node, location = self.resolver.lookup(absolute).contents, absolute
+            except (KeyError, Unresolvable):
+                raise SpecError(
+                    f"$ref {ref!r} cannot be resolved", source=self.source, pointer=location
+                ) from None
+        raise SpecError("$ref chain is too long (a cycle?)", source=self.source, pointer=location)
+
+
+def _stream_spec(
+    media: dict[str, Any], location: str, media_type: str, deref: _Deref, profile: Profile
+) -> StreamSpec:
+    key = "itemSchema" if "itemSchema" in media else "schema" if "schema" in media else None
+    event_location = join(location, key) if key else None
+    data_location: str | None = None
+    sentinels: list[str] = []
+    if event_location is not None:
+        event, event_location = deref(media[key], event_location)
+        branches: list[tuple[Any, str]] = [(event, event_location)]
+        for combinator in ("oneOf", "anyOf"):
+            if isinstance(event.get(combinator), list):
+                branches = [
+                    deref(b, join(event_location, combinator, i))
+                    for i, b in enumerate(event[combinator])
+                ]
+                break
+        event_shaped = False
+        for branch, branch_location in branches:
+            properties = branch.get("properties") if isinstance(branch, dict) else None
+            if not isinstance(properties, dict) or not isinstance(properties.get("data"), dict):
+                continue
+            event_shaped = True
+            data, data_ptr = deref(properties["data"], join(branch_location, "properties", "data"))
+            if isinstance(data.get("const"), str):
+                sentinels.append(data["const"])
+            elif isinstance(data.get("contentSchema"), dict):
+                data_location = join(data_ptr, "contentSchema")
+        if not event_shaped:
+            # The common convention (the official OpenAI document): the schema describes the
+            # JSON carried in each event's data.
+            data_location = event_location
+    documented = bool(sentinels)
+    return StreamSpec(
+        media_type=media_type,
+        location=location,
+        event_schema=event_location,
+        data_schema=data_location,
+        sentinels=tuple(sentinels) if sentinels else profile.sentinels,
+        sentinels_documented=documented,
+    )
+
+
+def _variant(
+    status: str, name: str | None, response: Any, location: str, deref: _Deref, profile: Profile
+) -> ResponseVariant:
+    response, location = deref(response, location)
+    content = response.get("content") if isinstance(response, dict) else None
+    content = content if isinstance(content, dict) else {}
+    json_media_type = json_schema = None
+    stream = None
+    for media_type, media in content.items():
+        if not isinstance(media, dict):
+            continue
+        media_location = join(location, "content", media_type)
+        base = media_type.split(";", 1)[0].strip().lower()
+        if base == SSE_MEDIA_TYPE and stream is None:
+            stream = _stream_spec(media, media_location, media_type, deref, profile)
+        elif is_json_media_type(media_type) and json_media_type is None:
+            json_media_type = media_type
+            if "schema" in media:
+                json_schema = join(media_location, "schema")
+    return ResponseVariant(
+        status=status,
+        name=name,
+        location=location,
+        media_types=tuple(content),
+        json_media_type=json_media_type,
+        json_schema=json_schema,
+        stream=stream,
+    )
+
+
+def _operations(
+    normalized: Any,
+    document: Any,
+    profile: Profile,
+    uri: str,
+    registry: Registry[Any],
+    source: str,
+) -> Iterator[Operation]:
+    deref = _Deref(normalized, uri, registry, source)
+    global_security = normalized.get("security")
+    for path, item in (normalized.get("paths") or {}).items():
+        item_location = join("/paths", path)
+        item, item_location = deref(item, item_location)
+        if not isinstance(item, dict):
+            continue
+        for method in METHODS:
+            op = item.get(method)
+            if not isinstance(op, dict):
+                continue
+            location = join(item_location, method)
+            request_media_type = request_schema = None
+            body, body_location = deref(op.get("requestBody"), join(location, "requestBody"))
+            required = False
+            if isinstance(body, dict):
+                required = body.get("required") is True
+                for media_type, media in (body.get("content") or {}).items():
+                    if is_json_media_type(media_type) and isinstance(media, dict):
+                        request_media_type = media_type
+                        if "schema" in media:
+                            request_schema = join(body_location, "content", media_type, "schema")
+                        break
+            responses: dict[str, list[ResponseVariant]] = {}
+            for key, response in (op.get("responses") or {}).items():
+                response_location = join(location, "responses", key)
+                match = ADAPTER_RESPONSE_KEY.match(key)
+                if match:
+                    status, name = match["status"], match["name"]
+                elif key.startswith("x-"):
+                    continue
+                else:
+                    status, name = key, None
+                responses.setdefault(status, []).append(
+                    _variant(status, name, response, response_location, deref, profile)
+                )
+            security = op.get("security", global_security) or []
+            yield Operation(
+                method=method,
+                path=path,
+                location=location,
+                operation_id=op.get("operationId"),
+                request_media_type=request_media_type,
+                request_schema=request_schema,
+                request_required=required,
+                responses={k: tuple(v) for k, v in responses.items()},
+                security=tuple(s for s in security if isinstance(s, dict)),
+            )
+
+
+def require_operation(contract: Contract) -> Operation:
+    """The profile's operation, or a :class:`UsageError` that lists what the spec has."""
+    try:
+        return contract.operation()
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None

@@ -1,0 +1,187 @@
+"""The loaded contract: operations, their request schema, responses and stream schemas.
+
+Every schema is addressed by a *location*: a JSON pointer into the effective document (or an
+absolute URI for a schema in another document). :meth:`Contract.validator` compiles a location
+once and caches it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from referencing import Registry
+
+from ._profiles import Profile
+from ._walk import join, resolve_pointer
+
+__all__ = [
+    "Contract",
+    "Operation",
+    "ResponseVariant",
+    "StreamSpec",
+    "is_json_media_type",
+]
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
+#: apidog exports put a second response for a status under ``x-<status>:<name>``.
+ADAPTER_RESPONSE_KEY = re.compile(r"^x-(?P<status>[1-5](?:\d\d|XX)|default):(?P<name>.+)$")
+SSE_MEDIA_TYPE = "text/event-stream"
+
+
+def is_json_media_type(media_type: str) -> bool:
+    base = media_type.split(";", 1)[0].strip().lower()
+    return base == "application/json" or base.endswith("+json")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StreamSpec:
+    """An event-stream response: what each event's ``data`` must be."""
+
+    media_type: str
+    location: str  # the media type object
+    event_schema: str | None  # itemSchema (3.2) or schema read per event (3.0/3.1)
+    data_schema: str | None  # JSON Schema of the JSON in each non-sentinel ``data``
+    sentinels: tuple[str, ...]
+    sentinels_documented: bool  # False when they come from the profile, not the document
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ResponseVariant:
+    """One documented response for a status. apidog's ``x-200:Streaming`` is a second variant
+    of ``200`` named ``Streaming``; an ordinary response has ``name=None``."""
+
+    status: str
+    name: str | None
+    location: str
+    media_types: tuple[str, ...]
+    json_media_type: str | None
+    json_schema: str | None
+    stream: StreamSpec | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Operation:
+    method: str
+    path: str
+    location: str
+    operation_id: str | None
+    request_media_type: str | None
+    request_schema: str | None
+    request_required: bool
+    responses: Mapping[str, tuple[ResponseVariant, ...]]
+    security: tuple[Mapping[str, Any], ...]
+
+    @property
+    def requires_auth(self) -> bool:
+        """True when every security requirement names at least one scheme."""
+        return bool(self.security) and all(self.security)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Contract:
+    """An OpenAPI document, overlaid and normalised, ready to check exchanges against."""
+
+    source: str
+    sha256: str
+    profile: Profile
+    overlays: tuple[str, ...]
+    openapi: str
+    base_uri: str
+    document: Mapping[str, Any] = field(repr=False)  # overlaid, as written (lint reads this)
+    schema_document: Mapping[str, Any] = field(repr=False)  # normalised to 2020-12
+    registry: Registry[Any] = field(repr=False)
+    operations: tuple[Operation, ...]
+    _validators: dict[str, Draft202012Validator] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    # -- lookup ----------------------------------------------------------------------------
+
+    def operation(self, method: str | None = None, path: str | None = None) -> Operation:
+        """The operation the profile names, or the one given."""
+        method = (method or self.profile.method).lower()
+        path = path or self.profile.path
+        for op in self.operations:
+            if op.method == method and op.path == path:
+                return op
+        known = ", ".join(f"{o.method.upper()} {o.path}" for o in self.operations) or "none"
+        raise KeyError(f"{method.upper()} {path} is not in {self.source} (it has: {known})")
+
+    def schema(self, location: str) -> Any:
+        """The normalised schema at ``location``."""
+        if location.startswith("/") or location == "":
+            return resolve_pointer(self.schema_document, location)
+        return self.registry.resolver().lookup(location).contents
+
+    def schema_pointer(self, location: str, path: Iterable[str | int]) -> str:
+        """The pointer (into this document) of the keyword a validation error names.
+
+        ``path`` is a jsonschema ``absolute_schema_path`` relative to ``location``; jsonschema
+        steps through ``$ref`` without recording it, so we follow references as we walk.
+        """
+        node: Any = self.schema(location)
+        pointer = location
+        for token in path:
+            for _ in range(32):
+                if isinstance(node, dict) and token not in node and isinstance(
+                    node.get("$ref"), str
+                ):
+                    ref = node["$ref"]
+                    if not ref.startswith("#"):
+                        return pointer  # another document: stop at the reference
+                    pointer = ref[1:]
+                    node = resolve_pointer(self.schema_document, pointer)
+                    continue
+                break
+            try:
+                node = node[token]
+            except (KeyError, IndexError, TypeError):
+                return pointer
+            pointer = join(pointer, token)
+        return pointer
+
+    def validator(self, location: str) -> Draft202012Validator:
+        """A compiled 2020-12 validator for the schema at ``location`` (cached)."""
+        cached = self._validators.get(location)
+        if cached is None:
+            uri = f"{self.base_uri}#{location}" if location.startswith("/") else location
+            cached = Draft202012Validator({"$ref": uri}, registry=self.registry)
+            self._validators[location] = cached
+        return cached
+
+    # -- the one rule that picks a response ------------------------------------------------
+
+    def wants_stream(self, request_body: Any) -> bool:
+        """Whether a request asks for an event stream (the profile's selector is ``true``)."""
+        try:
+            return resolve_pointer(request_body, self.profile.stream_selector) is True
+        except (KeyError, TypeError):
+            return False
+
+    def select_response(
+        self, operation: Operation, status: int | str, request_body: Any
+    ) -> ResponseVariant | None:
+        """The documented response a request and status select: exact status, then ``NXX``,
+        then ``default``; among its variants the stream one when the request asks for a stream,
+        else the JSON one."""
+        code = str(status)
+        variants: tuple[ResponseVariant, ...] = ()
+        for key in (code, f"{code[:1]}XX", "default"):
+            variants = operation.responses.get(key, ())
+            if variants:
+                break
+        if not variants:
+            return None
+        if self.wants_stream(request_body):
+            preferred = [v for v in variants if v.stream is not None]
+        else:
+            preferred = [v for v in variants if v.json_schema is not None]
+        return (preferred or list(variants))[0]
+
+
+def location_of(pointer: str, *tokens: str | int) -> str:
+    return join(pointer, *tokens)

@@ -1,0 +1,84 @@
+"""Mechanical normalisation of an OpenAPI document's schemas to JSON Schema 2020-12.
+
+Only what each OAS version says, nothing the errata decide:
+
+- ``nullable: true`` (OAS 3.0) adds ``"null"`` to ``type`` (and ``None`` to ``enum``); a schema
+  without ``type`` (a ``$ref``, a combinator) becomes ``anyOf: [schema, {type: null}]``. It is
+  also honoured in 3.1/3.2 documents, which still use it in the wild (the official OpenAI
+  document does), as schemathesis does.
+- boolean ``exclusiveMinimum``/``exclusiveMaximum`` (OAS 3.0, draft 4) become the numeric form.
+- ``type: 'null'`` in a 3.0 document is not an OAS 3.0 type; it is read as JSON Schema's null
+  type (the only reading that makes sense) and ``conformance lint`` reports it.
+- mapping keys become strings (YAML reads an unquoted ``200:`` as an integer).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from ._walk import (
+    SCHEMA_LIST_KEYWORDS,
+    SCHEMA_MAP_KEYWORDS,
+    SCHEMA_SINGLE_KEYWORDS,
+    iter_schema_roots,
+)
+
+__all__ = ["normalize_document", "normalize_schema", "stringify_keys"]
+
+
+def stringify_keys(data: Any) -> Any:
+    """A copy of JSON-like ``data`` whose mapping keys are all strings."""
+    if isinstance(data, dict):
+        return {str(k): stringify_keys(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [stringify_keys(v) for v in data]
+    return data
+
+
+def normalize_schema(schema: Any) -> None:
+    """Rewrite one schema (and its subschemas) to 2020-12, in place."""
+    if not isinstance(schema, dict):
+        return
+    for key, value in schema.items():
+        if key in SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
+            for sub in value.values():
+                normalize_schema(sub)
+        elif key in SCHEMA_LIST_KEYWORDS and isinstance(value, list):
+            for sub in value:
+                normalize_schema(sub)
+        elif key in SCHEMA_SINGLE_KEYWORDS and isinstance(value, dict):
+            normalize_schema(value)
+    for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        flag = schema.get(exclusive)
+        if isinstance(flag, bool):
+            del schema[exclusive]
+            if flag and bound in schema:
+                schema[exclusive] = schema.pop(bound)
+    if "nullable" in schema:
+        nullable = schema.pop("nullable")
+        if nullable is True:
+            _add_null(schema)
+
+
+def _add_null(schema: dict[str, Any]) -> None:
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if "null" not in types:
+            schema["type"] = [*types, "null"]
+        enum = schema.get("enum")
+        if isinstance(enum, list) and None not in enum:
+            schema["enum"] = [*enum, None]
+        return
+    inner = {k: v for k, v in schema.items() if not k.startswith("x-")}
+    for key in inner:
+        del schema[key]
+    schema["anyOf"] = [inner, {"type": "null"}]
+
+
+def normalize_document(document: Any) -> Any:
+    """A copy of ``document`` whose every schema is JSON Schema 2020-12."""
+    result = copy.deepcopy(document)
+    for _pointer, schema in list(iter_schema_roots(result)):
+        normalize_schema(schema)
+    return result

@@ -1,0 +1,88 @@
+"""Profiles: which spec, which overlays, and the few switches a schema cannot hold.
+
+A profile is data, a small YAML file (the shipped ones are in ``spec/profiles/``), never a code
+path: checks read its switches, they do not branch on its name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._errors import UsageError
+from .._resources import spec_dir
+from ._document import read_document
+
+__all__ = ["USAGE_PLACEMENTS", "Profile", "available_profiles", "load_profile"]
+
+#: Where a stream's usage object belongs: on the chunk that carries ``finish_reason``
+#: (DeepSeek), or on an extra chunk with ``choices: []`` after it (OpenAI).
+USAGE_PLACEMENTS = ("finish_chunk", "usage_chunk")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Profile:
+    name: str
+    description: str
+    source: str
+    spec: str
+    overlays: tuple[str, ...] = ()
+    method: str = "post"
+    path: str = "/chat/completions"
+    #: JSON pointer into the request body; the value ``true`` there selects the event stream.
+    stream_selector: str = "/stream"
+    usage_placement: str = "finish_chunk"
+    #: ``data`` values that end a stream, when the document does not name them itself.
+    sentinels: tuple[str, ...] = ("[DONE]",)
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in (spec_dir() / "profiles").glob("*.yaml"))
+
+
+def _resolve(base: Path, value: str) -> str:
+    if "://" in value:
+        return value
+    path = Path(value)
+    return str(path if path.is_absolute() else (base / path).resolve())
+
+
+def load_profile(name: str) -> Profile:
+    """A shipped profile by name (``deepseek``, ``literal``, ...) or a profile file by path."""
+    if name.endswith((".yaml", ".yml", ".json")) or "/" in name:
+        path = Path(name)
+    else:
+        path = spec_dir() / "profiles" / f"{name}.yaml"
+        if not path.is_file():
+            raise UsageError(
+                f"unknown profile {name!r}; available: {', '.join(available_profiles())} "
+                "(or give the path of a profile file)"
+            )
+    try:
+        data: Any = read_document(path).data
+    except Exception as exc:
+        raise UsageError(f"profile {name!r}: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("spec"), str):
+        raise UsageError(f"profile {name!r} ({path}) has no 'spec' (the OpenAPI document)")
+    base = path.resolve().parent
+    stream = data.get("stream") or {}
+    operation = data.get("operation") or {}
+    placement = stream.get("usage_placement", "finish_chunk")
+    if placement not in USAGE_PLACEMENTS:
+        raise UsageError(
+            f"profile {name!r}: stream.usage_placement is {placement!r}, "
+            f"expected one of {', '.join(USAGE_PLACEMENTS)}"
+        )
+    return Profile(
+        name=str(data.get("name", path.stem)),
+        description=str(data.get("description", "")).strip(),
+        source=str(path),
+        spec=_resolve(base, data["spec"]),
+        overlays=tuple(_resolve(base, o) for o in data.get("overlays") or ()),
+        method=str(operation.get("method", "post")).lower(),
+        path=str(operation.get("path", "/chat/completions")),
+        stream_selector=str(stream.get("selector", "/stream")),
+        usage_placement=placement,
+        sentinels=tuple(str(s) for s in stream.get("sentinels", ["[DONE]"])),
+    )
