@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conformance.contract import Contract, load_contract
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ROOT / "spec" / "deepseek-chat-completions.yaml"
+ERRATA = ROOT / "spec" / "deepseek-errata.overlay.yaml"
+#: ../shared beside the checkout (CI lays a copy of it there too).
+SHARED = ROOT.parent / "shared"
+CAPTURES = SHARED / "captures"
+SEED = SHARED / "seeds" / "000_960365534726db65.txt"
+
+
+def need_shared(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is not here (the shared/ folder beside the checkout)")
+    return path
+
+
+def read_capture(name: str) -> tuple[int, dict[str, str], bytes]:
+    """A raw ``NAME.response.http`` capture: status, headers (lower-cased names), body."""
+    raw = need_shared(CAPTURES / f"{name}.response.http").read_bytes()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(re.split(r"\s+", lines[0])[1])
+    headers = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        headers[key.strip().lower()] = value.strip()
+    return status, headers, body
+
+
+@pytest.fixture(scope="session")
+def deepseek() -> Contract:
+    return load_contract(profile="deepseek")
+
+
+@pytest.fixture(scope="session")
+def literal() -> Contract:
+    return load_contract(profile="literal")
