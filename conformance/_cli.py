@@ -76,7 +76,9 @@ def _build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--format", choices=("text", "json"), default="text")
 
     spec = commands.add_parser("spec", help="work with the effective contract")
-    spec_commands = spec.add_subparsers(dest="spec_command", metavar="COMMAND", parser_class=_Parser)
+    spec_commands = spec.add_subparsers(
+        dest="spec_command", metavar="COMMAND", parser_class=_Parser
+    )
     export = spec_commands.add_parser(
         "export",
         help="write the effective (overlaid) contract as OpenAPI 3.2 YAML",
@@ -91,16 +93,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def _load(args: argparse.Namespace) -> Contract:
     from .contract import load_contract
 
-    # A SPEC given without --profile is read as written: the shipped profile's overlays are
-    # written for the shipped spec and would not apply to another document.
-    explicit_profile = args.profile is not None
-    profile = args.profile or ("literal" if args.spec else "deepseek")
-    return load_contract(
-        args.spec,
-        profile=profile,
-        overlays=args.overlay,
-        profile_overlays=explicit_profile or not args.spec,
-    )
+    return load_contract(args.spec, profile=args.profile, overlays=args.overlay)
 
 
 def _cmd_lint(args: argparse.Namespace, out: IO[str]) -> int:
@@ -158,7 +151,10 @@ def _cmd_spec_export(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def main(
-    argv: Sequence[str] | None = None, *, stdout: IO[str] | None = None, stderr: IO[str] | None = None
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
 ) -> int:
     """Run the command line; return the exit status."""
     out = stdout or sys.stdout

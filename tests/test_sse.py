@@ -54,7 +54,7 @@ def test_unterminated_final_event_is_discarded_and_reported() -> None:
 
 
 def test_u2028_is_not_a_line_ending() -> None:
-    events, _ = parse_sse('data: a\u2028b\n\n'.encode())
+    events, _ = parse_sse("data: a\u2028b\n\n".encode())
     assert events[0].data == "a\u2028b"
 
 
@@ -73,7 +73,7 @@ def test_feeding_a_closed_parser_is_the_documented_error() -> None:
 
 SAMPLE = (
     b"\xef\xbb\xbf: hi\r\ndata: caf\xc3\xa9\r\n\r\nid: 3\rdata: a\rdata: b\r\r"
-    b"event: e\ndata: {\"x\": \"\xe2\x80\xa8\"}\n\ndata: [DONE]\n\ndata: tail"
+    b'event: e\ndata: {"x": "\xe2\x80\xa8"}\n\ndata: [DONE]\n\ndata: tail'
 )
 
 

@@ -16,7 +16,7 @@ from .._errors import SpecError
 __all__ = ["RawDocument", "parse_text", "read_document"]
 
 try:  # libyaml makes the 3 MB OpenAI document load in well under a second
-    _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,misc]
+    _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader
 
@@ -112,7 +112,7 @@ def parse_text(content: bytes, *, source: str) -> Any:
         except json.JSONDecodeError:
             pass  # YAML is a superset of most JSON; let it report the error
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

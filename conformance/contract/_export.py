@@ -12,7 +12,7 @@ from ._model import Contract
 __all__ = ["export_document"]
 
 try:
-    _Dumper: type[yaml.SafeDumper] = yaml.CSafeDumper  # type: ignore[assignment,misc]
+    _Dumper: type[yaml.SafeDumper] = yaml.CSafeDumper  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Dumper = yaml.SafeDumper
 
@@ -29,7 +29,5 @@ def export_document(contract: Contract) -> str:
         f"# Source: {contract.source} (sha256 {contract.sha256})\n"
         + "".join(f"# Overlay: {o}\n" for o in contract.overlays)
     )
-    body = yaml.dump(
-        document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100
-    )
+    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     return header + body

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, relevance
 
 from .._sse import parse_sse
-from ._model import ADAPTER_RESPONSE_KEY, METHODS, Contract, StreamSpec, is_json_media_type
+from ._model import ADAPTER_RESPONSE_KEY, METHODS, Contract, StreamSpec
 from ._walk import escape, iter_schema_roots, iter_subschemas, join, resolve_pointer
 
 __all__ = ["RULES", "Finding", "lint"]
@@ -231,7 +231,11 @@ def _response_keys(contract: Contract) -> Iterator[Finding]:
                 continue
             elif not (
                 key == "default"
-                or (len(key) == 3 and key[0] in _STATUS_KEY and (key[1:].isdigit() or key[1:] == "XX"))
+                or (
+                    len(key) == 3
+                    and key[0] in _STATUS_KEY
+                    and (key[1:].isdigit() or key[1:] == "XX")
+                )
             ):
                 yield Finding(
                     rule="LINT-RESPONSE-KEY",
@@ -335,9 +339,7 @@ def _media_examples(media: Any, pointer: str) -> Iterator[tuple[str, str, Any]]:
             yield join(pointer, "examples", name, "value"), f"example {name!r}", example["value"]
 
 
-def _schema_errors(
-    validator: Draft202012Validator, instance: Any
-) -> list[ValidationError]:
+def _schema_errors(validator: Draft202012Validator, instance: Any) -> list[ValidationError]:
     errors = sorted(validator.iter_errors(instance), key=relevance)
     return errors[:MAX_ERRORS_PER_EXAMPLE]
 
@@ -454,7 +456,11 @@ def _examples(contract: Contract) -> Iterator[Finding]:
                         _get(document, media_pointer), media_pointer
                     ):
                         yield from _json_example(
-                            contract, variant.json_schema, pointer, f"response {name} {label}", value
+                            contract,
+                            variant.json_schema,
+                            pointer,
+                            f"response {name} {label}",
+                            value,
                         )
                 if variant.stream:
                     media_pointer = variant.stream.location

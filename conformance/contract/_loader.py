@@ -72,19 +72,20 @@ def overlaid_document(
 def load_contract(
     spec: str | Path | None = None,
     *,
-    profile: str | Profile = "deepseek",
+    profile: str | Profile | None = None,
     overlays: Sequence[str | Path] = (),
-    profile_overlays: bool | None = None,
 ) -> Contract:
     """Load a contract.
 
-    ``spec`` defaults to the profile's document; the profile's overlays apply unless
-    ``profile_overlays`` is False, then ``overlays`` in order.
+    With no ``spec``, the profile's document and overlays (the default profile is ``deepseek``).
+    A ``spec`` given without a profile is read as written (profile ``literal``): a profile's
+    overlays are written for its own document. A ``spec`` with a named profile gets that
+    profile's overlays. ``overlays`` apply last, in order.
     """
+    if profile is None:
+        profile = "literal" if spec is not None else "deepseek"
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
-    if profile_overlays is None:
-        profile_overlays = True
-    all_overlays = [*(prof.overlays if profile_overlays else ()), *overlays]
+    all_overlays = [*prof.overlays, *overlays]
     raw, document, overlay_names = overlaid_document(spec or prof.spec, all_overlays)
     version = _check_openapi(document, raw.source)
     normalized = normalize_document(document)
@@ -120,13 +121,14 @@ def _retrieve(uri: str) -> Resource[Any]:
     try:
         return _external(uri)
     except SpecError as exc:
-        raise NoSuchResource(ref=uri) from exc
+        raise NoSuchResource(ref=uri) from exc  # type: ignore[call-arg]
 
 
 def _registry(uri: str, normalized: Any) -> Registry[Any]:
     resource = Resource.from_contents(normalized, default_specification=DRAFT202012)
     registry: Registry[Any] = Registry(retrieve=_retrieve)  # type: ignore[call-arg]
-    return registry.with_resource(uri, resource)
+    with_document: Registry[Any] = registry.with_resource(uri, resource)
+    return with_document
 
 
 def _iter_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
@@ -198,7 +200,7 @@ def _stream_spec(
     event_location = join(location, key) if key else None
     data_location: str | None = None
     sentinels: list[str] = []
-    if event_location is not None:
+    if key is not None and event_location is not None:
         event, event_location = deref(media[key], event_location)
         branches: list[tuple[Any, str]] = [(event, event_location)]
         for combinator in ("oneOf", "anyOf"):

@@ -127,8 +127,10 @@ class Contract:
         pointer = location
         for token in path:
             for _ in range(32):
-                if isinstance(node, dict) and token not in node and isinstance(
-                    node.get("$ref"), str
+                if (
+                    isinstance(node, dict)
+                    and token not in node
+                    and isinstance(node.get("$ref"), str)
                 ):
                     ref = node["$ref"]
                     if not ref.startswith("#"):

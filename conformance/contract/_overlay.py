@@ -106,7 +106,8 @@ def apply_overlay(document: Any, overlay: Overlay) -> Any:
     for i, action in enumerate(overlay.actions):
         nodes = jsonpath_rfc9535.find(action.target, result)
         if not nodes:
-            what = action.description.strip().splitlines()[0] if action.description else ""
+            what = " ".join((action.description or "").split())
+            what = what if len(what) <= 80 else what[:77] + "..."
             raise OverlayError(
                 f"target {action.target!r} matches nothing in the document"
                 + (f" ({what})" if what else "")

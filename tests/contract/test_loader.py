@@ -62,7 +62,7 @@ def test_oas32_item_schema_with_content_schema_and_sentinel(tmp_path: Path) -> N
         {"text/event-stream": {"itemSchema": item}},
         components={"schemas": {"Chunk": CHUNK}},
     )
-    contract = load_contract(_write(tmp_path, doc), profile="literal", profile_overlays=False)
+    contract = load_contract(_write(tmp_path, doc), profile="literal")
     (variant,) = contract.operation().responses["200"]
     assert variant.stream is not None
     assert variant.stream.sentinels == ("[END]",)
@@ -160,7 +160,10 @@ def test_a_bad_ref_names_its_place(tmp_path: Path) -> None:
     doc = _doc("3.1.0", {"application/json": {"schema": {"$ref": "#/components/schemas/Nope"}}})
     with pytest.raises(SpecError) as info:
         load_contract(_write(tmp_path, doc), profile="literal")
-    assert info.value.pointer == "/paths/~1chat~1completions/post/responses/200/content/application~1json/schema"
+    assert (
+        info.value.pointer
+        == "/paths/~1chat~1completions/post/responses/200/content/application~1json/schema"
+    )
     assert "$ref '#/components/schemas/Nope' cannot be resolved" in str(info.value)
 
 
@@ -173,7 +176,9 @@ def test_operation_not_in_spec(tmp_path: Path) -> None:
     doc = _doc("3.1.0", {})
     doc["paths"] = {"/other": doc["paths"]["/chat/completions"]}
     contract = load_contract(_write(tmp_path, doc), profile="literal")
-    with pytest.raises(KeyError, match="POST /chat/completions is not in .* \\(it has: POST /other\\)"):
+    with pytest.raises(
+        KeyError, match=r"POST /chat/completions is not in .* \(it has: POST /other\)"
+    ):
         contract.operation()
 
 

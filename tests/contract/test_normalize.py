@@ -28,8 +28,13 @@ def test_nullable_false_is_dropped() -> None:
 
 def test_boolean_exclusive_bounds_become_numeric() -> None:
     assert _norm(
-        {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1,
-         "exclusiveMaximum": False}
+        {
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMinimum": True,
+            "maximum": 1,
+            "exclusiveMaximum": False,
+        }
     ) == {"type": "number", "exclusiveMinimum": 0, "maximum": 1}
 
 

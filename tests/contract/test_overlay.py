@@ -100,7 +100,11 @@ def test_a_target_that_matches_nothing_names_the_action(tmp_path: Path) -> None:
             "action 0: has neither 'update' nor 'remove: true'",
         ),
         (
-            {"overlay": "1.0.0", "info": {"title": "t"}, "actions": [{"target": "$[", "remove": True}]},
+            {
+                "overlay": "1.0.0",
+                "info": {"title": "t"},
+                "actions": [{"target": "$[", "remove": True}],
+            },
             "is not RFC 9535 JSONPath",
         ),
     ],
