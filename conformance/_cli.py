@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC
 from typing import IO, TYPE_CHECKING, NoReturn
 
 from . import __version__
@@ -75,6 +76,30 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_contract_options(lint)
     lint.add_argument("--format", choices=("text", "json"), default="text")
 
+    validate = commands.add_parser(
+        "validate",
+        help="check recorded exchanges offline",
+        description="Check recorded exchanges against the contract: raw HTTP response files "
+        "(status line, headers, blank line, body), bare JSON or SSE bodies, or HAR 1.2 files. "
+        "The request comes from --request or a sibling NAME.request.json; without one, "
+        "request-dependent rules are skipped. Exit 0 with no MUST failure, 1 with one, 2 for "
+        "unreadable input.",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="recorded exchange(s)")
+    validate.add_argument(
+        "--request", metavar="FILE", help="the JSON request body (for a single FILE)"
+    )
+    validate.add_argument(
+        "--spec", metavar="PATH", help="OpenAPI document (default: the profile's)"
+    )
+    _add_contract_options(validate, with_spec=False)
+    validate.add_argument(
+        "--report-dir",
+        metavar="DIR",
+        default="reports",
+        help="where report.json is written (default: reports/)",
+    )
+
     spec = commands.add_parser("spec", help="work with the effective contract")
     spec_commands = spec.add_subparsers(
         dest="spec_command", metavar="COMMAND", parser_class=_Parser
@@ -94,6 +119,37 @@ def _load(args: argparse.Namespace) -> Contract:
     from .contract import load_contract
 
     return load_contract(args.spec, profile=args.profile, overlays=args.overlay)
+
+
+def _cmd_validate(args: argparse.Namespace, out: IO[str]) -> int:
+    import time
+    from datetime import datetime
+
+    from .checks import check_exchange
+    from .contract import require_operation
+    from .exchange import read_exchanges
+    from .report import build_report, render_text, write_report
+
+    if args.request and len(args.files) > 1:
+        raise UsageError("--request goes with a single FILE (or use NAME.request.json siblings)")
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    contract = _load(args)
+    operation = require_operation(contract)
+    results = []
+    for name in args.files:
+        for exchange in read_exchanges(name, request_file=args.request):
+            results.append(check_exchange(contract, exchange, operation=operation))
+    report = build_report(
+        contract,
+        results,
+        started_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        duration_s=time.perf_counter() - clock,
+    )
+    path = write_report(report, args.report_dir)
+    out.write(render_text(results, report))
+    out.write(f"report: {path}\n")
+    return EXIT_FAILED if report["verdict"] == "fail" else EXIT_OK
 
 
 def _cmd_lint(args: argparse.Namespace, out: IO[str]) -> int:
@@ -167,6 +223,8 @@ def main(
             return int(exc.code or 0)
         if args.command == "lint":
             return _cmd_lint(args, out)
+        if args.command == "validate":
+            return _cmd_validate(args, out)
         if args.command == "spec" and args.spec_command == "export":
             return _cmd_spec_export(args, out)
         if args.command == "spec":

@@ -165,7 +165,12 @@ class Contract:
             return False
 
     def select_response(
-        self, operation: Operation, status: int | str, request_body: Any
+        self,
+        operation: Operation,
+        status: int | str,
+        request_body: Any,
+        *,
+        stream: bool | None = None,
     ) -> ResponseVariant | None:
         """The documented response a request and status select: exact status, then ``NXX``,
         then ``default``; among its variants the stream one when the request asks for a stream,
@@ -178,7 +183,7 @@ class Contract:
                 break
         if not variants:
             return None
-        if self.wants_stream(request_body):
+        if stream if stream is not None else self.wants_stream(request_body):
             preferred = [v for v in variants if v.stream is not None]
         else:
             preferred = [v for v in variants if v.json_schema is not None]

@@ -1,0 +1,21 @@
+"""The checks stage: pure rules, exchange in, failures out, and the driver that runs them."""
+
+from __future__ import annotations
+
+from . import _schema, _semantic, _stream  # noqa: F401 - registration
+from ._base import CHECKS, Check, CheckContext, Chunk, Failure, SkipCheck, Summary
+from ._driver import CheckOutcome, ExchangeResult, check_exchange, summary_from_body
+
+__all__ = [
+    "CHECKS",
+    "Check",
+    "CheckContext",
+    "CheckOutcome",
+    "Chunk",
+    "ExchangeResult",
+    "Failure",
+    "SkipCheck",
+    "Summary",
+    "check_exchange",
+    "summary_from_body",
+]

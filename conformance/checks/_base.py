@@ -1,0 +1,320 @@
+"""Checks, failures and the registry.
+
+A check states one rule: a stable id, a title, a severity (MUST/SHOULD/MAY), the category and
+certification level it belongs to, and its source (a spec pointer, an erratum or a cited page).
+Checks are pure: they read a :class:`CheckContext` and *yield* :class:`Failure` s; they never do
+I/O and never raise, except :class:`SkipCheck` to say they do not apply. The driver adds the
+context (exchange id, replay command), as jsonschema's ``iter_errors`` does for its keywords.
+
+Two shapes:
+- a *response check* is a generator function run once per exchange, after the body or the whole
+  stream has been read;
+- a *stream rule* is a small class, instantiated per streamed exchange, fed each chunk
+  (``on_chunk``) and told when the stream ends (``on_end``). It keeps only what its rule needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from .._sse import Framing
+    from ..contract import Contract, Operation, ResponseVariant
+    from ..exchange import Exchange
+
+__all__ = [
+    "CHECKS",
+    "Check",
+    "CheckContext",
+    "ChoiceSummary",
+    "Chunk",
+    "Failure",
+    "SkipCheck",
+    "StreamRule",
+    "Summary",
+    "failure",
+    "response_check",
+    "stream_rule",
+]
+
+SEVERITIES = ("MUST", "SHOULD", "MAY")
+LEVELS = ("core", "streaming", "full")
+_UNSET: Any = object()
+MAX_VALUE_CHARS = 300
+
+
+class SkipCheck(Exception):
+    """Raised by a check that does not apply to an exchange; the message says why."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Failure:
+    """One violation, as data. Rendered for people by ``str()``; reporters read the fields."""
+
+    check_id: str
+    message: str
+    instance_path: str | None = None  # JSON pointer into the body or the chunk
+    schema_path: str | None = None  # JSON pointer into the effective spec
+    chunk_index: int | None = None  # the SSE event's index in the stream
+    value: Any = None  # the offending value (truncated when large)
+    exchange: str | None = None
+    reproduce: str | None = None
+
+    def with_context(self, **changes: Any) -> Failure:
+        return dataclasses.replace(self, **changes)
+
+    def __str__(self) -> str:
+        where = []
+        if self.chunk_index is not None:
+            where.append(f"chunk {self.chunk_index}")
+        if self.instance_path is not None:
+            where.append(f"at {self.instance_path or '/'}")
+        lines = [f"[{self.check_id}] {self.message}"]
+        if where:
+            lines.append("  where: " + ", ".join(where))
+        if self.value is not None:
+            lines.append(f"  value: {_render_value(self.value)}")
+        if self.schema_path:
+            lines.append(f"  schema: {self.schema_path}")
+        if self.reproduce:
+            lines.append(f"  reproduce: {self.reproduce}")
+        return "\n".join(lines)
+
+
+def _render_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
+
+
+def truncate(value: Any) -> Any:
+    """A value small enough to keep in a report."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)[:MAX_VALUE_CHARS]
+    return value if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
+
+
+@dataclass(kw_only=True)
+class ChoiceSummary:
+    """What one choice amounted to: accumulated text and assembled tool calls."""
+
+    index: int
+    content: str = ""
+    reasoning_content: str = ""
+    finish_reason: str | None = None
+    tool_calls: dict[int, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class Summary:
+    """The completion a response amounts to, built from a JSON body or accumulated from a
+    stream; the semantic checks (usage, stop, json mode, tools) read only this."""
+
+    choices: dict[int, ChoiceSummary] = field(default_factory=dict)
+    usage: Any = None
+    usage_chunk: int | None = None  # the chunk that carried usage, in a stream
+
+    def choice(self, index: int) -> ChoiceSummary:
+        if index not in self.choices:
+            self.choices[index] = ChoiceSummary(index=index)
+        return self.choices[index]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Chunk:
+    """One SSE event as a stream rule sees it."""
+
+    index: int  # the event's index in the stream
+    offset: int
+    data: str
+    sentinel: bool  # data is a documented sentinel such as [DONE]
+    payload: Any = None  # the parsed JSON, None for a sentinel or unparsable data
+    json_error: str | None = None
+
+
+@dataclass(kw_only=True)
+class CheckContext:
+    contract: Contract
+    operation: Operation
+    exchange: Exchange
+    variant: ResponseVariant | None
+    #: whether the request asked for a stream; None when no request was recorded.
+    wants_stream: bool | None
+    body: Any = _UNSET  # parsed JSON body of a non-streamed response
+    body_error: str | None = None
+    summary: Summary | None = None
+    framing: Framing | None = None
+
+    @property
+    def request(self) -> Any:
+        return self.exchange.request_body
+
+    def require_request(self) -> dict[str, Any]:
+        body = self.exchange.request_body
+        if not isinstance(body, dict):
+            raise SkipCheck("no request was recorded, and this rule depends on it")
+        return body
+
+    @property
+    def has_body(self) -> bool:
+        return self.body is not _UNSET
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Check:
+    """One rule. ``run`` checks a whole exchange (a response check); ``rule`` is the class fed a
+    stream chunk by chunk (a stream rule). A rule about both kinds of response has both."""
+
+    id: str
+    title: str
+    severity: str
+    category: str  # what it is about: http, schema, stream, usage, logprobs, tools, ...
+    level: str  # the certification level it counts toward: core, streaming, full
+    source: str
+    run: Callable[[CheckContext], Iterator[Failure]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    rule: type[Any] | None = field(default=None, repr=False, compare=False)
+    #: For ``run``: ``any`` (it reads headers or the Summary, so it also runs after a stream)
+    #: or ``json`` (it reads the JSON body; streams need a ``rule``).
+    run_on: str = "any"
+
+    @property
+    def scope(self) -> str:
+        """``json``, ``stream`` or ``any``: which responses the check applies to."""
+        if self.rule is not None:
+            return "any" if self.run is not None else "stream"
+        return self.run_on
+
+
+class StreamRule(Protocol):
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]: ...
+
+    def on_end(self) -> Iterator[Failure]: ...
+
+
+#: Every check, by id, in registration order.
+CHECKS: dict[str, Check] = {}
+
+
+def _register(check: Check) -> None:
+    existing = CHECKS.get(check.id)
+    if existing is not None:
+        if (existing.run and check.run) or (existing.rule and check.rule):
+            raise ValueError(f"duplicate check id {check.id}")
+        check = dataclasses.replace(
+            existing, run=existing.run or check.run, rule=existing.rule or check.rule
+        )
+    if check.severity not in SEVERITIES or check.level not in LEVELS:
+        raise ValueError(f"{check.id}: bad severity or level")
+    CHECKS[check.id] = check
+
+
+def response_check(
+    *,
+    id: str,
+    title: str,
+    severity: str,
+    category: str,
+    level: str,
+    source: str,
+    run_on: str = "any",
+) -> Callable[
+    [Callable[[CheckContext], Iterator[Failure]]], Callable[[CheckContext], Iterator[Failure]]
+]:
+    """Register a check of a whole non-streamed exchange (or, with a stream rule of the same
+    id, of both kinds)."""
+
+    def decorate(
+        fn: Callable[[CheckContext], Iterator[Failure]],
+    ) -> Callable[[CheckContext], Iterator[Failure]]:
+        _register(
+            Check(
+                id=id,
+                title=title,
+                severity=severity,
+                category=category,
+                level=level,
+                source=source,
+                run=fn,
+                run_on=run_on,
+            )
+        )
+        return fn
+
+    return decorate
+
+
+def stream_rule(
+    *,
+    id: str,
+    title: str = "",
+    severity: str = "MUST",
+    category: str = "stream",
+    level: str = "streaming",
+    source: str = "",
+) -> Callable[[type[Any]], type[Any]]:
+    """Register a stream rule; with the id of a registered response check, only the rule is
+    added to it (the metadata is the check's)."""
+
+    def decorate(cls: type[Any]) -> type[Any]:
+        cls.check_id = id
+        existing = CHECKS.get(id)
+        if existing is not None:
+            _register(dataclasses.replace(existing, run=None, rule=cls))
+        else:
+            _register(
+                Check(
+                    id=id,
+                    title=title,
+                    severity=severity,
+                    category=category,
+                    level=level,
+                    source=source,
+                    rule=cls,
+                )
+            )
+        return cls
+
+    return decorate
+
+
+class RuleBase:
+    """Convenience base for stream rules: ``self.fail(...)`` makes a failure with the id."""
+
+    check_id: ClassVar[str]
+
+    def __init__(self, ctx: CheckContext) -> None:
+        self.ctx = ctx
+
+    def fail(self, message: str, **fields: Any) -> Failure:
+        if "value" in fields:
+            fields["value"] = truncate(fields["value"])
+        return Failure(check_id=self.check_id, message=message, **fields)
+
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        return iter(())
+
+    def on_end(self) -> Iterator[Failure]:
+        return iter(())
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (malformed shapes are the schema
+    check's business; the other rules read what is there)."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def failure(check_id: str, message: str, **fields: Any) -> Failure:
+    if "value" in fields:
+        fields["value"] = truncate(fields["value"])
+    return Failure(check_id=check_id, message=message, **fields)

@@ -1,0 +1,244 @@
+"""Running every check on one exchange: the driver adds the context checks leave out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..exchange import strict_json
+from ._base import (
+    CHECKS,
+    Check,
+    CheckContext,
+    Chunk,
+    Failure,
+    SkipCheck,
+    Summary,
+    as_dict,
+    as_int,
+)
+
+if TYPE_CHECKING:
+    from ..contract import Contract, Operation
+    from ..exchange import Exchange
+
+__all__ = ["CheckOutcome", "ExchangeResult", "check_exchange", "summary_from_body"]
+
+#: Failures kept per check per exchange; the rest are counted (bounded memory and reports).
+MAX_FAILURES_PER_CHECK = 50
+
+
+@dataclass(kw_only=True)
+class CheckOutcome:
+    status: str  # pass | fail | skip | error
+    failures: list[Failure] = field(default_factory=list)
+    suppressed: int = 0
+    reason: str | None = None  # why it was skipped, or the internal error
+
+
+@dataclass(kw_only=True)
+class ExchangeResult:
+    exchange_id: str
+    status: int
+    stream: bool
+    outcomes: dict[str, CheckOutcome]
+    chunks: int = 0
+
+    @property
+    def failures(self) -> list[Failure]:
+        return [f for o in self.outcomes.values() for f in o.failures]
+
+
+def summary_from_body(body: Any) -> Summary | None:
+    if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
+        return None
+    summary = Summary(usage=body.get("usage"))
+    for position, choice in enumerate(body["choices"]):
+        if not isinstance(choice, dict):
+            continue
+        entry = summary.choice(as_int(choice.get("index"), position))
+        entry.finish_reason = choice.get("finish_reason")
+        message = as_dict(choice.get("message"))
+        content = message.get("content")
+        entry.content = content if isinstance(content, str) else ""
+        reasoning = message.get("reasoning_content")
+        entry.reasoning_content = reasoning if isinstance(reasoning, str) else ""
+        for i, call in enumerate(message.get("tool_calls") or []):
+            if isinstance(call, dict):
+                function = as_dict(call.get("function"))
+                entry.tool_calls[i] = {
+                    "id": str(call.get("id") or ""),
+                    "name": str(function.get("name") or ""),
+                    "arguments": str(function.get("arguments") or ""),
+                }
+    return summary
+
+
+class _Accumulator:
+    """Builds the :class:`Summary` of a stream: text and tool arguments, nothing else."""
+
+    def __init__(self) -> None:
+        self.summary = Summary()
+
+    def feed(self, chunk: Chunk) -> None:
+        payload = chunk.payload
+        if not isinstance(payload, dict):
+            return
+        if payload.get("usage") is not None:
+            self.summary.usage = payload["usage"]
+            self.summary.usage_chunk = chunk.index
+        choices = payload.get("choices")
+        for position, choice in enumerate(choices if isinstance(choices, list) else []):
+            if not isinstance(choice, dict):
+                continue
+            entry = self.summary.choice(as_int(choice.get("index"), position))
+            if choice.get("finish_reason") is not None:
+                entry.finish_reason = choice["finish_reason"]
+            delta = choice.get("delta")
+            if not isinstance(delta, dict):
+                continue
+            if isinstance(delta.get("content"), str):
+                entry.content += delta["content"]
+            if isinstance(delta.get("reasoning_content"), str):
+                entry.reasoning_content += delta["reasoning_content"]
+            for call in delta.get("tool_calls") or []:
+                if not isinstance(call, dict) or not isinstance(call.get("index"), int):
+                    continue
+                slot = entry.tool_calls.setdefault(
+                    call["index"], {"id": "", "name": "", "arguments": ""}
+                )
+                function = as_dict(call.get("function"))
+                if call.get("id"):
+                    slot["id"] = str(call["id"])
+                if function.get("name"):
+                    slot["name"] = str(function["name"])
+                if isinstance(function.get("arguments"), str):
+                    slot["arguments"] += function["arguments"]
+
+
+class _Collector:
+    def __init__(self, checks: list[Check], exchange_id: str) -> None:
+        self.outcomes = {c.id: CheckOutcome(status="pass") for c in checks}
+        self.exchange_id = exchange_id
+
+    def skip(self, check_id: str, reason: str) -> None:
+        self.outcomes[check_id] = CheckOutcome(status="skip", reason=reason)
+
+    def error(self, check_id: str, exc: BaseException) -> None:
+        outcome = self.outcomes[check_id]
+        outcome.status = "error"
+        outcome.reason = f"the check itself failed: {exc!r} (please report this)"
+
+    def add(self, check_id: str, failures: Iterator[Failure]) -> None:
+        outcome = self.outcomes[check_id]
+        try:
+            for item in failures:
+                if outcome.status == "skip":
+                    return
+                outcome.status = "fail" if outcome.status != "error" else "error"
+                if len(outcome.failures) < MAX_FAILURES_PER_CHECK:
+                    outcome.failures.append(item.with_context(exchange=self.exchange_id))
+                else:
+                    outcome.suppressed += 1
+        except SkipCheck as exc:
+            self.skip(check_id, str(exc))
+        except Exception as exc:  # a bug in a check must not lose the other checks' results
+            self.error(check_id, exc)
+
+
+def _chunk(event: Any, sentinels: tuple[str, ...]) -> Chunk:
+    if event.data in sentinels:
+        return Chunk(index=event.index, offset=event.offset, data=event.data, sentinel=True)
+    try:
+        payload = strict_json(event.data)
+    except ValueError as exc:
+        return Chunk(
+            index=event.index,
+            offset=event.offset,
+            data=event.data,
+            sentinel=False,
+            json_error=str(exc),
+        )
+    return Chunk(
+        index=event.index, offset=event.offset, data=event.data, sentinel=False, payload=payload
+    )
+
+
+def check_exchange(
+    contract: Contract, exchange: Exchange, *, operation: Operation | None = None
+) -> ExchangeResult:
+    """Run every registered check on ``exchange``; a streamed body is consumed as it is read."""
+    op = operation or contract.operation()
+    response = exchange.response
+    request = exchange.request_body
+    wants_stream = contract.wants_stream(request) if isinstance(request, dict) else None
+    variant = contract.select_response(
+        op,
+        response.status,
+        request if isinstance(request, dict) else {},
+        stream=response.is_stream if wants_stream is None else None,
+    )
+    ctx = CheckContext(
+        contract=contract,
+        operation=op,
+        exchange=exchange,
+        variant=variant,
+        wants_stream=wants_stream,
+    )
+    checks = list(CHECKS.values())
+    collector = _Collector(checks, exchange.id)
+    chunks = 0
+    if response.events is not None:
+        sentinels = (
+            variant.stream.sentinels if variant and variant.stream else contract.profile.sentinels
+        )
+        rules: list[tuple[str, Any]] = []
+        for check in checks:
+            if check.rule is None:
+                if check.run_on != "any":
+                    collector.skip(check.id, "applies to non-streamed responses only")
+                continue
+            try:
+                rules.append((check.id, check.rule(ctx)))
+            except SkipCheck as exc:
+                collector.skip(check.id, str(exc))
+            except Exception as exc:
+                collector.error(check.id, exc)
+        accumulator = _Accumulator()
+        for event in response.events:
+            chunk = _chunk(event, sentinels)
+            chunks += 1
+            accumulator.feed(chunk)
+            for check_id, rule in rules:
+                if collector.outcomes[check_id].status in ("skip", "error"):
+                    continue
+                collector.add(check_id, rule.on_chunk(chunk))
+        ctx.framing = response.events.framing
+        summary = accumulator.summary
+        ctx.summary = summary if summary.choices or summary.usage is not None else None
+        for check_id, rule in rules:
+            if collector.outcomes[check_id].status not in ("skip", "error"):
+                collector.add(check_id, rule.on_end())
+        for check in checks:
+            if check.rule is None and check.run is not None and check.run_on == "any":
+                collector.add(check.id, check.run(ctx))
+    else:
+        body = response.body or b""
+        try:
+            ctx.body = strict_json(body)
+        except ValueError as exc:
+            ctx.body_error = str(exc)
+        ctx.summary = summary_from_body(ctx.body) if ctx.body_error is None else None
+        for check in checks:
+            if check.run is None:
+                collector.skip(check.id, "applies to streamed responses only")
+                continue
+            collector.add(check.id, check.run(ctx))
+    return ExchangeResult(
+        exchange_id=exchange.id,
+        status=response.status,
+        stream=response.events is not None,
+        outcomes=collector.outcomes,
+        chunks=chunks,
+    )

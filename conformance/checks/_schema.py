@@ -1,0 +1,210 @@
+"""Checks whose facts come from the contract: status, media type, body and chunk schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from jsonschema.exceptions import ValidationError
+
+from ..contract import is_json_media_type
+from ._base import (
+    CheckContext,
+    Chunk,
+    Failure,
+    RuleBase,
+    SkipCheck,
+    failure,
+    response_check,
+    stream_rule,
+)
+
+__all__: list[str] = []
+
+#: Most schema errors reported for one body, and for one stream (constant memory).
+MAX_SCHEMA_ERRORS = 20
+SSE = "text/event-stream"
+
+
+def _pointer(path: Any) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _base(media_type: str) -> str:
+    return media_type.split(";", 1)[0].strip().lower()
+
+
+@response_check(
+    id="HTTP-STATUS-001",
+    title="The status code is documented for the operation",
+    severity="MUST",
+    category="http",
+    level="core",
+    source="OpenAPI Responses Object: the operation's documented status codes",
+)
+def status_documented(ctx: CheckContext) -> Iterator[Failure]:
+    if ctx.variant is None:
+        documented = ", ".join(ctx.operation.responses) or "none"
+        yield failure(
+            "HTTP-STATUS-001",
+            f"status {ctx.exchange.response.status} is not documented for "
+            f"{ctx.operation.method.upper()} {ctx.operation.path} (documented: {documented})",
+            value=ctx.exchange.response.status,
+            schema_path=ctx.operation.location + "/responses",
+        )
+
+
+def _expected_media_types(ctx: CheckContext) -> tuple[list[str], str]:
+    variant = ctx.variant
+    assert variant is not None
+    documented = list(variant.media_types)
+    status = ctx.exchange.response.status
+    if 200 <= status < 300 and ctx.wants_stream is not None:
+        if ctx.wants_stream:
+            return [m for m in documented if _base(m) == SSE] or [
+                SSE
+            ], "the request set stream: true"
+        json_types = [m for m in documented if is_json_media_type(m)]
+        return json_types or ["application/json"], "the request did not ask for a stream"
+    return documented, f"documented for status {variant.status}"
+
+
+@response_check(
+    id="HTTP-CONTENT-TYPE-001",
+    title="The Content-Type is the documented one the request asked for",
+    severity="MUST",
+    category="http",
+    level="core",
+    source="OpenAPI Media Type Object; DS25 (stream: true gives text/event-stream)",
+)
+def content_type(ctx: CheckContext) -> Iterator[Failure]:
+    response = ctx.exchange.response
+    if response.headers is None:
+        raise SkipCheck("the recording has no headers")
+    if ctx.variant is None:
+        raise SkipCheck("the status is not documented")
+    expected, why = _expected_media_types(ctx)
+    if not expected:
+        raise SkipCheck("the response documents no content")
+    actual = response.content_type
+    if actual is None:
+        yield failure(
+            "HTTP-CONTENT-TYPE-001",
+            f"no Content-Type header; expected {' or '.join(expected)} ({why})",
+        )
+        return
+    if _base(actual) not in {_base(m) for m in expected}:
+        yield failure(
+            "HTTP-CONTENT-TYPE-001",
+            f"Content-Type is {actual!r}; expected {' or '.join(expected)} ({why})",
+            value=actual,
+            schema_path=ctx.variant.location + "/content",
+        )
+
+
+@response_check(
+    id="BODY-JSON-001",
+    title="A non-streamed body is strict JSON (no NaN or Infinity)",
+    severity="MUST",
+    category="schema",
+    level="core",
+    source="RFC 8259; OpenAPI application/json media type",
+    run_on="json",
+)
+def body_is_json(ctx: CheckContext) -> Iterator[Failure]:
+    if ctx.body_error is not None:
+        body = ctx.exchange.response.body or b""
+        yield failure(
+            "BODY-JSON-001",
+            f"the body is not JSON: {ctx.body_error}",
+            value=body[:200].decode("utf-8", errors="replace"),
+        )
+
+
+def _explain(error: ValidationError) -> ValidationError:
+    """Inside anyOf/oneOf, the error of the branch the value was meant for: one whose type the
+    value has, with a more specific keyword than ``type``."""
+    while error.context:
+        branches = [
+            e
+            for e in error.context
+            if e.validator != "type" and getattr(e, "_matches_type", bool)()
+        ]
+        if not branches:
+            break
+        error = branches[0]
+    return error
+
+
+def _schema_failures(
+    ctx: CheckContext, check_id: str, location: str, instance: Any, chunk: int | None = None
+) -> Iterator[Failure]:
+    validator = ctx.contract.validator(location)
+    if validator.is_valid(instance):
+        return
+    for count, top in enumerate(validator.iter_errors(instance)):
+        if count == MAX_SCHEMA_ERRORS:
+            break
+        error = _explain(top)
+        yield failure(
+            check_id,
+            error.message if len(error.message) < 300 else error.message[:297] + "...",
+            instance_path=_pointer(error.absolute_path),
+            schema_path=ctx.contract.schema_pointer(location, error.absolute_schema_path),
+            chunk_index=chunk,
+            value=error.instance,
+        )
+
+
+@response_check(
+    id="BODY-SCHEMA-001",
+    title="A non-streamed body matches the documented schema",
+    severity="MUST",
+    category="schema",
+    level="core",
+    source="the effective spec: the selected response's JSON schema",
+    run_on="json",
+)
+def body_schema(ctx: CheckContext) -> Iterator[Failure]:
+    if ctx.variant is None or ctx.variant.json_schema is None:
+        raise SkipCheck("no JSON schema is documented for this status")
+    if ctx.body_error is not None:
+        raise SkipCheck("the body is not JSON")
+    yield from _schema_failures(ctx, "BODY-SCHEMA-001", ctx.variant.json_schema, ctx.body)
+
+
+@stream_rule(
+    id="STREAM-CHUNK-SCHEMA-001",
+    title="Every chunk matches the documented chunk schema",
+    severity="MUST",
+    category="schema",
+    source="the effective spec: the text/event-stream itemSchema (contentSchema of data)",
+)
+class ChunkSchema(RuleBase):
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        stream = ctx.variant.stream if ctx.variant else None
+        if stream is None or stream.data_schema is None:
+            raise SkipCheck("no event-stream schema is documented for this status")
+        self.location = stream.data_schema
+        self.reported = 0
+        self.suppressed = 0
+
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        if chunk.payload is None:
+            return
+        for f in _schema_failures(
+            self.ctx, "STREAM-CHUNK-SCHEMA-001", self.location, chunk.payload, chunk.index
+        ):
+            if self.reported < MAX_SCHEMA_ERRORS:
+                self.reported += 1
+                yield f
+            else:
+                self.suppressed += 1
+
+    def on_end(self) -> Iterator[Failure]:
+        if self.suppressed:
+            yield self.fail(
+                f"{self.suppressed} more chunk schema errors not shown "
+                f"(the first {MAX_SCHEMA_ERRORS} are)"
+            )

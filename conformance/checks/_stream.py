@@ -1,0 +1,483 @@
+"""Rules of a chat-completion stream that no schema can state: framing, order, constancy.
+
+Each rule keeps only what it needs (a few values per choice index), never the chunks.
+Sources: DS25 = DeepSeek's Create Chat Completion page (2025); WHATWG = HTML §9.2 server-sent
+events; captures = shared/captures/deepseek-chat-stream*; bugs = deepseek-contract.md §D2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ._base import CheckContext, Chunk, Failure, RuleBase, SkipCheck, as_dict, stream_rule
+
+__all__: list[str] = []
+
+
+def _choices(chunk: Chunk) -> list[tuple[int, dict[str, Any]]]:
+    """(position, choice) pairs of a chunk payload; malformed ones are the schema's business."""
+    payload = chunk.payload
+    if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
+        return []
+    return [(i, c) for i, c in enumerate(payload["choices"]) if isinstance(c, dict)]
+
+
+def _index(choice: dict[str, Any], position: int) -> int:
+    index = choice.get("index")
+    return index if isinstance(index, int) else position
+
+
+@stream_rule(
+    id="STREAM-FRAMING-001",
+    title="The stream's last event is terminated by a blank line",
+    severity="MUST",
+    source="WHATWG HTML §9.2.6: an unterminated final event is discarded",
+)
+class Terminated(RuleBase):
+    def on_end(self) -> Iterator[Failure]:
+        framing = self.ctx.framing
+        if framing is not None and framing.unterminated_tail is not None:
+            yield self.fail(
+                "the stream ends inside an event (no blank line after it), so a client discards "
+                "it; end every event with an empty line",
+                value=framing.unterminated_tail,
+            )
+
+
+@stream_rule(
+    id="STREAM-FRAMING-002",
+    title="The stream is valid UTF-8",
+    severity="MUST",
+    source="WHATWG HTML §9.2.5: event streams must be encoded as UTF-8",
+)
+class Utf8(RuleBase):
+    def on_end(self) -> Iterator[Failure]:
+        framing = self.ctx.framing
+        if framing is not None and framing.invalid_utf8_offsets:
+            offsets = framing.invalid_utf8_offsets
+            yield self.fail(
+                f"{len(offsets)} line(s) are not valid UTF-8 (first at byte {offsets[0]}); "
+                "clients see U+FFFD or fail",
+                value=offsets[:10],
+            )
+
+
+@stream_rule(
+    id="STREAM-DONE-001",
+    title="data: [DONE] comes exactly once, last",
+    severity="MUST",
+    source="DS25 (stream ends with data: [DONE]); bugs D2#1, D2#19",
+)
+class Done(RuleBase):
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        self.done_at: int | None = None
+        self.after_done = 0
+
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        if self.done_at is not None:
+            self.after_done += 1
+            if self.after_done == 1:
+                what = "another [DONE]" if chunk.sentinel else "an event"
+                yield self.fail(
+                    f"{what} after data: [DONE] (which came as event {self.done_at}); "
+                    "[DONE] must be the last event",
+                    chunk_index=chunk.index,
+                    value=chunk.data,
+                )
+        elif chunk.sentinel:
+            self.done_at = chunk.index
+
+    def on_end(self) -> Iterator[Failure]:
+        if self.done_at is not None:
+            return
+        framing = self.ctx.framing
+        tail = framing.unterminated_tail if framing else None
+        if tail and "[DONE]" in tail:
+            message = (
+                "the stream ends with 'data: [DONE]' but no blank line after it, so it is never "
+                "dispatched; end it with 'data: [DONE]\\n\\n'"
+            )
+        else:
+            message = "the stream ended without data: [DONE]; clients wait for it or hang"
+        yield self.fail(message)
+
+
+@stream_rule(
+    id="STREAM-JSON-001",
+    title="Every event other than the sentinel carries a JSON object",
+    severity="MUST",
+    source="DS25 (each data: is a chat completion chunk object); RFC 8259 (no NaN/Infinity)",
+)
+class JsonPayload(RuleBase):
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        if chunk.sentinel:
+            return
+        if chunk.json_error is not None:
+            yield self.fail(
+                f"data is not JSON: {chunk.json_error}", chunk_index=chunk.index, value=chunk.data
+            )
+        elif not isinstance(chunk.payload, dict):
+            yield self.fail(
+                f"data is JSON but not an object ({type(chunk.payload).__name__})",
+                chunk_index=chunk.index,
+                value=chunk.payload,
+            )
+
+
+@stream_rule(
+    id="STREAM-ERROR-001",
+    title="No in-band error object inside a 200 stream",
+    severity="MUST",
+    source="DSERR (errors are HTTP statuses); bug D2#2",
+)
+class InBandError(RuleBase):
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        if not 200 <= ctx.exchange.response.status < 300:
+            raise SkipCheck("the stream is not a success response")
+
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        if isinstance(chunk.payload, dict) and "error" in chunk.payload:
+            yield self.fail(
+                "an error object arrived inside a successful stream; send an error status with "
+                "the error envelope instead (clients treat a 200 stream as a completion)",
+                chunk_index=chunk.index,
+                instance_path="/error",
+                value=chunk.payload["error"],
+            )
+
+
+CONSTANT_FIELDS = ("id", "created", "model", "system_fingerprint", "object")
+
+
+@stream_rule(
+    id="STREAM-CONSTANT-001",
+    title="id, created, model, system_fingerprint and object are the same in every chunk",
+    severity="MUST",
+    source="OpenAI spec CreateChatCompletionStreamResponse.id ('Each chunk has the same ID'); "
+    "captures deepseek-chat-stream*; vLLM/LiteLLM suites (created constant)",
+)
+class Constant(RuleBase):
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        self.first: dict[str, tuple[int, Any]] = {}
+        self.reported: set[str] = set()
+
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        if not isinstance(chunk.payload, dict):
+            return
+        for name in CONSTANT_FIELDS:
+            if name not in chunk.payload:
+                continue
+            value = chunk.payload[name]
+            if name not in self.first:
+                self.first[name] = (chunk.index, value)
+            elif value != self.first[name][1] and name not in self.reported:
+                self.reported.add(name)
+                where, was = self.first[name]
+                yield self.fail(
+                    f"{name} changed mid-stream: {was!r} in chunk {where}, {value!r} here",
+                    chunk_index=chunk.index,
+                    instance_path=f"/{name}",
+                    value=value,
+                )
+
+
+@stream_rule(
+    id="STREAM-ROLE-001",
+    title='The first delta of each choice has role "assistant"',
+    severity="MUST",
+    source="DS25; captures (first delta {role: assistant}); bug D2#10",
+)
+class FirstRole(RuleBase):
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        self.seen: set[int] = set()
+
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        for position, choice in _choices(chunk):
+            index = _index(choice, position)
+            if index in self.seen:
+                continue
+            self.seen.add(index)
+            delta = choice.get("delta")
+            role = delta.get("role") if isinstance(delta, dict) else None
+            if role != "assistant":
+                yield self.fail(
+                    f'the first delta of choice {index} has role {role!r}, expected "assistant"',
+                    chunk_index=chunk.index,
+                    instance_path=f"/choices/{position}/delta/role",
+                    value=role,
+                )
+
+
+@stream_rule(
+    id="STREAM-ROLE-002",
+    title="Later deltas carry no other role",
+    severity="MUST",
+    source="DS25 (role enum: assistant); bug D2#10 ('role': '')",
+)
+class LaterRole(RuleBase):
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        for position, choice in _choices(chunk):
+            delta = choice.get("delta")
+            if isinstance(delta, dict) and delta.get("role") not in (None, "assistant"):
+                yield self.fail(
+                    f"a delta has role {delta['role']!r}; a chat completion stream only speaks "
+                    "as assistant",
+                    chunk_index=chunk.index,
+                    instance_path=f"/choices/{position}/delta/role",
+                    value=delta["role"],
+                )
+
+
+@stream_rule(
+    id="STREAM-FINISH-001",
+    title="Each choice has exactly one finish_reason, on its last chunk",
+    severity="MUST",
+    source="DS25 (finish_reason on the terminal chunk); bugs D2#13",
+)
+class Finish(RuleBase):
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        self.finished: dict[int, int] = {}  # choice index -> chunk of its finish_reason
+        self.choices: set[int] = set()
+        self.reported: set[int] = set()
+
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        for position, choice in _choices(chunk):
+            index = _index(choice, position)
+            self.choices.add(index)
+            reason = choice.get("finish_reason")
+            if index in self.finished and index not in self.reported:
+                self.reported.add(index)
+                what = "a second finish_reason" if reason is not None else "another chunk"
+                yield self.fail(
+                    f"choice {index} got {what} after its finish_reason "
+                    f"(chunk {self.finished[index]}); nothing may follow it",
+                    chunk_index=chunk.index,
+                    instance_path=f"/choices/{position}",
+                    value=choice,
+                )
+            elif reason is not None and index not in self.finished:
+                self.finished[index] = chunk.index
+
+    def on_end(self) -> Iterator[Failure]:
+        for index in sorted(self.choices - set(self.finished)):
+            yield self.fail(
+                f"choice {index} never got a finish_reason; clients cannot tell a complete "
+                "answer from a cut one"
+            )
+
+
+def _include_usage(request: Any) -> bool | None:
+    if not isinstance(request, dict):
+        return None
+    options = request.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+@stream_rule(
+    id="STREAM-USAGE-001",
+    title="With include_usage, exactly one chunk carries usage: the last before [DONE]",
+    severity="MUST",
+    category="usage",
+    source="DS25 stream_options.include_usage; DSV4; bugs D2#3, D2#4",
+)
+class UsageOnce(RuleBase):
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        include = _include_usage(ctx.require_request())
+        if not include:
+            raise SkipCheck("the request did not set stream_options.include_usage")
+        self.with_usage: list[int] = []
+        self.last_chunk: int | None = None
+
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        if chunk.sentinel or not isinstance(chunk.payload, dict):
+            return iter(())
+        self.last_chunk = chunk.index
+        if chunk.payload.get("usage") is not None:
+            self.with_usage.append(chunk.index)
+        return iter(())
+
+    def on_end(self) -> Iterator[Failure]:
+        if not self.with_usage:
+            yield self.fail("include_usage was set but no chunk carries usage")
+        elif len(self.with_usage) > 1:
+            yield self.fail(
+                f"{len(self.with_usage)} chunks carry usage (chunks "
+                f"{', '.join(map(str, self.with_usage[:10]))}); only the last one may, the others "
+                "must have usage null or absent",
+                chunk_index=self.with_usage[0],
+                instance_path="/usage",
+            )
+        elif self.with_usage[0] != self.last_chunk:
+            yield self.fail(
+                f"usage is on chunk {self.with_usage[0]}, not on the last chunk before [DONE] "
+                f"(chunk {self.last_chunk})",
+                chunk_index=self.with_usage[0],
+                instance_path="/usage",
+            )
+
+
+@stream_rule(
+    id="STREAM-USAGE-002",
+    title="Usage is where the profile says: on the finish chunk, or on a choices: [] chunk",
+    severity="SHOULD",
+    category="usage",
+    source="profile stream.usage_placement; DS25/DSV4 (DeepSeek: finish chunk); OpenAI spec "
+    "ChatCompletionStreamOptions (extra choices: [] chunk); bugs D2#5, D2#6",
+)
+class UsagePlacement(RuleBase):
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        self.placement = ctx.contract.profile.usage_placement
+        self.issue: Failure | None = None
+
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        payload = chunk.payload
+        if not isinstance(payload, dict) or payload.get("usage") is None or self.issue:
+            return iter(())
+        choices = payload.get("choices")
+        empty = choices == []
+        finishing = any(c.get("finish_reason") is not None for _, c in _choices(chunk))
+        if self.placement == "finish_chunk" and not finishing:
+            self.issue = self.fail(
+                "usage is on a chunk without finish_reason"
+                + (" (a choices: [] chunk, OpenAI's placement)" if empty else "")
+                + "; this profile expects it on the chunk that carries finish_reason",
+                chunk_index=chunk.index,
+                instance_path="/usage",
+            )
+        elif self.placement == "usage_chunk" and not empty:
+            self.issue = self.fail(
+                "usage is on a chunk with choices (DeepSeek's placement); this profile expects "
+                "an extra chunk with choices: [] after the finish chunk",
+                chunk_index=chunk.index,
+                instance_path="/usage",
+            )
+        return iter(())
+
+    def on_end(self) -> Iterator[Failure]:
+        if self.issue is not None:
+            yield self.issue
+
+
+@stream_rule(
+    id="STREAM-TOOL-INDEX-001",
+    title="Every tool-call delta carries an integer index",
+    severity="MUST",
+    category="tools",
+    level="full",
+    source="OpenAI spec ChatCompletionMessageToolCallChunk (index required); "
+    "captures deepseek-chat-stream-tools; bug D2#7",
+)
+class ToolIndex(RuleBase):
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        for position, choice in _choices(chunk):
+            delta = choice.get("delta")
+            calls = delta.get("tool_calls") if isinstance(delta, dict) else None
+            for i, call in enumerate(calls if isinstance(calls, list) else []):
+                index = call.get("index") if isinstance(call, dict) else None
+                if not isinstance(index, int) or isinstance(index, bool):
+                    yield self.fail(
+                        "a tool-call delta has no integer index; clients assemble calls by index",
+                        chunk_index=chunk.index,
+                        instance_path=f"/choices/{position}/delta/tool_calls/{i}",
+                        value=call,
+                    )
+
+
+@stream_rule(
+    id="STREAM-TOOL-FIRST-001",
+    title="id, type and name come on the first delta of a tool call, and only there",
+    severity="MUST",
+    category="tools",
+    level="full",
+    source="captures deepseek-chat-stream-tools, openai-gpt41-stream-tools; bugs D2#8, D2#9",
+)
+class ToolFirst(RuleBase):
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        self.seen: set[tuple[int, int]] = set()
+
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        for position, choice in _choices(chunk):
+            delta = choice.get("delta")
+            calls = delta.get("tool_calls") if isinstance(delta, dict) else None
+            for i, call in enumerate(calls if isinstance(calls, list) else []):
+                if not isinstance(call, dict) or not isinstance(call.get("index"), int):
+                    continue
+                key = (_index(choice, position), call["index"])
+                function = as_dict(call.get("function"))
+                path = f"/choices/{position}/delta/tool_calls/{i}"
+                if key not in self.seen:
+                    self.seen.add(key)
+                    missing = [
+                        n
+                        for n, v in (
+                            ("id", call.get("id")),
+                            ("function.name", function.get("name")),
+                        )
+                        if not v
+                    ]
+                    if missing:
+                        yield self.fail(
+                            f"the first delta of tool call {call['index']} lacks "
+                            f"{' and '.join(missing)}",
+                            chunk_index=chunk.index,
+                            instance_path=path,
+                            value=call,
+                        )
+                else:
+                    repeated = [n for n in ("id", "type") if n in call and call[n] is not None]
+                    if function.get("name"):
+                        repeated.append("function.name")
+                    if repeated:
+                        yield self.fail(
+                            f"a later delta of tool call {call['index']} repeats "
+                            f"{', '.join(repeated)}; clients concatenate them "
+                            "(e.g. read_fileread_file)",
+                            chunk_index=chunk.index,
+                            instance_path=path,
+                            value=call,
+                        )
+
+
+@stream_rule(
+    id="STREAM-REASONING-ORDER-001",
+    title="reasoning_content comes before content",
+    severity="SHOULD",
+    category="reasoning",
+    level="full",
+    source="DSR1/DSTHINK (reasoning phase, then answer); capture deepseek-reasoner-stream-include-usage",
+)
+class ReasoningOrder(RuleBase):
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        self.content_started: set[int] = set()
+        self.reported: set[int] = set()
+
+    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+        for position, choice in _choices(chunk):
+            delta = choice.get("delta")
+            if not isinstance(delta, dict):
+                continue
+            index = _index(choice, position)
+            if (
+                delta.get("reasoning_content")
+                and index in self.content_started
+                and index not in self.reported
+            ):
+                self.reported.add(index)
+                yield self.fail(
+                    f"choice {index} sends reasoning_content after its content started",
+                    chunk_index=chunk.index,
+                    instance_path=f"/choices/{position}/delta/reasoning_content",
+                    value=delta["reasoning_content"],
+                )
+            if delta.get("content"):
+                self.content_started.add(index)

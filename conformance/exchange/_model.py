@@ -1,0 +1,152 @@
+"""An exchange: one request and its response, as the checks see it.
+
+Secrets are redacted when a :class:`Request` is made (``Authorization``, ``api-key``, cookies...),
+so nothing downstream (checks, reports, replay commands) can leak them. A streamed response
+carries an :class:`EventSource` that parses bytes as they are read, so a 100,000-chunk stream is
+checked without holding its chunks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._sse import Framing, SSEEvent, SSEParser
+
+__all__ = [
+    "REDACTED",
+    "SECRET_HEADERS",
+    "EventSource",
+    "Exchange",
+    "Request",
+    "Response",
+    "Timings",
+    "redact_headers",
+]
+
+REDACTED = "[REDACTED]"
+SECRET_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "api-key",
+        "x-api-key",
+        "openai-api-key",
+        "cookie",
+        "set-cookie",
+        "x-goog-api-key",
+    }
+)
+
+
+def redact_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Headers with every secret value replaced (the scheme of an Authorization is kept)."""
+    out = []
+    for name, value in headers:
+        if name.lower() in SECRET_HEADERS:
+            scheme = value.split(" ", 1)[0] if " " in value else ""
+            value = f"{scheme} {REDACTED}" if scheme.lower() in {"bearer", "basic"} else REDACTED
+        out.append((name, value))
+    return tuple(out)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Request:
+    method: str = "POST"
+    url: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: Any = None  # the JSON body, parsed
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        method: str = "POST",
+        url: str | None = None,
+        headers: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        body: Any = None,
+    ) -> Request:
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        return cls(method=method.upper(), url=url, headers=redact_headers(items), body=body)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Timings:
+    """Seconds from sending the request; ``None`` when not measured (recorded traffic)."""
+
+    to_headers: float | None = None
+    to_first_event: float | None = None
+    max_event_gap: float | None = None
+    total: float | None = None
+
+
+class EventSource:
+    """The events of a streamed body, parsed incrementally from an iterable of byte chunks.
+
+    Iterate it once; afterwards :attr:`framing` describes the whole stream.
+    """
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = chunks
+        self._parser = SSEParser()
+        self._consumed = False
+
+    @property
+    def framing(self) -> Framing:
+        return self._parser.framing
+
+    def __iter__(self) -> Iterator[SSEEvent]:
+        if self._consumed:
+            raise RuntimeError("an EventSource can be iterated only once")
+        self._consumed = True
+        for chunk in self._chunks:
+            yield from self._parser.feed(chunk)
+        yield from self._parser.close()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Response:
+    """``headers`` is ``None`` when the recording kept none (a bare body file)."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...] | None = None
+    body: bytes | None = None  # a non-streamed body
+    events: EventSource | None = field(default=None, compare=False)  # a streamed body
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers or ():
+            if key.lower() == name.lower():
+                return value
+        return None
+
+    @property
+    def content_type(self) -> str | None:
+        return self.header("content-type")
+
+    @property
+    def is_stream(self) -> bool:
+        return self.events is not None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exchange:
+    id: str
+    request: Request | None
+    response: Response
+    timings: Timings = field(default_factory=Timings)
+    source: str | None = None  # where a recorded exchange came from
+
+    @property
+    def request_body(self) -> Any:
+        return self.request.body if self.request is not None else None
+
+
+def strict_json(text: str | bytes) -> Any:
+    """``json.loads`` without Python's extensions: NaN, Infinity and -Infinity are not JSON."""
+
+    def reject(constant: str) -> Any:
+        raise ValueError(f"{constant} is not valid JSON")
+
+    return json.loads(text, parse_constant=reject)

@@ -1,0 +1,185 @@
+"""Recorded traffic as exchanges: raw HTTP response files, bare bodies, and HAR 1.2 files.
+
+- A raw response file is a status line, headers, a blank line and the body (the format of
+  ``shared/captures/*.response.http``). Its request comes from ``--request`` or a sibling
+  ``NAME.request.json``.
+- A bare body is JSON or an SSE stream with no status or headers: status 200 is assumed and the
+  checks that need headers are skipped.
+- A HAR 1.2 file gives one exchange per entry.
+
+Streamed bodies are read from the file in blocks as they are checked (constant memory).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from .._errors import UsageError
+from ._model import EventSource, Exchange, Request, Response, strict_json
+
+__all__ = ["read_exchanges"]
+
+BLOCK = 64 * 1024
+_STATUS_LINE = re.compile(rb"^HTTP/\d(?:\.\d)?\s+(\d{3})")
+_SSE_START = re.compile(rb"^(?:\xef\xbb\xbf)?(?:data|event|id|retry)?:", re.M)
+
+
+def _blocks(handle: IO[bytes], first: bytes = b"") -> Iterator[bytes]:
+    try:
+        if first:
+            yield first
+        while block := handle.read(BLOCK):
+            yield block
+    finally:
+        handle.close()
+
+
+def _looks_like_sse(head: bytes) -> bool:
+    stripped = head.lstrip(b"\xef\xbb\xbf")
+    return bool(_SSE_START.match(stripped))
+
+
+def _request_for(path: Path, request_file: str | None) -> Request | None:
+    candidate = Path(request_file) if request_file else None
+    if candidate is None:
+        name = path.name
+        for suffix in (".response.http", ".http", ".json", ".sse", ".txt"):
+            if name.endswith(suffix):
+                sibling = path.with_name(name[: -len(suffix)] + ".request.json")
+                if sibling != path and sibling.is_file():
+                    candidate = sibling
+                break
+    if candidate is None:
+        return None
+    try:
+        body = strict_json(candidate.read_bytes())
+    except OSError as exc:
+        raise UsageError(f"cannot read the request {candidate}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"the request {candidate} is not JSON ({exc})") from None
+    return Request.create(method="POST", body=body)
+
+
+def _raw_http(path: Path, handle: IO[bytes], head: bytes, request: Request | None) -> Exchange:
+    buffer = head
+    while b"\r\n\r\n" not in buffer and b"\n\n" not in buffer:
+        more = handle.read(BLOCK)
+        if not more:
+            break
+        buffer += more
+        if len(buffer) > 1024 * 1024:
+            raise UsageError(f"{path}: no end of headers in the first MiB")
+    separator = b"\r\n\r\n" if b"\r\n\r\n" in buffer else b"\n\n"
+    header_block, _, rest = buffer.partition(separator)
+    lines = re.split(rb"\r?\n", header_block)
+    match = _STATUS_LINE.match(lines[0])
+    if match is None:  # pragma: no cover - guarded by the caller
+        raise UsageError(f"{path}: not an HTTP response (no status line)")
+    headers = []
+    for line in lines[1:]:
+        name, sep, value = line.decode("latin-1").partition(":")
+        if sep:
+            headers.append((name.strip(), value.strip()))
+    response_headers = tuple(headers)
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+    if content_type.split(";")[0].strip().lower() == "text/event-stream":
+        response = Response(
+            status=int(match[1]),
+            headers=response_headers,
+            events=EventSource(_blocks(handle, rest)),
+        )
+    else:
+        body = rest + handle.read()
+        handle.close()
+        response = Response(status=int(match[1]), headers=response_headers, body=body)
+    return Exchange(id=path.name, request=request, response=response, source=str(path))
+
+
+def _har(path: Path, data: Any) -> Iterator[Exchange]:
+    entries = data.get("log", {}).get("entries") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise UsageError(f"{path}: a HAR file needs log.entries")
+    for i, entry in enumerate(entries):
+        req = entry.get("request") or {}
+        res = entry.get("response") or {}
+        text = (req.get("postData") or {}).get("text")
+        try:
+            body = strict_json(text) if text else None
+        except ValueError:
+            body = None
+        headers = [(h.get("name", ""), h.get("value", "")) for h in req.get("headers") or []]
+        request = Request.create(
+            method=req.get("method", "POST"), url=req.get("url"), headers=headers, body=body
+        )
+        content = res.get("content") or {}
+        raw = content.get("text") or ""
+        payload = (
+            base64.b64decode(raw) if content.get("encoding") == "base64" else raw.encode("utf-8")
+        )
+        response_headers = tuple(
+            (h.get("name", ""), h.get("value", "")) for h in res.get("headers") or []
+        )
+        mime = content.get("mimeType") or ""
+        ctype = next((v for k, v in response_headers if k.lower() == "content-type"), mime)
+        is_stream = ctype.split(";")[0].strip().lower() == "text/event-stream"
+        response = Response(
+            status=int(res.get("status", 0)),
+            headers=response_headers,
+            body=None if is_stream else payload,
+            events=EventSource([payload]) if is_stream else None,
+        )
+        yield Exchange(id=f"{path.name}#{i}", request=request, response=response, source=str(path))
+
+
+def read_exchanges(path_name: str, *, request_file: str | None = None) -> Iterator[Exchange]:
+    """The exchanges recorded in a file (one, or one per HAR entry)."""
+    path = Path(path_name)
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise UsageError(f"{path_name}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path_name}: is a directory, expected a recorded exchange") from None
+    except OSError as exc:
+        raise UsageError(f"{path_name}: cannot read ({exc.strerror or exc})") from None
+    head = handle.read(BLOCK)
+    stripped = head.lstrip()
+    if _STATUS_LINE.match(head):
+        yield _raw_http(path, handle, head, _request_for(path, request_file))
+        return
+    if _looks_like_sse(head):
+        response = Response(status=200, events=EventSource(_blocks(handle, head)))
+        yield Exchange(
+            id=path.name,
+            request=_request_for(path, request_file),
+            response=response,
+            source=str(path),
+        )
+        return
+    rest = head + handle.read()
+    handle.close()
+    if stripped.startswith(b"{"):
+        try:
+            data = json.loads(rest)
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("log"), dict):
+            yield from _har(path, data)
+            return
+    if stripped.startswith((b"{", b"[")) or not stripped:
+        yield Exchange(
+            id=path.name,
+            request=_request_for(path, request_file),
+            response=Response(status=200, body=rest),
+            source=str(path),
+        )
+        return
+    raise UsageError(
+        f"{path_name}: not a recorded exchange (expected an HTTP response with a status line, "
+        "a JSON body, an SSE stream or a HAR file)"
+    )

@@ -1,0 +1,56 @@
+"""A readable summary of checked exchanges, rendered from the failures' fields."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..checks import CHECKS
+
+if TYPE_CHECKING:
+    from ..checks import ExchangeResult
+
+__all__ = ["render_text"]
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def render_text(results: Sequence[ExchangeResult], report: dict[str, Any]) -> str:
+    lines = []
+    for result in results:
+        kind = f"stream of {result.chunks} events" if result.stream else "JSON body"
+        failed = [(cid, o) for cid, o in result.outcomes.items() if o.status in ("fail", "error")]
+        mark = "FAIL" if failed else "ok"
+        lines.append(f"{mark:<4} {result.exchange_id}  (HTTP {result.status}, {kind})")
+        for check_id, outcome in failed:
+            severity = CHECKS[check_id].severity
+            if outcome.status == "error":
+                lines.append(f"    [{check_id}] ERROR: {outcome.reason}")
+            for failure in outcome.failures:
+                text = str(failure).replace(f"[{check_id}]", f"[{check_id} {severity}]", 1)
+                lines.append(_indent(text))
+            if outcome.suppressed:
+                lines.append(f"    ... and {outcome.suppressed} more {check_id} failures")
+        skipped = sorted(
+            {
+                o.reason
+                for o in result.outcomes.values()
+                if o.status == "skip" and o.reason and "no request" in o.reason
+            }
+        )
+        for reason in skipped:
+            lines.append(f"    note: request-dependent rules skipped: {reason}")
+    summary = report["summary"]
+    must = [c["id"] for c in report["checks"] if c["status"] == "fail" and c["severity"] == "MUST"]
+    lines.append("")
+    lines.append(
+        f"{summary['exchanges']} exchange(s); checks: {summary['checks_passed']} passed, "
+        f"{summary['checks_failed']} failed, {summary['checks_skipped']} skipped"
+        + (f", {summary['checks_errored']} errored" if summary.get("checks_errored") else "")
+    )
+    lines.append(
+        f"verdict: {report['verdict']}" + (f" (MUST failed: {', '.join(must)})" if must else "")
+    )
+    return "\n".join(lines) + "\n"
