@@ -139,9 +139,9 @@ def _explain(error: ValidationError) -> ValidationError:
 def _schema_failures(
     ctx: CheckContext, check_id: str, location: str, instance: Any, chunk: int | None = None
 ) -> Iterator[Failure]:
-    validator = ctx.contract.validator(location)
-    if validator.is_valid(instance):
+    if ctx.contract.is_valid(location, instance):
         return
+    validator = ctx.contract.validator(location)
     for count, top in enumerate(validator.iter_errors(instance)):
         if count == MAX_SCHEMA_ERRORS:
             break

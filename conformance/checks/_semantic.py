@@ -379,7 +379,7 @@ def _top(
         if isinstance(top, list) and len(top) != wanted:
             yield failure(
                 "LOGPROBS-TOP-001",
-                f"top_logprobs has {len(top)} entries; the request asked for {wanted}",
+                f"top_logprobs has {len(top)} item(s); the request asked for {wanted}",
                 instance_path=f"{path}/top_logprobs",
                 chunk_index=chunk,
                 value=len(top),

@@ -98,6 +98,7 @@ class Contract:
     _validators: dict[str, Draft202012Validator] = field(
         default_factory=dict, repr=False, compare=False
     )
+    _fast: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # -- lookup ----------------------------------------------------------------------------
 
@@ -154,6 +155,32 @@ class Contract:
             cached = Draft202012Validator({"$ref": uri}, registry=self.registry)
             self._validators[location] = cached
         return cached
+
+    def is_valid(self, location: str, instance: Any) -> bool:
+        """Whether ``instance`` matches the schema at ``location``: the hot path.
+
+        Uses jsonschema-rs (compiled once per schema, about 100x faster than Python
+        jsonschema); ask :meth:`validator` for the detailed errors of an invalid instance.
+        Falls back to Python jsonschema for a schema jsonschema-rs cannot compile (e.g. a
+        ``$ref`` into another file).
+        """
+        fast = self._fast.get(location)
+        if fast is None:
+            fast = self._compile_fast(location)
+            self._fast[location] = fast
+        if fast is False:
+            return bool(self.validator(location).is_valid(instance))
+        return bool(fast.is_valid(instance))
+
+    def _compile_fast(self, location: str) -> Any:
+        try:
+            import jsonschema_rs
+
+            uri = f"{self.base_uri}#{location}" if location.startswith("/") else location
+            registry = jsonschema_rs.Registry([(self.base_uri, dict(self.schema_document))])
+            return jsonschema_rs.Draft202012Validator({"$ref": uri}, registry=registry)
+        except Exception:
+            return False
 
     # -- the one rule that picks a response ------------------------------------------------
 

@@ -29,14 +29,13 @@ _STATUS_LINE = re.compile(rb"^HTTP/\d(?:\.\d)?\s+(\d{3})")
 _SSE_START = re.compile(rb"^(?:\xef\xbb\xbf)?(?:data|event|id|retry)?:", re.M)
 
 
-def _blocks(handle: IO[bytes], first: bytes = b"") -> Iterator[bytes]:
-    try:
-        if first:
-            yield first
+def _blocks(path: Path, offset: int) -> Iterator[bytes]:
+    """The file's bytes from ``offset``, read in blocks; the file is opened only when the
+    stream is read, and closed when it ends (or is abandoned)."""
+    with path.open("rb") as handle:
+        handle.seek(offset)
         while block := handle.read(BLOCK):
             yield block
-    finally:
-        handle.close()
 
 
 def _looks_like_sse(head: bytes) -> bool:
@@ -76,6 +75,7 @@ def _raw_http(path: Path, handle: IO[bytes], head: bytes, request: Request | Non
             raise UsageError(f"{path}: no end of headers in the first MiB")
     separator = b"\r\n\r\n" if b"\r\n\r\n" in buffer else b"\n\n"
     header_block, _, rest = buffer.partition(separator)
+    body_offset = len(header_block) + len(separator)
     lines = re.split(rb"\r?\n", header_block)
     match = _STATUS_LINE.match(lines[0])
     if match is None:  # pragma: no cover - guarded by the caller
@@ -91,8 +91,9 @@ def _raw_http(path: Path, handle: IO[bytes], head: bytes, request: Request | Non
         response = Response(
             status=int(match[1]),
             headers=response_headers,
-            events=EventSource(_blocks(handle, rest)),
+            events=EventSource(_blocks(path, body_offset)),
         )
+        handle.close()
     else:
         body = rest + handle.read()
         handle.close()
@@ -150,10 +151,15 @@ def read_exchanges(path_name: str, *, request_file: str | None = None) -> Iterat
     head = handle.read(BLOCK)
     stripped = head.lstrip()
     if _STATUS_LINE.match(head):
-        yield _raw_http(path, handle, head, _request_for(path, request_file))
+        try:
+            exchange = _raw_http(path, handle, head, _request_for(path, request_file))
+        finally:
+            handle.close()
+        yield exchange
         return
     if _looks_like_sse(head):
-        response = Response(status=200, events=EventSource(_blocks(handle, head)))
+        handle.close()
+        response = Response(status=200, events=EventSource(_blocks(path, 0)))
         yield Exchange(
             id=path.name,
             request=_request_for(path, request_file),

@@ -1,0 +1,112 @@
+"""Offline validation of a long DeepSeek-shaped stream: chunks/s and peak memory.
+
+    python benchmarks/bench_validate.py [--chunks 100000] [--chunks 10000 ...]
+
+Each size runs in a fresh process (so peak RSS is that run's own), through the same path as
+``conformance validate FILE``: the file is read in blocks, parsed incrementally and checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+USAGE = {
+    "prompt_tokens": 10,
+    "completion_tokens": 3,
+    "total_tokens": 13,
+    "prompt_tokens_details": {"cached_tokens": 0},
+    "prompt_cache_hit_tokens": 0,
+    "prompt_cache_miss_tokens": 10,
+}
+BASE = {
+    "id": "5d9b2ac0-0b4f-4a3c-9a55-3f1b2d3c4e5f",
+    "object": "chat.completion.chunk",
+    "created": 1753566410,
+    "model": "deepseek-chat",
+    "system_fingerprint": "fp_8802369eaa",
+}
+
+
+def _chunk(delta: dict[str, object], finish: str | None = None, **extra: object) -> str:
+    body = {
+        **BASE,
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        **extra,
+    }
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def write_stream(path: Path, n: int) -> None:
+    with path.open("w") as handle:
+        handle.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n\r\n")
+        handle.write(_chunk({"role": "assistant", "content": ""}))
+        line = _chunk({"content": " word"})
+        for _ in range(n):
+            handle.write(line)
+        handle.write(_chunk({"content": ""}, "stop", usage=USAGE))
+        handle.write("data: [DONE]\n\n")
+
+
+def measure(path: Path) -> None:
+    """Runs in the child: validate, print chunks, seconds and peak RSS as JSON."""
+    from conformance.checks import check_exchange
+    from conformance.contract import load_contract
+    from conformance.exchange import read_exchanges
+
+    contract = load_contract(profile="deepseek")
+    (exchange,) = read_exchanges(str(path))
+    start = time.perf_counter()
+    result = check_exchange(contract, exchange)
+    seconds = time.perf_counter() - start
+    failed = sorted(k for k, o in result.outcomes.items() if o.status == "fail")
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "chunks": result.chunks,
+                "seconds": seconds,
+                "peak_rss_mib": peak_kib / 1024,
+                "failed": failed,
+            }
+        )
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--chunks", type=int, action="append")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        measure(Path(args.measure))
+        return 0
+    sizes = args.chunks or [10_000, 100_000]
+    print(f"{'chunks':>9} {'seconds':>8} {'chunks/s':>9} {'peak RSS MiB':>13}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            path = Path(tmp) / f"stream-{n}.http"
+            write_stream(path, n)
+            out = subprocess.run(
+                [sys.executable, __file__, "--measure", str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            row = json.loads(out.stdout)
+            assert not row["failed"], row["failed"]
+            print(
+                f"{row['chunks']:>9} {row['seconds']:>8.2f} "
+                f"{row['chunks'] / row['seconds']:>9.0f} {row['peak_rss_mib']:>13.1f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""Every rule: an exchange that breaks it, and clean exchanges that pass every rule."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from conformance.checks import CHECKS, Failure
+from conformance.exchange import Exchange
+from tests.checks.builders import (
+    REQUEST,
+    USAGE,
+    chunk,
+    clean_chunks,
+    completion,
+    failing,
+    failures,
+    json_exchange,
+    run,
+    sse,
+    stream_exchange,
+)
+
+TOOL_REQUEST = {**REQUEST, "tools": [{"type": "function", "function": {"name": "sqrt"}}]}
+
+
+def tool_chunks(*, repeat_name: bool = False, index: Any = 0, args: str = '{"n": 2}') -> list[Any]:
+    first = {
+        "index": index,
+        "id": "call_0_x",
+        "type": "function",
+        "function": {"name": "sqrt", "arguments": ""},
+    }
+    later = {"index": index, "function": {"arguments": args}}
+    if repeat_name:
+        later["function"]["name"] = "sqrt"
+    return [
+        chunk({"role": "assistant", "content": ""}),
+        chunk({"tool_calls": [first]}),
+        chunk({"tool_calls": [later]}),
+        chunk({"content": ""}, "tool_calls", usage=dict(USAGE)),
+        "[DONE]",
+    ]
+
+
+def logprob(token: str, value: float = -0.5, top: int = 2) -> dict[str, Any]:
+    entry = {"token": token, "logprob": value, "bytes": list(token.encode())}
+    return {**entry, "top_logprobs": [dict(entry) for _ in range(top)]}
+
+
+LOGPROB_REQUEST = {**REQUEST, "stream": False, "logprobs": True, "top_logprobs": 2}
+
+
+def logprob_body(entry: dict[str, Any]) -> dict[str, Any]:
+    body = completion()
+    body["choices"][0]["logprobs"] = {"content": [entry]}
+    return body
+
+
+def with_chunk(i: int, change: Callable[[dict[str, Any]], None]) -> list[Any]:
+    chunks = clean_chunks()
+    change(chunks[i])
+    return chunks
+
+
+BREAKS: dict[str, Callable[[], Exchange]] = {
+    "HTTP-STATUS-001": lambda: json_exchange(status=418),
+    "HTTP-CONTENT-TYPE-001": lambda: json_exchange(content_type="text/plain"),
+    "BODY-JSON-001": lambda: json_exchange(raw=b'{"logprob": -Infinity}'),
+    "BODY-SCHEMA-001": lambda: json_exchange(completion(object="chat.completion.chunk")),
+    "STREAM-CHUNK-SCHEMA-001": lambda: stream_exchange(
+        with_chunk(1, lambda c: c["choices"][0].update(finish_reason="eos_token"))
+    ),
+    "USAGE-TOTAL-001": lambda: json_exchange(completion(usage={**USAGE, "total_tokens": 99})),
+    "USAGE-CACHE-001": lambda: json_exchange(
+        completion(usage={**USAGE, "prompt_cache_hit_tokens": 5})
+    ),
+    "USAGE-REASONING-001": lambda: json_exchange(
+        completion(usage={**USAGE, "completion_tokens_details": {"reasoning_tokens": 4}})
+    ),
+    "MAX-TOKENS-001": lambda: json_exchange(request={**REQUEST, "stream": False, "max_tokens": 2}),
+    "FINISH-LENGTH-001": lambda: json_exchange(
+        completion(
+            choices=[
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Hi"},
+                    "logprobs": None,
+                    "finish_reason": "length",
+                }
+            ]
+        ),
+        request={**REQUEST, "stream": False, "max_tokens": 16},
+    ),
+    "STOP-001": lambda: json_exchange(request={**REQUEST, "stream": False, "stop": ["there"]}),
+    "JSON-MODE-001": lambda: json_exchange(
+        request={**REQUEST, "stream": False, "response_format": {"type": "json_object"}}
+    ),
+    "TOOL-ARGS-001": lambda: stream_exchange(tool_chunks(args='{"n": '), request=TOOL_REQUEST),
+    "TOOL-FINISH-001": lambda: stream_exchange(
+        [*tool_chunks()[:3], chunk({"content": ""}, "stop", usage=dict(USAGE)), "[DONE]"],
+        request=TOOL_REQUEST,
+    ),
+    "LOGPROBS-PRESENT-001": lambda: json_exchange(request=LOGPROB_REQUEST),
+    "LOGPROBS-RANGE-001": lambda: json_exchange(
+        logprob_body(logprob("Hi", 0.25)), request=LOGPROB_REQUEST
+    ),
+    "LOGPROBS-TOP-001": lambda: json_exchange(
+        logprob_body(logprob("Hi", top=1)), request=LOGPROB_REQUEST
+    ),
+    "LOGPROBS-BYTES-001": lambda: json_exchange(
+        logprob_body({**logprob("Hi"), "bytes": [72]}), request=LOGPROB_REQUEST
+    ),
+    "STREAM-FRAMING-001": lambda: stream_exchange(raw=sse(clean_chunks(), terminated=False)),
+    "STREAM-FRAMING-002": lambda: stream_exchange(
+        raw=sse(clean_chunks()[:1]) + b'data: {"x": "\xff"}\n\n' + sse(clean_chunks()[1:])
+    ),
+    "STREAM-DONE-001": lambda: stream_exchange(clean_chunks()[:-1]),
+    "STREAM-JSON-001": lambda: stream_exchange(
+        [*clean_chunks()[:2], "{not json", *clean_chunks()[2:]]
+    ),
+    "STREAM-ERROR-001": lambda: stream_exchange(
+        [*clean_chunks()[:2], {"error": {"message": "boom", "type": "server_error"}}, "[DONE]"]
+    ),
+    "STREAM-CONSTANT-001": lambda: stream_exchange(with_chunk(2, lambda c: c.update(id="other"))),
+    "STREAM-ROLE-001": lambda: stream_exchange(clean_chunks()[1:]),
+    "STREAM-ROLE-002": lambda: stream_exchange(
+        with_chunk(1, lambda c: c["choices"][0]["delta"].update(role="user"))
+    ),
+    "STREAM-FINISH-001": lambda: stream_exchange(
+        with_chunk(3, lambda c: c["choices"][0].update(finish_reason=None))
+    ),
+    "STREAM-USAGE-001": lambda: stream_exchange(
+        [chunk({"role": "assistant", "content": ""}, usage=dict(USAGE)), *clean_chunks()[1:]],
+        request={**REQUEST, "stream_options": {"include_usage": True}},
+    ),
+    "STREAM-USAGE-002": lambda: stream_exchange(
+        [
+            *[c for c in clean_chunks()[:3]],
+            chunk({"content": ""}, "stop"),
+            {**chunk({}), "choices": [], "usage": dict(USAGE)},
+            "[DONE]",
+        ]
+    ),
+    "STREAM-TOOL-INDEX-001": lambda: stream_exchange(tool_chunks(index=None), request=TOOL_REQUEST),
+    "STREAM-TOOL-FIRST-001": lambda: stream_exchange(
+        tool_chunks(repeat_name=True), request=TOOL_REQUEST
+    ),
+    "STREAM-REASONING-ORDER-001": lambda: stream_exchange(
+        [
+            chunk({"role": "assistant", "content": None, "reasoning_content": ""}),
+            chunk({"content": "Answer", "reasoning_content": None}),
+            chunk({"content": None, "reasoning_content": "more thinking"}),
+            chunk({"content": ""}, "stop", usage=dict(USAGE)),
+            "[DONE]",
+        ]
+    ),
+}
+
+
+def test_every_registered_check_has_a_breaking_exchange() -> None:
+    assert set(BREAKS) == set(CHECKS)
+
+
+@pytest.mark.parametrize("check_id", sorted(BREAKS))
+def test_each_rule_fails_on_its_broken_exchange(deepseek: Any, check_id: str) -> None:
+    result = run(deepseek, BREAKS[check_id]())
+    found: list[Failure] = failures(result, check_id)
+    assert found, f"{check_id} did not fail: {result.outcomes[check_id]}"
+    assert all(f.check_id == check_id and f.exchange == result.exchange_id for f in found)
+    assert all(f.message for f in found)
+
+
+CLEAN: dict[str, Callable[[], Exchange]] = {
+    "stream": lambda: stream_exchange(),
+    "stream with include_usage": lambda: stream_exchange(
+        [*[dict(c, usage=None) for c in clean_chunks()[:3]], *clean_chunks()[3:]],
+        request={**REQUEST, "stream_options": {"include_usage": True}},
+    ),
+    "stream with CRLF and keep-alive comments": lambda: stream_exchange(
+        raw=b": keep-alive\r\n\r\n" + sse(clean_chunks(), sep="\r\n\r\n")
+    ),
+    "tool stream": lambda: stream_exchange(tool_chunks(), request=TOOL_REQUEST),
+    "reasoner stream": lambda: stream_exchange(
+        [
+            chunk({"role": "assistant", "content": None, "reasoning_content": ""}),
+            chunk({"content": None, "reasoning_content": "Think"}),
+            chunk({"content": "Answer", "reasoning_content": None}),
+            chunk(
+                {"content": ""},
+                "stop",
+                usage={**USAGE, "completion_tokens_details": {"reasoning_tokens": 1}},
+            ),
+            "[DONE]",
+        ]
+    ),
+    "json": lambda: json_exchange(),
+    "json after keep-alive blank lines": lambda: json_exchange(
+        raw=b"\n\n\n" + json.dumps(completion()).encode()
+    ),
+    "json with logprobs": lambda: json_exchange(
+        logprob_body(logprob("Hi")), request=LOGPROB_REQUEST
+    ),
+    "json mode": lambda: json_exchange(
+        completion(
+            choices=[
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": '{"a": 1}'},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ]
+        ),
+        request={**REQUEST, "stream": False, "response_format": {"type": "json_object"}},
+    ),
+    "length at max_tokens": lambda: json_exchange(
+        completion(
+            choices=[
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "Hi"},
+                    "logprobs": None,
+                    "finish_reason": "length",
+                }
+            ]
+        ),
+        request={**REQUEST, "stream": False, "max_tokens": 3},
+    ),
+    "error envelope": lambda: json_exchange(
+        {
+            "error": {
+                "message": "Authentication Fails",
+                "type": "authentication_error",
+                "param": None,
+                "code": "invalid_request_error",
+            }
+        },
+        status=401,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLEAN))
+def test_clean_exchanges_pass_every_rule(deepseek: Any, name: str) -> None:
+    result = run(deepseek, CLEAN[name]())
+    assert failing(result) == {}, [str(f) for f in result.failures]
+
+
+def test_request_dependent_rules_skip_without_a_request(deepseek: Any) -> None:
+    result = run(deepseek, stream_exchange(with_request=False, content_type=None))
+    assert result.outcomes["STOP-001"].status == "skip"
+    assert "no request was recorded" in (result.outcomes["STOP-001"].reason or "")
+    assert result.outcomes["HTTP-CONTENT-TYPE-001"].reason == "the recording has no headers"
+    assert failing(result) == {}
+
+
+def test_unterminated_done_is_explained(deepseek: Any) -> None:
+    result = run(deepseek, stream_exchange(raw=sse(clean_chunks(), terminated=False)))
+    (done,) = failures(result, "STREAM-DONE-001")
+    assert "ends with 'data: [DONE]' but no blank line after it" in done.message
+
+
+def test_schema_failure_fields(deepseek: Any) -> None:
+    broken = with_chunk(1, lambda c: c["choices"][0].update(finish_reason="eos_token"))
+    (failure,) = failures(run(deepseek, stream_exchange(broken)), "STREAM-CHUNK-SCHEMA-001")
+    assert failure.chunk_index == 1
+    assert failure.instance_path == "/choices/0/finish_reason"
+    assert failure.schema_path == (
+        "/components/schemas/ChatCompletionChunk/properties/choices/items/properties/"
+        "finish_reason/enum"
+    )
+    assert failure.value == "eos_token"
+    assert str(failure).splitlines() == [
+        "[STREAM-CHUNK-SCHEMA-001] 'eos_token' is not one of ['stop', 'length', 'content_filter', "
+        "'tool_calls', 'insufficient_system_resource', None]",
+        "  where: chunk 1, at /choices/0/finish_reason",
+        "  value: eos_token",
+        "  schema: /components/schemas/ChatCompletionChunk/properties/choices/items/properties/"
+        "finish_reason/enum",
+    ]
+
+
+def test_nan_in_a_chunk_is_not_json(deepseek: Any) -> None:
+    raw = sse(clean_chunks()[:1]) + b'data: {"logprob": NaN}\n\n' + sse(clean_chunks()[1:])
+    (failure,) = failures(run(deepseek, stream_exchange(raw=raw)), "STREAM-JSON-001")
+    assert "NaN is not valid JSON" in failure.message
+
+
+def test_a_failing_check_does_not_stop_the_others(deepseek: Any, monkeypatch: Any) -> None:
+    check = CHECKS["USAGE-TOTAL-001"]
+
+    def boom(ctx: Any) -> Any:
+        raise RuntimeError("bug")
+        yield
+
+    monkeypatch.setitem(
+        CHECKS,
+        "USAGE-TOTAL-001",
+        type(check)(**{**{f: getattr(check, f) for f in check.__dataclass_fields__}, "run": boom}),
+    )
+    result = run(deepseek, json_exchange())
+    assert result.outcomes["USAGE-TOTAL-001"].status == "error"
+    assert result.outcomes["BODY-SCHEMA-001"].status == "pass"

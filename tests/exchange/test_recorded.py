@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from conformance import UsageError
+from conformance.exchange import REDACTED, Request, read_exchanges, redact_headers
+from tests.checks.builders import clean_chunks, completion, sse
+from tests.conftest import CAPTURES, need_shared
+
+
+def test_raw_http_capture_with_sibling_request() -> None:
+    need_shared(CAPTURES)
+    (exchange,) = read_exchanges(str(CAPTURES / "deepseek-chat-stream.response.http"))
+    assert exchange.response.status == 200
+    assert exchange.response.content_type == "text/event-stream; charset=utf-8"
+    assert exchange.request_body["model"] == "deepseek-chat"
+    events = list(exchange.response.events or [])
+    assert events[-1].data == "[DONE]"
+
+
+def test_bare_bodies(tmp_path: Path) -> None:
+    body = tmp_path / "answer.json"
+    body.write_bytes(b"\n\n" + json.dumps(completion()).encode())
+    (exchange,) = read_exchanges(str(body))
+    assert exchange.response.headers is None and exchange.response.status == 200
+    assert exchange.request is None
+    stream = tmp_path / "answer.sse"
+    stream.write_bytes(sse(clean_chunks()))
+    (request := tmp_path / "answer.request.json").write_text('{"model": "m", "messages": []}')
+    (exchange,) = read_exchanges(str(stream))
+    assert exchange.response.is_stream and exchange.request_body == {"model": "m", "messages": []}
+    (exchange,) = read_exchanges(str(body), request_file=str(request))
+    assert exchange.request_body["model"] == "m"
+
+
+def test_har_entries(tmp_path: Path) -> None:
+    har = {
+        "log": {
+            "version": "1.2",
+            "entries": [
+                {
+                    "request": {
+                        "method": "POST",
+                        "url": "http://x/chat/completions",
+                        "headers": [{"name": "Authorization", "value": "Bearer sk-secret-123"}],
+                        "postData": {"mimeType": "application/json", "text": '{"stream": true}'},
+                    },
+                    "response": {
+                        "status": 200,
+                        "headers": [{"name": "Content-Type", "value": "text/event-stream"}],
+                        "content": {
+                            "mimeType": "text/event-stream",
+                            "encoding": "base64",
+                            "text": base64.b64encode(sse(clean_chunks())).decode(),
+                        },
+                    },
+                },
+                {
+                    "request": {"method": "POST", "url": "http://x/chat/completions"},
+                    "response": {
+                        "status": 401,
+                        "headers": [{"name": "Content-Type", "value": "application/json"}],
+                        "content": {"mimeType": "application/json", "text": '{"error": {}}'},
+                    },
+                },
+            ],
+        }
+    }
+    path = tmp_path / "traffic.har"
+    path.write_text(json.dumps(har))
+    first, second = read_exchanges(str(path))
+    assert first.id == "traffic.har#0" and first.response.is_stream
+    assert first.request is not None
+    assert dict(first.request.headers)["Authorization"] == f"Bearer {REDACTED}"
+    assert second.response.status == 401 and second.response.body == b'{"error": {}}'
+
+
+def test_secrets_are_redacted_when_a_request_is_made() -> None:
+    request = Request.create(headers={"Authorization": "Bearer sk-abc", "X-Api-Key": "k", "A": "b"})
+    assert request.headers == (
+        ("Authorization", f"Bearer {REDACTED}"),
+        ("X-Api-Key", REDACTED),
+        ("A", "b"),
+    )
+    assert redact_headers([("Cookie", "s=1")]) == (("Cookie", REDACTED),)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"hello world", "not a recorded exchange"), (None, "no such file")],
+)
+def test_unreadable_inputs(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "x.txt"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(UsageError, match=message):
+        list(read_exchanges(str(path)))
+
+
+def test_a_request_that_is_not_json(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("{}")
+    (tmp_path / "r.json").write_text("nope")
+    with pytest.raises(UsageError, match="is not JSON"):
+        list(read_exchanges(str(tmp_path / "a.json"), request_file=str(tmp_path / "r.json")))
