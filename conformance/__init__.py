@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._errors import ConformanceError, OverlayError, SpecError, UsageError
+    from .checks import CHECKS, Check, ExchangeResult, Failure, check_exchange
+    from .exchange import Exchange, Request, Response, read_exchanges
     from .contract import (
         Contract,
         Finding,
@@ -27,24 +29,42 @@ if TYPE_CHECKING:
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CHECKS",
+    "Check",
     "ConformanceError",
     "Contract",
+    "Exchange",
+    "ExchangeResult",
+    "Failure",
     "Finding",
     "Operation",
     "OverlayError",
     "Profile",
+    "Request",
+    "Response",
     "ResponseVariant",
     "SpecError",
     "StreamSpec",
     "UsageError",
     "__version__",
+    "check_exchange",
     "export_document",
     "lint",
     "load_contract",
     "load_profile",
+    "read_exchanges",
 ]
 
 _LAZY = {
+    "CHECKS": ".checks",
+    "Check": ".checks",
+    "ExchangeResult": ".checks",
+    "Failure": ".checks",
+    "check_exchange": ".checks",
+    "Exchange": ".exchange",
+    "Request": ".exchange",
+    "Response": ".exchange",
+    "read_exchanges": ".exchange",
     "ConformanceError": "._errors",
     "OverlayError": "._errors",
     "SpecError": "._errors",

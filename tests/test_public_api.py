@@ -8,21 +8,30 @@ import conformance
 
 def test_public_names_are_pinned() -> None:
     assert conformance.__all__ == [
+        "CHECKS",
+        "Check",
         "ConformanceError",
         "Contract",
+        "Exchange",
+        "ExchangeResult",
+        "Failure",
         "Finding",
         "Operation",
         "OverlayError",
         "Profile",
+        "Request",
+        "Response",
         "ResponseVariant",
         "SpecError",
         "StreamSpec",
         "UsageError",
         "__version__",
+        "check_exchange",
         "export_document",
         "lint",
         "load_contract",
         "load_profile",
+        "read_exchanges",
     ]
     for name in conformance.__all__:
         assert getattr(conformance, name) is not None
@@ -35,6 +44,19 @@ def test_tool_errors_are_one_family() -> None:
     error = conformance.SpecError("broken", source="x.yaml", pointer="/paths")
     error.add_note("notes work on our exceptions")  # not frozen dataclasses
     assert str(error) == "x.yaml at /paths: broken"
+
+
+def test_failures_are_data_and_not_exceptions() -> None:
+    failure = conformance.Failure(check_id="X-1", message="m", chunk_index=3, instance_path="/a")
+    assert str(failure) == "[X-1] m\n  where: chunk 3, at /a"
+    assert not isinstance(failure, BaseException)
+
+
+def test_every_check_is_cited() -> None:
+    for check in conformance.CHECKS.values():
+        assert check.severity in {"MUST", "SHOULD", "MAY"}
+        assert check.level in {"core", "streaming", "full"}
+        assert check.source and check.title, check.id
 
 
 def test_importing_the_package_and_plugin_is_cheap() -> None:
