@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._errors import ConformanceError, OverlayError, SpecError, UsageError
     from .checks import CHECKS, Check, ExchangeResult, Failure, check_exchange
-    from .exchange import Exchange, Request, Response, read_exchanges
     from .contract import (
         Contract,
         Finding,
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
         load_contract,
         load_profile,
     )
+    from .exchange import Exchange, Request, Response, read_exchanges
 
 __version__ = "0.1.0.dev0"
 
