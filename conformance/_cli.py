@@ -100,6 +100,31 @@ def _build_parser() -> argparse.ArgumentParser:
         help="where report.json is written (default: reports/)",
     )
 
+    serve = commands.add_parser(
+        "serve",
+        help="run the reference server (DeepSeek's contract, with optional faults)",
+        description="Run the embedded reference server: a deterministic implementation of the "
+        "deepseek profile (POST /chat/completions, POST /v1/chat/completions, GET /models), "
+        "with faults to switch on. It accepts the API key "
+        "'sk-conformance-reference' unless --api-key says otherwise.",
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="switch a fault on (repeatable)",
+    )
+    serve.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+    serve.add_argument("--api-key", action="append", metavar="KEY", help="an accepted key")
+    serve.add_argument("--latency-ms", type=float, default=0.0, help="delay before answering")
+    serve.add_argument("--chunk-delay-ms", type=float, default=0.0, help="delay between chunks")
+    serve.add_argument(
+        "--keep-alive", action="store_true", help="send DeepSeek's keep-alive lines and comments"
+    )
+
     spec = commands.add_parser("spec", help="work with the effective contract")
     spec_commands = spec.add_subparsers(
         dest="spec_command", metavar="COMMAND", parser_class=_Parser
@@ -186,6 +211,50 @@ def _cmd_lint(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_FAILED if errors else EXIT_OK
 
 
+def _cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
+    import socket
+
+    from .reference import DEFAULT_API_KEY, FAULTS, create_app, unknown_faults
+
+    if args.list_faults:
+        width = max(len(name) for name in FAULTS)
+        for fault in FAULTS.values():
+            out.write(f"{fault.name:<{width}}  {', '.join(fault.breaks)}\n")
+            out.write(f"{'':<{width}}  {fault.description}\n")
+        out.write(f"{len(FAULTS)} faults\n")
+        return EXIT_OK
+    unknown = unknown_faults(args.fault)
+    if unknown:
+        raise UsageError(
+            f"unknown fault(s): {', '.join(unknown)} (see 'conformance serve --list-faults')"
+        )
+    if args.latency_ms < 0 or args.chunk_delay_ms < 0:
+        raise UsageError("--latency-ms and --chunk-delay-ms must be 0 or more")
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port {args.port} is not a port number (1-65535)")
+    try:
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})"
+        ) from None
+    import uvicorn
+
+    app = create_app(
+        faults=args.fault,
+        api_keys=args.api_key or [DEFAULT_API_KEY],
+        latency_ms=args.latency_ms,
+        chunk_delay_ms=args.chunk_delay_ms,
+        keep_alive=args.keep_alive,
+    )
+    faults = f" with faults: {', '.join(args.fault)}" if args.fault else ""
+    out.write(f"conformance reference server on http://{args.host}:{args.port}{faults}\n")
+    out.flush()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
 def _cmd_spec_export(args: argparse.Namespace, out: IO[str]) -> int:
     from pathlib import Path
 
@@ -223,6 +292,8 @@ def main(
             return int(exc.code or 0)
         if args.command == "lint":
             return _cmd_lint(args, out)
+        if args.command == "serve":
+            return _cmd_serve(args, out)
         if args.command == "validate":
             return _cmd_validate(args, out)
         if args.command == "spec" and args.spec_command == "export":

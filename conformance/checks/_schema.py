@@ -69,6 +69,73 @@ def _expected_media_types(ctx: CheckContext) -> tuple[list[str], str]:
     return documented, f"documented for status {variant.status}"
 
 
+def _expectation(ctx: CheckContext, wanted: str) -> None:
+    if ctx.exchange.expectation is None:
+        raise SkipCheck("the exchange says nothing of whether its request was valid")
+    if ctx.exchange.expectation != wanted:
+        raise SkipCheck(f"applies to '{wanted}' cases, this one is '{ctx.exchange.expectation}'")
+
+
+@response_check(
+    id="HTTP-ACCEPT-001",
+    title="A valid request gets a 2xx response",
+    severity="MUST",
+    category="http",
+    level="core",
+    source="the effective spec: the request schema accepts the body; DSERR (5xx are server faults)",
+)
+def accepted(ctx: CheckContext) -> Iterator[Failure]:
+    _expectation(ctx, "accept")
+    status = ctx.exchange.response.status
+    if not 200 <= status < 300:
+        yield failure(
+            "HTTP-ACCEPT-001",
+            f"a request the contract accepts got HTTP {status}; expected 2xx"
+            + (" (a server error)" if status >= 500 else ""),
+            value=status,
+        )
+
+
+@response_check(
+    id="NEGATIVE-INPUT-001",
+    title="An invalid request gets a 4xx response",
+    severity="MUST",
+    category="errors",
+    level="core",
+    source="DSERR (400 Invalid Format, 422 Invalid Parameters); bug D2#14",
+)
+def rejected(ctx: CheckContext) -> Iterator[Failure]:
+    _expectation(ctx, "reject")
+    status = ctx.exchange.response.status
+    if not 400 <= status < 500:
+        yield failure(
+            "NEGATIVE-INPUT-001",
+            f"a request the contract rejects got HTTP {status}; expected 400 or 422 with the "
+            "error envelope",
+            value=status,
+        )
+
+
+@response_check(
+    id="AUTH-001",
+    title="A request without a valid API key gets 401",
+    severity="MUST",
+    category="auth",
+    level="core",
+    source="the effective spec: security bearer (errata B#43); DSERR (401 Authentication Fails); "
+    "capture deepseek-chat-bad-key-error-401",
+)
+def unauthorized(ctx: CheckContext) -> Iterator[Failure]:
+    _expectation(ctx, "unauthorized")
+    status = ctx.exchange.response.status
+    if status != 401:
+        yield failure(
+            "AUTH-001",
+            f"a request with no or a wrong API key got HTTP {status}; expected 401",
+            value=status,
+        )
+
+
 @response_check(
     id="HTTP-CONTENT-TYPE-001",
     title="The Content-Type is the documented one the request asked for",

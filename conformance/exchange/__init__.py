@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._model import (
+    EXPECTATIONS,
     REDACTED,
     EventSource,
     Exchange,
@@ -15,6 +16,7 @@ from ._model import (
 from ._recorded import read_exchanges
 
 __all__ = [
+    "EXPECTATIONS",
     "REDACTED",
     "EventSource",
     "Exchange",

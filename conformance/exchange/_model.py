@@ -15,7 +15,10 @@ from typing import Any
 
 from .._sse import Framing, SSEEvent, SSEParser
 
+EXPECTATIONS = ("accept", "reject", "unauthorized")
+
 __all__ = [
+    "EXPECTATIONS",
     "REDACTED",
     "SECRET_HEADERS",
     "EventSource",
@@ -137,6 +140,11 @@ class Exchange:
     response: Response
     timings: Timings = field(default_factory=Timings)
     source: str | None = None  # where a recorded exchange came from
+    #: What the case that sent the request expects: ``accept`` (a valid request), ``reject``
+    #: (an invalid one), ``unauthorized`` (no or a wrong key); ``None`` when unknown
+    #: (recorded traffic).
+    expectation: str | None = None
+    case: str | None = None  # the name of the case that sent it
 
     @property
     def request_body(self) -> Any:

@@ -104,6 +104,7 @@ def json_exchange(
     content_type: str | None = "application/json",
     raw: bytes | None = None,
     with_request: bool = True,
+    expectation: str | None = None,
 ) -> Exchange:
     payload = (
         raw if raw is not None else json.dumps(body if body is not None else completion()).encode()
@@ -114,6 +115,7 @@ def json_exchange(
         id="test-json",
         request=Request.create(body=req_body) if with_request else None,
         response=Response(status=status, headers=headers, body=payload),
+        expectation=expectation,
     )
 
 

@@ -66,7 +66,19 @@ def with_chunk(i: int, change: Callable[[dict[str, Any]], None]) -> list[Any]:
     return chunks
 
 
+ERROR = {
+    "error": {
+        "message": "Invalid top_p value",
+        "type": "invalid_request_error",
+        "param": "top_p",
+        "code": "invalid_request_error",
+    }
+}
+
 BREAKS: dict[str, Callable[[], Exchange]] = {
+    "HTTP-ACCEPT-001": lambda: json_exchange(ERROR, status=500, expectation="accept"),
+    "NEGATIVE-INPUT-001": lambda: json_exchange(expectation="reject"),
+    "AUTH-001": lambda: json_exchange(expectation="unauthorized"),
     "HTTP-STATUS-001": lambda: json_exchange(status=418),
     "HTTP-CONTENT-TYPE-001": lambda: json_exchange(content_type="text/plain"),
     "BODY-JSON-001": lambda: json_exchange(raw=b'{"logprob": -Infinity}'),
@@ -229,6 +241,20 @@ CLEAN: dict[str, Callable[[], Exchange]] = {
             ]
         ),
         request={**REQUEST, "stream": False, "max_tokens": 3},
+    ),
+    "accepted": lambda: json_exchange(expectation="accept"),
+    "rejected": lambda: json_exchange(ERROR, status=400, expectation="reject"),
+    "unauthorized": lambda: json_exchange(
+        {
+            "error": {
+                "message": "Authentication Fails",
+                "type": "authentication_error",
+                "param": None,
+                "code": "invalid_request_error",
+            }
+        },
+        status=401,
+        expectation="unauthorized",
     ),
     "error envelope": lambda: json_exchange(
         {

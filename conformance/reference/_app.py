@@ -1,0 +1,423 @@
+"""The reference server: DeepSeek's chat completions contract, deterministic, with faults.
+
+It implements the ``deepseek`` profile as DeepSeek serves it (shared/reference/deepseek-contract.md
+§A and the real recordings in shared/captures/): bearer auth with the error envelope, request
+validation against the effective request schema, usage on the finish chunk (with or without
+``include_usage``), compact JSON, ``data: [DONE]``. It imports only the contract stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..contract import Contract, load_contract
+from ._faults import FAULTS
+from ._generate import Completion, generate, tokenize
+
+__all__ = ["DEFAULT_API_KEY", "MODELS", "create_app"]
+
+#: The key the embedded server accepts unless told otherwise (not a secret: a test fixture).
+DEFAULT_API_KEY = "sk-conformance-reference"
+MODELS = ("deepseek-chat", "deepseek-reasoner")
+FINGERPRINT = "fp_conformance_reference"
+SSE_TYPE = "text/event-stream; charset=utf-8"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class _Server:
+    def __init__(
+        self,
+        *,
+        contract: Contract,
+        faults: Iterable[str],
+        api_keys: Iterable[str],
+        latency_ms: float,
+        chunk_delay_ms: float,
+        keep_alive: bool,
+    ) -> None:
+        self.contract = contract
+        self.faults = frozenset(faults)
+        unknown = sorted(self.faults - set(FAULTS))
+        if unknown:
+            raise ValueError(f"unknown fault(s): {', '.join(unknown)}")
+        self.api_keys = frozenset(api_keys)
+        self.latency = latency_ms / 1000
+        self.chunk_delay = chunk_delay_ms / 1000
+        self.keep_alive = keep_alive
+        operation = contract.operation()
+        assert operation.request_schema is not None
+        self.request_schema = operation.request_schema
+
+    def has(self, fault: str) -> bool:
+        return fault in self.faults
+
+    # -- errors -------------------------------------------------------------------------
+
+    def error(
+        self,
+        status: int,
+        message: str,
+        *,
+        kind: str = "invalid_request_error",
+        param: str | None = None,
+    ) -> Response:
+        if self.has("bad-error-envelope"):
+            body: Any = {"detail": message}
+        else:
+            body = {
+                "error": {
+                    "message": message,
+                    "type": kind,
+                    "param": param,
+                    "code": "invalid_request_error",
+                }
+            }
+        media_type = "text/plain" if self.has("error-as-text-plain") else "application/json"
+        return Response(_dumps(body), status_code=status, media_type=media_type)
+
+    def authorized(self, request: Request) -> bool:
+        if self.has("no-auth"):
+            return True
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        return scheme.lower() == "bearer" and token.strip() in self.api_keys
+
+    def unauthorized(self) -> Response:
+        return self.error(
+            401, "Authentication Fails, Your api key is invalid", kind="authentication_error"
+        )
+
+    # -- endpoints ----------------------------------------------------------------------
+
+    async def models(self, request: Request) -> Response:
+        if not self.authorized(request):
+            return self.unauthorized()
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [{"id": m, "object": "model", "owned_by": "deepseek"} for m in MODELS],
+            }
+        )
+
+    def invalid(self, body: Any) -> Response | None:
+        """The error response for an invalid request, or None."""
+        validator = self.contract.validator(self.request_schema)
+        errors = list(validator.iter_errors(body))
+        if errors:
+            error = min(errors, key=lambda e: len(e.absolute_path))
+            path = list(error.absolute_path)
+            param = str(path[0]) if path else None
+            if error.validator in {"type", "required"} and param != "messages":
+                return self.error(
+                    422,
+                    "Failed to deserialize the JSON body into the target type: "
+                    f"{param or 'body'}: {error.message}",
+                    param=param,
+                )
+            return self.error(
+                400, f"Invalid {param or 'request'} value: {error.message}", param=param
+            )
+        if body.get("model") not in MODELS:
+            return self.error(400, "Model Not Exist", param="model")
+        return None
+
+    async def chat(self, request: Request) -> Response:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if not self.authorized(request):
+            return self.unauthorized()
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            if not self.has("accept-invalid"):
+                return self.error(400, "Failed to parse the request body as JSON")
+            body = {}
+        if not isinstance(body, dict):
+            if not self.has("accept-invalid"):
+                return self.error(422, "Failed to deserialize the JSON body: expected an object")
+            body = {}
+        problem = self.invalid(body)
+        if problem is not None and not self.has("accept-invalid"):
+            return problem
+        return self.complete(body)
+
+    # -- completions --------------------------------------------------------------------
+
+    def complete(self, body: dict[str, Any]) -> Response:
+        request = copy.deepcopy(body)
+        named = request.get("model")
+        model: str = named if isinstance(named, str) else MODELS[0]
+        if self.has("ignore-max-tokens"):
+            request.pop("max_tokens", None)
+        if self.has("ignore-stop"):
+            request.pop("stop", None)
+        if self.has("json-mode-text"):
+            request.pop("response_format", None)
+        completion = generate(request, reasoner="reasoner" in model)
+        if self.has("server-error") and completion.seed % 3 == 0:
+            return self.error(500, "Server Error", kind="server_error")
+        if self.has("tool-args-invalid"):
+            for call in completion.tool_calls:
+                call["function"]["arguments"] = call["function"]["arguments"][:-1]
+        if self.has("tool-finish-stop") and completion.tool_calls:
+            completion.finish_reason = "stop"
+        if self.has("early-length") and isinstance(body.get("max_tokens"), int):
+            completion.finish_reason = "length"
+        if self.has("bad-finish-reason"):
+            completion.finish_reason = "eos_token"
+        status = 299 if self.has("undocumented-status") else 200
+        stream = body.get("stream") is True
+        if stream:
+            return self.stream(body, model, completion, status)
+        return self.json(body, model, completion, status)
+
+    def usage(self, completion: Completion) -> dict[str, Any]:
+        usage = completion.usage()
+        if self.has("usage-total-wrong"):
+            usage["total_tokens"] += 1
+        if self.has("usage-cache-wrong"):
+            usage["prompt_cache_hit_tokens"] += 1
+        if self.has("reasoning-tokens-exceed"):
+            usage["completion_tokens_details"] = {
+                "reasoning_tokens": usage["completion_tokens"] + 1
+            }
+        return usage
+
+    def logprob_entries(
+        self, body: dict[str, Any], completion: Completion, tokens: list[str]
+    ) -> Any:
+        requested = body.get("logprobs") is True
+        if not requested and not self.has("logprobs-unrequested"):
+            return None
+        wanted = body.get("top_logprobs")
+        top: int = wanted if isinstance(wanted, int) else 0
+        entries = completion.logprobs(tokens, top)
+        for entry in entries:
+            if self.has("positive-logprob"):
+                entry["logprob"] = abs(entry["logprob"]) + 0.5
+            if self.has("short-top-logprobs") and entry["top_logprobs"]:
+                entry["top_logprobs"] = entry["top_logprobs"][:-1]
+            if self.has("bad-logprob-bytes"):
+                entry["bytes"] = [0]
+            if self.has("nan-logprob"):
+                entry["logprob"] = float("-inf")
+        return {"content": entries}
+
+    def json(
+        self, body: dict[str, Any], model: str, completion: Completion, status: int
+    ) -> Response:
+        message: dict[str, Any] = {"role": "assistant", "content": completion.content}
+        if completion.reasoning_tokens:
+            message["reasoning_content"] = completion.reasoning
+        if completion.tool_calls:
+            message["tool_calls"] = [
+                {k: v for k, v in call.items() if k != "index"} for call in completion.tool_calls
+            ]
+        document = {
+            "id": str(uuid.UUID(int=completion.seed << 64 | completion.seed)),
+            "object": "chat.completion.chunk" if self.has("bad-object") else "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "logprobs": self.logprob_entries(body, completion, completion.content_tokens),
+                    "finish_reason": completion.finish_reason,
+                }
+            ],
+            "usage": self.usage(completion),
+            "system_fingerprint": FINGERPRINT,
+        }
+        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        if self.keep_alive:
+            text = "\n\n" + text  # DeepSeek's keep-alive blank lines while a request is queued
+        media_type = "text/plain" if self.has("json-as-text-plain") else "application/json"
+        return Response(text, status_code=status, media_type=media_type)
+
+    def chunks(self, body: dict[str, Any], model: str, completion: Completion) -> list[Any]:
+        """The stream as a list of chunk objects (and raw strings for faults), before framing."""
+        include_usage = (body.get("stream_options") or {}).get("include_usage") is True
+        reasoner = bool(completion.reasoning_tokens)
+        base = {
+            "id": str(uuid.UUID(int=completion.seed << 64 | completion.seed)),
+            "object": "chat.completion" if self.has("bad-object") else "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": FINGERPRINT,
+        }
+
+        def chunk(
+            delta: dict[str, Any], logprobs: Any = None, finish: str | None = None
+        ) -> dict[str, Any]:
+            item: dict[str, Any] = {
+                **base,
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+                ],
+            }
+            if include_usage:
+                item["usage"] = None
+            return item
+
+        out: list[Any] = []
+        first: dict[str, Any] = {"role": "assistant", "content": None if reasoner else ""}
+        if reasoner:
+            first["reasoning_content"] = ""
+        if self.has("no-role"):
+            del first["role"]
+        out.append(chunk(first))
+        for token in completion.reasoning_tokens:
+            out.append(chunk({"content": None, "reasoning_content": token}))
+        for position, token in enumerate(completion.content_tokens):
+            delta: dict[str, Any] = {"content": token}
+            if reasoner:
+                delta["reasoning_content"] = None
+            if position == 0 and self.has("wrong-role"):
+                delta["role"] = "user"
+            out.append(chunk(delta, self.logprob_entries(body, completion, [token])))
+            if position == 0 and reasoner and self.has("reasoning-after-content"):
+                out.append(chunk({"content": None, "reasoning_content": " Wait."}))
+        for call in completion.tool_calls:
+            opening = {
+                "index": call["index"],
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["function"]["name"], "arguments": ""},
+            }
+            out.append(chunk({"tool_calls": [opening]}))
+            for fragment in tokenize(call["function"]["arguments"]):
+                function: dict[str, Any] = {"arguments": fragment}
+                if self.has("tool-name-repeated"):
+                    function["name"] = call["function"]["name"]
+                out.append(chunk({"tool_calls": [{"index": call["index"], "function": function}]}))
+        if self.has("tool-no-index"):
+            for item in out:
+                for call in item["choices"][0]["delta"].get("tool_calls") or []:
+                    call.pop("index", None)
+        closing: dict[str, Any] = {"content": ""}
+        if reasoner:
+            closing["reasoning_content"] = None
+        finish = None if self.has("no-finish-reason") else completion.finish_reason
+        last = chunk(closing, None, finish)
+        usage = self.usage(completion)
+        if self.has("usage-chunk"):
+            out.append(last)
+            extra: dict[str, Any] = {**base, "choices": [], "usage": usage}
+            out.append(extra)
+        else:
+            if not self.has("no-stream-usage"):
+                last["usage"] = usage
+            if self.has("in-band-error"):
+                out.append(
+                    {
+                        "error": {
+                            "message": "Server Error",
+                            "type": "server_error",
+                            "param": None,
+                            "code": "invalid_request_error",
+                        }
+                    }
+                )
+            out.append(last)
+        if self.has("usage-every-chunk"):
+            for item in out:
+                item["usage"] = usage
+        if self.has("content-after-finish"):
+            out.append(
+                chunk({"content": " again"}, self.logprob_entries(body, completion, [" again"]))
+            )
+        if self.has("id-changes") and len(out) > 2:
+            out[2] = {**out[2], "id": "changed-" + str(out[2]["id"])}
+        if self.has("non-json-chunk"):
+            out.insert(1, "{not json")
+        return out
+
+    def frames(self, items: list[Any]) -> list[bytes]:
+        frames = []
+        for position, item in enumerate(items):
+            data = item if isinstance(item, str) else _dumps(item)
+            frame = f"data: {data}\n\n".encode()
+            if position == 1 and self.has("invalid-utf8") and b'"content":"' in frame:
+                frame = frame.replace(b'"content":"', b'"content":"\xff', 1)
+            frames.append(frame)
+        if not self.has("no-done"):
+            frames.append(b"data: [DONE]" if self.has("unterminated-done") else b"data: [DONE]\n\n")
+        if self.has("done-twice"):
+            frames.append(b"data: [DONE]\n\n")
+        return frames
+
+    def stream(
+        self, body: dict[str, Any], model: str, completion: Completion, status: int
+    ) -> Response:
+        items = self.chunks(body, model, completion)
+        frames = self.frames(items)
+        delay = self.chunk_delay
+        hang = self.has("hang-mid-stream")
+        endless = self.has("endless-stream")
+        keep_alive = self.keep_alive
+
+        async def produce() -> AsyncIterator[bytes]:
+            if keep_alive:
+                yield b": keep-alive\n\n"
+            for position, frame in enumerate(frames):
+                if hang and position == 2:
+                    await asyncio.sleep(3600)
+                if endless and position == len(frames) - 2:
+                    while True:
+                        yield _frame({**items[1]})
+                        await asyncio.sleep(0.01)
+                yield frame
+                if delay:
+                    await asyncio.sleep(delay)
+
+        media_type = "application/json" if self.has("stream-as-json") else SSE_TYPE
+        return StreamingResponse(produce(), status_code=status, media_type=media_type)
+
+
+def _frame(item: Any) -> bytes:
+    return f"data: {_dumps(item)}\n\n".encode()
+
+
+def create_app(
+    *,
+    faults: Iterable[str] = (),
+    api_keys: Iterable[str] = (DEFAULT_API_KEY,),
+    latency_ms: float = 0,
+    chunk_delay_ms: float = 0,
+    keep_alive: bool = False,
+    contract: Contract | None = None,
+) -> Starlette:
+    """The reference server as an ASGI app; ``faults`` are names from :data:`FAULTS`."""
+    server = _Server(
+        contract=contract or load_contract(profile="deepseek"),
+        faults=faults,
+        api_keys=api_keys,
+        latency_ms=latency_ms,
+        chunk_delay_ms=chunk_delay_ms,
+        keep_alive=keep_alive,
+    )
+    routes = [
+        Route("/chat/completions", server.chat, methods=["POST"]),
+        Route("/v1/chat/completions", server.chat, methods=["POST"]),
+        Route("/models", server.models, methods=["GET"]),
+        Route("/v1/models", server.models, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.server = server
+    return app

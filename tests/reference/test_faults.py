@@ -1,0 +1,94 @@
+"""The fault matrix: every fault breaks the checks it names and no other MUST check; the clean
+reference server passes every check of every scenario."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from conformance.checks import CHECKS, check_exchange
+from conformance.reference import DEFAULT_API_KEY, FAULTS, create_app
+from conformance.runner import Limits, scenario_cases, send
+
+CASES = scenario_cases("deepseek-chat", "deepseek-reasoner")
+
+
+async def _run(
+    app: Any, contract: Any, base_url: str = "http://reference", **kwargs: Any
+) -> dict[str, set[str]]:
+    transport = httpx.ASGITransport(app=app) if app is not None else None
+    failed: dict[str, set[str]] = {}
+    async with httpx.AsyncClient(transport=transport) as client:
+        for case in CASES:
+            exchange = await send(
+                client, case, base_url=base_url, api_key=DEFAULT_API_KEY, **kwargs
+            )
+            result = check_exchange(contract, exchange)
+            for check_id, outcome in result.outcomes.items():
+                assert outcome.status != "error", f"{case.name}: {check_id}: {outcome.reason}"
+                if outcome.status == "fail":
+                    failed.setdefault(check_id, set()).add(case.name)
+    return failed
+
+
+def test_the_clean_server_passes_every_check(deepseek: Any) -> None:
+    assert asyncio.run(_run(create_app(contract=deepseek), deepseek)) == {}
+
+
+def test_every_check_is_broken_by_some_fault() -> None:
+    broken = {check for fault in FAULTS.values() for check in fault.breaks}
+    assert broken == set(CHECKS)
+    assert len(FAULTS) >= 25
+
+
+@pytest.mark.parametrize("name", sorted(n for n, f in FAULTS.items() if not f.hangs))
+def test_fault_breaks_exactly_what_it_names(deepseek: Any, name: str) -> None:
+    fault = FAULTS[name]
+    failed = asyncio.run(_run(create_app(faults=[name], contract=deepseek), deepseek))
+    assert set(fault.breaks) <= set(failed), (
+        f"{name} did not break {set(fault.breaks) - set(failed)}"
+    )
+    unrelated = {c for c in failed if c not in fault.breaks and CHECKS[c].severity == "MUST"}
+    assert not unrelated, f"{name} also broke {unrelated}: {[failed[c] for c in unrelated]}"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, f in FAULTS.items() if f.hangs))
+def test_hanging_faults_end_as_failures_within_the_limits(
+    deepseek: Any, serve: Any, name: str
+) -> None:
+    base_url = serve(create_app(faults=[name], contract=deepseek))
+    stream_case = next(c for c in CASES if c.name == "stream")
+    limits = Limits(idle=0.5, first_byte=2.0, total=2.0)
+
+    async def one() -> Any:
+        async with httpx.AsyncClient() as client:
+            return await send(
+                client, stream_case, base_url=base_url, api_key=DEFAULT_API_KEY, limits=limits
+            )
+
+    exchange = asyncio.run(one())
+    assert exchange.timings.total is not None and exchange.timings.total < 5
+    result = check_exchange(deepseek, exchange)
+    failed = {k for k, o in result.outcomes.items() if o.status == "fail"}
+    assert set(FAULTS[name].breaks) <= failed
+    assert {c for c in failed if CHECKS[c].severity == "MUST"} <= set(FAULTS[name].breaks)
+
+
+def test_real_socket_streaming_with_latency(deepseek: Any, serve: Any) -> None:
+    base_url = serve(
+        create_app(contract=deepseek, latency_ms=50, chunk_delay_ms=5, keep_alive=True)
+    )
+    case = next(c for c in CASES if c.name == "stream")
+
+    async def one() -> Any:
+        async with httpx.AsyncClient() as client:
+            return await send(client, case, base_url=base_url, api_key=DEFAULT_API_KEY)
+
+    exchange = asyncio.run(one())
+    assert exchange.timings.to_headers is not None and exchange.timings.to_headers >= 0.05
+    result = check_exchange(deepseek, exchange)
+    assert {k for k, o in result.outcomes.items() if o.status == "fail"} == set()
+    assert result.chunks > 3

@@ -1,0 +1,120 @@
+"""``conformance serve``: a real process answering HTTP, as curl would ask."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from conformance.checks import check_exchange
+from conformance.exchange import EventSource, Exchange, Request, Response
+from tests.conftest import free_port
+from tests.test_cli import run
+
+KEY = "sk-conformance-reference"
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "conformance._cli", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        process.stderr.close()
+
+
+def _exchange(response: httpx.Response, body: dict[str, Any], stream: bool) -> Exchange:
+    headers = tuple(response.headers.multi_items())
+    return Exchange(
+        id="curl",
+        request=Request.create(body=body),
+        response=Response(
+            status=response.status_code,
+            headers=headers,
+            body=None if stream else response.content,
+            events=EventSource([response.content]) if stream else None,
+        ),
+        expectation="accept",
+    )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_serve_answers_like_deepseek(server: str, deepseek: Any, stream: bool) -> None:
+    body = {
+        "model": "deepseek-chat",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stream": stream,
+    }
+    response = httpx.post(
+        f"{server}/chat/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    result = check_exchange(deepseek, _exchange(response, body, stream))
+    assert {k for k, o in result.outcomes.items() if o.status == "fail"} == set()
+    models = httpx.get(f"{server}/models", headers={"Authorization": f"Bearer {KEY}"}).json()
+    assert [m["id"] for m in models["data"]] == ["deepseek-chat", "deepseek-reasoner"]
+    assert httpx.get(f"{server}/v1/models").status_code == 401
+
+
+def test_list_faults() -> None:
+    code, out, _ = run("serve", "--list-faults")
+    assert code == 0
+    assert int(out.strip().splitlines()[-1].split()[0]) >= 25
+    assert "no-done" in out and "STREAM-DONE-001" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["serve", "--fault", "nope"], "conformance: error: unknown fault(s): nope"),
+        (["serve", "--port", "70000"], "conformance: error: --port 70000 is not a port number"),
+        (["serve", "--latency-ms", "-1"], "conformance: error: --latency-ms and --chunk-delay-ms"),
+        (["serve", "--port", "x"], "conformance: error: argument --port: invalid int value"),
+    ],
+)
+def test_serve_bad_flags(argv: list[str], line: str) -> None:
+    code, _, err = run(*argv)
+    assert code == 2 and err.startswith(line) and err.count("\n") == 1
+
+
+def test_serve_port_in_use() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code, _, err = run("serve", "--port", str(port))
+    assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_stream_json_roundtrip_is_deterministic(server: str) -> None:
+    body = {"model": "deepseek-chat", "messages": [{"role": "user", "content": "Hi"}]}
+    headers = {"Authorization": f"Bearer {KEY}"}
+    first = httpx.post(f"{server}/chat/completions", json=body, headers=headers).json()
+    again = httpx.post(f"{server}/v1/chat/completions", json=body, headers=headers).json()
+    assert first["choices"] == again["choices"] and json.dumps(first["usage"]) == json.dumps(
+        again["usage"]
+    )
