@@ -76,6 +76,57 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_contract_options(lint)
     lint.add_argument("--format", choices=("text", "json"), default="text")
 
+    run = commands.add_parser(
+        "run",
+        help="check a live endpoint (default: the embedded reference server)",
+        description="Send the spec's examples, a scenario per feature, property-based "
+        "positives and negatives and auth cases to an endpoint, check every response and "
+        "stream, and write report.json. With no --base-url, the embedded reference server is "
+        "started on a free loopback port and checked. Exit 0 conforming (no MUST failure; no "
+        "SHOULD failure either with --strict), 1 not conforming, 2 could not run.",
+    )
+    run.add_argument("--base-url", metavar="URL", help="e.g. https://api.deepseek.com")
+    run.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the bearer key (default: $CONFORMANCE_API_KEY); never written anywhere",
+    )
+    run.add_argument("--model", metavar="NAME", help="default: the first of GET /models")
+    run.add_argument("--spec", metavar="PATH", help="OpenAPI document (default: the profile's)")
+    _add_contract_options(run, with_spec=False)
+    run.add_argument("--report-dir", metavar="DIR", default="reports")
+    run.add_argument(
+        "--max-examples",
+        type=int,
+        default=5,
+        metavar="N",
+        help="property-based positives, and as many negatives (default 5)",
+    )
+    run.add_argument(
+        "--max-requests",
+        type=int,
+        default=200,
+        metavar="N",
+        help="the request budget, retries included (default 200)",
+    )
+    run.add_argument(
+        "--max-tokens",
+        type=int,
+        default=16,
+        metavar="N",
+        help="max_tokens of cases that need no more (default 16)",
+    )
+    run.add_argument("--workers", type=int, default=4, metavar="N", help="concurrent requests")
+    run.add_argument("--seed", type=int, metavar="N", help="makes case generation repeatable")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="the most one request may take, in seconds (default 600)",
+    )
+    run.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
+
     validate = commands.add_parser(
         "validate",
         help="check recorded exchanges offline",
@@ -144,6 +195,111 @@ def _load(args: argparse.Namespace) -> Contract:
     from .contract import load_contract
 
     return load_contract(args.spec, profile=args.profile, overlays=args.overlay)
+
+
+def _positive(value: float, flag: str, *, zero: bool = False) -> None:
+    if value < 0 or (value == 0 and not zero):
+        raise UsageError(f"{flag} must be {'0 or more' if zero else 'more than 0'}, got {value:g}")
+
+
+def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    import contextlib
+    import os
+
+    from .report import build_report, render_text, write_report
+    from .runner import API_KEY_VARIABLE, Limits, RunConfig, run
+
+    _positive(args.max_requests, "--max-requests")
+    _positive(args.max_examples, "--max-examples", zero=True)
+    _positive(args.max_tokens, "--max-tokens")
+    _positive(args.workers, "--workers")
+    _positive(args.timeout, "--timeout")
+    if args.base_url and not args.base_url.startswith(("http://", "https://")):
+        raise UsageError(f"--base-url {args.base_url!r} is not an http(s) URL")
+    contract = _load(args)
+    from .contract import require_operation
+
+    require_operation(contract)
+    limits = Limits(
+        total=args.timeout,
+        first_byte=min(Limits().first_byte, args.timeout),
+        idle=min(Limits().idle, args.timeout),
+        connect=min(Limits().connect, args.timeout),
+    )
+    api_key = args.api_key or os.environ.get(API_KEY_VARIABLE)
+    with contextlib.ExitStack() as stack:
+        base_url = args.base_url
+        if base_url is None:
+            from .reference import DEFAULT_API_KEY, create_app, serve_in_thread
+
+            base_url = stack.enter_context(serve_in_thread(create_app()))
+            api_key = api_key or DEFAULT_API_KEY
+            err.write(
+                f"conformance: no --base-url: checking the embedded reference server ({base_url})\n"
+            )
+        config = RunConfig(
+            base_url=base_url,
+            api_key=api_key,
+            model=args.model,
+            max_examples=args.max_examples,
+            max_requests=args.max_requests,
+            max_tokens=args.max_tokens,
+            workers=args.workers,
+            seed=args.seed,
+            limits=limits,
+        )
+        progress = _progress(err)
+        with progress as tick:
+            result = run(contract, config, progress=tick)
+    report = build_report(
+        contract,
+        result.results,
+        started_at=result.started_at,
+        duration_s=result.duration_s,
+        base_url=args.base_url,
+        model=result.model,
+        seed=result.seed,
+        fail_on="SHOULD" if args.strict else "MUST",
+        run={
+            "requests_sent": result.requests_sent,
+            "tokens_spent": result.tokens_spent,
+            "cases_planned": result.cases_planned,
+            "cases_skipped": result.cases_skipped,
+            "embedded_server": args.base_url is None,
+        },
+    )
+    path = write_report(report, args.report_dir)
+    out.write(render_text(result.results, report, only_failures=True))
+    out.write(f"report: {path}\n")
+    return EXIT_FAILED if report["verdict"] == "fail" else EXIT_OK
+
+
+class _progress:
+    """A rich progress bar on a terminal; nothing otherwise (CI logs stay clean)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.bar: object = None
+
+    def __enter__(self) -> object:
+        if not (hasattr(self.stream, "isatty") and self.stream.isatty()):
+            return None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        progress = Progress(console=Console(file=self.stream), transient=True)
+        task = progress.add_task("checking", total=None)
+        progress.start()
+        self.bar = progress
+
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return tick
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()  # type: ignore[attr-defined]
 
 
 def _cmd_validate(args: argparse.Namespace, out: IO[str]) -> int:
@@ -292,6 +448,8 @@ def main(
             return int(exc.code or 0)
         if args.command == "lint":
             return _cmd_lint(args, out)
+        if args.command == "run":
+            return _cmd_run(args, out, err)
         if args.command == "serve":
             return _cmd_serve(args, out)
         if args.command == "validate":

@@ -27,9 +27,8 @@ def _imported_stages(path: Path) -> set[str]:
         if isinstance(node, ast.ImportFrom) and node.level >= 1:
             parts = (node.module or "").split(".")
             # "from ..checks import x" (level 2 inside a stage) or "from .contract import x"
-            if node.level == 2 or path.parent == PACKAGE:
-                if parts[0] in STAGES:
-                    found.add(parts[0])
+            if (node.level == 2 or path.parent == PACKAGE) and parts[0] in STAGES:
+                found.add(parts[0])
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("conformance."):
             found.add(node.module.split(".")[1])
     return found
@@ -39,10 +38,14 @@ def _imported_stages(path: Path) -> set[str]:
 def test_stage_imports_point_one_way(stage: str) -> None:
     for path in (PACKAGE / stage).rglob("*.py"):
         imported = _imported_stages(path) - {stage}
-        assert imported <= ALLOWED[stage], f"{path.relative_to(PACKAGE)} imports {imported - ALLOWED[stage]}"
+        assert imported <= ALLOWED[stage], (
+            f"{path.relative_to(PACKAGE)} imports {imported - ALLOWED[stage]}"
+        )
 
 
 def test_leaf_modules_import_nothing_from_the_package() -> None:
     for name in ("_errors.py", "_sse.py", "_resources.py"):
         tree = ast.parse((PACKAGE / name).read_text())
-        assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level > 0], name
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level > 0], (
+            name
+        )

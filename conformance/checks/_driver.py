@@ -44,6 +44,8 @@ class ExchangeResult:
     stream: bool
     outcomes: dict[str, CheckOutcome]
     chunks: int = 0
+    tokens: int = 0  # usage.total_tokens, when the response reported it
+    case: str | None = None
 
     @property
     def failures(self) -> list[Failure]:
@@ -136,9 +138,10 @@ class _Accumulator:
 
 
 class _Collector:
-    def __init__(self, checks: list[Check], exchange_id: str) -> None:
+    def __init__(self, checks: list[Check], exchange_id: str, reproduce: str | None) -> None:
         self.outcomes = {c.id: CheckOutcome(status="pass") for c in checks}
         self.exchange_id = exchange_id
+        self.reproduce = reproduce
 
     def skip(self, check_id: str, reason: str) -> None:
         self.outcomes[check_id] = CheckOutcome(status="skip", reason=reason)
@@ -156,7 +159,9 @@ class _Collector:
                     return
                 outcome.status = "fail" if outcome.status != "error" else "error"
                 if len(outcome.failures) < MAX_FAILURES_PER_CHECK:
-                    outcome.failures.append(item.with_context(exchange=self.exchange_id))
+                    outcome.failures.append(
+                        item.with_context(exchange=self.exchange_id, reproduce=self.reproduce)
+                    )
                 else:
                     outcome.suppressed += 1
         except SkipCheck as exc:
@@ -205,7 +210,7 @@ def check_exchange(
         wants_stream=wants_stream,
     )
     checks = list(CHECKS.values())
-    collector = _Collector(checks, exchange.id)
+    collector = _Collector(checks, exchange.id, exchange.reproduce)
     chunks = 0
     if response.events is not None:
         sentinels = (
@@ -253,10 +258,14 @@ def check_exchange(
                 collector.skip(check.id, "applies to streamed responses only")
                 continue
             collector.add(check.id, check.run(ctx))
+    usage = ctx.summary.usage if ctx.summary is not None else None
+    total = usage.get("total_tokens") if isinstance(usage, dict) else None
     return ExchangeResult(
         exchange_id=exchange.id,
         status=response.status,
         stream=response.events is not None,
         outcomes=collector.outcomes,
         chunks=chunks,
+        tokens=total if isinstance(total, int) else 0,
+        case=exchange.case,
     )

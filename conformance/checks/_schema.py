@@ -137,6 +137,27 @@ def unauthorized(ctx: CheckContext) -> Iterator[Failure]:
 
 
 @response_check(
+    id="HTTP-COMPLETE-001",
+    title="The response arrives whole within the time and size limits",
+    severity="MUST",
+    category="timing",
+    level="core",
+    source="DSRL (keep-alive while queued, then the answer); bugs D2#1, D2#13 (streams that "
+    "never end); the run's --timeout and size limits",
+)
+def complete(ctx: CheckContext) -> Iterator[Failure]:
+    if ctx.exchange.interrupted is not None:
+        timings = ctx.exchange.timings
+        took = f" after {timings.total:.1f} s" if timings.total is not None else ""
+        yield failure(
+            "HTTP-COMPLETE-001",
+            f"the response was cut short{took}: {ctx.exchange.interrupted}; a client would hang "
+            "or give up here",
+            value=ctx.exchange.interrupted,
+        )
+
+
+@response_check(
     id="HTTP-CONTENT-TYPE-001",
     title="The Content-Type is the documented one the request asked for",
     severity="MUST",

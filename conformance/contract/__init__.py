@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._document import RawDocument, read_document
+from ._examples import request_examples
 from ._export import export_document
 from ._lint import Finding, lint
 from ._loader import load_contract, overlaid_document, require_operation
@@ -30,5 +31,6 @@ __all__ = [
     "load_profile",
     "overlaid_document",
     "read_document",
+    "request_examples",
     "require_operation",
 ]

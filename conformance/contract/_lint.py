@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, relevance
 
 from .._sse import parse_sse
+from ._examples import media_examples as _media_examples
 from ._model import ADAPTER_RESPONSE_KEY, METHODS, Contract, StreamSpec
 from ._walk import escape, iter_schema_roots, iter_subschemas, join, resolve_pointer
 
@@ -327,16 +328,6 @@ def _strict_json(text: str) -> Any:
         raise ValueError(f"{constant} is not JSON")
 
     return json.loads(text, parse_constant=reject)
-
-
-def _media_examples(media: Any, pointer: str) -> Iterator[tuple[str, str, Any]]:
-    if not isinstance(media, dict):
-        return
-    if "example" in media:
-        yield join(pointer, "example"), "example", media["example"]
-    for name, example in (media.get("examples") or {}).items():
-        if isinstance(example, dict) and "value" in example:
-            yield join(pointer, "examples", name, "value"), f"example {name!r}", example["value"]
 
 
 def _schema_errors(validator: Draft202012Validator, instance: Any) -> list[ValidationError]:

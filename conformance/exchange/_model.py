@@ -145,6 +145,10 @@ class Exchange:
     #: (recorded traffic).
     expectation: str | None = None
     case: str | None = None  # the name of the case that sent it
+    #: Why the body was cut short (a timeout or the size limit), or None if it arrived whole.
+    interrupted: str | None = None
+    #: A command that replays the request, secrets written as $CONFORMANCE_API_KEY.
+    reproduce: str | None = None
 
     @property
     def request_body(self) -> Any:

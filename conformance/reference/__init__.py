@@ -7,5 +7,14 @@ from __future__ import annotations
 
 from ._app import DEFAULT_API_KEY, MODELS, create_app
 from ._faults import FAULTS, Fault, unknown_faults
+from ._serve import serve_in_thread
 
-__all__ = ["DEFAULT_API_KEY", "FAULTS", "MODELS", "Fault", "create_app", "unknown_faults"]
+__all__ = [
+    "DEFAULT_API_KEY",
+    "FAULTS",
+    "MODELS",
+    "Fault",
+    "create_app",
+    "serve_in_thread",
+    "unknown_faults",
+]

@@ -372,6 +372,14 @@ class _Server:
         endless = self.has("endless-stream")
         keep_alive = self.keep_alive
 
+        filler = b""
+        if endless:
+            template = next(i for i in items if isinstance(i, dict) and i.get("choices"))
+            more = copy.deepcopy(template)
+            more["choices"][0]["delta"] = {"content": " more"}
+            more["choices"][0]["logprobs"] = self.logprob_entries(body, completion, [" more"])
+            filler = _frame(more)
+
         async def produce() -> AsyncIterator[bytes]:
             if keep_alive:
                 yield b": keep-alive\n\n"
@@ -380,7 +388,7 @@ class _Server:
                     await asyncio.sleep(3600)
                 if endless and position == len(frames) - 2:
                     while True:
-                        yield _frame({**items[1]})
+                        yield filler
                         await asyncio.sleep(0.01)
                 yield frame
                 if delay:

@@ -221,13 +221,24 @@ _LIST = [
     Fault(
         name="hang-mid-stream",
         description="the stream stops sending after two chunks and never ends",
-        breaks=("STREAM-DONE-001", "STREAM-FINISH-001"),
+        breaks=(
+            "HTTP-COMPLETE-001",
+            "STREAM-DONE-001",
+            "STREAM-FINISH-001",
+            "STREAM-USAGE-001",
+            "TOOL-ARGS-001",
+        ),
         hangs=True,
     ),
     Fault(
         name="endless-stream",
         description="the stream never ends (a content chunk every 10 ms)",
-        breaks=("STREAM-DONE-001", "STREAM-FINISH-001"),
+        breaks=(
+            "HTTP-COMPLETE-001",
+            "STREAM-DONE-001",
+            "STREAM-FINISH-001",
+            "STREAM-USAGE-001",
+        ),
         hangs=True,
     ),
 ]

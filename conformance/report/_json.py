@@ -37,7 +37,11 @@ def build_report(
     base_url: str | None = None,
     model: str | None = None,
     seed: int | None = None,
+    run: dict[str, Any] | None = None,
+    fail_on: str = "MUST",
 ) -> dict[str, Any]:
+    """The report of checked exchanges. ``fail_on`` is the lowest severity whose failure makes
+    the verdict ``fail`` (``MUST``, or ``SHOULD`` for a strict gate)."""
     checks = []
     for check in CHECKS.values():
         outcomes = [r.outcomes[check.id] for r in results if check.id in r.outcomes]
@@ -73,7 +77,8 @@ def build_report(
                 "errors": sorted({o.reason for o in outcomes if o.status == "error" and o.reason}),
             }
         )
-    must_failed = any(c["status"] == "fail" and c["severity"] == "MUST" for c in checks)
+    gating = {"MUST"} if fail_on == "MUST" else {"MUST", "SHOULD"}
+    must_failed = any(c["status"] == "fail" and c["severity"] in gating for c in checks)
     return {
         "report_version": REPORT_VERSION,
         "suite": {"name": "conformance", "version": __version__},
@@ -101,6 +106,8 @@ def build_report(
         "started_at": started_at,
         "duration_s": round(duration_s, 6),
         "seed": seed,
+        "fail_on": fail_on,
+        **({"run": run} if run is not None else {}),
     }
 
 

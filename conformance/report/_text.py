@@ -17,11 +17,15 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def render_text(results: Sequence[ExchangeResult], report: dict[str, Any]) -> str:
+def render_text(
+    results: Sequence[ExchangeResult], report: dict[str, Any], *, only_failures: bool = False
+) -> str:
     lines = []
     for result in results:
         kind = f"stream of {result.chunks} events" if result.stream else "JSON body"
         failed = [(cid, o) for cid, o in result.outcomes.items() if o.status in ("fail", "error")]
+        if only_failures and not failed:
+            continue
         mark = "FAIL" if failed else "ok"
         lines.append(f"{mark:<4} {result.exchange_id}  (HTTP {result.status}, {kind})")
         for check_id, outcome in failed:
@@ -50,7 +54,24 @@ def render_text(results: Sequence[ExchangeResult], report: dict[str, Any]) -> st
         f"{summary['checks_failed']} failed, {summary['checks_skipped']} skipped"
         + (f", {summary['checks_errored']} errored" if summary.get("checks_errored") else "")
     )
-    lines.append(
-        f"verdict: {report['verdict']}" + (f" (MUST failed: {', '.join(must)})" if must else "")
-    )
+    should = [
+        c["id"] for c in report["checks"] if c["status"] == "fail" and c["severity"] != "MUST"
+    ]
+    run = report.get("run")
+    if run:
+        lines.append(
+            f"{run['requests_sent']} request(s) sent, {run['tokens_spent']} token(s) spent, "
+            f"model {report['target']['model']}, seed {report['seed']}"
+            + (
+                f"; {len(run['cases_skipped'])} case(s) not sent (the request budget ran out)"
+                if run["cases_skipped"]
+                else ""
+            )
+        )
+    verdict = f"verdict: {report['verdict']}"
+    if must:
+        verdict += f" (MUST failed: {', '.join(must)})"
+    if should:
+        verdict += f" (SHOULD failed: {', '.join(should)})"
+    lines.append(verdict)
     return "\n".join(lines) + "\n"

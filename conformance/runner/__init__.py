@@ -1,8 +1,27 @@
-"""The runner stage: cases, sending them with httpx, and the scenario catalogue."""
+"""The runner stage: cases, sending them with httpx, and live runs."""
 
 from __future__ import annotations
 
-from ._cases import Case, scenario_cases
-from ._send import Limits, TargetUnreachable, send
+from ._cases import Case, auth_cases, example_cases, generated_cases, negative_cases, scenario_cases
+from ._run import RunConfig, RunResult, discover_models, plan_cases, run, run_async
+from ._send import API_KEY_VARIABLE, Limits, TargetUnreachable, curl_command, send
 
-__all__ = ["Case", "Limits", "TargetUnreachable", "scenario_cases", "send"]
+__all__ = [
+    "API_KEY_VARIABLE",
+    "Case",
+    "Limits",
+    "RunConfig",
+    "RunResult",
+    "TargetUnreachable",
+    "auth_cases",
+    "curl_command",
+    "discover_models",
+    "example_cases",
+    "generated_cases",
+    "negative_cases",
+    "plan_cases",
+    "run",
+    "run_async",
+    "scenario_cases",
+    "send",
+]

@@ -1,16 +1,37 @@
-"""Cases: a request to send and what it expects; and the scenario catalogue.
+"""Cases: a request to send and what it expects; where they come from.
 
-Each scenario exercises one feature the contract documents, frugally (a short message, a small
-max_tokens where the feature allows). The same catalogue drives the reference server's fault
-matrix, so every fault has a scenario that shows it.
+Four sources, all frugal (the model pinned, ``max_tokens`` capped unless a case needs more,
+short contents):
+- the spec's own request examples;
+- a scenario catalogue, one case per feature the contract documents;
+- property-based bodies drawn by schemathesis from the effective request schema: positives
+  must be accepted, negatives (and hand-picked invalid bodies) rejected;
+- auth: no key, and a wrong key, must get 401.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Case", "scenario_cases"]
+from ..contract import request_examples
+
+if TYPE_CHECKING:
+    from ..contract import Contract
+
+__all__ = [
+    "Case",
+    "auth_cases",
+    "example_cases",
+    "generated_cases",
+    "negative_cases",
+    "scenario_cases",
+]
+
+#: Longest message content a generated case sends (frugality).
+MAX_CONTENT = 64
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -22,6 +43,7 @@ class Case:
     auth: str = "valid"  # valid | none | wrong
     method: str = "POST"
     path: str = "/chat/completions"
+    source: str = "scenario"  # example | scenario | property | negative | auth
 
     @property
     def stream(self) -> bool:
@@ -40,17 +62,68 @@ WEATHER_TOOL = {
         },
     },
 }
+CLOCK_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "description": "The time in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
 
 
-def scenario_cases(model: str, reasoner: str | None = None) -> list[Case]:
+def frugal(body: Any, *, model: str, max_tokens: int) -> Any:
+    """``body`` with the model pinned, ``max_tokens`` capped and message contents short."""
+    if not isinstance(body, dict):
+        return body
+    body = copy.deepcopy(body)
+    body["model"] = model
+    limit = body.get("max_tokens")
+    body["max_tokens"] = (
+        min(limit, max_tokens)
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0
+        else max_tokens
+    )
+    for message in body.get("messages") or []:
+        if isinstance(message, dict) and isinstance(message.get("content"), str):
+            message["content"] = message["content"][:MAX_CONTENT]
+    return body
+
+
+def example_cases(contract: Contract, *, model: str, max_tokens: int) -> list[Case]:
+    """The spec's own request examples (model pinned, max_tokens capped)."""
+    operation = contract.operation()
+    cases = []
+    for label, value in request_examples(contract, operation):
+        cases.append(
+            Case(
+                name=f"example-{label}",
+                body=frugal(value, model=model, max_tokens=max_tokens),
+                source="example",
+            )
+        )
+    return cases
+
+
+def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int = 16) -> list[Case]:
     """One case per documented feature; ``reasoner`` adds the reasoning-model cases."""
     hi = [{"role": "user", "content": "Hi"}]
+    small = max_tokens
 
     def body(**extra: Any) -> dict[str, Any]:
         return {"model": model, "messages": hi, **extra}
 
+    call = {
+        "id": "call_0",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
+    }
     cases = [
-        Case(name="plain", body=body(max_tokens=16)),
+        Case(name="plain", body=body(max_tokens=small)),
         Case(
             name="system-multi-turn",
             body=body(
@@ -60,21 +133,21 @@ def scenario_cases(model: str, reasoner: str | None = None) -> list[Case]:
                     {"role": "assistant", "content": "Hello."},
                     {"role": "user", "content": "Again"},
                 ],
-                max_tokens=16,
+                max_tokens=small,
             ),
         ),
-        Case(name="stream", body=body(stream=True, max_tokens=64)),
+        Case(name="stream", body=body(stream=True, max_tokens=max(small, 64))),
         Case(
             name="stream-include-usage",
-            body=body(stream=True, stream_options={"include_usage": True}, max_tokens=16),
+            body=body(stream=True, stream_options={"include_usage": True}, max_tokens=small),
         ),
-        Case(name="logprobs", body=body(logprobs=True, top_logprobs=2, max_tokens=8)),
         Case(
-            name="stream-logprobs",
-            body=body(stream=True, logprobs=True, top_logprobs=2, max_tokens=8),
+            name="stream-include-usage-false",
+            body=body(stream=True, stream_options={"include_usage": False}, max_tokens=small),
         ),
         Case(name="max-tokens-length", body=body(max_tokens=3)),
-        Case(name="stop", body=body(stop=["e", "."], max_tokens=16)),
+        Case(name="stop-string", body=body(stop="e", max_tokens=small)),
+        Case(name="stop", body=body(stop=["e", "."], max_tokens=small)),
         Case(
             name="json-object",
             body=body(
@@ -83,23 +156,191 @@ def scenario_cases(model: str, reasoner: str | None = None) -> list[Case]:
                 max_tokens=64,
             ),
         ),
+        Case(name="tools-auto", body=body(tools=[WEATHER_TOOL], tool_choice="auto")),
         Case(name="tools-required", body=body(tools=[WEATHER_TOOL], tool_choice="required")),
+        Case(
+            name="tools-named",
+            body=body(
+                tools=[WEATHER_TOOL, CLOCK_TOOL],
+                tool_choice={"type": "function", "function": {"name": "get_time"}},
+            ),
+        ),
+        Case(
+            name="tools-round-trip",
+            body=body(
+                messages=[
+                    {"role": "user", "content": "Weather in Paris?"},
+                    {"role": "assistant", "content": None, "tool_calls": [call]},
+                    {"role": "tool", "content": '{"sky": "clear"}', "tool_call_id": "call_0"},
+                ],
+                tools=[WEATHER_TOOL],
+                tool_choice="none",
+                max_tokens=small,
+            ),
+        ),
         Case(
             name="stream-tools",
             body=body(stream=True, tools=[WEATHER_TOOL], tool_choice="auto"),
         ),
-        Case(name="bounds", body=body(temperature=2, top_p=1, max_tokens=8)),
-        Case(name="invalid-temperature", body=body(temperature=5), expectation="reject"),
-        Case(name="invalid-empty-messages", body=body(messages=[]), expectation="reject"),
-        Case(name="invalid-json", raw=b'{"model": "x", "messages": [', expectation="reject"),
-        Case(name="auth-missing", body=body(max_tokens=8), auth="none", expectation="unauthorized"),
-        Case(name="auth-wrong", body=body(max_tokens=8), auth="wrong", expectation="unauthorized"),
+        Case(name="temperature-0", body=body(temperature=0, max_tokens=small)),
+        Case(name="bounds", body=body(temperature=2, top_p=1, max_tokens=small)),
     ]
+    for top in (0, 5, 20):
+        cases.append(
+            Case(
+                name=f"logprobs-top-{top}", body=body(logprobs=True, top_logprobs=top, max_tokens=4)
+            )
+        )
+        cases.append(
+            Case(
+                name=f"stream-logprobs-top-{top}",
+                body=body(stream=True, logprobs=True, top_logprobs=top, max_tokens=4),
+            )
+        )
     if reasoner:
         cases += [
-            Case(name="reasoner", body={**body(max_tokens=16), "model": reasoner}),
+            Case(name="reasoner", body={**body(max_tokens=small), "model": reasoner}),
             Case(
-                name="reasoner-stream", body={**body(stream=True, max_tokens=16), "model": reasoner}
+                name="reasoner-stream",
+                body={**body(stream=True, max_tokens=small), "model": reasoner},
             ),
         ]
+    return cases
+
+
+def negative_cases(model: str) -> list[Case]:
+    """Hand-picked invalid requests: each must get a 4xx with the error envelope."""
+    hi = [{"role": "user", "content": "Hi"}]
+    return [
+        Case(
+            name="invalid-missing-model",
+            body={"messages": hi},
+            expectation="reject",
+            source="negative",
+        ),
+        Case(
+            name="invalid-empty-messages",
+            body={"model": model, "messages": []},
+            expectation="reject",
+            source="negative",
+        ),
+        Case(
+            name="invalid-temperature",
+            body={"model": model, "messages": hi, "temperature": 5},
+            expectation="reject",
+            source="negative",
+        ),
+        Case(
+            name="invalid-top-logprobs",
+            body={"model": model, "messages": hi, "logprobs": True, "top_logprobs": 21},
+            expectation="reject",
+            source="negative",
+        ),
+        Case(
+            name="invalid-json",
+            raw=b'{"model": "x", "messages": [',
+            expectation="reject",
+            source="negative",
+        ),
+    ]
+
+
+def auth_cases(model: str) -> list[Case]:
+    hi = [{"role": "user", "content": "Hi"}]
+    body = {"model": model, "messages": hi, "max_tokens": 8}
+    return [
+        Case(
+            name="auth-missing", body=body, auth="none", expectation="unauthorized", source="auth"
+        ),
+        Case(name="auth-wrong", body=body, auth="wrong", expectation="unauthorized", source="auth"),
+    ]
+
+
+def generated_cases(
+    contract: Contract,
+    *,
+    count: int,
+    seed: int,
+    model: str,
+    max_tokens: int,
+    negative: bool = False,
+) -> list[Case]:
+    """Bodies drawn by schemathesis from the effective request schema (repeatable by ``seed``).
+
+    Positives keep only bodies the schema accepts after the frugal overrides; negatives only
+    bodies it rejects (schemathesis' negative mode sometimes draws a valid one).
+    """
+    if count <= 0:
+        return []
+    import warnings
+
+    import schemathesis
+    import yaml
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
+    from schemathesis import GenerationMode
+
+    from ..contract import export_document
+
+    operation = contract.operation()
+    assert operation.request_schema is not None
+    document = yaml.safe_load(export_document(contract))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        schema = schemathesis.openapi.from_dict(document)
+        api_operation = schema[operation.path][operation.method.upper()]
+        mode = GenerationMode.NEGATIVE if negative else GenerationMode.POSITIVE
+        strategy = api_operation.as_strategy(mode)
+    drawn: list[Any] = []
+
+    @hypothesis_seed(seed)
+    @settings(
+        max_examples=count * 4,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def draw(case: Any) -> None:
+        drawn.append(case.body)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        draw()
+    validator = contract.validator(operation.request_schema)
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for body in drawn:
+        if len(cases) >= count:
+            break
+        if negative:
+            if isinstance(body, (bytes, str)):
+                raw = body.encode() if isinstance(body, str) else body
+                key = raw.decode("utf-8", errors="replace")
+                case = Case(name="", raw=raw, expectation="reject", source="negative")
+            elif validator.is_valid(body):
+                continue
+            else:
+                key = json.dumps(body, sort_keys=True, default=str)
+                case = Case(name="", body=body, expectation="reject", source="negative")
+        else:
+            body = frugal(body, model=model, max_tokens=max_tokens)
+            if not validator.is_valid(body):
+                continue
+            key = json.dumps(body, sort_keys=True, default=str)
+            case = Case(name="", body=body, source="property")
+        if key in seen:
+            continue
+        seen.add(key)
+        prefix = "negative" if negative else "property"
+        cases.append(
+            Case(
+                name=f"{prefix}-{len(cases) + 1}",
+                body=case.body,
+                raw=case.raw,
+                expectation=case.expectation,
+                source=case.source,
+            )
+        )
     return cases

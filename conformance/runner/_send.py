@@ -1,11 +1,20 @@
-"""Sending one case with httpx and turning what came back into an :class:`Exchange`."""
+"""Sending one case with httpx and turning what came back into an :class:`Exchange`.
+
+Nothing here can hang: the connection, the wait for the headers (first byte), every gap
+between two reads of the body (idle) and the whole request (total) have limits, and so has the
+body's size. A body cut by a limit is kept as far as it came, and the exchange says why
+(``interrupted``), which ``HTTP-COMPLETE-001`` reports.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
+import shlex
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -13,24 +22,79 @@ from .._errors import ConformanceError
 from ..exchange import EventSource, Exchange, Request, Response, Timings
 from ._cases import Case
 
-__all__ = ["Limits", "TargetUnreachable", "send"]
+__all__ = ["API_KEY_VARIABLE", "Limits", "TargetUnreachable", "curl_command", "send"]
 
 WRONG_KEY = "sk-conformance-wrong-key"
+API_KEY_VARIABLE = "CONFORMANCE_API_KEY"
+#: Statuses worth another try, and the longest Retry-After we honour.
+RETRY_STATUSES = (429, 503)
+MAX_RETRY_AFTER = 30.0
 
 
 class TargetUnreachable(ConformanceError):
-    """The target could not be reached at all (no response): DNS, connection, TLS."""
+    """The target could not be reached at all (no response): DNS, connection, TLS, timeout."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Limits:
-    """Time and size limits of one request (seconds, bytes); LLM-friendly defaults."""
+    """Time (seconds) and size (bytes) limits of one request; LLM-friendly defaults."""
 
     connect: float = 10.0
-    first_byte: float = 60.0
-    idle: float = 30.0  # the longest gap between two reads of the body
-    total: float = 300.0
+    first_byte: float = 120.0
+    idle: float = 60.0
+    total: float = 600.0
     max_bytes: int = 32 * 1024 * 1024
+    retries: int = 2
+
+
+def _headers(case: Case, api_key: str | None) -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    if case.auth == "valid" and api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    elif case.auth == "wrong":
+        headers["Authorization"] = f"Bearer {WRONG_KEY}"
+    return headers
+
+
+def _payload(case: Case) -> bytes:
+    if case.raw is not None:
+        return case.raw
+    return json.dumps(case.body).encode()
+
+
+def curl_command(case: Case, url: str) -> str:
+    """A shell command that replays ``case``; the key is ``$CONFORMANCE_API_KEY``, never its
+    value."""
+    parts = ["curl", "-sS"]
+    if case.stream:
+        parts.append("-N")
+    parts += [
+        "-X",
+        case.method,
+        shlex.quote(url),
+        "-H",
+        shlex.quote("Content-Type: application/json"),
+    ]
+    if case.auth == "valid":
+        parts += ["-H", f'"Authorization: Bearer ${API_KEY_VARIABLE}"']
+    elif case.auth == "wrong":
+        parts += ["-H", shlex.quote(f"Authorization: Bearer {WRONG_KEY}")]
+    parts += ["--data-binary", shlex.quote(_payload(case).decode("utf-8", errors="replace"))]
+    return " ".join(parts)
+
+
+def _retry_after(response: httpx.Response, attempt: int) -> float:
+    value = response.headers.get("retry-after")
+    if value:
+        try:
+            return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value).timestamp()
+                return min(max(when - time.time(), 0.0), MAX_RETRY_AFTER)
+            except (TypeError, ValueError):
+                pass
+    return min(2.0**attempt, MAX_RETRY_AFTER)
 
 
 async def send(
@@ -40,34 +104,77 @@ async def send(
     base_url: str,
     api_key: str | None,
     limits: Limits = Limits(),
+    on_request: Any = None,
 ) -> Exchange:
-    """Send ``case`` and read the whole answer within ``limits``; a body cut by a limit is
-    kept as far as it came (the checks then see a truncated stream)."""
+    """Send ``case`` (retrying 429/503 as ``Retry-After`` says, ``limits.retries`` times) and
+    read the answer within ``limits``. ``on_request`` is called before each attempt (budgets)."""
     url = base_url.rstrip("/") + case.path
-    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-    if case.auth == "valid" and api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    elif case.auth == "wrong":
-        headers["Authorization"] = f"Bearer {WRONG_KEY}"
-    content = case.raw if case.raw is not None else json.dumps(case.body).encode()
+    for attempt in range(limits.retries + 1):
+        if on_request is not None:
+            on_request()
+        exchange, wait = await _attempt(client, case, url, api_key, limits, attempt)
+        if wait is None or attempt == limits.retries:
+            return exchange
+        await asyncio.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _attempt(
+    client: httpx.AsyncClient,
+    case: Case,
+    url: str,
+    api_key: str | None,
+    limits: Limits,
+    attempt: int,
+) -> tuple[Exchange, float | None]:
+    headers = _headers(case, api_key)
     request = Request.create(method=case.method, url=url, headers=headers, body=case.body)
-    timeout = httpx.Timeout(limits.idle, connect=limits.connect, read=limits.first_byte)
+    timeout = httpx.Timeout(limits.first_byte, connect=limits.connect)
     start = time.perf_counter()
     parts: list[bytes] = []
     status: int | None = None
     response_headers: tuple[tuple[str, str], ...] = ()
     to_headers = first_event = max_gap = None
+    interrupted: str | None = None
+    retry: float | None = None
     try:
         async with asyncio.timeout(limits.total):
             async with client.stream(
-                case.method, url, content=content, headers=headers, timeout=timeout
+                case.method, url, content=_payload(case), headers=headers, timeout=timeout
             ) as response:
                 status = response.status_code
                 response_headers = tuple(response.headers.multi_items())
                 to_headers = last = time.perf_counter() - start
+                if status in RETRY_STATUSES:
+                    retry = _retry_after(response, attempt)
                 size = 0
+                chunks = response.aiter_bytes()
+                deadline = start + limits.total
                 try:
-                    async for part in response.aiter_bytes():
+                    while True:
+                        # One timeout per read, and the total deadline checked by hand:
+                        # asyncio.wait_for can swallow the outer cancellation when data keeps
+                        # arriving (an endless stream), so it is not used here.
+                        remaining = deadline - time.perf_counter()
+                        if remaining <= 0:
+                            interrupted = (
+                                f"the request took longer than {limits.total:g} s (the total limit)"
+                            )
+                            break
+                        wait = min(limits.idle, remaining)
+                        try:
+                            async with asyncio.timeout(wait):
+                                part = await anext(chunks)
+                        except StopAsyncIteration:
+                            break
+                        except TimeoutError:
+                            interrupted = (
+                                f"nothing arrived for {limits.idle:g} s (the idle limit)"
+                                if wait == limits.idle
+                                else f"the request took longer than {limits.total:g} s "
+                                "(the total limit)"
+                            )
+                            break
                         now = time.perf_counter() - start
                         if first_event is None:
                             first_event = now
@@ -77,15 +184,20 @@ async def send(
                         size += len(part)
                         parts.append(part)
                         if size > limits.max_bytes:
+                            interrupted = f"the body exceeded {limits.max_bytes} bytes"
                             break
-                except (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError):
-                    pass  # keep what came; the checks see the truncated body
+                except (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                    interrupted = f"the connection failed mid-body ({type(exc).__name__}: {exc})"
+                except httpx.DecodingError as exc:
+                    interrupted = f"the body could not be decoded ({exc})"
     except TimeoutError:
         if status is None:
-            raise TargetUnreachable(f"{url}: no response within {limits.total} s") from None
+            raise TargetUnreachable(f"{url}: no response within {limits.total:g} s") from None
+        interrupted = f"the request took longer than {limits.total:g} s (the total limit)"
     except httpx.TimeoutException as exc:
+        what = "connect" if isinstance(exc, httpx.ConnectTimeout) else "first byte"
         raise TargetUnreachable(
-            f"{url}: timed out before a response ({type(exc).__name__})"
+            f"{url}: timed out waiting to {what} ({type(exc).__name__})"
         ) from None
     except httpx.HTTPError as exc:
         raise TargetUnreachable(f"{url}: {exc or type(exc).__name__}") from None
@@ -96,7 +208,7 @@ async def send(
         max_event_gap=max_gap,
         total=time.perf_counter() - start,
     )
-    content_type = dict((k.lower(), v) for k, v in response_headers).get("content-type", "")
+    content_type = {k.lower(): v for k, v in response_headers}.get("content-type", "")
     # What the request asked for decides how a success is read (a stream served with the wrong
     # Content-Type is still a stream, and HTTP-CONTENT-TYPE-001 says so); an error is a body.
     is_sse = content_type.split(";")[0].strip().lower() == "text/event-stream"
@@ -108,11 +220,14 @@ async def send(
         body=None if streamed else body,
         events=EventSource([body]) if streamed else None,
     )
-    return Exchange(
+    exchange = Exchange(
         id=case.name,
         request=request,
         response=result,
         timings=timings,
         expectation=case.expectation,
         case=case.name,
+        interrupted=interrupted,
+        reproduce=curl_command(case, url),
     )
+    return exchange, retry

@@ -1,0 +1,197 @@
+"""A live run: plan the cases, send them concurrently within a budget, check every exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .._errors import UsageError
+from ..checks import ExchangeResult, check_exchange
+from ..exchange import Exchange, Request, Response
+from ._cases import (
+    Case,
+    auth_cases,
+    example_cases,
+    generated_cases,
+    negative_cases,
+    scenario_cases,
+)
+from ._send import Limits, TargetUnreachable, curl_command, send
+
+if TYPE_CHECKING:
+    from ..contract import Contract
+
+__all__ = ["RunConfig", "RunResult", "discover_models", "plan_cases", "run", "run_async"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    base_url: str
+    api_key: str | None = None
+    model: str | None = None
+    max_examples: int = 5  # property-based positives, and as many negatives
+    max_requests: int = 200  # the budget, retries included
+    max_tokens: int = 16
+    workers: int = 4
+    seed: int | None = None
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(kw_only=True)
+class RunResult:
+    results: list[ExchangeResult]
+    model: str
+    seed: int
+    started_at: str
+    duration_s: float
+    requests_sent: int
+    tokens_spent: int
+    cases_planned: int
+    cases_skipped: list[str]  # not sent: the request budget ran out
+
+
+async def discover_models(client: httpx.AsyncClient, config: RunConfig) -> list[str]:
+    """The ids ``GET /models`` lists (empty when the endpoint is missing or says no)."""
+    url = config.base_url.rstrip("/") + "/models"
+    headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
+    try:
+        response = await client.get(
+            url,
+            headers=headers,
+            timeout=httpx.Timeout(config.limits.first_byte, connect=config.limits.connect),
+        )
+    except httpx.TimeoutException as exc:
+        raise TargetUnreachable(f"{url}: timed out ({type(exc).__name__})") from None
+    except httpx.HTTPError as exc:
+        raise TargetUnreachable(f"{url}: {exc or type(exc).__name__}") from None
+    if response.status_code != 200:
+        return []
+    try:
+        data = response.json().get("data")
+    except (ValueError, AttributeError):
+        return []
+    return (
+        [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        if isinstance(data, list)
+        else []
+    )
+
+
+def plan_cases(
+    contract: Contract, config: RunConfig, *, model: str, reasoner: str | None, seed: int
+) -> list[Case]:
+    """Every case of a run, in the order they are sent."""
+    cases = example_cases(contract, model=model, max_tokens=config.max_tokens)
+    cases += scenario_cases(model, reasoner, max_tokens=config.max_tokens)
+    cases += generated_cases(
+        contract, count=config.max_examples, seed=seed, model=model, max_tokens=config.max_tokens
+    )
+    cases += negative_cases(model)
+    cases += generated_cases(
+        contract,
+        count=config.max_examples,
+        seed=seed,
+        model=model,
+        max_tokens=config.max_tokens,
+        negative=True,
+    )
+    if contract.operation().requires_auth:
+        cases += auth_cases(model)
+    return cases
+
+
+async def run_async(
+    contract: Contract,
+    config: RunConfig,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    seed = config.seed if config.seed is not None else random.randrange(2**31)
+    operation = contract.operation()
+    limits = httpx.Limits(max_connections=max(config.workers, 1) * 2)
+    async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+        available = await discover_models(client, config)
+        model = config.model or (available[0] if available else None)
+        if model is None:
+            raise UsageError(f"{config.base_url}/models lists no model; name one with --model")
+        reasoner = next((m for m in available if "reasoner" in m and m != model), None)
+        cases = plan_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
+        budget = {"left": config.max_requests, "sent": 0}
+        skipped: list[str] = []
+        results: list[ExchangeResult | None] = [None] * len(cases)
+        semaphore = asyncio.Semaphore(max(config.workers, 1))
+        done = 0
+
+        def spend() -> None:
+            budget["left"] -= 1
+            budget["sent"] += 1
+
+        async def one(position: int, case: Case) -> None:
+            nonlocal done
+            async with semaphore:
+                if budget["left"] <= 0:
+                    skipped.append(case.name)
+                else:
+                    try:
+                        exchange = await send(
+                            client,
+                            case,
+                            base_url=config.base_url,
+                            api_key=config.api_key,
+                            limits=config.limits,
+                            on_request=spend,
+                        )
+                    except TargetUnreachable as exc:
+                        # The target went away mid-run: this case fails, the run goes on.
+                        exchange = _lost(case, config.base_url, str(exc))
+                    results[position] = check_exchange(contract, exchange, operation=operation)
+            done += 1
+            if progress is not None:
+                progress(done, len(cases))
+
+        tasks = [asyncio.create_task(one(i, case)) for i, case in enumerate(cases)]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+    finished = [r for r in results if r is not None]
+    return RunResult(
+        results=finished,
+        model=model,
+        seed=seed,
+        started_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        duration_s=time.perf_counter() - clock,
+        requests_sent=budget["sent"],
+        tokens_spent=sum(r.tokens for r in finished),
+        cases_planned=len(cases),
+        cases_skipped=skipped,
+    )
+
+
+def _lost(case: Case, base_url: str, reason: str) -> Exchange:
+    url = base_url.rstrip("/") + case.path
+    return Exchange(
+        id=case.name,
+        request=Request.create(method=case.method, url=url, body=case.body),
+        response=Response(status=0, headers=(), body=b""),
+        expectation=case.expectation,
+        case=case.name,
+        interrupted=f"no response: {reason}",
+        reproduce=curl_command(case, url),
+    )
+
+
+def run(contract: Contract, config: RunConfig, **kwargs: Any) -> RunResult:
+    return asyncio.run(run_async(contract, config, **kwargs))

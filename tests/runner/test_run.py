@@ -1,0 +1,166 @@
+"""``conformance run``: the embedded server, every fault, bad targets, budgets, secrets."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from conformance.contract import load_contract
+from conformance.reference import DEFAULT_API_KEY, FAULTS, create_app, serve_in_thread
+from conformance.runner import RunConfig, plan_cases
+from tests.conftest import SHARED, need_shared
+from tests.test_cli import run as cli
+
+FAST = ["--max-examples", "1", "--seed", "3", "--timeout", "2"]
+
+
+def _report(directory: Path) -> dict[str, Any]:
+    report = json.loads((directory / "report.json").read_text())
+    schema = json.loads(need_shared(SHARED / "report.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(report)
+    return report
+
+
+def test_run_with_no_target_checks_the_embedded_server(tmp_path: Path) -> None:
+    code, out, err = cli("run", "--report-dir", str(tmp_path), "--seed", "1")
+    assert code == 0, out
+    assert "checking the embedded reference server" in err
+    report = _report(tmp_path)
+    assert report["verdict"] == "pass" and report["summary"]["checks_failed"] == 0
+    assert report["target"]["base_url"] is None and report["target"]["model"] == "deepseek-chat"
+    run = report["run"]
+    assert run["requests_sent"] == run["cases_planned"] and run["tokens_spent"] > 0
+    sources = {e["id"].split("-")[0] for e in report["exchanges"]}
+    assert {"example", "plain", "property", "negative", "invalid", "auth", "reasoner"} <= sources
+    assert report["summary"]["checks_skipped"] == 0  # every check applied to some case
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_run_against_each_fault_fails_and_names_the_check(tmp_path: Path, name: str) -> None:
+    with serve_in_thread(create_app(faults=[name])) as url:
+        code, out, _ = cli(
+            "run",
+            "--base-url",
+            url,
+            "--api-key",
+            DEFAULT_API_KEY,
+            "--report-dir",
+            str(tmp_path),
+            "--strict",
+            *FAST,
+        )
+    assert code == 1, out
+    for check_id in FAULTS[name].breaks:
+        assert check_id in out, f"{check_id} not named for fault {name}"
+    failed = {c["id"] for c in _report(tmp_path)["checks"] if c["status"] == "fail"}
+    assert set(FAULTS[name].breaks) <= failed
+
+
+def test_should_only_failures_pass_without_strict(tmp_path: Path) -> None:
+    with serve_in_thread(create_app(faults=["usage-chunk"])) as url:
+        code, out, _ = cli(
+            "run",
+            "--base-url",
+            url,
+            "--api-key",
+            DEFAULT_API_KEY,
+            "--report-dir",
+            str(tmp_path),
+            *FAST,
+        )
+    assert code == 0
+    assert "verdict: pass (SHOULD failed: STREAM-USAGE-002)" in out
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_targets_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    port = _closed_port()
+    code, _, err = cli(
+        "run", "--base-url", f"http://127.0.0.1:{port}", "--report-dir", str(tmp_path)
+    )
+    assert (
+        code == 2
+        and err.startswith("conformance: error: http://127.0.0.1:")
+        and err.count("\n") == 1
+    )
+    with serve_in_thread(create_app()) as url:  # TLS to a plain-HTTP port: a TLS error
+        code, _, err = cli(
+            "run", "--base-url", url.replace("http://", "https://"), "--report-dir", str(tmp_path)
+        )
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["run", "--base-url", "ftp://x"], "--base-url 'ftp://x' is not an http(s) URL"),
+        (["run", "--workers", "0"], "--workers must be more than 0"),
+        (["run", "--timeout", "-1"], "--timeout must be more than 0"),
+        (["run", "--max-requests", "x"], "argument --max-requests: invalid int value"),
+    ],
+)
+def test_bad_run_flags(argv: list[str], line: str) -> None:
+    code, _, err = cli(*argv)
+    assert code == 2 and line in err and err.count("\n") == 1
+
+
+def test_the_request_budget_is_honoured(tmp_path: Path) -> None:
+    _code, out, _ = cli("run", "--max-requests", "5", "--report-dir", str(tmp_path), "--seed", "1")
+    run = _report(tmp_path)["run"]
+    assert run["requests_sent"] == 5 and len(run["cases_skipped"]) == run["cases_planned"] - 5
+    assert "case(s) not sent (the request budget ran out)" in out
+
+
+def test_the_seed_makes_cases_repeatable(deepseek: Any) -> None:
+    config = RunConfig(base_url="http://x", max_examples=3)
+    first = plan_cases(deepseek, config, model="m", reasoner=None, seed=11)
+    again = plan_cases(deepseek, config, model="m", reasoner=None, seed=11)
+    assert [c.body for c in first] == [c.body for c in again]
+    assert [c.raw for c in first] == [c.raw for c in again]
+
+
+def test_the_api_key_never_reaches_a_file_or_the_output(tmp_path: Path, monkeypatch: Any) -> None:
+    secret = "sk-distinctive-SECRET-4f2a9c"
+    monkeypatch.setenv("CONFORMANCE_API_KEY", secret)
+    with serve_in_thread(create_app(api_keys=[secret], faults=["no-done"])) as url:
+        code, out, err = cli("run", "--base-url", url, "--report-dir", str(tmp_path), *FAST)
+    assert code == 1
+    report = _report(tmp_path)
+    reproduce = [f["reproduce"] for c in report["checks"] for f in c["failures"]]
+    assert reproduce and all("$CONFORMANCE_API_KEY" in r for r in reproduce if "auth" not in r)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
+    assert secret not in out and secret not in err
+
+
+def test_a_hanging_server_ends_within_the_timeouts(tmp_path: Path) -> None:
+    with serve_in_thread(create_app(faults=["hang-mid-stream"])) as url:
+        code, _out, _ = cli(
+            "run",
+            "--base-url",
+            url,
+            "--api-key",
+            DEFAULT_API_KEY,
+            "--report-dir",
+            str(tmp_path),
+            *FAST,
+        )
+    assert code == 1
+    complete = next(c for c in _report(tmp_path)["checks"] if c["id"] == "HTTP-COMPLETE-001")
+    assert complete["status"] == "fail"
+    assert "the response was cut short after" in complete["failures"][0]["message"]
+
+
+def test_load_contract_for_runner_is_the_profile(deepseek: Any) -> None:
+    assert load_contract().operation().requires_auth
