@@ -1,16 +1,154 @@
 """The conformance pytest plugin (entry point ``pytest11: conformance``).
 
-Reserved: live runs against a ``--base-url`` arrive with the runner. Until then it only registers
-its option group, so that installing the package changes nothing in other projects' test runs.
-Like hypothesis' plugin it imports nothing heavy: pytest loads it in every session.
+Run the whole suite against an endpoint, one test per check::
+
+    pytest --pyargs conformance.suite --base-url https://api.deepseek.com --model deepseek-chat
+
+(the key from ``--api-key`` or ``$CONFORMANCE_API_KEY``; with no ``--base-url`` the embedded
+reference server is checked). The verdict and ``report.json`` are the CLI's. Fixtures let
+providers write their own tests on the same machinery: ``conformance_contract``,
+``conformance_run`` (the session's checked run), ``conformance_check_exchange``.
+
+Like hypothesis' plugin it imports nothing heavy at import time: pytest loads it in every
+session of every project where the package is installed.
 """
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING, Any
+
 import pytest
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .checks import ExchangeResult
+    from .contract import Contract
+    from .exchange import Exchange
+
+__all__ = ["RUN_KEY"]
+
 GROUP = "conformance"
+BASE_URL = "--base-url"
+API_KEY = "--api-key"
+MODEL = "--model"
+PROFILE = "--conformance-profile"
+REPORT_DIR = "--conformance-report-dir"
+MAX_EXAMPLES = "--conformance-max-examples"
+SEED = "--conformance-seed"
+STRICT = "--conformance-strict"
+
+#: The session's run and its report, computed once, shared by every test of the suite.
+RUN_KEY = pytest.StashKey[dict[str, Any]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.getgroup(GROUP, "conformance: contract-conformance of Chat Completions APIs")
+    group = parser.getgroup(GROUP, "conformance: contract-conformance of Chat Completions APIs")
+    try:  # pytest-base-url defines the same option; cooperate with it when it is installed
+        group.addoption(BASE_URL, default=None, help="the endpoint to check (default: the "
+                        "embedded reference server)")
+    except ValueError:
+        pass
+    group.addoption(API_KEY, default=None, help="bearer key (default: $CONFORMANCE_API_KEY)")
+    group.addoption(MODEL, default=None, help="the model to pin (default: the first of GET /models)")
+    group.addoption(PROFILE, default="deepseek", help="contract profile (default: deepseek)")
+    group.addoption(REPORT_DIR, default="reports", help="where report.json goes (default: reports/)")
+    group.addoption(MAX_EXAMPLES, type=int, default=5, help="property-based cases (default: 5)")
+    group.addoption(SEED, type=int, default=None, help="makes case generation repeatable")
+    group.addoption(STRICT, action="store_true", help="SHOULD failures fail their tests too")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "conformance_check(check_id): a test that reports one conformance check"
+    )
+
+
+@pytest.fixture(scope="session")
+def conformance_contract(pytestconfig: pytest.Config) -> Contract:
+    """The effective contract of ``--conformance-profile``."""
+    from .contract import load_contract
+
+    return load_contract(profile=pytestconfig.getoption(PROFILE))
+
+
+@pytest.fixture(scope="session")
+def conformance_check_exchange(
+    conformance_contract: Contract,
+) -> Callable[[Exchange], ExchangeResult]:
+    """Check one exchange of your own against the contract."""
+    from .checks import check_exchange
+
+    return lambda exchange: check_exchange(conformance_contract, exchange)
+
+
+def _run(config: pytest.Config, contract: Contract) -> dict[str, Any]:
+    import contextlib
+
+    from .report import build_report, write_report
+    from .runner import API_KEY_VARIABLE, RunConfig, run
+
+    base_url = config.getoption(BASE_URL)
+    api_key = config.getoption(API_KEY) or os.environ.get(API_KEY_VARIABLE)
+    strict = config.getoption(STRICT)
+    with contextlib.ExitStack() as stack:
+        target = base_url
+        if target is None:
+            from .reference import DEFAULT_API_KEY, create_app, serve_in_thread
+
+            target = stack.enter_context(serve_in_thread(create_app(contract=contract)))
+            api_key = api_key or DEFAULT_API_KEY
+        result = run(
+            contract,
+            RunConfig(
+                base_url=target,
+                api_key=api_key,
+                model=config.getoption(MODEL),
+                max_examples=config.getoption(MAX_EXAMPLES),
+                seed=config.getoption(SEED),
+            ),
+        )
+    report = build_report(
+        contract,
+        result.results,
+        started_at=result.started_at,
+        duration_s=result.duration_s,
+        base_url=base_url,
+        model=result.model,
+        seed=result.seed,
+        fail_on="SHOULD" if strict else "MUST",
+        run={
+            "requests_sent": result.requests_sent,
+            "tokens_spent": result.tokens_spent,
+            "cases_planned": result.cases_planned,
+            "cases_skipped": result.cases_skipped,
+            "embedded_server": base_url is None,
+        },
+    )
+    path = write_report(report, config.getoption(REPORT_DIR))
+    return {"result": result, "report": report, "path": path, "strict": strict}
+
+
+@pytest.fixture(scope="session")
+def conformance_run(pytestconfig: pytest.Config, conformance_contract: Contract) -> dict[str, Any]:
+    """The session's live run (sent once): ``result`` (RunResult), ``report`` (report.json's
+    content) and ``path``."""
+    stash = pytestconfig.stash
+    if RUN_KEY not in stash:
+        stash[RUN_KEY] = _run(pytestconfig, conformance_contract)
+    return stash[RUN_KEY]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    data = config.stash.get(RUN_KEY, None)
+    if data is None:
+        return
+    report = data["report"]
+    run = report["run"]
+    terminalreporter.write_sep("-", "conformance")
+    terminalreporter.write_line(
+        f"verdict: {report['verdict']}; {report['summary']['exchanges']} exchanges, "
+        f"{run['requests_sent']} requests, {run['tokens_spent']} tokens, seed {report['seed']}"
+    )
+    terminalreporter.write_line(f"report: {data['path']}")
