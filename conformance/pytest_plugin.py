@@ -46,14 +46,21 @@ RUN_KEY = pytest.StashKey[dict[str, Any]]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "conformance: contract-conformance of Chat Completions APIs")
     try:  # pytest-base-url defines the same option; cooperate with it when it is installed
-        group.addoption(BASE_URL, default=None, help="the endpoint to check (default: the "
-                        "embedded reference server)")
+        group.addoption(
+            BASE_URL,
+            default=None,
+            help="the endpoint to check (default: the embedded reference server)",
+        )
     except ValueError:
         pass
     group.addoption(API_KEY, default=None, help="bearer key (default: $CONFORMANCE_API_KEY)")
-    group.addoption(MODEL, default=None, help="the model to pin (default: the first of GET /models)")
+    group.addoption(
+        MODEL, default=None, help="the model to pin (default: the first of GET /models)"
+    )
     group.addoption(PROFILE, default="deepseek", help="contract profile (default: deepseek)")
-    group.addoption(REPORT_DIR, default="reports", help="where report.json goes (default: reports/)")
+    group.addoption(
+        REPORT_DIR, default="reports", help="where report.json goes (default: reports/)"
+    )
     group.addoption(MAX_EXAMPLES, type=int, default=5, help="property-based cases (default: 5)")
     group.addoption(SEED, type=int, default=None, help="makes case generation repeatable")
     group.addoption(STRICT, action="store_true", help="SHOULD failures fail their tests too")

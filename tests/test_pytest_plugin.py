@@ -25,11 +25,19 @@ def _statuses(path: Path) -> tuple[str, dict[str, str]]:
     return report["verdict"], {c["id"]: c["status"] for c in report["checks"]}
 
 
-def test_the_suite_gives_the_cli_verdict_and_report(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_the_suite_gives_the_cli_verdict_and_report(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
     plugin_dir, cli_dir = tmp_path / "plugin", tmp_path / "cli"
     result = pytester.runpytest(
-        "--pyargs", "conformance.suite", "--conformance-seed", "4",
-        "--conformance-report-dir", str(plugin_dir), "-p", "no:cacheprovider",
+        "--pyargs",
+        "conformance.suite",
+        "--conformance-seed",
+        "4",
+        "--conformance-report-dir",
+        str(plugin_dir),
+        "-p",
+        "no:cacheprovider",
     )
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes["passed"] >= 30
@@ -39,12 +47,25 @@ def test_the_suite_gives_the_cli_verdict_and_report(pytester: pytest.Pytester, t
     assert _statuses(plugin_dir) == _statuses(cli_dir)
 
 
-def test_a_broken_server_fails_the_check_test_readably(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_a_broken_server_fails_the_check_test_readably(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
     with serve_in_thread(create_app(faults=["no-done", "usage-chunk"])) as url:
         result = pytester.runpytest(
-            "--pyargs", "conformance.suite", "--base-url", url, "--api-key", DEFAULT_API_KEY,
-            "--conformance-seed", "2", "--conformance-max-examples", "1",
-            "--conformance-report-dir", str(tmp_path), "-p", "no:cacheprovider",
+            "--pyargs",
+            "conformance.suite",
+            "--base-url",
+            url,
+            "--api-key",
+            DEFAULT_API_KEY,
+            "--conformance-seed",
+            "2",
+            "--conformance-max-examples",
+            "1",
+            "--conformance-report-dir",
+            str(tmp_path),
+            "-p",
+            "no:cacheprovider",
         )
     outcomes = result.parseoutcomes()
     assert outcomes["failed"] == 1 and outcomes["xfailed"] == 1
@@ -54,7 +75,7 @@ def test_a_broken_server_fails_the_check_test_readably(pytester: pytest.Pytester
             "*test_check?STREAM-DONE-001?*",
             "STREAM-DONE-001 (MUST): data: ?DONE? comes exactly once, last",
             "- the stream ended without data: ?DONE?; clients wait for it or hang",
-            "  reproduce: curl -sS -N -X POST * -H \"Authorization: Bearer $CONFORMANCE_API_KEY\" *",
+            '  reproduce: curl -sS -N -X POST * -H "Authorization: Bearer $CONFORMANCE_API_KEY" *',
         ]
     )
     assert DEFAULT_API_KEY not in result.stdout.str()

@@ -14,7 +14,11 @@ from conformance.checks import CHECKS
 
 
 def _render(check: dict[str, Any], limit: int = 10) -> str:
-    lines = [f"{check['id']} ({check['severity']}): {check['title']}", f"source: {check['source']}", ""]
+    lines = [
+        f"{check['id']} ({check['severity']}): {check['title']}",
+        f"source: {check['source']}",
+        "",
+    ]
     for failure in check["failures"][:limit]:
         where = [failure["exchange"]]
         if failure.get("chunk_index") is not None:
