@@ -15,6 +15,7 @@ session of every project where the package is installed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -45,14 +46,13 @@ RUN_KEY = pytest.StashKey[dict[str, Any]]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "conformance: contract-conformance of Chat Completions APIs")
-    try:  # pytest-base-url defines the same option; cooperate with it when it is installed
+    # pytest-base-url defines the same option; cooperate with it when it is installed.
+    with contextlib.suppress(ValueError):
         group.addoption(
             BASE_URL,
             default=None,
             help="the endpoint to check (default: the embedded reference server)",
         )
-    except ValueError:
-        pass
     group.addoption(API_KEY, default=None, help="bearer key (default: $CONFORMANCE_API_KEY)")
     group.addoption(
         MODEL, default=None, help="the model to pin (default: the first of GET /models)"
@@ -91,8 +91,6 @@ def conformance_check_exchange(
 
 
 def _run(config: pytest.Config, contract: Contract) -> dict[str, Any]:
-    import contextlib
-
     from .report import build_report, write_report
     from .runner import API_KEY_VARIABLE, RunConfig, run
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any
@@ -77,6 +78,9 @@ ERROR = {
 
 BREAKS: dict[str, Callable[[], Exchange]] = {
     "HTTP-ACCEPT-001": lambda: json_exchange(ERROR, status=500, expectation="accept"),
+    "HTTP-COMPLETE-001": lambda: dataclasses.replace(
+        stream_exchange(clean_chunks()[:2]), interrupted="nothing arrived for 60 s (the idle limit)"
+    ),
     "NEGATIVE-INPUT-001": lambda: json_exchange(expectation="reject"),
     "AUTH-001": lambda: json_exchange(expectation="unauthorized"),
     "HTTP-STATUS-001": lambda: json_exchange(status=418),
