@@ -28,7 +28,7 @@ def _flaky(statuses: list[int], retry_after: str | None) -> Starlette:
     return Starlette(routes=[Route("/chat/completions", chat, methods=["POST"])])
 
 
-def _send(app: Any, limits: Limits = Limits()) -> tuple[Any, int]:
+def _send(app: Any, limits: Limits | None = None) -> tuple[Any, int]:
     attempts = {"n": 0}
 
     def count() -> None:
@@ -37,7 +37,12 @@ def _send(app: Any, limits: Limits = Limits()) -> tuple[Any, int]:
     async def go() -> Any:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
             return await send(
-                client, CASE, base_url="http://t", api_key="k", limits=limits, on_request=count
+                client,
+                CASE,
+                base_url="http://t",
+                api_key="k",
+                limits=limits or Limits(),
+                on_request=count,
             )
 
     return asyncio.run(go()), attempts["n"]
