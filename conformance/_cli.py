@@ -126,6 +126,17 @@ def _build_parser() -> argparse.ArgumentParser:
         help="the most one request may take, in seconds (default 600)",
     )
     run.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
+    run.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="accepted failures, each with a reason and an expiry date",
+    )
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="send the I-th of N slices of the cases "
+        "(merge the reports with 'conformance report merge')",
+    )
 
     validate = commands.add_parser(
         "validate",
@@ -148,8 +159,26 @@ def _build_parser() -> argparse.ArgumentParser:
         "--report-dir",
         metavar="DIR",
         default="reports",
-        help="where report.json is written (default: reports/)",
+        help="where the reports are written (default: reports/)",
     )
+    validate.add_argument("--baseline", metavar="FILE", help="accepted failures")
+    validate.add_argument("--strict", action="store_true", help="SHOULD failures fail too")
+
+    report = commands.add_parser("report", help="work with reports")
+    report_commands = report.add_subparsers(
+        dest="report_command", metavar="COMMAND", parser_class=_Parser
+    )
+    merge = report_commands.add_parser(
+        "merge",
+        help="merge shard reports into one",
+        description="Merge the report.json of shard runs (same contract, same seed) into one "
+        "report, and write all its outputs.",
+    )
+    merge.add_argument("dirs", nargs="+", metavar="DIR", help="a shard's report directory")
+    merge.add_argument("-o", "--output", metavar="DIR", required=True)
+
+    checks = commands.add_parser("checks", help="list the checks, by certification level")
+    checks.add_argument("--format", choices=("text", "markdown"), default="text")
 
     serve = commands.add_parser(
         "serve",
@@ -202,11 +231,87 @@ def _positive(value: float, flag: str, *, zero: bool = False) -> None:
         raise UsageError(f"{flag} must be {'0 or more' if zero else 'more than 0'}, got {value:g}")
 
 
+def _shard(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    index, _, count = value.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        raise UsageError(f"--shard {value!r} is not I/N (e.g. 1/2)") from None
+    if not 1 <= shard[0] <= shard[1]:
+        raise UsageError(f"--shard {value!r}: I must be between 1 and N")
+    return shard
+
+
+def _baseline(path: str | None) -> object:
+    if path is None:
+        return None
+    from .report import load_baseline
+
+    return load_baseline(path)
+
+
+def _write_outputs(report: dict[str, object], directory: str, out: IO[str]) -> None:
+    from .report import write_all
+
+    try:
+        written = write_all(report, directory)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the reports to {directory}: {exc.strerror or exc}"
+        ) from None
+    out.write(f"reports: {written['report.json'].parent} ({', '.join(written)})\n")
+
+
+def _cmd_checks(args: argparse.Namespace, out: IO[str]) -> int:
+    from .checks import CHECKS
+    from .report import LEVELS
+
+    if args.format == "markdown":
+        out.write(checks_markdown())
+        return EXIT_OK
+    for level in LEVELS:
+        out.write(f"{level}:\n")
+        for check in CHECKS.values():
+            if check.level == level:
+                out.write(f"  {check.id:<28} {check.severity:<6} {check.title}\n")
+    return EXIT_OK
+
+
+def checks_markdown() -> str:
+    """The README's table of checks by level, generated from the registry."""
+    from .checks import CHECKS
+    from .report import LEVELS
+
+    lines = []
+    for level in LEVELS:
+        members = [c for c in CHECKS.values() if c.level == level]
+        lines += [
+            f"**{level}** ({len(members)} checks)",
+            "",
+            "| check | severity | rule |",
+            "|---|---|---|",
+        ]
+        lines += [f"| `{c.id}` | {c.severity} | {c.title} |" for c in members]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cmd_report_merge(args: argparse.Namespace, out: IO[str]) -> int:
+    from .report import merge_reports, read_report, render_text
+
+    merged = merge_reports([read_report(d) for d in args.dirs])
+    _write_outputs(merged, args.output, out)
+    out.write(render_text([], merged).lstrip("\n"))
+    return EXIT_FAILED if merged["verdict"] == "fail" else EXIT_OK
+
+
 def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import contextlib
     import os
 
-    from .report import build_report, render_text, write_report
+    from .report import build_report, render_text
     from .runner import API_KEY_VARIABLE, Limits, RunConfig, run
 
     _positive(args.max_requests, "--max-requests")
@@ -227,6 +332,9 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         connect=min(Limits().connect, args.timeout),
     )
     api_key = args.api_key or os.environ.get(API_KEY_VARIABLE)
+    shard = _shard(args.shard)
+    seed = args.seed if args.seed is not None or shard is None else 0  # shards share one
+    baseline = _baseline(args.baseline)
     with contextlib.ExitStack() as stack:
         base_url = args.base_url
         if base_url is None:
@@ -245,8 +353,9 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             max_requests=args.max_requests,
             max_tokens=args.max_tokens,
             workers=args.workers,
-            seed=args.seed,
+            seed=seed,
             limits=limits,
+            shard=shard,
         )
         progress = _progress(err)
         with progress as tick:
@@ -260,17 +369,18 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         model=result.model,
         seed=result.seed,
         fail_on="SHOULD" if args.strict else "MUST",
+        baseline=baseline,  # type: ignore[arg-type]
         run={
             "requests_sent": result.requests_sent,
             "tokens_spent": result.tokens_spent,
             "cases_planned": result.cases_planned,
             "cases_skipped": result.cases_skipped,
             "embedded_server": args.base_url is None,
+            "shard": args.shard,
         },
     )
-    path = write_report(report, args.report_dir)
     out.write(render_text(result.results, report, only_failures=True))
-    out.write(f"report: {path}\n")
+    _write_outputs(report, args.report_dir, out)
     return EXIT_FAILED if report["verdict"] == "fail" else EXIT_OK
 
 
@@ -309,7 +419,7 @@ def _cmd_validate(args: argparse.Namespace, out: IO[str]) -> int:
     from .checks import check_exchange
     from .contract import require_operation
     from .exchange import read_exchanges
-    from .report import build_report, render_text, write_report
+    from .report import build_report, render_text
 
     if args.request and len(args.files) > 1:
         raise UsageError("--request goes with a single FILE (or use NAME.request.json siblings)")
@@ -317,6 +427,7 @@ def _cmd_validate(args: argparse.Namespace, out: IO[str]) -> int:
     clock = time.perf_counter()
     contract = _load(args)
     operation = require_operation(contract)
+    baseline = _baseline(args.baseline)
     results = []
     for name in args.files:
         for exchange in read_exchanges(name, request_file=args.request):
@@ -326,10 +437,11 @@ def _cmd_validate(args: argparse.Namespace, out: IO[str]) -> int:
         results,
         started_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
         duration_s=time.perf_counter() - clock,
+        fail_on="SHOULD" if args.strict else "MUST",
+        baseline=baseline,  # type: ignore[arg-type]
     )
-    path = write_report(report, args.report_dir)
     out.write(render_text(results, report))
-    out.write(f"report: {path}\n")
+    _write_outputs(report, args.report_dir, out)
     return EXIT_FAILED if report["verdict"] == "fail" else EXIT_OK
 
 
@@ -448,6 +560,12 @@ def main(
             return int(exc.code or 0)
         if args.command == "lint":
             return _cmd_lint(args, out)
+        if args.command == "checks":
+            return _cmd_checks(args, out)
+        if args.command == "report" and args.report_command == "merge":
+            return _cmd_report_merge(args, out)
+        if args.command == "report":
+            raise UsageError("'report' needs a command: merge (see 'conformance report --help')")
         if args.command == "run":
             return _cmd_run(args, out, err)
         if args.command == "serve":
@@ -466,6 +584,12 @@ def main(
     except KeyboardInterrupt:
         err.write(f"{PROG}: interrupted\n")
         return 130
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

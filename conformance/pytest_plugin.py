@@ -91,7 +91,7 @@ def conformance_check_exchange(
 
 
 def _run(config: pytest.Config, contract: Contract) -> dict[str, Any]:
-    from .report import build_report, write_report
+    from .report import build_report, write_all
     from .runner import API_KEY_VARIABLE, RunConfig, run
 
     base_url = config.getoption(BASE_URL)
@@ -131,7 +131,7 @@ def _run(config: pytest.Config, contract: Contract) -> dict[str, Any]:
             "embedded_server": base_url is None,
         },
     )
-    path = write_report(report, config.getoption(REPORT_DIR))
+    path = write_all(report, config.getoption(REPORT_DIR))["report.json"]
     return {"result": result, "report": report, "path": path, "strict": strict}
 
 

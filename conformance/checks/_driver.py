@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,12 @@ __all__ = ["CheckOutcome", "ExchangeResult", "check_exchange", "summary_from_bod
 
 #: Failures kept per check per exchange; the rest are counted (bounded memory and reports).
 MAX_FAILURES_PER_CHECK = 50
+#: Evidence kept per exchange: the first events, the failing ones, the last ones, and bytes.
+EVIDENCE_FIRST_EVENTS = 40
+EVIDENCE_FAILING_EVENTS = 60
+EVIDENCE_LAST_EVENTS = 5
+EVIDENCE_DATA_CHARS = 2000
+EVIDENCE_BODY_BYTES = 64 * 1024
 
 
 @dataclass(kw_only=True)
@@ -46,6 +53,9 @@ class ExchangeResult:
     chunks: int = 0
     tokens: int = 0  # usage.total_tokens, when the response reported it
     case: str | None = None
+    #: What a person needs to see (request, response head, body excerpt or the events around
+    #: the failures), bounded in size; secrets were redacted when the request was made.
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failures(self) -> list[Failure]:
@@ -151,6 +161,10 @@ class _Collector:
         outcome.status = "error"
         outcome.reason = f"the check itself failed: {exc!r} (please report this)"
 
+    @property
+    def total(self) -> int:
+        return sum(len(o.failures) + o.suppressed for o in self.outcomes.values())
+
     def add(self, check_id: str, failures: Iterator[Failure]) -> None:
         outcome = self.outcomes[check_id]
         try:
@@ -229,14 +243,26 @@ def check_exchange(
             except Exception as exc:
                 collector.error(check.id, exc)
         accumulator = _Accumulator()
+        kept: dict[int, str] = {}
+        last: deque[tuple[int, str]] = deque(maxlen=EVIDENCE_LAST_EVENTS)
+        failing_kept = 0
         for event in response.events:
             chunk = _chunk(event, sentinels)
             chunks += 1
             accumulator.feed(chunk)
+            before = collector.total
             for check_id, rule in rules:
                 if collector.outcomes[check_id].status in ("skip", "error"):
                     continue
                 collector.add(check_id, rule.on_chunk(chunk))
+            data = event.data[:EVIDENCE_DATA_CHARS]
+            if event.index < EVIDENCE_FIRST_EVENTS:
+                kept[event.index] = data
+            elif collector.total > before and failing_kept < EVIDENCE_FAILING_EVENTS:
+                kept[event.index] = data
+                failing_kept += 1
+            last.append((event.index, data))
+        kept.update(last)
         ctx.framing = response.events.framing
         summary = accumulator.finish()
         ctx.summary = summary if summary.choices or summary.usage is not None else None
@@ -258,6 +284,7 @@ def check_exchange(
                 collector.skip(check.id, "applies to streamed responses only")
                 continue
             collector.add(check.id, check.run(ctx))
+    evidence = _evidence(exchange, kept if response.events is not None else None, chunks)
     usage = ctx.summary.usage if ctx.summary is not None else None
     total = usage.get("total_tokens") if isinstance(usage, dict) else None
     return ExchangeResult(
@@ -268,4 +295,34 @@ def check_exchange(
         chunks=chunks,
         tokens=total if isinstance(total, int) else 0,
         case=exchange.case,
+        evidence=evidence,
     )
+
+
+def _evidence(exchange: Exchange, events: dict[int, str] | None, chunks: int) -> dict[str, Any]:
+    request = exchange.request
+    response = exchange.response
+    out: dict[str, Any] = {
+        "request": None
+        if request is None
+        else {
+            "method": request.method,
+            "url": request.url,
+            "headers": [list(h) for h in request.headers],
+            "body": request.body,
+        },
+        "response": {
+            "status": response.status,
+            "headers": None if response.headers is None else [list(h) for h in response.headers],
+        },
+        "interrupted": exchange.interrupted,
+        "reproduce": exchange.reproduce,
+    }
+    if events is not None:
+        out["response"]["events"] = [{"index": i, "data": events[i]} for i in sorted(events)]
+        out["response"]["events_total"] = chunks
+    else:
+        body = response.body or b""
+        out["response"]["body"] = body[:EVIDENCE_BODY_BYTES].decode("utf-8", errors="replace")
+        out["response"]["body_truncated"] = len(body) > EVIDENCE_BODY_BYTES
+    return out

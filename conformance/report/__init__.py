@@ -1,8 +1,25 @@
-"""The report stage: report.json (the public format in shared/report.schema.json) and text."""
+"""The report stage: report.json (the public format in shared/report.schema.json), JUnit, HTML,
+a Markdown summary and a badge, all rendered from the report's fields; baselines and merges."""
 
 from __future__ import annotations
 
-from ._json import REPORT_VERSION, build_report, write_report
+from ._baseline import Baseline, load_baseline
+from ._json import LEVELS, REPORT_VERSION, build_report, finalize
+from ._merge import merge_reports, read_report
 from ._text import render_text
+from ._write import OUTPUTS, write_all, write_report
 
-__all__ = ["REPORT_VERSION", "build_report", "render_text", "write_report"]
+__all__ = [
+    "LEVELS",
+    "OUTPUTS",
+    "REPORT_VERSION",
+    "Baseline",
+    "build_report",
+    "finalize",
+    "load_baseline",
+    "merge_reports",
+    "read_report",
+    "render_text",
+    "write_all",
+    "write_report",
+]

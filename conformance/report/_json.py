@@ -1,4 +1,9 @@
-"""``report.json``: every registered check, its status over the exchanges, its failures."""
+"""``report.json``: every registered check, its status over the exchanges, its failures; the
+verdict, the certification level and the waivers; the evidence of each exchange.
+
+Every other output (JUnit, HTML, Markdown, badge) and ``report merge`` read this dictionary
+only, so a merged report renders like a single run's.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..checks import CHECKS
+from ._baseline import Baseline
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
     from ..contract import Contract
 
-__all__ = ["REPORT_VERSION", "build_report", "write_report"]
+__all__ = ["LEVELS", "REPORT_VERSION", "build_report", "finalize", "write_text_atomic"]
 
 REPORT_VERSION = 1
+#: Certification levels, lowest first: a level needs every MUST check of it and below.
+LEVELS = ("core", "streaming", "full")
 
 
 def _status(statuses: list[str]) -> str:
@@ -26,6 +34,50 @@ def _status(statuses: list[str]) -> str:
         if status in statuses:
             return status
     return "skip"
+
+
+def _gating(fail_on: str) -> set[str]:
+    return {"MUST"} if fail_on == "MUST" else {"MUST", "SHOULD"}
+
+
+def _waived(check: dict[str, Any]) -> bool:
+    waiver = check.get("waiver")
+    return isinstance(waiver, dict) and not waiver.get("expired", False)
+
+
+def finalize(report: dict[str, Any]) -> dict[str, Any]:
+    """(Re)compute summary, verdict and level from the checks (used after a merge too)."""
+    checks = report["checks"]
+    gating = _gating(report.get("fail_on", "MUST"))
+    summary = report.setdefault("summary", {})
+    summary.update(
+        {
+            "checks_passed": sum(c["status"] == "pass" for c in checks),
+            "checks_failed": sum(c["status"] == "fail" for c in checks),
+            "checks_skipped": sum(c["status"] == "skip" for c in checks),
+            "checks_errored": sum(c["status"] == "error" for c in checks),
+            "checks_waived": sum(c["status"] == "fail" and _waived(c) for c in checks),
+            "exchanges": len(report.get("exchanges", [])),
+        }
+    )
+    failing = [
+        c for c in checks if c["status"] == "fail" and c["severity"] in gating and not _waived(c)
+    ]
+    report["verdict"] = "fail" if failing else "pass"
+    level = None
+    for name in LEVELS:
+        at_or_below = [c for c in checks if LEVELS.index(c["level"]) <= LEVELS.index(name)]
+        broken = [
+            c
+            for c in at_or_below
+            if c["severity"] == "MUST" and c["status"] in ("fail", "error") and not _waived(c)
+        ]
+        exercised = any(c["status"] == "pass" for c in checks if c["level"] == name)
+        if broken or not exercised:
+            break
+        level = name
+    report["level"] = level
+    return report
 
 
 def build_report(
@@ -39,9 +91,11 @@ def build_report(
     seed: int | None = None,
     run: dict[str, Any] | None = None,
     fail_on: str = "MUST",
+    baseline: Baseline | None = None,
 ) -> dict[str, Any]:
     """The report of checked exchanges. ``fail_on`` is the lowest severity whose failure makes
-    the verdict ``fail`` (``MUST``, or ``SHOULD`` for a strict gate)."""
+    the verdict ``fail`` (``MUST``, or ``SHOULD`` for a strict gate); a failure the baseline
+    waives (and whose waiver has not expired) does not."""
     checks = []
     for check in CHECKS.values():
         outcomes = [r.outcomes[check.id] for r in results if check.id in r.outcomes]
@@ -55,31 +109,31 @@ def build_report(
                 "chunk_index": f.chunk_index,
                 "reproduce": f.reproduce,
                 "value": f.value,
+                "schema_excerpt": _excerpt(contract, f.schema_path),
             }
             for o in outcomes
             for f in o.failures
         ]
-        checks.append(
-            {
-                "id": check.id,
-                "title": check.title,
-                "severity": check.severity,
-                "category": check.category,
-                "level": check.level,
-                "source": check.source,
-                "status": _status(statuses),
-                "exchanges": sum(s != "skip" for s in statuses),
-                "failures": failures,
-                "suppressed_failures": sum(o.suppressed for o in outcomes),
-                "skip_reasons": sorted(
-                    {o.reason for o in outcomes if o.status == "skip" and o.reason}
-                ),
-                "errors": sorted({o.reason for o in outcomes if o.status == "error" and o.reason}),
-            }
-        )
-    gating = {"MUST"} if fail_on == "MUST" else {"MUST", "SHOULD"}
-    must_failed = any(c["status"] == "fail" and c["severity"] in gating for c in checks)
-    return {
+        entry: dict[str, Any] = {
+            "id": check.id,
+            "title": check.title,
+            "severity": check.severity,
+            "category": check.category,
+            "level": check.level,
+            "source": check.source,
+            "status": _status(statuses),
+            "exchanges": sum(s != "skip" for s in statuses),
+            "failures": failures,
+            "suppressed_failures": sum(o.suppressed for o in outcomes),
+            "skip_reasons": sorted({o.reason for o in outcomes if o.status == "skip" and o.reason}),
+            "errors": sorted({o.reason for o in outcomes if o.status == "error" and o.reason}),
+        }
+        if baseline is not None:
+            waiver = baseline.waiver_for(check.id)
+            if waiver is not None:
+                entry["waiver"] = waiver
+        checks.append(entry)
+    report: dict[str, Any] = {
         "report_version": REPORT_VERSION,
         "suite": {"name": "conformance", "version": __version__},
         "target": {"base_url": base_url, "model": model},
@@ -89,40 +143,64 @@ def build_report(
             "profile": contract.profile.name,
             "overlays": list(contract.overlays),
         },
-        "verdict": "fail" if must_failed else "pass",
+        "verdict": "pass",
         "level": None,
-        "summary": {
-            "checks_passed": sum(c["status"] == "pass" for c in checks),
-            "checks_failed": sum(c["status"] == "fail" for c in checks),
-            "checks_skipped": sum(c["status"] == "skip" for c in checks),
-            "checks_errored": sum(c["status"] == "error" for c in checks),
-            "exchanges": len(results),
-        },
+        "summary": {},
         "checks": checks,
         "exchanges": [
-            {"id": r.exchange_id, "status": r.status, "stream": r.stream, "chunks": r.chunks}
+            {
+                "id": r.exchange_id,
+                "status": r.status,
+                "stream": r.stream,
+                "chunks": r.chunks,
+                "tokens": r.tokens,
+                "failed_checks": sorted(
+                    k for k, o in r.outcomes.items() if o.status in ("fail", "error")
+                ),
+                **r.evidence,
+            }
             for r in results
         ],
         "started_at": started_at,
         "duration_s": round(duration_s, 6),
         "seed": seed,
         "fail_on": fail_on,
-        **({"run": run} if run is not None else {}),
     }
+    if run is not None:
+        report["run"] = run
+    if baseline is not None:
+        report["baseline"] = baseline.describe(checks)
+    return finalize(report)
 
 
-def write_report(report: dict[str, Any], directory: str | Path) -> Path:
-    """Write ``report.json`` atomically: a killed run never leaves half a file."""
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "report.json"
-    fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".json", dir=folder)
+def _excerpt(contract: Contract, pointer: str | None, max_lines: int = 30) -> str | None:
+    """The schema around a failing keyword (its parent schema), for people to read."""
+    if not pointer:
+        return None
+    parent = pointer.rsplit("/", 1)[0]
+    try:
+        node = contract.schema(parent)
+    except Exception:
+        return None
+    lines = json.dumps(node, indent=2, ensure_ascii=False, default=repr).splitlines()
+    if len(lines) > max_lines:
+        lines = [*lines[:max_lines], "  ..."]
+    return "\n".join(lines)
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` so that a killed run never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(report, handle, indent=2, ensure_ascii=False, default=repr)
-            handle.write("\n")
-        os.replace(tmp, target)
+            handle.write(text)
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target
+    return path
+
+
+def dumps(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False, default=repr) + "\n"

@@ -68,10 +68,13 @@ def render_text(
                 else ""
             )
         )
-    verdict = f"verdict: {report['verdict']}"
+    level = report.get("level")
+    verdict = f"verdict: {report['verdict']}, level {level or 'none'}"
     if must:
         verdict += f" (MUST failed: {', '.join(must)})"
     if should:
         verdict += f" (SHOULD failed: {', '.join(should)})"
     lines.append(verdict)
+    for waiver in (report.get("baseline") or {}).get("waivers", []):
+        lines.append(f"waiver {waiver['check']}: {waiver['state']} (expires {waiver['expires']})")
     return "\n".join(lines) + "\n"

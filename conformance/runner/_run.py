@@ -42,6 +42,8 @@ class RunConfig:
     workers: int = 4
     seed: int | None = None
     limits: Limits = field(default_factory=Limits)
+    #: (i, n): send only the i-th of n deterministic slices of the cases (1-based).
+    shard: tuple[int, int] | None = None
 
 
 @dataclass(kw_only=True)
@@ -125,6 +127,9 @@ async def run_async(
             raise UsageError(f"{config.base_url}/models lists no model; name one with --model")
         reasoner = next((m for m in available if "reasoner" in m and m != model), None)
         cases = plan_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
+        if config.shard is not None:
+            index, count = config.shard
+            cases = [c for i, c in enumerate(cases) if i % count == index - 1]
         budget = {"left": config.max_requests, "sent": 0}
         skipped: list[str] = []
         results: list[ExchangeResult | None] = [None] * len(cases)

@@ -74,7 +74,7 @@ def test_should_only_failures_pass_without_strict(tmp_path: Path) -> None:
             *FAST,
         )
     assert code == 0
-    assert "verdict: pass (SHOULD failed: STREAM-USAGE-002)" in out
+    assert "verdict: pass, level full (SHOULD failed: STREAM-USAGE-002)" in out
 
 
 def _closed_port() -> int:

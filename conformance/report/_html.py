@@ -1,0 +1,260 @@
+"""``report.html``: one self-contained page (inline style and script, no external resource).
+
+Verdict and level first; then the checks grouped by category, failing ones open, each failure
+with its message, where (chunk, instance path), the offending value, the schema excerpt, the
+failing chunk itself and the replay command; then the raw exchanges (request, response or
+stream, secrets already redacted) with the failing events marked. Buttons filter by status;
+without script everything is shown.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+__all__ = ["render_html"]
+
+STYLE = """
+:root{--fail:#c62828;--pass:#2e7d32;--skip:#757575;--warn:#ef6c00;--bg:#fafafa;--line:#ddd}
+*{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;
+margin:0;background:var(--bg);color:#212121}header{padding:20px 28px;background:#fff;
+border-bottom:1px solid var(--line)}h1{margin:0 0 6px;font-size:22px}h2{font-size:17px;
+margin:26px 0 8px}main{padding:0 28px 40px}.verdict{display:inline-block;padding:3px 12px;
+border-radius:12px;color:#fff;font-weight:600;margin-right:8px}.verdict.pass{background:var(--pass)}
+.verdict.fail{background:var(--fail)}.meta{color:#555;margin:4px 0}.counts span{margin-right:14px}
+.filters{margin:16px 0}.filters button{border:1px solid var(--line);background:#fff;padding:5px 12px;
+border-radius:14px;cursor:pointer;margin-right:6px}.filters button.on{background:#212121;color:#fff}
+table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line)}
+td,th{padding:6px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{background:#f0f0f0;font-weight:600}.status{font-weight:700;text-transform:uppercase;font-size:12px}
+.status.fail,.status.error{color:var(--fail)}.status.pass{color:var(--pass)}.status.skip{color:var(--skip)}
+.sev{font-size:12px;font-weight:600}.failure{border-left:4px solid var(--fail);background:#fff;
+margin:8px 0;padding:8px 12px}.failure .msg{font-weight:600}.kv{color:#444;margin:2px 0}
+.kv b{display:inline-block;min-width:84px;color:#666;font-weight:500}pre{background:#272822;color:#f8f8f2;
+padding:10px;border-radius:4px;overflow:auto;max-height:360px;font:12px/1.4 ui-monospace,Menlo,monospace;
+white-space:pre-wrap;word-break:break-all}.chunk{background:#fff3e0;border:1px solid var(--warn);
+padding:6px 8px;font:12px ui-monospace,monospace;white-space:pre-wrap;word-break:break-all}
+.events{list-style:none;padding:0;margin:0;font:12px/1.4 ui-monospace,monospace}
+.events li{padding:2px 6px;border-bottom:1px solid #eee;white-space:pre-wrap;word-break:break-all}
+.events li.failing{background:#ffebee;border-left:4px solid var(--fail)}.events .idx{color:#888;
+margin-right:8px}.exchange{background:#fff;border:1px solid var(--line);padding:10px 14px;margin:10px 0}
+.waived{color:var(--warn);font-weight:600}details>summary{cursor:pointer}
+"""
+
+SCRIPT = """
+document.querySelectorAll('.filters button').forEach(function(b){b.addEventListener('click',function(){
+document.querySelectorAll('.filters button').forEach(function(x){x.classList.remove('on')});b.classList.add('on');
+var want=b.dataset.status;document.querySelectorAll('tr.check, div.check-detail').forEach(function(r){
+r.style.display=(want==='all'||r.dataset.status===want)?'':'none'});});});
+"""
+
+
+def _j(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=repr)
+
+
+def _anchor(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
+def _events_by_exchange(report: dict[str, Any]) -> dict[str, dict[int, str]]:
+    out: dict[str, dict[int, str]] = {}
+    for exchange in report.get("exchanges", []):
+        events = (exchange.get("response") or {}).get("events")
+        if events:
+            out[exchange["id"]] = {e["index"]: e["data"] for e in events}
+    return out
+
+
+def _failure(failure: dict[str, Any], events: dict[str, dict[int, str]]) -> str:
+    rows = [f'<div class="msg">{escape(failure["message"])}</div>']
+    exchange = failure.get("exchange") or ""
+    if exchange:
+        rows.append(
+            f'<div class="kv"><b>exchange</b><a href="#ex-{_anchor(exchange)}">{escape(exchange)}</a></div>'
+        )
+    chunk = failure.get("chunk_index")
+    if chunk is not None:
+        rows.append(f'<div class="kv"><b>chunk</b>{chunk}</div>')
+        data = events.get(exchange, {}).get(chunk)
+        if data is not None:
+            rows.append(f'<div class="chunk" data-chunk="{chunk}">data: {escape(data)}</div>')
+    if failure.get("instance_path") is not None:
+        rows.append(
+            f'<div class="kv"><b>at</b><code>{escape(failure["instance_path"] or "/")}</code></div>'
+        )
+    if failure.get("value") is not None:
+        rows.append(
+            f'<div class="kv"><b>value</b><code>{escape(_j(failure["value"]))}</code></div>'
+        )
+    if failure.get("schema_path"):
+        rows.append(
+            f'<div class="kv"><b>schema</b><code>{escape(failure["schema_path"])}</code></div>'
+        )
+    if failure.get("schema_excerpt"):
+        rows.append(f"<pre>{escape(failure['schema_excerpt'])}</pre>")
+    if failure.get("reproduce"):
+        rows.append(
+            f'<div class="kv"><b>reproduce</b></div><pre>{escape(failure["reproduce"])}</pre>'
+        )
+    return '<div class="failure">' + "".join(rows) + "</div>"
+
+
+def _exchange(exchange: dict[str, Any], failing_chunks: set[int]) -> str:
+    parts = [
+        f'<div class="exchange" id="ex-{_anchor(exchange["id"])}"><h3>{escape(exchange["id"])} '
+        f'<span class="status {"fail" if exchange.get("failed_checks") else "pass"}">'
+        f"HTTP {exchange['status']}</span></h3>"
+    ]
+    if exchange.get("failed_checks"):
+        parts.append(
+            f'<div class="kv"><b>failed</b>{escape(", ".join(exchange["failed_checks"]))}</div>'
+        )
+    if exchange.get("interrupted"):
+        parts.append(f'<div class="kv"><b>cut short</b>{escape(exchange["interrupted"])}</div>')
+    request = exchange.get("request")
+    if request:
+        head = f"{request.get('method', '')} {request.get('url') or ''}\n" + "".join(
+            f"{k}: {v}\n" for k, v in request.get("headers") or []
+        )
+        parts.append(
+            f"<details><summary>request</summary><pre>{escape(head)}\n{escape(_j(request.get('body')))}</pre></details>"
+        )
+    response = exchange.get("response") or {}
+    headers = "".join(f"{k}: {v}\n" for k, v in response.get("headers") or [])
+    parts.append(
+        f"<details open><summary>response</summary><pre>HTTP {response.get('status')}\n{escape(headers)}</pre>"
+    )
+    if "events" in response:
+        items = []
+        shown = 0
+        for event in response["events"]:
+            cls = ' class="failing"' if event["index"] in failing_chunks else ""
+            items.append(
+                f'<li{cls} id="ex-{_anchor(exchange["id"])}-chunk-{event["index"]}">'
+                f'<span class="idx">#{event["index"]}</span>data: {escape(event["data"])}</li>'
+            )
+            shown += 1
+        total = response.get("events_total", shown)
+        note = f" ({shown} of {total} events shown)" if total > shown else ""
+        parts.append(
+            f'<div class="kv"><b>stream</b>{total} events{note}</div><ul class="events">{"".join(items)}</ul>'
+        )
+    elif response.get("body") is not None:
+        parts.append(f"<pre>{escape(response['body'])}</pre>")
+    parts.append("</details>")
+    if exchange.get("reproduce"):
+        parts.append(
+            f'<div class="kv"><b>reproduce</b></div><pre>{escape(exchange["reproduce"])}</pre>'
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _failed_list(checks: list[dict[str, Any]]) -> str:
+    failed = [c for c in checks if c["status"] in ("fail", "error")]
+    if not failed:
+        return "<h2>Every check passed or did not apply</h2>"
+    items = "".join(
+        f'<li><a href="#detail-{c["id"]}"><code>{c["id"]}</code></a> ({c["severity"]}, '
+        f"{c['level']}) {escape(c['title'])}: {len(c['failures']) + c.get('suppressed_failures', 0)} "
+        f"failure(s)</li>"
+        for c in failed
+    )
+    return f"<h2>Failed checks</h2><ul>{items}</ul>"
+
+
+def render_html(report: dict[str, Any]) -> str:
+    summary = report["summary"]
+    events = _events_by_exchange(report)
+    checks = report["checks"]
+    categories: dict[str, list[dict[str, Any]]] = {}
+    for check in checks:
+        categories.setdefault(check["category"], []).append(check)
+    failing_chunks: dict[str, set[int]] = {}
+    for check in checks:
+        for failure in check["failures"]:
+            if failure.get("chunk_index") is not None:
+                failing_chunks.setdefault(failure["exchange"], set()).add(failure["chunk_index"])
+    target = report["target"]["base_url"] or "embedded reference server or recorded traffic"
+    body = [
+        "<header>",
+        f'<h1><span class="verdict {report["verdict"]}">{escape(report["verdict"].upper())}</span>'
+        f"Conformance level: {escape(report['level'] or 'none')}</h1>",
+        f'<div class="meta">Target: {escape(target)}'
+        + (f" · model {escape(report['target']['model'])}" if report["target"]["model"] else "")
+        + f" · contract {escape(report['contract']['profile'])} ({escape(report['contract']['spec'])})</div>",
+        f'<div class="meta">Started {escape(report["started_at"])} · {report["duration_s"]:.1f} s'
+        + (f" · seed {report['seed']}" if report.get("seed") is not None else "")
+        + (
+            f" · {report['run']['requests_sent']} requests, {report['run']['tokens_spent']} tokens"
+            if report.get("run")
+            else ""
+        )
+        + "</div>",
+        f'<div class="meta counts"><span>{summary["checks_passed"]} passed</span>'
+        f"<span>{summary['checks_failed']} failed</span><span>{summary['checks_skipped']} skipped</span>"
+        f"<span>{summary['exchanges']} exchanges</span></div>",
+        "</header><main>",
+        _failed_list(checks),
+        '<div class="filters">'
+        + "".join(
+            f'<button data-status="{s}"{" class=on" if s == "all" else ""}>{label}</button>'
+            for s, label in (
+                ("all", "All"),
+                ("fail", "Failed"),
+                ("pass", "Passed"),
+                ("skip", "Skipped"),
+            )
+        )
+        + "</div>",
+    ]
+    for category, members in sorted(categories.items()):
+        body.append(
+            f"<h2>{escape(category)}</h2><table><tr><th>check</th><th>title</th><th>severity</th><th>level</th><th>status</th></tr>"
+        )
+        for check in members:
+            waiver = check.get("waiver")
+            note = (
+                f' <span class="waived">waived until {escape(waiver["expires"])}'
+                + (" (expired)" if waiver.get("expired") else "")
+                + f": {escape(waiver['reason'])}</span>"
+                if waiver and check["status"] == "fail"
+                else ""
+            )
+            body.append(
+                f'<tr class="check" data-status="{check["status"]}" id="check-{check["id"]}">'
+                f"<td><code>{check['id']}</code></td><td>{escape(check['title'])}{note}</td>"
+                f'<td class="sev">{check["severity"]}</td><td>{check["level"]}</td>'
+                f'<td class="status {check["status"]}">{check["status"]}</td></tr>'
+            )
+        body.append("</table>")
+        for check in members:
+            if check["status"] not in ("fail", "error"):
+                continue
+            failures = "".join(_failure(f, events) for f in check["failures"])
+            if check.get("suppressed_failures"):
+                failures += f'<div class="kv">... and {check["suppressed_failures"]} more</div>'
+            if check["status"] == "error":
+                failures += (
+                    f'<div class="failure">{escape("; ".join(check.get("errors") or []))}</div>'
+                )
+            body.append(
+                f'<div class="check-detail" data-status="{check["status"]}" id="detail-{check["id"]}"><details open>'
+                f"<summary><b>{check['id']}</b> ({check['severity']}) {escape(check['title'])} "
+                f"— source: {escape(check['source'])}</summary>{failures}</details></div>"
+            )
+    exchanges = [e for e in report.get("exchanges", []) if e.get("failed_checks")]
+    if exchanges:
+        body.append("<h2>Exchanges with failures</h2>")
+        body += [_exchange(e, failing_chunks.get(e["id"], set())) for e in exchanges]
+    body.append("</main>")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Conformance report: {escape(report['verdict'])}</title>"
+        f"<style>{STYLE}</style></head><body>"
+        + "".join(body)
+        + f"<script>{SCRIPT}</script></body></html>\n"
+    )

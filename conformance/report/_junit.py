@@ -1,0 +1,86 @@
+"""``junit.xml``: one testcase per check, classname by category."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+__all__ = ["render_junit"]
+
+
+def _failure_text(check: dict[str, Any]) -> str:
+    lines = [
+        f"{check['id']} ({check['severity']}, level {check['level']}): {check['title']}",
+        f"source: {check['source']}",
+    ]
+    for failure in check["failures"]:
+        lines.append("")
+        lines.append(f"- {failure['message']}")
+        lines.append(f"  exchange: {failure['exchange']}")
+        if failure.get("chunk_index") is not None:
+            lines.append(f"  chunk: {failure['chunk_index']}")
+        if failure.get("instance_path") is not None:
+            lines.append(f"  at: {failure['instance_path'] or '/'}")
+        if failure.get("schema_path"):
+            lines.append(f"  schema: {failure['schema_path']}")
+        if failure.get("reproduce"):
+            lines.append(f"  reproduce: {failure['reproduce']}")
+    if check.get("suppressed_failures"):
+        lines.append(f"... and {check['suppressed_failures']} more")
+    return "\n".join(lines)
+
+
+def render_junit(report: dict[str, Any]) -> str:
+    checks = report["checks"]
+    failed = [c for c in checks if c["status"] == "fail"]
+    suites = ET.Element("testsuites", name="conformance")
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=f"conformance ({report['contract']['profile']})",
+        tests=str(len(checks)),
+        failures=str(len(failed)),
+        errors=str(sum(c["status"] == "error" for c in checks)),
+        skipped=str(sum(c["status"] == "skip" for c in checks)),
+        time=f"{report['duration_s']:.3f}",
+        timestamp=report["started_at"],
+    )
+    properties = ET.SubElement(suite, "properties")
+    for name, value in (
+        ("verdict", report["verdict"]),
+        ("level", report["level"] or "none"),
+        ("base_url", report["target"]["base_url"] or "embedded or offline"),
+        ("model", report["target"]["model"] or ""),
+        ("seed", "" if report["seed"] is None else str(report["seed"])),
+    ):
+        ET.SubElement(properties, "property", name=name, value=str(value))
+    for check in checks:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"conformance.{check['category']}",
+            name=f"{check['id']}: {check['title']}",
+            time="0",
+        )
+        if check["status"] == "fail":
+            first = check["failures"][0]["message"] if check["failures"] else "failed"
+            waived = check.get("waiver") and not check["waiver"].get("expired")
+            kind = "skipped" if waived else "failure"
+            element = ET.SubElement(
+                case,
+                kind,
+                message=(f"waived: {check['waiver']['reason']} " if waived else "")
+                + f"[{check['severity']}] {first}",
+            )
+            if kind == "failure":
+                element.set("type", check["severity"])
+            element.text = _failure_text(check)
+        elif check["status"] == "error":
+            element = ET.SubElement(case, "error", message="; ".join(check.get("errors") or []))
+        elif check["status"] == "skip":
+            reasons = "; ".join(check.get("skip_reasons") or []) or "no exchange applied"
+            ET.SubElement(case, "skipped", message=reasons)
+    ET.indent(suites)
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    )

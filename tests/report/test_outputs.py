@@ -1,0 +1,238 @@
+"""The five outputs of a run, levels, baselines, shards and the HTML page in a real browser."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from conformance._cli import checks_markdown
+from conformance.checks import CHECKS
+from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
+from conformance.report import OUTPUTS
+from tests.conftest import ROOT, SHARED, need_shared
+from tests.test_cli import run as cli
+
+FAST = ["--max-examples", "1", "--seed", "5"]
+ARTIFACTS = ROOT / "reports" / "test-artifacts"
+
+
+def _run(
+    tmp_path: Path, *faults: str, extra: tuple[str, ...] = ()
+) -> tuple[int, str, dict[str, Any]]:
+    with serve_in_thread(create_app(faults=list(faults))) as url:
+        code, out, _ = cli(
+            "run",
+            "--base-url",
+            url,
+            "--api-key",
+            DEFAULT_API_KEY,
+            "--report-dir",
+            str(tmp_path),
+            *FAST,
+            *extra,
+        )
+    report = json.loads((tmp_path / "report.json").read_text())
+    schema = json.loads(need_shared(SHARED / "report.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(report)
+    return code, out, report
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    directory = tmp_path_factory.mktemp("faulty")
+    code, _, report = _run(directory, "bad-finish-reason")
+    assert code == 1
+    return directory, report
+
+
+def test_a_run_writes_all_five_files(faulty: tuple[Path, dict[str, Any]]) -> None:
+    directory, report = faulty
+    assert sorted(p.name for p in directory.iterdir()) == sorted(OUTPUTS)
+    assert report["verdict"] == "fail" and report["level"] is None
+
+
+def test_junit(faulty: tuple[Path, dict[str, Any]]) -> None:
+    junitparser = pytest.importorskip("junitparser")
+    directory, report = faulty
+    xml = junitparser.JUnitXml.fromfile(str(directory / "junit.xml"))
+    cases = [case for suite in xml for case in suite]
+    assert len(cases) == len(CHECKS)
+    failed = {
+        case.name.split(":")[0]
+        for case in cases
+        if case.result and isinstance(case.result[0], junitparser.Failure)
+    }
+    assert failed == {c["id"] for c in report["checks"] if c["status"] == "fail"}
+    case = next(c for c in cases if c.name.startswith("STREAM-CHUNK-SCHEMA-001"))
+    assert case.classname == "conformance.schema"
+    assert "'eos_token' is not one of" in case.result[0].message
+    assert "chunk:" in case.result[0].text
+
+
+def test_summary_and_badge(faulty: tuple[Path, dict[str, Any]]) -> None:
+    directory, _ = faulty
+    summary = (directory / "summary.md").read_text()
+    assert summary.startswith("## Conformance: ❌ fail, level none")
+    assert "| `STREAM-CHUNK-SCHEMA-001` | MUST | streaming |" in summary
+    badge = ET.fromstring((directory / "badge.svg").read_text())
+    assert (
+        badge.tag.endswith("svg")
+        and "conformance: none" in badge.find("{http://www.w3.org/2000/svg}title").text
+    )
+
+
+def test_html_is_self_contained(faulty: tuple[Path, dict[str, Any]]) -> None:
+    directory, _ = faulty
+    page = (directory / "report.html").read_text()
+    assert not re.search(r"<link|<img|src=|@import|url\(", page)
+    assert "Conformance level: none" in page and 'class="chunk"' in page
+    assert "$CONFORMANCE_API_KEY" in page and DEFAULT_API_KEY not in page
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("no Chromium here (Debian's 'chromium' package; .ci/run installs it)")
+
+
+def test_html_renders_in_headless_chromium(
+    faulty: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    browser = _chromium()
+    directory, _ = faulty
+    flags = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    url = (directory / "report.html").resolve().as_uri()
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert '<span class="verdict fail">FAIL</span>' in dom.stdout
+    failing = re.search(
+        r'<div class="chunk" data-chunk="(\d+)">data: ([^<]*eos_token[^<]*)</div>', dom.stdout
+    )
+    assert failing, "the failing chunk is not on the rendered page"
+    assert re.search(r'<li class="failing" id="ex-[^"]+-chunk-\d+">', dom.stdout)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    taken = subprocess.run(
+        [*flags, "--window-size=1280,1600", f"--screenshot={shot}", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert taken.returncode == 0 and shot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("faults", "level"),
+    [((), "full"), (("ignore-stop",), "streaming"), (("no-done",), "core"), (("no-auth",), None)],
+)
+def test_levels(tmp_path: Path, faults: tuple[str, ...], level: str | None) -> None:
+    _, _, report = _run(tmp_path, *faults)
+    assert report["level"] == level
+
+
+def _baseline(tmp_path: Path, expires: str) -> str:
+    path = tmp_path / "baseline.yaml"
+    path.write_text(
+        f"waivers:\n  - check: STOP-001\n    reason: known, TICKET-1\n    expires: {expires}\n"
+    )
+    return str(path)
+
+
+def test_an_active_waiver_lets_the_gate_pass(tmp_path: Path) -> None:
+    code, out, report = _run(
+        tmp_path, "ignore-stop", extra=("--baseline", _baseline(tmp_path, "2999-01-01"))
+    )
+    assert code == 0 and report["verdict"] == "pass"
+    stop = next(c for c in report["checks"] if c["id"] == "STOP-001")
+    assert stop["status"] == "fail" and stop["waiver"]["expired"] is False
+    assert report["baseline"]["waivers"][0]["state"] == "active"
+    assert "waiver STOP-001: active" in out
+    assert "waived" in (tmp_path / "report.html").read_text()
+
+
+def test_an_expired_waiver_fails_the_gate(tmp_path: Path) -> None:
+    code, _, report = _run(
+        tmp_path, "ignore-stop", extra=("--baseline", _baseline(tmp_path, "2020-01-01"))
+    )
+    assert code == 1 and report["baseline"]["waivers"][0]["state"] == "expired"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "waivers:\n  - check: NOPE-001\n    reason: r\n    expires: 2030-01-01\n",
+            "unknown check 'NOPE-001'",
+        ),
+        ("waivers:\n  - check: STOP-001\n    expires: 2030-01-01\n", "every waiver needs a reason"),
+        (
+            "waivers:\n  - check: STOP-001\n    reason: r\n    expires: soon\n",
+            "expires must be a date",
+        ),
+        ("nothing: here\n", "expected a 'waivers' list"),
+    ],
+)
+def test_bad_baselines(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "b.yaml"
+    path.write_text(content)
+    code, _, err = cli("validate", str(tmp_path / "x.json"), "--baseline", str(path))
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_shards_merge_into_the_unsharded_run(tmp_path: Path) -> None:
+    with serve_in_thread(create_app(faults=["ignore-stop", "no-done"])) as url:
+        common = ["--base-url", url, "--api-key", DEFAULT_API_KEY, *FAST]
+        cli("run", *common, "--report-dir", str(tmp_path / "all"))
+        cli("run", *common, "--shard", "1/2", "--report-dir", str(tmp_path / "s1"))
+        cli("run", *common, "--shard", "2/2", "--report-dir", str(tmp_path / "s2"))
+    code, out, _ = cli(
+        "report",
+        "merge",
+        str(tmp_path / "s1"),
+        str(tmp_path / "s2"),
+        "-o",
+        str(tmp_path / "merged"),
+    )
+    assert code == 1, out
+    whole = json.loads((tmp_path / "all" / "report.json").read_text())
+    merged = json.loads((tmp_path / "merged" / "report.json").read_text())
+    assert merged["verdict"] == whole["verdict"] and merged["level"] == whole["level"]
+    assert {c["id"]: c["status"] for c in merged["checks"]} == {
+        c["id"]: c["status"] for c in whole["checks"]
+    }
+    assert sorted(e["id"] for e in merged["exchanges"]) == sorted(
+        e["id"] for e in whole["exchanges"]
+    )
+    assert sorted(p.name for p in (tmp_path / "merged").iterdir()) == sorted(OUTPUTS)
+
+
+def test_merge_needs_reports(tmp_path: Path) -> None:
+    code, _, err = cli("report", "merge", str(tmp_path), "-o", str(tmp_path / "o"))
+    assert code == 2 and "no such file" in err
+
+
+def test_readme_lists_the_checks_of_each_level() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("<!-- checks:start -->\n", 1)[1].split("<!-- checks:end -->", 1)[0]
+    assert section == checks_markdown(), "regenerate with: conformance checks --format markdown"
