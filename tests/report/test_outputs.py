@@ -236,3 +236,18 @@ def test_readme_lists_the_checks_of_each_level() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("<!-- checks:start -->\n", 1)[1].split("<!-- checks:end -->", 1)[0]
     assert section == checks_markdown(), "regenerate with: conformance checks --format markdown"
+
+
+def test_a_failed_write_leaves_the_previous_report_whole(tmp_path: Path, monkeypatch: Any) -> None:
+    from conformance.report import _write
+
+    (tmp_path / "report.json").write_text('{"previous": true}')
+
+    def broken(report: Any) -> str:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_write, "dumps", broken)
+    with pytest.raises(OSError):
+        _write.write_report({"x": 1}, tmp_path)
+    assert json.loads((tmp_path / "report.json").read_text()) == {"previous": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]

@@ -138,6 +138,8 @@ def test_the_api_key_never_reaches_a_file_or_the_output(tmp_path: Path, monkeypa
     report = _report(tmp_path)
     reproduce = [f["reproduce"] for c in report["checks"] for f in c["failures"]]
     assert reproduce and all("$CONFORMANCE_API_KEY" in r for r in reproduce if "auth" not in r)
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["badge.svg", "junit.xml", "report.html", "report.json", "summary.md"]
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path
