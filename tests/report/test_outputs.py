@@ -239,15 +239,15 @@ def test_readme_lists_the_checks_of_each_level() -> None:
 
 
 def test_a_failed_write_leaves_the_previous_report_whole(tmp_path: Path, monkeypatch: Any) -> None:
-    from conformance.report import _write
+    from conformance.report import _json, _write
 
     (tmp_path / "report.json").write_text('{"previous": true}')
 
-    def broken(report: Any) -> str:
-        raise OSError("disk full")
+    def killed(src: str, dst: str) -> None:
+        raise OSError("killed before the rename")
 
-    monkeypatch.setattr(_write, "dumps", broken)
+    monkeypatch.setattr(_json.os, "replace", killed)
     with pytest.raises(OSError):
         _write.write_report({"x": 1}, tmp_path)
     assert json.loads((tmp_path / "report.json").read_text()) == {"previous": True}
-    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left
