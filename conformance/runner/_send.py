@@ -13,6 +13,7 @@ import email.utils
 import json
 import shlex
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,8 +48,38 @@ class Limits:
     retries: int = 2
 
 
+class _Decoder:
+    """Content-Encoding decoding that never produces more than ``limit`` bytes in all, however
+    small the compressed input (httpx's decoders inflate a gzip bomb in one call)."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.limit = limit
+        self.produced = 0
+        encoding = encoding.strip().lower()
+        self.unsupported = encoding not in {"", "identity", "gzip", "x-gzip", "deflate"}
+        self.inflate: Any = None
+        if encoding in {"gzip", "x-gzip"}:
+            self.inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self.inflate = zlib.decompressobj(zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """Decoded bytes, and whether the limit was passed."""
+        if self.inflate is None:
+            self.produced += len(data)
+            return data, self.produced > self.limit
+        room = self.limit - self.produced + 1
+        out = self.inflate.decompress(data, room)
+        self.produced += len(out)
+        return out, self.produced > self.limit or bool(self.inflate.unconsumed_tail)
+
+
 def _headers(case: Case, api_key: str | None) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "Accept-Encoding": "gzip, deflate",  # encodings we can decode within the size limit
+    }
     if case.auth == "valid" and api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     elif case.auth == "wrong":
@@ -147,11 +178,16 @@ async def _attempt(
                 to_headers = last = time.perf_counter() - start
                 if status in RETRY_STATUSES:
                     retry = _retry_after(response, attempt)
-                size = 0
-                chunks = response.aiter_bytes()
+                decoder = _Decoder(response.headers.get("content-encoding", ""), limits.max_bytes)
+                if decoder.unsupported:
+                    interrupted = (
+                        f"the body has Content-Encoding {response.headers['content-encoding']!r}, "
+                        "which was not asked for (Accept-Encoding: gzip, deflate)"
+                    )
+                chunks = response.aiter_raw()
                 deadline = start + limits.total
                 try:
-                    while True:
+                    while interrupted is None:
                         # One timeout per read, and the total deadline checked by hand:
                         # asyncio.wait_for can swallow the outer cancellation when data keeps
                         # arriving (an endless stream), so it is not used here.
@@ -181,15 +217,19 @@ async def _attempt(
                         gap = now - last
                         max_gap = gap if max_gap is None or gap > max_gap else max_gap
                         last = now
-                        size += len(part)
-                        parts.append(part)
-                        if size > limits.max_bytes:
-                            interrupted = f"the body exceeded {limits.max_bytes} bytes"
+                        try:
+                            decoded, over = decoder.feed(part)
+                        except zlib.error as exc:
+                            interrupted = f"the body could not be decoded ({exc})"
+                            break
+                        parts.append(decoded)
+                        if over:
+                            interrupted = (
+                                f"the body exceeded {limits.max_bytes} bytes (the size limit)"
+                            )
                             break
                 except (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
                     interrupted = f"the connection failed mid-body ({type(exc).__name__}: {exc})"
-                except httpx.DecodingError as exc:
-                    interrupted = f"the body could not be decoded ({exc})"
     except TimeoutError:
         if status is None:
             raise TargetUnreachable(f"{url}: no response within {limits.total:g} s") from None

@@ -1,0 +1,63 @@
+"""Hostile servers: each ends as a reported failure within the limits, in bounded memory, and a
+run goes on past it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tracemalloc
+from typing import Any
+
+import httpx
+import pytest
+
+from conformance.checks import check_exchange
+from conformance.runner import Case, Limits, TargetUnreachable, send
+from tests.runner.hostile import MODES, hostile
+from tests.test_cli import run as cli
+
+LIMITS = Limits(connect=2, first_byte=2, idle=1, total=4, max_bytes=4 * 1024 * 1024)
+CASE = Case(name="c", body={"model": "m", "messages": [{"role": "user", "content": "Hi"}], "stream": True})
+#: Modes where no response ever arrives (the case fails as "no response", or the run stops
+#: with exit 2 if it is the first request).
+NO_RESPONSE = {"hang-before-headers", "slow-headers", "garbage"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_hostile_server_ends_within_the_limits(mode: str, deepseek: Any) -> None:
+    async def one(url: str) -> Any:
+        async with httpx.AsyncClient() as client:
+            return await send(client, CASE, base_url=url, api_key="k", limits=LIMITS)
+
+    tracemalloc.start()
+    started = time.monotonic()
+    with hostile(mode) as url:
+        if mode in NO_RESPONSE:
+            with pytest.raises(TargetUnreachable):
+                asyncio.run(one(url))
+            exchange = None
+        else:
+            exchange = asyncio.run(one(url))
+    elapsed = time.monotonic() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert elapsed < LIMITS.total + 3
+    assert peak < 64 * 1024 * 1024, f"{mode}: peak {peak / 1e6:.0f} MB"
+    if exchange is not None:
+        result = check_exchange(deepseek, exchange)
+        failed = {k for k, o in result.outcomes.items() if o.status == "fail"}
+        assert failed, f"{mode} passed every check"
+        if mode == "invalid-utf8":
+            assert "STREAM-FRAMING-002" in failed
+        else:
+            assert "HTTP-COMPLETE-001" in failed
+
+
+@pytest.mark.parametrize("mode", ["hang-before-headers", "reset-mid-stream", "gzip-bomb"])
+def test_a_run_goes_on_past_a_hostile_server(mode: str, tmp_path: Any) -> None:
+    with hostile(mode) as url:
+        code, out, err = cli("run", "--base-url", url, "--model", "m", "--timeout", "2",
+                             "--max-examples", "0", "--workers", "8", "--report-dir", str(tmp_path))
+    assert code == 1, out + err
+    assert "HTTP-COMPLETE-001" in out
+    assert (tmp_path / "report.json").exists()
