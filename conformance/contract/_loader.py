@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin
 
 from referencing import Registry, Resource
-from referencing.exceptions import NoSuchResource, Unresolvable
+from referencing.exceptions import NoSuchResource, PointerToNowhere, Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from .._errors import SpecError, UsageError
@@ -155,8 +155,14 @@ def _check_refs(normalized: Any, uri: str, registry: Registry[Any], source: str)
         try:
             resolver.lookup(ref)
         except Unresolvable as exc:
-            reason = type(exc).__name__
-            detail = str(exc).splitlines()[0] if str(exc) else reason
+            # referencing's own messages embed the whole target document: say it briefly.
+            base, fragment = urldefrag(urljoin(uri, ref))
+            if isinstance(exc, PointerToNowhere):
+                detail = f"{fragment!r} does not exist in {'this document' if base == uri else base}"
+            elif isinstance(exc, NoSuchResource) or base != uri:
+                detail = f"the document {base} cannot be read"
+            else:
+                detail = type(exc).__name__
             raise SpecError(
                 f"$ref {ref!r} cannot be resolved ({detail})", source=source, pointer=pointer
             ) from None
