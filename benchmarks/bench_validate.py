@@ -54,6 +54,18 @@ def write_stream(path: Path, n: int) -> None:
         handle.write("data: [DONE]\n\n")
 
 
+def _peak_kib() -> int:
+    """This process's peak RSS: VmHWM (ru_maxrss survives exec on Linux, so a child started by
+    a big parent would report the parent's peak)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def measure(path: Path) -> None:
     """Runs in the child: validate, print chunks, seconds and peak RSS as JSON."""
     from conformance.checks import check_exchange
@@ -66,7 +78,7 @@ def measure(path: Path) -> None:
     result = check_exchange(contract, exchange)
     seconds = time.perf_counter() - start
     failed = sorted(k for k, o in result.outcomes.items() if o.status == "fail")
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kib = _peak_kib()
     print(
         json.dumps(
             {
@@ -79,6 +91,38 @@ def measure(path: Path) -> None:
     )
 
 
+def baselines(path: Path, limit_b: int = 5000) -> dict[str, float]:
+    """chunks/s of (a) json.loads + a compiled jsonschema-rs is_valid per chunk (the floor) and
+    (b) jsonschema.validate per chunk (what a hurried user writes), on the same chunks."""
+    import jsonschema
+    import jsonschema_rs
+
+    from conformance.contract import load_contract
+
+    contract = load_contract(profile="deepseek")
+    location = contract.operation().responses["200"][0].stream.data_schema
+    uri = f"{contract.base_uri}#{location}"
+    fast = jsonschema_rs.Draft202012Validator(
+        {"$ref": uri},
+        registry=jsonschema_rs.Registry([(contract.base_uri, dict(contract.schema_document))]),
+    )
+    lines = [
+        line[6:]
+        for line in path.read_text().splitlines()
+        if line.startswith("data: ") and line != "data: [DONE]"
+    ]
+    start = time.perf_counter()
+    valid = all(fast.is_valid(json.loads(line)) for line in lines)
+    a = len(lines) / (time.perf_counter() - start)
+    assert valid
+    subset = lines[:limit_b]
+    start = time.perf_counter()
+    for line in subset:
+        jsonschema.validate(json.loads(line), {"$ref": uri}, registry=contract.registry)
+    b = len(subset) / (time.perf_counter() - start)
+    return {"a": a, "b": b}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--chunks", type=int, action="append")
@@ -87,8 +131,8 @@ def main() -> int:
     if args.measure:
         measure(Path(args.measure))
         return 0
-    sizes = args.chunks or [10_000, 100_000]
-    print(f"{'chunks':>9} {'seconds':>8} {'chunks/s':>9} {'peak RSS MiB':>13}")
+    sizes = args.chunks or [10_000, 100_000, 1_000_000]
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             path = Path(tmp) / f"stream-{n}.http"
@@ -101,10 +145,23 @@ def main() -> int:
             )
             row = json.loads(out.stdout)
             assert not row["failed"], row["failed"]
-            print(
-                f"{row['chunks']:>9} {row['seconds']:>8.2f} "
-                f"{row['chunks'] / row['seconds']:>9.0f} {row['peak_rss_mib']:>13.1f}"
-            )
+            rows.append(row)
+            path.unlink()
+        # The baselines last: their parent process grows, and must not skew the children.
+        reference = Path(tmp) / "baseline.http"
+        write_stream(reference, 100_000)
+        floor = baselines(reference)
+    print(f"(a) json.loads + jsonschema-rs is_valid per chunk: {floor['a']:,.0f} chunks/s")
+    print(f"(b) jsonschema.validate per chunk:                 {floor['b']:,.0f} chunks/s")
+    print(
+        f"{'chunks':>9} {'seconds':>8} {'chunks/s':>9} {'(a)/ours':>9} {'ours/(b)':>9} {'peak RSS MiB':>13}"
+    )
+    for row in rows:
+        rate = row["chunks"] / row["seconds"]
+        print(
+            f"{row['chunks']:>9} {row['seconds']:>8.2f} {rate:>9.0f} {floor['a'] / rate:>8.1f}x "
+            f"{rate / floor['b']:>8.1f}x {row['peak_rss_mib']:>13.1f}"
+        )
     return 0
 
 

@@ -119,6 +119,8 @@ class SSEParser:
     # -- internals -------------------------------------------------------------------------
 
     def _drain(self, *, final: bool) -> list[SSEEvent]:
+        if b"\r" not in self._buffer:
+            return self._drain_lf()
         events: list[SSEEvent] = []
         buf = self._buffer
         pos = 0
@@ -137,6 +139,24 @@ class SSEParser:
         if pos:
             del buf[:pos]
             self._buffer_offset += pos
+        return events
+
+    def _drain_lf(self) -> list[SSEEvent]:
+        """The common case, LF line endings only: one ``split`` instead of a search per line."""
+        buf = self._buffer
+        end = buf.rfind(b"\n")
+        if end < 0:
+            return []
+        self.framing.line_endings.add("LF")
+        events: list[SSEEvent] = []
+        offset = self._buffer_offset
+        for raw in bytes(buf[:end]).split(b"\n"):
+            event = self._line(raw, offset)
+            if event is not None:
+                events.append(event)
+            offset += len(raw) + 1
+        del buf[: end + 1]
+        self._buffer_offset += end + 1
         return events
 
     def _line(self, raw: bytes, offset: int) -> SSEEvent | None:

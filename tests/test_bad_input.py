@@ -4,7 +4,6 @@ traceback."""
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -31,7 +30,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     )
     (d / "notoverlay.yaml").write_text("openapi: 3.1.0\n")
     (d / "binary.bin").write_bytes(b"\x00\x01\x02\xff")
-    return {p.stem: str(p) for p in d.iterdir()} | {"dir": str(d), "missing": str(d / "missing.yaml")}
+    return {p.stem: str(p) for p in d.iterdir()} | {
+        "dir": str(d),
+        "missing": str(d / "missing.yaml"),
+    }
 
 
 COMMANDS: list[tuple[str, list[str]]] = [

@@ -135,6 +135,17 @@ class Chunk:
     sentinel: bool  # data is a documented sentinel such as [DONE]
     payload: Any = None  # the parsed JSON, None for a sentinel or unparsable data
     json_error: str | None = None
+    #: (position, choice) of each object in ``payload["choices"]``, computed once per chunk.
+    choices: tuple[tuple[int, dict[str, Any]], ...] = ()
+
+    @staticmethod
+    def choices_of(payload: Any) -> tuple[tuple[int, dict[str, Any]], ...]:
+        if not isinstance(payload, dict):
+            return ()
+        items = payload.get("choices")
+        if not isinstance(items, list):
+            return ()
+        return tuple((i, c) for i, c in enumerate(items) if isinstance(c, dict))
 
 
 @dataclass(kw_only=True)
@@ -285,9 +296,14 @@ def stream_rule(
 
 
 class RuleBase:
-    """Convenience base for stream rules: ``self.fail(...)`` makes a failure with the id."""
+    """Convenience base for stream rules: ``self.fail(...)`` makes a failure with the id.
+
+    ``only_if``: a string that must appear in an event's data for ``on_chunk`` to have
+    anything to say (e.g. ``"tool_calls"``); the driver skips the call otherwise (the hot path).
+    """
 
     check_id: ClassVar[str]
+    only_if: ClassVar[str | None] = None
 
     def __init__(self, ctx: CheckContext) -> None:
         self.ctx = ctx

@@ -152,18 +152,18 @@ class _Collector:
         self.outcomes = {c.id: CheckOutcome(status="pass") for c in checks}
         self.exchange_id = exchange_id
         self.reproduce = reproduce
+        self.total = 0  # failures seen so far, kept and suppressed
+        self.dropped: set[str] = set()  # checks that stopped applying (skip, error) mid-stream
 
     def skip(self, check_id: str, reason: str) -> None:
         self.outcomes[check_id] = CheckOutcome(status="skip", reason=reason)
+        self.dropped.add(check_id)
 
     def error(self, check_id: str, exc: BaseException) -> None:
         outcome = self.outcomes[check_id]
         outcome.status = "error"
         outcome.reason = f"the check itself failed: {exc!r} (please report this)"
-
-    @property
-    def total(self) -> int:
-        return sum(len(o.failures) + o.suppressed for o in self.outcomes.values())
+        self.dropped.add(check_id)
 
     def add(self, check_id: str, failures: Iterator[Failure]) -> None:
         outcome = self.outcomes[check_id]
@@ -172,6 +172,7 @@ class _Collector:
                 if outcome.status == "skip":
                     return
                 outcome.status = "fail" if outcome.status != "error" else "error"
+                self.total += 1
                 if len(outcome.failures) < MAX_FAILURES_PER_CHECK:
                     outcome.failures.append(
                         item.with_context(exchange=self.exchange_id, reproduce=self.reproduce)
@@ -198,7 +199,12 @@ def _chunk(event: Any, sentinels: tuple[str, ...]) -> Chunk:
             json_error=str(exc),
         )
     return Chunk(
-        index=event.index, offset=event.offset, data=event.data, sentinel=False, payload=payload
+        index=event.index,
+        offset=event.offset,
+        data=event.data,
+        sentinel=False,
+        payload=payload,
+        choices=Chunk.choices_of(payload),
     )
 
 
@@ -243,6 +249,7 @@ def check_exchange(
             except Exception as exc:
                 collector.error(check.id, exc)
         accumulator = _Accumulator()
+        active = [(check_id, rule, getattr(rule, "only_if", None)) for check_id, rule in rules]
         kept: dict[int, str] = {}
         last: deque[tuple[int, str]] = deque(maxlen=EVIDENCE_LAST_EVENTS)
         failing_kept = 0
@@ -251,10 +258,14 @@ def check_exchange(
             chunks += 1
             accumulator.feed(chunk)
             before = collector.total
-            for check_id, rule in rules:
-                if collector.outcomes[check_id].status in ("skip", "error"):
+            text = chunk.data
+            for check_id, rule, needle in active:
+                if needle is not None and needle not in text:
                     continue
                 collector.add(check_id, rule.on_chunk(chunk))
+            if collector.dropped:
+                active = [r for r in active if r[0] not in collector.dropped]
+                collector.dropped.clear()
             data = event.data[:EVIDENCE_DATA_CHARS]
             if event.index < EVIDENCE_FIRST_EVENTS:
                 kept[event.index] = data

@@ -324,13 +324,6 @@ def _body_choices(ctx: CheckContext) -> list[tuple[int, dict[str, Any]]]:
     return [(i, c) for i, c in enumerate(body["choices"]) if isinstance(c, dict)]
 
 
-def _chunk_choices(chunk: Chunk) -> list[tuple[int, dict[str, Any]]]:
-    payload = chunk.payload
-    if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
-        return []
-    return [(i, c) for i, c in enumerate(payload["choices"]) if isinstance(c, dict)]
-
-
 def _presence(
     requested: bool, choice: dict[str, Any], text: Any, where: str, chunk: int | None
 ) -> Iterator[Failure]:
@@ -432,7 +425,7 @@ class LogprobsPresentStream(RuleBase):
         self.requested = _logprobs_requested(ctx)
 
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        for position, choice in _chunk_choices(chunk):
+        for position, choice in chunk.choices:
             delta = choice.get("delta")
             text = (
                 (delta.get("content") or delta.get("reasoning_content"))
@@ -459,8 +452,10 @@ def logprobs_range(ctx: CheckContext) -> Iterator[Failure]:
 
 @stream_rule(id="LOGPROBS-RANGE-001")
 class LogprobsRangeStream(RuleBase):
+    only_if = '"logprob"'
+
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        for position, choice in _chunk_choices(chunk):
+        for position, choice in chunk.choices:
             yield from _range(
                 _entries(choice.get("logprobs"), f"/choices/{position}/logprobs"), chunk.index
             )
@@ -493,12 +488,14 @@ def logprobs_top(ctx: CheckContext) -> Iterator[Failure]:
 
 @stream_rule(id="LOGPROBS-TOP-001")
 class LogprobsTopStream(RuleBase):
+    only_if = '"logprob"'
+
     def __init__(self, ctx: CheckContext) -> None:
         super().__init__(ctx)
         self.wanted = _top_wanted(ctx)
 
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        for position, choice in _chunk_choices(chunk):
+        for position, choice in chunk.choices:
             yield from _top(
                 _entries(choice.get("logprobs"), f"/choices/{position}/logprobs"),
                 self.wanted,
@@ -523,8 +520,10 @@ def logprobs_bytes(ctx: CheckContext) -> Iterator[Failure]:
 
 @stream_rule(id="LOGPROBS-BYTES-001")
 class LogprobsBytesStream(RuleBase):
+    only_if = '"logprob"'
+
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        for position, choice in _chunk_choices(chunk):
+        for position, choice in chunk.choices:
             yield from _bytes(
                 _entries(choice.get("logprobs"), f"/choices/{position}/logprobs"), chunk.index
             )

@@ -15,14 +15,6 @@ from ._base import CheckContext, Chunk, Failure, RuleBase, SkipCheck, as_dict, s
 __all__: list[str] = []
 
 
-def _choices(chunk: Chunk) -> list[tuple[int, dict[str, Any]]]:
-    """(position, choice) pairs of a chunk payload; malformed ones are the schema's business."""
-    payload = chunk.payload
-    if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
-        return []
-    return [(i, c) for i, c in enumerate(payload["choices"]) if isinstance(c, dict)]
-
-
 def _index(choice: dict[str, Any], position: int) -> int:
     index = choice.get("index")
     return index if isinstance(index, int) else position
@@ -133,6 +125,8 @@ class JsonPayload(RuleBase):
     source="DSERR (errors are HTTP statuses); bug D2#2",
 )
 class InBandError(RuleBase):
+    only_if = '"error"'
+
     def __init__(self, ctx: CheckContext) -> None:
         super().__init__(ctx)
         if not 200 <= ctx.exchange.response.status < 300:
@@ -197,7 +191,7 @@ class FirstRole(RuleBase):
         self.seen: set[int] = set()
 
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        for position, choice in _choices(chunk):
+        for position, choice in chunk.choices:
             index = _index(choice, position)
             if index in self.seen:
                 continue
@@ -221,7 +215,7 @@ class FirstRole(RuleBase):
 )
 class LaterRole(RuleBase):
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        for position, choice in _choices(chunk):
+        for position, choice in chunk.choices:
             delta = choice.get("delta")
             if isinstance(delta, dict) and delta.get("role") not in (None, "assistant"):
                 yield self.fail(
@@ -247,7 +241,7 @@ class Finish(RuleBase):
         self.reported: set[int] = set()
 
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        for position, choice in _choices(chunk):
+        for position, choice in chunk.choices:
             index = _index(choice, position)
             self.choices.add(index)
             reason = choice.get("finish_reason")
@@ -343,7 +337,7 @@ class UsagePlacement(RuleBase):
             return iter(())
         choices = payload.get("choices")
         empty = choices == []
-        finishing = any(c.get("finish_reason") is not None for _, c in _choices(chunk))
+        finishing = any(c.get("finish_reason") is not None for _, c in chunk.choices)
         if self.placement == "finish_chunk" and not finishing:
             self.issue = self.fail(
                 "usage is on a chunk without finish_reason"
@@ -376,8 +370,10 @@ class UsagePlacement(RuleBase):
     "captures deepseek-chat-stream-tools; bug D2#7",
 )
 class ToolIndex(RuleBase):
+    only_if = '"tool_calls"'
+
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        for position, choice in _choices(chunk):
+        for position, choice in chunk.choices:
             delta = choice.get("delta")
             calls = delta.get("tool_calls") if isinstance(delta, dict) else None
             for i, call in enumerate(calls if isinstance(calls, list) else []):
@@ -400,12 +396,14 @@ class ToolIndex(RuleBase):
     source="captures deepseek-chat-stream-tools, openai-gpt41-stream-tools; bugs D2#8, D2#9",
 )
 class ToolFirst(RuleBase):
+    only_if = '"tool_calls"'
+
     def __init__(self, ctx: CheckContext) -> None:
         super().__init__(ctx)
         self.seen: set[tuple[int, int]] = set()
 
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        for position, choice in _choices(chunk):
+        for position, choice in chunk.choices:
             delta = choice.get("delta")
             calls = delta.get("tool_calls") if isinstance(delta, dict) else None
             for i, call in enumerate(calls if isinstance(calls, list) else []):
@@ -462,7 +460,7 @@ class ReasoningOrder(RuleBase):
         self.reported: set[int] = set()
 
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        for position, choice in _choices(chunk):
+        for position, choice in chunk.choices:
             delta = choice.get("delta")
             if not isinstance(delta, dict):
                 continue

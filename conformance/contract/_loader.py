@@ -158,7 +158,9 @@ def _check_refs(normalized: Any, uri: str, registry: Registry[Any], source: str)
             # referencing's own messages embed the whole target document: say it briefly.
             base, fragment = urldefrag(urljoin(uri, ref))
             if isinstance(exc, PointerToNowhere):
-                detail = f"{fragment!r} does not exist in {'this document' if base == uri else base}"
+                detail = (
+                    f"{fragment!r} does not exist in {'this document' if base == uri else base}"
+                )
             elif isinstance(exc, NoSuchResource) or base != uri:
                 detail = f"the document {base} cannot be read"
             else:

@@ -155,10 +155,27 @@ class Exchange:
         return self.request.body if self.request is not None else None
 
 
+def _reject(constant: str) -> Any:
+    raise ValueError(f"{constant} is not valid JSON")
+
+
 def strict_json(text: str | bytes) -> Any:
-    """``json.loads`` without Python's extensions: NaN, Infinity and -Infinity are not JSON."""
+    """JSON as RFC 8259 says: NaN, Infinity and -Infinity are not JSON.
 
-    def reject(constant: str) -> Any:
-        raise ValueError(f"{constant} is not valid JSON")
+    orjson (strict, and several times faster) parses first; what it refuses goes to the
+    standard library, which explains the error, or accepts what orjson is stricter about than
+    RFC 8259 (an escaped lone surrogate such as ``"\\ud800"``).
+    """
+    if _orjson is not None:
+        try:
+            return _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(text, parse_constant=_reject)
 
-    return json.loads(text, parse_constant=reject)
+
+_orjson: Any
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; this keeps it optional
+    _orjson = None

@@ -114,19 +114,23 @@ async def run_async(
     config: RunConfig,
     *,
     progress: Callable[[int, int], None] | None = None,
+    cases: list[Case] | None = None,
 ) -> RunResult:
+    """Run ``config``; ``cases`` replaces the planned ones (benchmarks, custom suites)."""
     started = datetime.now(UTC)
     clock = time.perf_counter()
     seed = config.seed if config.seed is not None else random.randrange(2**31)
     operation = contract.operation()
     limits = httpx.Limits(max_connections=max(config.workers, 1) * 2)
     async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
-        available = await discover_models(client, config)
+        given = cases is not None and config.model is not None
+        available = [] if given else await discover_models(client, config)
         model = config.model or (available[0] if available else None)
         if model is None:
             raise UsageError(f"{config.base_url}/models lists no model; name one with --model")
         reasoner = next((m for m in available if "reasoner" in m and m != model), None)
-        cases = plan_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
+        if cases is None:
+            cases = plan_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
         if config.shard is not None:
             index, count = config.shard
             cases = [c for i, c in enumerate(cases) if i % count == index - 1]

@@ -13,7 +13,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-MODELS = json.dumps({"object": "list", "data": [{"id": "m", "object": "model", "owned_by": "x"}]}).encode()
+MODELS = json.dumps(
+    {"object": "list", "data": [{"id": "m", "object": "model", "owned_by": "x"}]}
+).encode()
 CHUNK = b'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"m","system_fingerprint":"f","choices":[{"index":0,"delta":{"role":"assistant","content":"hi"},"finish_reason":null}]}\n\n'
 _BOMB = gzip.compress(b"\0" * (256 * 1024 * 1024), compresslevel=9)
 
@@ -39,8 +41,12 @@ async def _handle(mode: str, reader: asyncio.StreamReader, writer: asyncio.Strea
         if length:
             await reader.readexactly(length)
         if head.startswith(b"GET /models"):
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                         + str(len(MODELS)).encode() + b"\r\n\r\n" + MODELS)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                + str(len(MODELS)).encode()
+                + b"\r\n\r\n"
+                + MODELS
+            )
             await writer.drain()
             return
         sse = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
@@ -52,14 +58,18 @@ async def _handle(mode: str, reader: asyncio.StreamReader, writer: asyncio.Strea
                 await writer.drain()
                 await asyncio.sleep(0.2)
         elif mode == "huge-body":  # claims a gigabyte and sends it as fast as it can
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n")
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n"
+            )
             block = b" " * 65536
             for _ in range(16384):
                 writer.write(block)
                 await writer.drain()
         elif mode == "gzip-bomb":
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
-                         b"Content-Length: " + str(len(_BOMB)).encode() + b"\r\n\r\n" + _BOMB)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                b"Content-Length: " + str(len(_BOMB)).encode() + b"\r\n\r\n" + _BOMB
+            )
             await writer.drain()
         elif mode == "reset-mid-stream":
             writer.write(sse + CHUNK + CHUNK)
@@ -69,7 +79,9 @@ async def _handle(mode: str, reader: asyncio.StreamReader, writer: asyncio.Strea
             writer.transport.abort()
             return
         elif mode == "lying-content-length":
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":")
+            writer.write(
+                b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"id":'
+            )
             await writer.drain()
         elif mode == "invalid-utf8":
             writer.write(sse + CHUNK.replace(b"hi", b"h\xff\xfe") + b"data: [DONE]\n\n")
@@ -107,6 +119,7 @@ def hostile(mode: str) -> Iterator[str]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     ready.wait(10)
+
     async def stop() -> None:
         server = box["server"]
         server.close()  # type: ignore[attr-defined]

@@ -17,7 +17,9 @@ from tests.runner.hostile import MODES, hostile
 from tests.test_cli import run as cli
 
 LIMITS = Limits(connect=2, first_byte=2, idle=1, total=4, max_bytes=4 * 1024 * 1024)
-CASE = Case(name="c", body={"model": "m", "messages": [{"role": "user", "content": "Hi"}], "stream": True})
+CASE = Case(
+    name="c", body={"model": "m", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+)
 #: Modes where no response ever arrives (the case fails as "no response", or the run stops
 #: with exit 2 if it is the first request).
 NO_RESPONSE = {"hang-before-headers", "slow-headers", "garbage"}
@@ -56,8 +58,21 @@ def test_each_hostile_server_ends_within_the_limits(mode: str, deepseek: Any) ->
 @pytest.mark.parametrize("mode", ["hang-before-headers", "reset-mid-stream", "gzip-bomb"])
 def test_a_run_goes_on_past_a_hostile_server(mode: str, tmp_path: Any) -> None:
     with hostile(mode) as url:
-        code, out, err = cli("run", "--base-url", url, "--model", "m", "--timeout", "2",
-                             "--max-examples", "0", "--workers", "8", "--report-dir", str(tmp_path))
+        code, out, err = cli(
+            "run",
+            "--base-url",
+            url,
+            "--model",
+            "m",
+            "--timeout",
+            "2",
+            "--max-examples",
+            "0",
+            "--workers",
+            "8",
+            "--report-dir",
+            str(tmp_path),
+        )
     assert code == 1, out + err
     assert "HTTP-COMPLETE-001" in out
     assert (tmp_path / "report.json").exists()
