@@ -11,7 +11,7 @@ import socket
 import struct
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 MODELS = json.dumps(
     {"object": "list", "data": [{"id": "m", "object": "model", "owned_by": "x"}]}
@@ -93,10 +93,8 @@ async def _handle(mode: str, reader: asyncio.StreamReader, writer: asyncio.Strea
         pass
     finally:
         writer.close()
-        try:
+        with suppress(ConnectionError, asyncio.CancelledError):
             await writer.wait_closed()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
 
 
 @contextmanager
