@@ -29,9 +29,10 @@ class SSEParserClosed(Exception):
     """Raised when bytes are fed to a parser after :meth:`SSEParser.close`."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True)
 class SSEEvent:
-    """One dispatched event.
+    """One dispatched event (not frozen: a frozen dataclass costs a setattr call per field,
+    once per event on the hot path; treat it as immutable).
 
     ``offset`` is the byte offset (from the start of the stream, BOM included) of the first line
     of the event; ``index`` counts dispatched events from 0.

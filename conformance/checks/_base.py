@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -125,9 +125,10 @@ class Summary:
         return self.choices[index]
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(kw_only=True, slots=True)
 class Chunk:
-    """One SSE event as a stream rule sees it."""
+    """One SSE event as a stream rule sees it. Rules must not change it; it is not frozen only
+    because a frozen dataclass costs a setattr call per field, once per chunk on the hot path."""
 
     index: int  # the event's index in the stream
     offset: int
@@ -204,9 +205,12 @@ class Check:
 
 
 class StreamRule(Protocol):
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]: ...
+    """``on_chunk`` returns the chunk's failures: a generator, or (faster on the hot path) a
+    tuple or list, empty when the chunk is fine."""
 
-    def on_end(self) -> Iterator[Failure]: ...
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]: ...
+
+    def on_end(self) -> Iterable[Failure]: ...
 
 
 #: Every check, by id, in registration order.
@@ -313,11 +317,11 @@ class RuleBase:
             fields["value"] = truncate(fields["value"])
         return Failure(check_id=self.check_id, message=message, **fields)
 
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        return iter(())
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
+        return ()
 
-    def on_end(self) -> Iterator[Failure]:
-        return iter(())
+    def on_end(self) -> Iterable[Failure]:
+        return ()
 
 
 def as_dict(value: Any) -> dict[str, Any]:

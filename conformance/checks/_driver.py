@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ from ._base import (
     CheckContext,
     Chunk,
     Failure,
+    RuleBase,
     SkipCheck,
     Summary,
     as_dict,
@@ -165,7 +166,7 @@ class _Collector:
         outcome.reason = f"the check itself failed: {exc!r} (please report this)"
         self.dropped.add(check_id)
 
-    def add(self, check_id: str, failures: Iterator[Failure]) -> None:
+    def add(self, check_id: str, failures: Iterable[Failure]) -> None:
         outcome = self.outcomes[check_id]
         try:
             for item in failures:
@@ -249,7 +250,12 @@ def check_exchange(
             except Exception as exc:
                 collector.error(check.id, exc)
         accumulator = _Accumulator()
-        active = [(check_id, rule, getattr(rule, "only_if", None)) for check_id, rule in rules]
+        # Rules with nothing to say per chunk (their on_chunk is the base one) are not called.
+        active = [
+            (check_id, rule, getattr(rule, "only_if", None))
+            for check_id, rule in rules
+            if type(rule).on_chunk is not RuleBase.on_chunk
+        ]
         kept: dict[int, str] = {}
         last: deque[tuple[int, str]] = deque(maxlen=EVIDENCE_LAST_EVENTS)
         failing_kept = 0
@@ -262,7 +268,13 @@ def check_exchange(
             for check_id, rule, needle in active:
                 if needle is not None and needle not in text:
                     continue
-                collector.add(check_id, rule.on_chunk(chunk))
+                try:
+                    found = rule.on_chunk(chunk)
+                except Exception as exc:
+                    collector.error(check_id, exc)
+                    continue
+                if found:  # an empty tuple or list: nothing to record (the common case)
+                    collector.add(check_id, iter(found))
             if collector.dropped:
                 active = [r for r in active if r[0] not in collector.dropped]
                 collector.dropped.clear()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
@@ -278,17 +278,20 @@ class ChunkSchema(RuleBase):
         self.reported = 0
         self.suppressed = 0
 
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        if chunk.payload is None:
-            return
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
+        payload = chunk.payload
+        if payload is None or self.ctx.contract.is_valid(self.location, payload):
+            return ()
+        out: list[Failure] = []
         for f in _schema_failures(
-            self.ctx, "STREAM-CHUNK-SCHEMA-001", self.location, chunk.payload, chunk.index
+            self.ctx, "STREAM-CHUNK-SCHEMA-001", self.location, payload, chunk.index
         ):
             if self.reported < MAX_SCHEMA_ERRORS:
                 self.reported += 1
-                yield f
+                out.append(f)
             else:
                 self.suppressed += 1
+        return out
 
     def on_end(self) -> Iterator[Failure]:
         if self.suppressed:

@@ -7,7 +7,7 @@ log-probability rules, each chunk as it passes (a stream rule) or the body's cho
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ._base import (
@@ -424,7 +424,8 @@ class LogprobsPresentStream(RuleBase):
         super().__init__(ctx)
         self.requested = _logprobs_requested(ctx)
 
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
+        out: list[Failure] = []
         for position, choice in chunk.choices:
             delta = choice.get("delta")
             text = (
@@ -432,7 +433,8 @@ class LogprobsPresentStream(RuleBase):
                 if isinstance(delta, dict)
                 else None
             )
-            yield from _presence(self.requested, choice, text, f"/choices/{position}", chunk.index)
+            out.extend(_presence(self.requested, choice, text, f"/choices/{position}", chunk.index))
+        return out
 
 
 @response_check(

@@ -7,7 +7,7 @@ events; captures = shared/captures/deepseek-chat-stream*; bugs = deepseek-contra
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ._base import CheckContext, Chunk, Failure, RuleBase, SkipCheck, as_dict, stream_rule
@@ -67,19 +67,23 @@ class Done(RuleBase):
         self.done_at: int | None = None
         self.after_done = 0
 
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
+        out: list[Failure] = []
         if self.done_at is not None:
             self.after_done += 1
             if self.after_done == 1:
                 what = "another [DONE]" if chunk.sentinel else "an event"
-                yield self.fail(
-                    f"{what} after data: [DONE] (which came as event {self.done_at}); "
-                    "[DONE] must be the last event",
-                    chunk_index=chunk.index,
-                    value=chunk.data,
+                out.append(
+                    self.fail(
+                        f"{what} after data: [DONE] (which came as event {self.done_at}); "
+                        "[DONE] must be the last event",
+                        chunk_index=chunk.index,
+                        value=chunk.data,
+                    )
                 )
         elif chunk.sentinel:
             self.done_at = chunk.index
+        return out
 
     def on_end(self) -> Iterator[Failure]:
         if self.done_at is not None:
@@ -103,19 +107,27 @@ class Done(RuleBase):
     source="DS25 (each data: is a chat completion chunk object); RFC 8259 (no NaN/Infinity)",
 )
 class JsonPayload(RuleBase):
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
+        out: list[Failure] = []
         if chunk.sentinel:
-            return
+            return out
         if chunk.json_error is not None:
-            yield self.fail(
-                f"data is not JSON: {chunk.json_error}", chunk_index=chunk.index, value=chunk.data
+            out.append(
+                self.fail(
+                    f"data is not JSON: {chunk.json_error}",
+                    chunk_index=chunk.index,
+                    value=chunk.data,
+                )
             )
         elif not isinstance(chunk.payload, dict):
-            yield self.fail(
-                f"data is JSON but not an object ({type(chunk.payload).__name__})",
-                chunk_index=chunk.index,
-                value=chunk.payload,
+            out.append(
+                self.fail(
+                    f"data is JSON but not an object ({type(chunk.payload).__name__})",
+                    chunk_index=chunk.index,
+                    value=chunk.payload,
+                )
             )
+        return out
 
 
 @stream_rule(
@@ -159,9 +171,10 @@ class Constant(RuleBase):
         self.first: dict[str, tuple[int, Any]] = {}
         self.reported: set[str] = set()
 
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
+        out: list[Failure] = []
         if not isinstance(chunk.payload, dict):
-            return
+            return out
         for name in CONSTANT_FIELDS:
             if name not in chunk.payload:
                 continue
@@ -171,12 +184,15 @@ class Constant(RuleBase):
             elif value != self.first[name][1] and name not in self.reported:
                 self.reported.add(name)
                 where, was = self.first[name]
-                yield self.fail(
-                    f"{name} changed mid-stream: {was!r} in chunk {where}, {value!r} here",
-                    chunk_index=chunk.index,
-                    instance_path=f"/{name}",
-                    value=value,
+                out.append(
+                    self.fail(
+                        f"{name} changed mid-stream: {was!r} in chunk {where}, {value!r} here",
+                        chunk_index=chunk.index,
+                        instance_path=f"/{name}",
+                        value=value,
+                    )
                 )
+        return out
 
 
 @stream_rule(
@@ -190,7 +206,8 @@ class FirstRole(RuleBase):
         super().__init__(ctx)
         self.seen: set[int] = set()
 
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
+        out: list[Failure] = []
         for position, choice in chunk.choices:
             index = _index(choice, position)
             if index in self.seen:
@@ -199,12 +216,15 @@ class FirstRole(RuleBase):
             delta = choice.get("delta")
             role = delta.get("role") if isinstance(delta, dict) else None
             if role != "assistant":
-                yield self.fail(
-                    f'the first delta of choice {index} has role {role!r}, expected "assistant"',
-                    chunk_index=chunk.index,
-                    instance_path=f"/choices/{position}/delta/role",
-                    value=role,
+                out.append(
+                    self.fail(
+                        f'the first delta of choice {index} has role {role!r}, expected "assistant"',
+                        chunk_index=chunk.index,
+                        instance_path=f"/choices/{position}/delta/role",
+                        value=role,
+                    )
                 )
+        return out
 
 
 @stream_rule(
@@ -214,17 +234,21 @@ class FirstRole(RuleBase):
     source="DS25 (role enum: assistant); bug D2#10 ('role': '')",
 )
 class LaterRole(RuleBase):
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
+        out: list[Failure] = []
         for position, choice in chunk.choices:
             delta = choice.get("delta")
             if isinstance(delta, dict) and delta.get("role") not in (None, "assistant"):
-                yield self.fail(
-                    f"a delta has role {delta['role']!r}; a chat completion stream only speaks "
-                    "as assistant",
-                    chunk_index=chunk.index,
-                    instance_path=f"/choices/{position}/delta/role",
-                    value=delta["role"],
+                out.append(
+                    self.fail(
+                        f"a delta has role {delta['role']!r}; a chat completion stream only speaks "
+                        "as assistant",
+                        chunk_index=chunk.index,
+                        instance_path=f"/choices/{position}/delta/role",
+                        value=delta["role"],
+                    )
                 )
+        return out
 
 
 @stream_rule(
@@ -240,7 +264,8 @@ class Finish(RuleBase):
         self.choices: set[int] = set()
         self.reported: set[int] = set()
 
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
+        out: list[Failure] = []
         for position, choice in chunk.choices:
             index = _index(choice, position)
             self.choices.add(index)
@@ -248,15 +273,18 @@ class Finish(RuleBase):
             if index in self.finished and index not in self.reported:
                 self.reported.add(index)
                 what = "a second finish_reason" if reason is not None else "another chunk"
-                yield self.fail(
-                    f"choice {index} got {what} after its finish_reason "
-                    f"(chunk {self.finished[index]}); nothing may follow it",
-                    chunk_index=chunk.index,
-                    instance_path=f"/choices/{position}",
-                    value=choice,
+                out.append(
+                    self.fail(
+                        f"choice {index} got {what} after its finish_reason "
+                        f"(chunk {self.finished[index]}); nothing may follow it",
+                        chunk_index=chunk.index,
+                        instance_path=f"/choices/{position}",
+                        value=choice,
+                    )
                 )
             elif reason is not None and index not in self.finished:
                 self.finished[index] = chunk.index
+        return out
 
     def on_end(self) -> Iterator[Failure]:
         for index in sorted(self.choices - set(self.finished)):
@@ -289,13 +317,13 @@ class UsageOnce(RuleBase):
         self.with_usage: list[int] = []
         self.last_chunk: int | None = None
 
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         if chunk.sentinel or not isinstance(chunk.payload, dict):
-            return iter(())
+            return ()
         self.last_chunk = chunk.index
         if chunk.payload.get("usage") is not None:
             self.with_usage.append(chunk.index)
-        return iter(())
+        return ()
 
     def on_end(self) -> Iterator[Failure]:
         if not self.with_usage:
@@ -331,10 +359,10 @@ class UsagePlacement(RuleBase):
         self.placement = ctx.contract.profile.usage_placement
         self.issue: Failure | None = None
 
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         payload = chunk.payload
         if not isinstance(payload, dict) or payload.get("usage") is None or self.issue:
-            return iter(())
+            return ()
         choices = payload.get("choices")
         empty = choices == []
         finishing = any(c.get("finish_reason") is not None for _, c in chunk.choices)
@@ -353,7 +381,7 @@ class UsagePlacement(RuleBase):
                 chunk_index=chunk.index,
                 instance_path="/usage",
             )
-        return iter(())
+        return ()
 
     def on_end(self) -> Iterator[Failure]:
         if self.issue is not None:
@@ -459,7 +487,8 @@ class ReasoningOrder(RuleBase):
         self.content_started: set[int] = set()
         self.reported: set[int] = set()
 
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
+        out: list[Failure] = []
         for position, choice in chunk.choices:
             delta = choice.get("delta")
             if not isinstance(delta, dict):
@@ -471,11 +500,14 @@ class ReasoningOrder(RuleBase):
                 and index not in self.reported
             ):
                 self.reported.add(index)
-                yield self.fail(
-                    f"choice {index} sends reasoning_content after its content started",
-                    chunk_index=chunk.index,
-                    instance_path=f"/choices/{position}/delta/reasoning_content",
-                    value=delta["reasoning_content"],
+                out.append(
+                    self.fail(
+                        f"choice {index} sends reasoning_content after its content started",
+                        chunk_index=chunk.index,
+                        instance_path=f"/choices/{position}/delta/reasoning_content",
+                        value=delta["reasoning_content"],
+                    )
                 )
             if delta.get("content"):
                 self.content_started.add(index)
+        return out
