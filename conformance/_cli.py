@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC
 from typing import IO, TYPE_CHECKING, NoReturn
 
@@ -308,11 +308,11 @@ def _cmd_report_merge(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    import contextlib
     import os
 
-    from .report import build_report, render_text
-    from .runner import API_KEY_VARIABLE, Limits, RunConfig, run
+    from ._session import live_report
+    from .report import render_text
+    from .runner import API_KEY_VARIABLE, Limits, RunConfig
 
     _positive(args.max_requests, "--max-requests")
     _positive(args.max_examples, "--max-examples", zero=True)
@@ -331,54 +331,32 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         idle=min(Limits().idle, args.timeout),
         connect=min(Limits().connect, args.timeout),
     )
-    api_key = args.api_key or os.environ.get(API_KEY_VARIABLE)
     shard = _shard(args.shard)
-    seed = args.seed if args.seed is not None or shard is None else 0  # shards share one
-    baseline = _baseline(args.baseline)
-    with contextlib.ExitStack() as stack:
-        base_url = args.base_url
-        if base_url is None:
-            from .reference import DEFAULT_API_KEY, create_app, serve_in_thread
-
-            base_url = stack.enter_context(serve_in_thread(create_app()))
-            api_key = api_key or DEFAULT_API_KEY
-            err.write(
-                f"conformance: no --base-url: checking the embedded reference server ({base_url})\n"
-            )
-        config = RunConfig(
-            base_url=base_url,
-            api_key=api_key,
-            model=args.model,
-            max_examples=args.max_examples,
-            max_requests=args.max_requests,
-            max_tokens=args.max_tokens,
-            workers=args.workers,
-            seed=seed,
-            limits=limits,
-            shard=shard,
-        )
-        progress = _progress(err)
-        with progress as tick:
-            result = run(contract, config, progress=tick)
-    report = build_report(
-        contract,
-        result.results,
-        started_at=result.started_at,
-        duration_s=result.duration_s,
-        base_url=args.base_url,
-        model=result.model,
-        seed=result.seed,
-        fail_on="SHOULD" if args.strict else "MUST",
-        baseline=baseline,  # type: ignore[arg-type]
-        run={
-            "requests_sent": result.requests_sent,
-            "tokens_spent": result.tokens_spent,
-            "cases_planned": result.cases_planned,
-            "cases_skipped": result.cases_skipped,
-            "embedded_server": args.base_url is None,
-            "shard": args.shard,
-        },
+    config = RunConfig(
+        base_url=args.base_url or "",
+        api_key=args.api_key or os.environ.get(API_KEY_VARIABLE),
+        model=args.model,
+        max_examples=args.max_examples,
+        max_requests=args.max_requests,
+        max_tokens=args.max_tokens,
+        workers=args.workers,
+        seed=args.seed if args.seed is not None or shard is None else 0,  # shards share one
+        limits=limits,
+        shard=shard,
     )
+
+    def announce(url: str) -> None:
+        err.write(f"conformance: no --base-url: checking the embedded reference server ({url})\n")
+
+    with _progress(err) as tick:
+        result, report = live_report(
+            contract,
+            config,
+            strict=args.strict,
+            baseline=_baseline(args.baseline),  # type: ignore[arg-type]
+            on_embedded=announce,
+            progress=tick,
+        )
     out.write(render_text(result.results, report, only_failures=True))
     _write_outputs(report, args.report_dir, out)
     return EXIT_FAILED if report["verdict"] == "fail" else EXIT_OK
@@ -391,7 +369,7 @@ class _progress:
         self.stream = stream
         self.bar: object = None
 
-    def __enter__(self) -> object:
+    def __enter__(self) -> Callable[[int, int], None] | None:
         if not (hasattr(self.stream, "isatty") and self.stream.isatty()):
             return None
         from rich.console import Console

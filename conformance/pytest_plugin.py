@@ -91,54 +91,29 @@ def conformance_check_exchange(
 
 
 def _run(config: pytest.Config, contract: Contract) -> dict[str, Any]:
-    from .report import build_report, write_all
-    from .runner import API_KEY_VARIABLE, RunConfig, run
+    from ._session import live_report
+    from .report import write_all
+    from .runner import API_KEY_VARIABLE, RunConfig
 
-    base_url = config.getoption(BASE_URL)
-    api_key = config.getoption(API_KEY) or os.environ.get(API_KEY_VARIABLE)
     strict = config.getoption(STRICT)
-    with contextlib.ExitStack() as stack:
-        target = base_url
-        if target is None:
-            from .reference import DEFAULT_API_KEY, create_app, serve_in_thread
-
-            target = stack.enter_context(serve_in_thread(create_app(contract=contract)))
-            api_key = api_key or DEFAULT_API_KEY
-        result = run(
-            contract,
-            RunConfig(
-                base_url=target,
-                api_key=api_key,
-                model=config.getoption(MODEL),
-                max_examples=config.getoption(MAX_EXAMPLES),
-                seed=config.getoption(SEED),
-            ),
-        )
-    report = build_report(
+    _, report = live_report(
         contract,
-        result.results,
-        started_at=result.started_at,
-        duration_s=result.duration_s,
-        base_url=base_url,
-        model=result.model,
-        seed=result.seed,
-        fail_on="SHOULD" if strict else "MUST",
-        run={
-            "requests_sent": result.requests_sent,
-            "tokens_spent": result.tokens_spent,
-            "cases_planned": result.cases_planned,
-            "cases_skipped": result.cases_skipped,
-            "embedded_server": base_url is None,
-        },
+        RunConfig(
+            base_url=config.getoption(BASE_URL) or "",
+            api_key=config.getoption(API_KEY) or os.environ.get(API_KEY_VARIABLE),
+            model=config.getoption(MODEL),
+            max_examples=config.getoption(MAX_EXAMPLES),
+            seed=config.getoption(SEED),
+        ),
+        strict=strict,
     )
     path = write_all(report, config.getoption(REPORT_DIR))["report.json"]
-    return {"result": result, "report": report, "path": path, "strict": strict}
+    return {"report": report, "path": path, "strict": strict}
 
 
 @pytest.fixture(scope="session")
 def conformance_run(pytestconfig: pytest.Config, conformance_contract: Contract) -> dict[str, Any]:
-    """The session's live run (sent once): ``result`` (RunResult), ``report`` (report.json's
-    content) and ``path``."""
+    """The session's live run (sent once): ``report`` (report.json's content) and ``path``."""
     stash = pytestconfig.stash
     if RUN_KEY not in stash:
         stash[RUN_KEY] = _run(pytestconfig, conformance_contract)

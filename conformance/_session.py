@@ -1,0 +1,65 @@
+"""A live run and its report: the one code path behind ``conformance run`` and the pytest plugin,
+so both give the same verdict and the same report.json."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .contract import Contract
+    from .report import Baseline
+    from .runner import RunConfig, RunResult
+
+__all__ = ["live_report"]
+
+
+def live_report(
+    contract: Contract,
+    config: RunConfig,
+    *,
+    strict: bool = False,
+    baseline: Baseline | None = None,
+    on_embedded: Callable[[str], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[RunResult, dict[str, Any]]:
+    """Run ``config`` (against the embedded reference server when its base_url is empty) and
+    build the report."""
+    import dataclasses
+
+    from .report import build_report
+    from .runner import run
+
+    embedded = not config.base_url
+    with contextlib.ExitStack() as stack:
+        if embedded:
+            from .reference import DEFAULT_API_KEY, create_app, serve_in_thread
+
+            url = stack.enter_context(serve_in_thread(create_app(contract=contract)))
+            config = dataclasses.replace(
+                config, base_url=url, api_key=config.api_key or DEFAULT_API_KEY
+            )
+            if on_embedded is not None:
+                on_embedded(url)
+        result = run(contract, config, progress=progress)
+    report = build_report(
+        contract,
+        result.results,
+        started_at=result.started_at,
+        duration_s=result.duration_s,
+        base_url=None if embedded else config.base_url,
+        model=result.model,
+        seed=result.seed,
+        fail_on="SHOULD" if strict else "MUST",
+        baseline=baseline,
+        run={
+            "requests_sent": result.requests_sent,
+            "tokens_spent": result.tokens_spent,
+            "cases_planned": result.cases_planned,
+            "cases_skipped": result.cases_skipped,
+            "embedded_server": embedded,
+            "shard": None if config.shard is None else f"{config.shard[0]}/{config.shard[1]}",
+        },
+    )
+    return result, report
