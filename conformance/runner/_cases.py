@@ -208,33 +208,22 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
     return cases
 
 
-def negative_cases(model: str) -> list[Case]:
-    """Hand-picked invalid requests: each must get a 4xx with the error envelope."""
+def negative_cases(model: str, *, max_tokens: int = 16) -> list[Case]:
+    """Hand-picked invalid requests: each must get a 4xx with the error envelope. Each carries
+    a small max_tokens, so a server that wrongly accepts one answers briefly."""
     hi = [{"role": "user", "content": "Hi"}]
+    cap = {"max_tokens": max_tokens}
+
+    def bad(name: str, body: dict[str, Any]) -> Case:
+        return Case(name=name, body={**body, **cap}, expectation="reject", source="negative")
+
     return [
-        Case(
-            name="invalid-missing-model",
-            body={"messages": hi},
-            expectation="reject",
-            source="negative",
-        ),
-        Case(
-            name="invalid-empty-messages",
-            body={"model": model, "messages": []},
-            expectation="reject",
-            source="negative",
-        ),
-        Case(
-            name="invalid-temperature",
-            body={"model": model, "messages": hi, "temperature": 5},
-            expectation="reject",
-            source="negative",
-        ),
-        Case(
-            name="invalid-top-logprobs",
-            body={"model": model, "messages": hi, "logprobs": True, "top_logprobs": 21},
-            expectation="reject",
-            source="negative",
+        bad("invalid-missing-model", {"messages": hi}),
+        bad("invalid-empty-messages", {"model": model, "messages": []}),
+        bad("invalid-temperature", {"model": model, "messages": hi, "temperature": 5}),
+        bad(
+            "invalid-top-logprobs",
+            {"model": model, "messages": hi, "logprobs": True, "top_logprobs": 21},
         ),
         Case(
             name="invalid-json",
@@ -322,6 +311,9 @@ def generated_cases(
             elif validator.is_valid(body):
                 continue
             else:
+                if isinstance(body, dict) and "max_tokens" not in body:
+                    capped = {**body, "max_tokens": max_tokens}  # bounded if wrongly accepted
+                    body = capped if not validator.is_valid(capped) else body
                 key = json.dumps(body, sort_keys=True, default=str)
                 case = Case(name="", body=body, expectation="reject", source="negative")
         else:

@@ -95,7 +95,7 @@ def plan_cases(
     cases += generated_cases(
         contract, count=config.max_examples, seed=seed, model=model, max_tokens=config.max_tokens
     )
-    cases += negative_cases(model)
+    cases += negative_cases(model, max_tokens=config.max_tokens)
     cases += generated_cases(
         contract,
         count=config.max_examples,

@@ -32,6 +32,12 @@ RETRY_STATUSES = (429, 503)
 MAX_RETRY_AFTER = 30.0
 
 
+class _StaleConnection(Exception):
+    """The server closed the connection before any byte of a response: typically a pooled
+    keep-alive connection it had just timed out (cpp-httplib closes idle ones after 5 s). The
+    request was not answered, so it is sent again on a fresh connection."""
+
+
 class TargetUnreachable(ConformanceError):
     """The target could not be reached at all (no response): DNS, connection, TLS, timeout."""
 
@@ -143,7 +149,15 @@ async def send(
     for attempt in range(limits.retries + 1):
         if on_request is not None:
             on_request()
-        exchange, wait = await _attempt(client, case, url, api_key, limits, attempt)
+        try:
+            exchange, wait = await _attempt(client, case, url, api_key, limits, attempt)
+        except _StaleConnection:
+            if attempt == limits.retries:
+                raise TargetUnreachable(
+                    f"{url}: the server closed the connection without a response, "
+                    f"{attempt + 1} times"
+                ) from None
+            continue  # a pooled keep-alive connection the server had already closed
         if wait is None or attempt == limits.retries:
             return exchange
         await asyncio.sleep(wait)
@@ -239,6 +253,10 @@ async def _attempt(
         raise TargetUnreachable(
             f"{url}: timed out waiting to {what} ({type(exc).__name__})"
         ) from None
+    except httpx.RemoteProtocolError as exc:
+        if status is None and "without sending a response" in str(exc):
+            raise _StaleConnection from None
+        raise TargetUnreachable(f"{url}: {exc or type(exc).__name__}") from None
     except httpx.HTTPError as exc:
         raise TargetUnreachable(f"{url}: {exc or type(exc).__name__}") from None
     assert status is not None

@@ -68,3 +68,15 @@ def test_the_openai_profile_exports_and_lints(tmp_path: Path) -> None:
     findings = json.loads(out)["findings"]
     chat = [f for f in findings if f["pointer"].startswith("/paths/~1chat~1completions/post")]
     assert not [f for f in chat if f["severity"] == "error"], chat
+
+
+def test_assistant_messages_need_content_or_tool_calls() -> None:
+    """Regression (llama-server certification): the official document requires only `role`
+    on an assistant message, though its prose requires content, tool_calls or function_call."""
+    contract = load_contract(profile="openai")
+    validator = contract.validator(contract.operation().request_schema)
+    base = {"model": "m", "messages": [{"role": "user", "content": "Hi"}]}
+    empty = {**base, "messages": [*base["messages"], {"role": "assistant"}]}
+    with_content = {**base, "messages": [*base["messages"], {"role": "assistant", "content": "x"}]}
+    assert not validator.is_valid(empty)
+    assert validator.is_valid(with_content)

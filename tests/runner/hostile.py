@@ -20,6 +20,7 @@ CHUNK = b'data: {"id":"x","object":"chat.completion.chunk","created":1,"model":"
 _BOMB = gzip.compress(b"\0" * (256 * 1024 * 1024), compresslevel=9)
 
 MODES = (
+    "close-first-request",
     "hang-before-headers",
     "slow-headers",
     "huge-body",
@@ -29,6 +30,9 @@ MODES = (
     "invalid-utf8",
     "garbage",
 )
+
+
+_SEEN = {"chat": 0}
 
 
 async def _handle(mode: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -50,7 +54,13 @@ async def _handle(mode: str, reader: asyncio.StreamReader, writer: asyncio.Strea
             await writer.drain()
             return
         sse = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
-        if mode == "hang-before-headers":
+        _SEEN["chat"] += 1
+        if mode == "close-first-request":  # a stale keep-alive connection, then a good answer
+            if _SEEN["chat"] % 2 == 1:
+                return
+            writer.write(sse + CHUNK + b"data: [DONE]\n\n")
+            await writer.drain()
+        elif mode == "hang-before-headers":
             await asyncio.sleep(3600)
         elif mode == "slow-headers":
             for byte in sse:

@@ -45,6 +45,9 @@ def test_each_hostile_server_ends_within_the_limits(mode: str, deepseek: Any) ->
     tracemalloc.stop()
     assert elapsed < LIMITS.total + 3
     assert peak < 64 * 1024 * 1024, f"{mode}: peak {peak / 1e6:.0f} MB"
+    if mode == "close-first-request":  # retried on a fresh connection, and answered
+        assert exchange is not None and exchange.response.status == 200
+        return
     if exchange is not None:
         result = check_exchange(deepseek, exchange)
         failed = {k for k, o in result.outcomes.items() if o.status == "fail"}
