@@ -388,8 +388,10 @@ def _bytes(entries: Iterator[tuple[str, dict[str, Any]]], chunk: int | None) -> 
         ]
         for where, item in items:
             token, data = item.get("token"), item.get("bytes")
-            if not isinstance(token, str) or data is None or "\ufffd" in token:
-                continue  # a token that is part of a UTF-8 character has no text of its own
+            if not isinstance(token, str) or data is None or "\ufffd" in token or token == "":
+                # A token that is part of a UTF-8 character has no text of its own: servers
+                # write it as U+FFFD (DeepSeek) or as "" (llama-server) beside its raw bytes.
+                continue
             if data != list(token.encode("utf-8")):
                 yield failure(
                     "LOGPROBS-BYTES-001",

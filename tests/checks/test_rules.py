@@ -220,6 +220,10 @@ CLEAN: dict[str, Callable[[], Exchange]] = {
     "json with logprobs": lambda: json_exchange(
         logprob_body(logprob("Hi")), request=LOGPROB_REQUEST
     ),
+    # Regression (llama-server): a partial UTF-8 character is the token "" with its raw bytes.
+    "json with a partial-character token": lambda: json_exchange(
+        logprob_body({**logprob("Hi"), "token": "", "bytes": [229, 145]}), request=LOGPROB_REQUEST
+    ),
     "json mode": lambda: json_exchange(
         completion(
             choices=[
