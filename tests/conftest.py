@@ -40,6 +40,18 @@ def read_capture(name: str) -> tuple[int, dict[str, str], bytes]:
     return status, headers, body
 
 
+def load_report(directory: Path) -> dict[str, Any]:
+    """report.json of a run, validated against the public report schema."""
+    import json
+
+    import jsonschema
+
+    report = json.loads((directory / "report.json").read_text())
+    schema = json.loads(need_shared(SHARED / "report.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(report)
+    return report  # type: ignore[no-any-return]
+
+
 @pytest.fixture(scope="session")
 def deepseek() -> Contract:
     return load_contract(profile="deepseek")

@@ -7,14 +7,13 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 import yaml
 
 from conformance.checks import check_exchange
 from conformance.exchange import read_exchanges
 from tests.checks.builders import BASE, USAGE, chunk
-from tests.conftest import CAPTURES, SHARED, SPEC, need_shared
+from tests.conftest import CAPTURES, SPEC, load_report, need_shared
 from tests.test_cli import run
 
 DEEPSEEK = (
@@ -25,13 +24,6 @@ OPENAI = (
 )
 
 
-def _report(directory: Path) -> dict[str, Any]:
-    report = json.loads((directory / "report.json").read_text())
-    schema = json.loads(need_shared(SHARED / "report.schema.json").read_text())
-    jsonschema.Draft202012Validator(schema).validate(report)
-    return report
-
-
 def _failed(report: dict[str, Any]) -> set[str]:
     return {c["id"] for c in report["checks"] if c["status"] == "fail"}
 
@@ -39,7 +31,7 @@ def _failed(report: dict[str, Any]) -> set[str]:
 @pytest.mark.parametrize("name", DEEPSEEK)
 def test_every_deepseek_capture_has_no_must_failure(name: str, tmp_path: Path) -> None:
     code, out, err = run("validate", str(CAPTURES / name), "--report-dir", str(tmp_path))
-    report = _report(tmp_path)
+    report = load_report(tmp_path)
     if name == "deepseek-v4-flash-thinking-tool-choice-error-400.response.http":
         # DeepSeek sent this JSON error body as application/octet-stream: a fair finding.
         assert _failed(report) == {"HTTP-CONTENT-TYPE-001"}
@@ -84,7 +76,7 @@ def test_the_seed_stream_example_as_a_file(tmp_path: Path) -> None:
     path.write_bytes(example.encode())
     code, out, _ = run("validate", str(path), "--report-dir", str(tmp_path))
     assert code == 1
-    assert _failed(_report(tmp_path)) == {
+    assert _failed(load_report(tmp_path)) == {
         "STREAM-CHUNK-SCHEMA-001",
         "STREAM-FRAMING-001",
         "STREAM-DONE-001",
@@ -105,7 +97,7 @@ def test_validate_text_output_and_report(tmp_path: Path) -> None:
     assert "ok   deepseek-chat-stream.response.http  (HTTP 200, stream of 4 events)" in out
     assert "[STREAM-CHUNK-SCHEMA-001 MUST] 'prompt_cache_hit_tokens' is a required property" in out
     assert "      where: chunk 8, at /usage" in out
-    report = _report(tmp_path)
+    report = load_report(tmp_path)
     assert report["summary"]["exchanges"] == 2 and report["verdict"] == "fail"
     assert report["target"] == {"base_url": None, "model": None}
 

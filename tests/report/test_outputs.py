@@ -10,14 +10,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from conformance._cli import checks_markdown
 from conformance.checks import CHECKS
 from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
 from conformance.report import OUTPUTS
-from tests.conftest import ROOT, SHARED, need_shared
+from tests.conftest import ROOT, load_report
 from tests.test_cli import run as cli
 
 FAST = ["--max-examples", "1", "--seed", "5"]
@@ -39,10 +38,7 @@ def _run(
             *FAST,
             *extra,
         )
-    report = json.loads((tmp_path / "report.json").read_text())
-    schema = json.loads(need_shared(SHARED / "report.schema.json").read_text())
-    jsonschema.Draft202012Validator(schema).validate(report)
-    return code, out, report
+    return code, out, load_report(tmp_path)
 
 
 @pytest.fixture(scope="module")

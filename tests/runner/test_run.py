@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import socket
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from conformance.contract import load_contract
 from conformance.reference import DEFAULT_API_KEY, FAULTS, create_app, serve_in_thread
 from conformance.runner import RunConfig, plan_cases
-from tests.conftest import SHARED, need_shared
+from tests.conftest import load_report
 from tests.test_cli import run as cli
 
 FAST = ["--max-examples", "1", "--seed", "3", "--timeout", "2"]
-
-
-def _report(directory: Path) -> dict[str, Any]:
-    report = json.loads((directory / "report.json").read_text())
-    schema = json.loads(need_shared(SHARED / "report.schema.json").read_text())
-    jsonschema.Draft202012Validator(schema).validate(report)
-    return report
 
 
 def test_run_with_no_target_checks_the_embedded_server(tmp_path: Path) -> None:
     code, out, err = cli("run", "--report-dir", str(tmp_path), "--seed", "1")
     assert code == 0, out
     assert "checking the embedded reference server" in err
-    report = _report(tmp_path)
+    report = load_report(tmp_path)
     assert report["verdict"] == "pass" and report["summary"]["checks_failed"] == 0
     assert report["target"]["base_url"] is None and report["target"]["model"] == "deepseek-chat"
     run = report["run"]
@@ -57,7 +48,7 @@ def test_run_against_each_fault_fails_and_names_the_check(tmp_path: Path, name: 
     assert code == 1, out
     for check_id in FAULTS[name].breaks:
         assert check_id in out, f"{check_id} not named for fault {name}"
-    failed = {c["id"] for c in _report(tmp_path)["checks"] if c["status"] == "fail"}
+    failed = {c["id"] for c in load_report(tmp_path)["checks"] if c["status"] == "fail"}
     assert set(FAULTS[name].breaks) <= failed
 
 
@@ -116,7 +107,7 @@ def test_bad_run_flags(argv: list[str], line: str) -> None:
 
 def test_the_request_budget_is_honoured(tmp_path: Path) -> None:
     _code, out, _ = cli("run", "--max-requests", "5", "--report-dir", str(tmp_path), "--seed", "1")
-    run = _report(tmp_path)["run"]
+    run = load_report(tmp_path)["run"]
     assert run["requests_sent"] == 5 and len(run["cases_skipped"]) == run["cases_planned"] - 5
     assert "case(s) not sent (the request budget ran out)" in out
 
@@ -135,7 +126,7 @@ def test_the_api_key_never_reaches_a_file_or_the_output(tmp_path: Path, monkeypa
     with serve_in_thread(create_app(api_keys=[secret], faults=["no-done"])) as url:
         code, out, err = cli("run", "--base-url", url, "--report-dir", str(tmp_path), *FAST)
     assert code == 1
-    report = _report(tmp_path)
+    report = load_report(tmp_path)
     reproduce = [f["reproduce"] for c in report["checks"] for f in c["failures"]]
     assert reproduce and all("$CONFORMANCE_API_KEY" in r for r in reproduce if "auth" not in r)
     written = sorted(p.name for p in tmp_path.iterdir())
@@ -159,7 +150,7 @@ def test_a_hanging_server_ends_within_the_timeouts(tmp_path: Path) -> None:
             *FAST,
         )
     assert code == 1
-    complete = next(c for c in _report(tmp_path)["checks"] if c["id"] == "HTTP-COMPLETE-001")
+    complete = next(c for c in load_report(tmp_path)["checks"] if c["id"] == "HTTP-COMPLETE-001")
     assert complete["status"] == "fail"
     assert "the response was cut short after" in complete["failures"][0]["message"]
 
