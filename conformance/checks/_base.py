@@ -196,13 +196,6 @@ class Check:
     #: or ``json`` (it reads the JSON body; streams need a ``rule``).
     run_on: str = "any"
 
-    @property
-    def scope(self) -> str:
-        """``json``, ``stream`` or ``any``: which responses the check applies to."""
-        if self.rule is not None:
-            return "any" if self.run is not None else "stream"
-        return self.run_on
-
 
 class StreamRule(Protocol):
     """``on_chunk`` returns the chunk's failures: a generator, or (faster on the hot path) a

@@ -215,7 +215,3 @@ class Contract:
         else:
             preferred = [v for v in variants if v.json_schema is not None]
         return (preferred or list(variants))[0]
-
-
-def location_of(pointer: str, *tokens: str | int) -> str:
-    return join(pointer, *tokens)
