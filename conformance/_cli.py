@@ -176,6 +176,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     merge.add_argument("dirs", nargs="+", metavar="DIR", help="a shard's report directory")
     merge.add_argument("-o", "--output", metavar="DIR", required=True)
+    report_commands.add_parser(
+        "schema",
+        help="print the JSON Schema of report.json",
+        description="Print the JSON Schema (2020-12) that every report.json this suite writes "
+        "validates against: the public, versioned format of the report.",
+    )
 
     checks = commands.add_parser("checks", help="list the checks, by certification level")
     checks.add_argument("--format", choices=("text", "markdown"), default="text")
@@ -265,8 +271,8 @@ def _write_outputs(report: dict[str, object], directory: str, out: IO[str]) -> N
 
 
 def _cmd_checks(args: argparse.Namespace, out: IO[str]) -> int:
+    from ._vocab import LEVELS
     from .checks import CHECKS
-    from .report import LEVELS
 
     if args.format == "markdown":
         out.write(checks_markdown())
@@ -281,8 +287,8 @@ def _cmd_checks(args: argparse.Namespace, out: IO[str]) -> int:
 
 def checks_markdown() -> str:
     """The README's table of checks by level, generated from the registry."""
+    from ._vocab import LEVELS
     from .checks import CHECKS
-    from .report import LEVELS
 
     lines = []
     for level in LEVELS:
@@ -305,6 +311,13 @@ def _cmd_report_merge(args: argparse.Namespace, out: IO[str]) -> int:
     _write_outputs(merged, args.output, out)
     out.write(render_text([], merged).lstrip("\n"))
     return EXIT_FAILED if merged["verdict"] == "fail" else EXIT_OK
+
+
+def _cmd_report_schema(args: argparse.Namespace, out: IO[str]) -> int:
+    from .report import report_schema_text
+
+    out.write(report_schema_text())
+    return EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
@@ -542,8 +555,12 @@ def main(
             return _cmd_checks(args, out)
         if args.command == "report" and args.report_command == "merge":
             return _cmd_report_merge(args, out)
+        if args.command == "report" and args.report_command == "schema":
+            return _cmd_report_schema(args, out)
         if args.command == "report":
-            raise UsageError("'report' needs a command: merge (see 'conformance report --help')")
+            raise UsageError(
+                "'report' needs a command: merge or schema (see 'conformance report --help')"
+            )
         if args.command == "run":
             return _cmd_run(args, out, err)
         if args.command == "serve":

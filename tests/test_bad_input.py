@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from tests.test_cli import run
+from tests.helpers import cli
 
 
 def _closed_port() -> int:
@@ -72,7 +72,7 @@ COMMANDS: list[tuple[str, list[str]]] = [
 @pytest.mark.parametrize(("name", "argv"), COMMANDS, ids=[c[0] for c in COMMANDS])
 def test_bad_input(files: dict[str, str], name: str, argv: list[str]) -> None:
     args = [a.format(**files, port=_closed_port()) for a in argv]
-    code, out, err = run(*args)
+    code, out, err = cli(*args)
     assert code == 2, f"{name}: exit {code}\n{out}{err}"
     assert err.startswith("conformance: error: "), err
     assert err.count("\n") == 1 and "Traceback" not in err, err

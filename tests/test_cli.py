@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -11,36 +10,29 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conformance._cli import main
-from tests.conftest import SPEC
-
-
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout=out, stderr=err)
-    return code, out.getvalue(), err.getvalue()
+from tests.helpers import SPEC, cli
 
 
 def test_lint_literal_fails_with_findings() -> None:
-    code, out, err = run("lint", str(SPEC), "--profile", "literal")
+    code, out, err = cli("lint", str(SPEC), "--profile", "literal")
     assert code == 1 and err == ""
     assert "error   LINT-ONEOF-UNSAT  /paths/~1chat~1completions/post" in out
     assert out.rstrip().endswith("warning(s)")
 
 
 def test_lint_deepseek_is_clean() -> None:
-    code, out, _ = run("lint", str(SPEC), "--profile", "deepseek")
+    code, out, _ = cli("lint", str(SPEC), "--profile", "deepseek")
     assert code == 0
     assert out.rstrip().endswith("0 error(s), 0 warning(s)")
 
 
 def test_lint_defaults_to_the_deepseek_profile() -> None:
-    code, out, _ = run("lint")
+    code, out, _ = cli("lint")
     assert code == 0 and "profile deepseek" in out
 
 
 def test_lint_json_output() -> None:
-    code, out, _ = run("lint", str(SPEC), "--profile", "literal", "--format", "json")
+    code, out, _ = cli("lint", str(SPEC), "--profile", "literal", "--format", "json")
     data = json.loads(out)
     assert code == 1
     assert data["summary"]["errors"] == sum(f["severity"] == "error" for f in data["findings"])
@@ -50,7 +42,7 @@ def test_lint_json_output() -> None:
 
 def test_spec_export_to_a_file(tmp_path: Path) -> None:
     target = tmp_path / "out" / "effective.yaml"
-    code, out, _ = run("spec", "export", "-o", str(target))
+    code, out, _ = cli("spec", "export", "-o", str(target))
     assert code == 0 and out == ""
     assert yaml.safe_load(target.read_text())["openapi"] == "3.2.0"
 
@@ -70,7 +62,7 @@ def _overlay(tmp_path: Path, target: str) -> Path:
 
 
 def test_user_overlay_applies(tmp_path: Path) -> None:
-    code, out, _ = run("spec", "export", "--overlay", str(_overlay(tmp_path, "$.info")))
+    code, out, _ = cli("spec", "export", "--overlay", str(_overlay(tmp_path, "$.info")))
     assert code == 0 and yaml.safe_load(out)["info"]["x"] == 1
 
 
@@ -90,7 +82,7 @@ BAD = [
 
 @pytest.mark.parametrize(("argv", "line"), BAD)
 def test_bad_input_is_one_line_and_exit_2(argv: list[str], line: str) -> None:
-    code, _out, err = run(*argv)
+    code, _out, err = cli(*argv)
     assert code == 2
     assert err.startswith(line)
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -111,12 +103,12 @@ def test_bad_input_is_one_line_and_exit_2(argv: list[str], line: str) -> None:
 def test_bad_documents(tmp_path: Path, content: str, line: str) -> None:
     path = tmp_path / "s.yaml"
     path.write_text(content)
-    code, _, err = run("lint", str(path))
+    code, _, err = cli("lint", str(path))
     assert code == 2 and line in err and err.count("\n") == 1
 
 
 def test_overlay_action_that_matches_nothing(tmp_path: Path) -> None:
-    code, _, err = run("lint", "--overlay", str(_overlay(tmp_path, "$.nowhere")))
+    code, _, err = cli("lint", "--overlay", str(_overlay(tmp_path, "$.nowhere")))
     assert code == 2
     assert "action 0: target '$.nowhere' matches nothing in the document (my fix)" in err
 
@@ -126,5 +118,5 @@ def test_console_script_help_and_version() -> None:
         [sys.executable, "-m", "conformance._cli", "--version"], capture_output=True, text=True
     )
     assert out.returncode == 0 and out.stdout.startswith("conformance ")
-    assert run("--help")[0] == 0
-    assert run()[0] == 2  # no command: help, and a usage error status
+    assert cli("--help")[0] == 0
+    assert cli()[0] == 2  # no command: help, and a usage error status

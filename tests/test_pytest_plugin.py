@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
-from tests.test_cli import run as cli
+from tests.helpers import cli, load_report
 
 
 def test_plugin_is_registered_and_harmless(pytester: pytest.Pytester) -> None:
@@ -21,7 +20,7 @@ def test_plugin_is_registered_and_harmless(pytester: pytest.Pytester) -> None:
 
 
 def _statuses(path: Path) -> tuple[str, dict[str, str]]:
-    report = json.loads((path / "report.json").read_text())
+    report = load_report(path)
     return report["verdict"], {c["id"]: c["status"] for c in report["checks"]}
 
 

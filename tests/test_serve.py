@@ -15,8 +15,7 @@ import pytest
 
 from conformance.checks import check_exchange
 from conformance.exchange import EventSource, Exchange, Request, Response
-from tests.conftest import free_port
-from tests.test_cli import run
+from tests.helpers import cli, free_port
 
 KEY = "sk-conformance-reference"
 
@@ -83,7 +82,7 @@ def test_serve_answers_like_deepseek(server: str, deepseek: Any, stream: bool) -
 
 
 def test_list_faults() -> None:
-    code, out, _ = run("serve", "--list-faults")
+    code, out, _ = cli("serve", "--list-faults")
     assert code == 0
     assert int(out.strip().splitlines()[-1].split()[0]) >= 25
     assert "no-done" in out and "STREAM-DONE-001" in out
@@ -99,14 +98,14 @@ def test_list_faults() -> None:
     ],
 )
 def test_serve_bad_flags(argv: list[str], line: str) -> None:
-    code, _, err = run(*argv)
+    code, _, err = cli(*argv)
     assert code == 2 and err.startswith(line) and err.count("\n") == 1
 
 
 def test_serve_port_in_use() -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        code, _, err = run("serve", "--port", str(port))
+        code, _, err = cli("serve", "--port", str(port))
     assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err
 
 

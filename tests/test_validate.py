@@ -13,15 +13,10 @@ import yaml
 from conformance.checks import check_exchange
 from conformance.exchange import read_exchanges
 from tests.checks.builders import BASE, USAGE, chunk
-from tests.conftest import CAPTURES, SPEC, load_report, need_shared
-from tests.test_cli import run
+from tests.helpers import CAPTURES, SPEC, cli, load_report
 
-DEEPSEEK = (
-    sorted(p.name for p in CAPTURES.glob("deepseek-*.response.http")) if CAPTURES.exists() else []
-)
-OPENAI = (
-    sorted(p.name for p in CAPTURES.glob("openai-*.response.http")) if CAPTURES.exists() else []
-)
+DEEPSEEK = sorted(p.name for p in CAPTURES.glob("deepseek-*.response.http"))
+OPENAI = sorted(p.name for p in CAPTURES.glob("openai-*.response.http"))
 
 
 def _failed(report: dict[str, Any]) -> set[str]:
@@ -30,7 +25,7 @@ def _failed(report: dict[str, Any]) -> set[str]:
 
 @pytest.mark.parametrize("name", DEEPSEEK)
 def test_every_deepseek_capture_has_no_must_failure(name: str, tmp_path: Path) -> None:
-    code, out, err = run("validate", str(CAPTURES / name), "--report-dir", str(tmp_path))
+    code, out, err = cli("validate", str(CAPTURES / name), "--report-dir", str(tmp_path))
     report = load_report(tmp_path)
     if name == "deepseek-v4-flash-thinking-tool-choice-error-400.response.http":
         # DeepSeek sent this JSON error body as application/octet-stream: a fair finding.
@@ -74,7 +69,7 @@ def test_the_seed_stream_example_as_a_file(tmp_path: Path) -> None:
     ]["example"]
     path = tmp_path / "seed-stream.sse"
     path.write_bytes(example.encode())
-    code, out, _ = run("validate", str(path), "--report-dir", str(tmp_path))
+    code, out, _ = cli("validate", str(path), "--report-dir", str(tmp_path))
     assert code == 1
     assert _failed(load_report(tmp_path)) == {
         "STREAM-CHUNK-SCHEMA-001",
@@ -85,8 +80,7 @@ def test_the_seed_stream_example_as_a_file(tmp_path: Path) -> None:
 
 
 def test_validate_text_output_and_report(tmp_path: Path) -> None:
-    need_shared(CAPTURES)
-    code, out, _ = run(
+    code, out, _ = cli(
         "validate",
         str(CAPTURES / "deepseek-chat-stream.response.http"),
         str(CAPTURES / "openai-gpt41-stream-tools.response.http"),
@@ -114,7 +108,7 @@ def test_validate_text_output_and_report(tmp_path: Path) -> None:
     ],
 )
 def test_validate_bad_input(argv: list[str], line: str) -> None:
-    code, _, err = run(*argv)
+    code, _, err = cli(*argv)
     assert code == 2 and err.startswith(line) and err.count("\n") == 1
 
 

@@ -19,7 +19,9 @@ import dataclasses
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._vocab import LEVELS, SEVERITIES, Level, RunOn, Severity
 
 if TYPE_CHECKING:
     from .._sse import Framing
@@ -34,15 +36,12 @@ __all__ = [
     "Chunk",
     "Failure",
     "SkipCheck",
-    "StreamRule",
     "Summary",
     "failure",
     "response_check",
     "stream_rule",
 ]
 
-SEVERITIES = ("MUST", "SHOULD", "MAY")
-LEVELS = ("core", "streaming", "full")
 _UNSET: Any = object()
 MAX_VALUE_CHARS = 300
 
@@ -53,10 +52,15 @@ class SkipCheck(Exception):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Failure:
-    """One violation, as data. Rendered for people by ``str()``; reporters read the fields."""
+    """One violation, as data. Rendered for people by ``str()``; reporters read the fields.
 
-    check_id: str
+    Checks leave ``check_id``, ``exchange`` and ``reproduce`` empty: the driver, which knows
+    which check yielded the failure and on which exchange, stamps them (as jsonschema's
+    validators stamp the keyword on the errors a keyword function yields).
+    """
+
     message: str
+    check_id: str = ""
     instance_path: str | None = None  # JSON pointer into the body or the chunk
     schema_path: str | None = None  # JSON pointer into the effective spec
     chunk_index: int | None = None  # the SSE event's index in the stream
@@ -184,26 +188,17 @@ class Check:
 
     id: str
     title: str
-    severity: str
+    severity: Severity
     category: str  # what it is about: http, schema, stream, usage, logprobs, tools, ...
-    level: str  # the certification level it counts toward: core, streaming, full
-    source: str
+    level: Level  # the certification level it counts toward
+    source: str  # ids of docs/sources.md with the words they say, separated by "; "
     run: Callable[[CheckContext], Iterator[Failure]] | None = field(
         default=None, repr=False, compare=False
     )
     rule: type[Any] | None = field(default=None, repr=False, compare=False)
     #: For ``run``: ``any`` (it reads headers or the Summary, so it also runs after a stream)
     #: or ``json`` (it reads the JSON body; streams need a ``rule``).
-    run_on: str = "any"
-
-
-class StreamRule(Protocol):
-    """``on_chunk`` returns the chunk's failures: a generator, or (faster on the hot path) a
-    tuple or list, empty when the chunk is fine."""
-
-    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]: ...
-
-    def on_end(self) -> Iterable[Failure]: ...
+    run_on: RunOn = "any"
 
 
 #: Every check, by id, in registration order.
@@ -227,11 +222,11 @@ def response_check(
     *,
     id: str,
     title: str,
-    severity: str,
+    severity: Severity,
     category: str,
-    level: str,
+    level: Level,
     source: str,
-    run_on: str = "any",
+    run_on: RunOn = "any",
 ) -> Callable[
     [Callable[[CheckContext], Iterator[Failure]]], Callable[[CheckContext], Iterator[Failure]]
 ]:
@@ -261,28 +256,36 @@ def response_check(
 def stream_rule(
     *,
     id: str,
-    title: str = "",
-    severity: str = "MUST",
-    category: str = "stream",
-    level: str = "streaming",
-    source: str = "",
+    title: str | None = None,
+    severity: Severity | None = None,
+    category: str | None = None,
+    level: Level | None = None,
+    source: str | None = None,
 ) -> Callable[[type[Any]], type[Any]]:
-    """Register a stream rule; with the id of a registered response check, only the rule is
-    added to it (the metadata is the check's)."""
+    """Register a stream rule. A new check needs its metadata (severity defaults to MUST,
+    category to ``stream``, level to ``streaming``); with the id of a registered response
+    check, only the rule is added to it, and giving metadata too is an error."""
 
     def decorate(cls: type[Any]) -> type[Any]:
-        cls.check_id = id
         existing = CHECKS.get(id)
+        metadata = (title, severity, category, level, source)
         if existing is not None:
+            if any(m is not None for m in metadata):
+                raise ValueError(
+                    f"{id}: the stream rule of a registered check takes the check's metadata; "
+                    "give it only the id"
+                )
             _register(dataclasses.replace(existing, run=None, rule=cls))
         else:
+            if title is None or source is None:
+                raise ValueError(f"{id}: a new check needs a title and a source")
             _register(
                 Check(
                     id=id,
                     title=title,
-                    severity=severity,
-                    category=category,
-                    level=level,
+                    severity=severity or "MUST",
+                    category=category or "stream",
+                    level=level or "streaming",
                     source=source,
                     rule=cls,
                 )
@@ -293,22 +296,20 @@ def stream_rule(
 
 
 class RuleBase:
-    """Convenience base for stream rules: ``self.fail(...)`` makes a failure with the id.
+    """Convenience base for stream rules: ``self.fail(...)`` makes a failure (the driver
+    stamps the check id).
 
     ``only_if``: a string that must appear in an event's data for ``on_chunk`` to have
     anything to say (e.g. ``"tool_calls"``); the driver skips the call otherwise (the hot path).
     """
 
-    check_id: ClassVar[str]
     only_if: ClassVar[str | None] = None
 
     def __init__(self, ctx: CheckContext) -> None:
         self.ctx = ctx
 
     def fail(self, message: str, **fields: Any) -> Failure:
-        if "value" in fields:
-            fields["value"] = truncate(fields["value"])
-        return Failure(check_id=self.check_id, message=message, **fields)
+        return failure(message, **fields)
 
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         return ()
@@ -327,7 +328,8 @@ def as_int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def failure(check_id: str, message: str, **fields: Any) -> Failure:
+def failure(message: str, **fields: Any) -> Failure:
+    """A failure of the check being run (the driver stamps its id), the value truncated."""
     if "value" in fields:
         fields["value"] = truncate(fields["value"])
-    return Failure(check_id=check_id, message=message, **fields)
+    return Failure(message=message, **fields)

@@ -176,7 +176,9 @@ class _Collector:
                 self.total += 1
                 if len(outcome.failures) < MAX_FAILURES_PER_CHECK:
                     outcome.failures.append(
-                        item.with_context(exchange=self.exchange_id, reproduce=self.reproduce)
+                        item.with_context(
+                            check_id=check_id, exchange=self.exchange_id, reproduce=self.reproduce
+                        )
                     )
                 else:
                     outcome.suppressed += 1

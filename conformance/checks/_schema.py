@@ -40,13 +40,12 @@ def _base(media_type: str) -> str:
     severity="MUST",
     category="http",
     level="core",
-    source="OpenAPI Responses Object: the operation's documented status codes",
+    source="OAS Responses Object (the operation's documented status codes)",
 )
 def status_documented(ctx: CheckContext) -> Iterator[Failure]:
     if ctx.variant is None:
         documented = ", ".join(ctx.operation.responses) or "none"
         yield failure(
-            "HTTP-STATUS-001",
             f"status {ctx.exchange.response.status} is not documented for "
             f"{ctx.operation.method.upper()} {ctx.operation.path} (documented: {documented})",
             value=ctx.exchange.response.status,
@@ -82,14 +81,13 @@ def _expectation(ctx: CheckContext, wanted: str) -> None:
     severity="MUST",
     category="http",
     level="core",
-    source="the effective spec: the request schema accepts the body; DSERR (5xx are server faults)",
+    source="SPEC request schema (the body is valid); DSERR (5xx are server faults)",
 )
 def accepted(ctx: CheckContext) -> Iterator[Failure]:
     _expectation(ctx, "accept")
     status = ctx.exchange.response.status
     if not 200 <= status < 300:
         yield failure(
-            "HTTP-ACCEPT-001",
             f"a request the contract accepts got HTTP {status}; expected 2xx"
             + (" (a server error)" if status >= 500 else ""),
             value=status,
@@ -102,14 +100,13 @@ def accepted(ctx: CheckContext) -> Iterator[Failure]:
     severity="MUST",
     category="errors",
     level="core",
-    source="DSERR (400 Invalid Format, 422 Invalid Parameters); bug D2#14",
+    source="DSERR (400 Invalid Format, 422 Invalid Parameters); D2#14",
 )
 def rejected(ctx: CheckContext) -> Iterator[Failure]:
     _expectation(ctx, "reject")
     status = ctx.exchange.response.status
     if not 400 <= status < 500:
         yield failure(
-            "NEGATIVE-INPUT-001",
             f"a request the contract rejects got HTTP {status}; expected 400 or 422 with the "
             "error envelope",
             value=status,
@@ -122,7 +119,7 @@ def rejected(ctx: CheckContext) -> Iterator[Failure]:
     severity="MUST",
     category="auth",
     level="core",
-    source="the effective spec: security bearer (errata B#43); DSERR (401 Authentication Fails); "
+    source="SPEC security bearer (erratum B#43); DSERR (401 Authentication Fails); "
     "capture deepseek-chat-bad-key-error-401",
 )
 def unauthorized(ctx: CheckContext) -> Iterator[Failure]:
@@ -130,7 +127,6 @@ def unauthorized(ctx: CheckContext) -> Iterator[Failure]:
     status = ctx.exchange.response.status
     if status != 401:
         yield failure(
-            "AUTH-001",
             f"a request with no or a wrong API key got HTTP {status}; expected 401",
             value=status,
         )
@@ -142,15 +138,14 @@ def unauthorized(ctx: CheckContext) -> Iterator[Failure]:
     severity="MUST",
     category="timing",
     level="core",
-    source="DSRL (keep-alive while queued, then the answer); bugs D2#1, D2#13 (streams that "
-    "never end); the run's --timeout and size limits",
+    source="DSRL (keep-alive while queued, then the answer, or the connection closes); "
+    "D2#1, D2#13 (streams that never end)",
 )
 def complete(ctx: CheckContext) -> Iterator[Failure]:
     if ctx.exchange.interrupted is not None:
         timings = ctx.exchange.timings
         took = f" after {timings.total:.1f} s" if timings.total is not None else ""
         yield failure(
-            "HTTP-COMPLETE-001",
             f"the response was cut short{took}: {ctx.exchange.interrupted}; a client would hang "
             "or give up here",
             value=ctx.exchange.interrupted,
@@ -163,7 +158,7 @@ def complete(ctx: CheckContext) -> Iterator[Failure]:
     severity="MUST",
     category="http",
     level="core",
-    source="OpenAPI Media Type Object; DS25 (stream: true gives text/event-stream)",
+    source="OAS Media Type Object; DS25 (stream: true gives text/event-stream)",
 )
 def content_type(ctx: CheckContext) -> Iterator[Failure]:
     response = ctx.exchange.response
@@ -177,13 +172,11 @@ def content_type(ctx: CheckContext) -> Iterator[Failure]:
     actual = response.content_type
     if actual is None:
         yield failure(
-            "HTTP-CONTENT-TYPE-001",
             f"no Content-Type header; expected {' or '.join(expected)} ({why})",
         )
         return
     if _base(actual) not in {_base(m) for m in expected}:
         yield failure(
-            "HTTP-CONTENT-TYPE-001",
             f"Content-Type is {actual!r}; expected {' or '.join(expected)} ({why})",
             value=actual,
             schema_path=ctx.variant.location + "/content",
@@ -196,14 +189,13 @@ def content_type(ctx: CheckContext) -> Iterator[Failure]:
     severity="MUST",
     category="schema",
     level="core",
-    source="RFC 8259; OpenAPI application/json media type",
+    source="RFC8259 (no NaN or Infinity); OAS Media Type Object (application/json)",
     run_on="json",
 )
 def body_is_json(ctx: CheckContext) -> Iterator[Failure]:
     if ctx.body_error is not None:
         body = ctx.exchange.response.body or b""
         yield failure(
-            "BODY-JSON-001",
             f"the body is not JSON: {ctx.body_error}",
             value=body[:200].decode("utf-8", errors="replace"),
         )
@@ -225,7 +217,7 @@ def _explain(error: ValidationError) -> ValidationError:
 
 
 def _schema_failures(
-    ctx: CheckContext, check_id: str, location: str, instance: Any, chunk: int | None = None
+    ctx: CheckContext, location: str, instance: Any, chunk: int | None = None
 ) -> Iterator[Failure]:
     if ctx.contract.is_valid(location, instance):
         return
@@ -235,7 +227,6 @@ def _schema_failures(
             break
         error = _explain(top)
         yield failure(
-            check_id,
             error.message if len(error.message) < 300 else error.message[:297] + "...",
             instance_path=_pointer(error.absolute_path),
             schema_path=ctx.contract.schema_pointer(location, error.absolute_schema_path),
@@ -250,7 +241,7 @@ def _schema_failures(
     severity="MUST",
     category="schema",
     level="core",
-    source="the effective spec: the selected response's JSON schema",
+    source="SPEC the selected response's JSON schema",
     run_on="json",
 )
 def body_schema(ctx: CheckContext) -> Iterator[Failure]:
@@ -258,7 +249,7 @@ def body_schema(ctx: CheckContext) -> Iterator[Failure]:
         raise SkipCheck("no JSON schema is documented for this status")
     if ctx.body_error is not None:
         raise SkipCheck("the body is not JSON")
-    yield from _schema_failures(ctx, "BODY-SCHEMA-001", ctx.variant.json_schema, ctx.body)
+    yield from _schema_failures(ctx, ctx.variant.json_schema, ctx.body)
 
 
 @stream_rule(
@@ -266,7 +257,7 @@ def body_schema(ctx: CheckContext) -> Iterator[Failure]:
     title="Every chunk matches the documented chunk schema",
     severity="MUST",
     category="schema",
-    source="the effective spec: the text/event-stream itemSchema (contentSchema of data)",
+    source="SPEC the text/event-stream itemSchema (contentSchema of data); OAS 3.2 itemSchema",
 )
 class ChunkSchema(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:
@@ -283,9 +274,7 @@ class ChunkSchema(RuleBase):
         if payload is None or self.ctx.contract.is_valid(self.location, payload):
             return ()
         out: list[Failure] = []
-        for f in _schema_failures(
-            self.ctx, "STREAM-CHUNK-SCHEMA-001", self.location, payload, chunk.index
-        ):
+        for f in _schema_failures(self.ctx, self.location, payload, chunk.index):
             if self.reported < MAX_SCHEMA_ERRORS:
                 self.reported += 1
                 out.append(f)

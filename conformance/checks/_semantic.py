@@ -55,7 +55,7 @@ def _reasoning_tokens(usage: dict[str, Any]) -> int:
     severity="MUST",
     category="usage",
     level="core",
-    source="DS25 usage (total_tokens: 'prompt + completion'); OpenAI spec CompletionUsage",
+    source="DS25 usage (total_tokens: 'prompt + completion'); OAI CompletionUsage",
 )
 def usage_total(ctx: CheckContext) -> Iterator[Failure]:
     usage = _usage(ctx)
@@ -69,7 +69,6 @@ def usage_total(ctx: CheckContext) -> Iterator[Failure]:
     assert total is not None and prompt is not None and completion is not None
     if total != prompt + completion:
         yield failure(
-            "USAGE-TOTAL-001",
             f"total_tokens is {total}, but prompt_tokens + completion_tokens = "
             f"{prompt} + {completion} = {prompt + completion}",
             instance_path="/usage/total_tokens",
@@ -97,7 +96,6 @@ def usage_cache(ctx: CheckContext) -> Iterator[Failure]:
         raise SkipCheck("usage has no DeepSeek cache counters")
     if hit + miss != prompt:
         yield failure(
-            "USAGE-CACHE-001",
             f"prompt_cache_hit_tokens + prompt_cache_miss_tokens = {hit} + {miss} = {hit + miss}, "
             f"but prompt_tokens is {prompt}",
             instance_path="/usage",
@@ -123,7 +121,6 @@ def usage_reasoning(ctx: CheckContext) -> Iterator[Failure]:
         raise SkipCheck("usage has no reasoning_tokens")
     if reasoning > completion:
         yield failure(
-            "USAGE-REASONING-001",
             f"reasoning_tokens ({reasoning}) exceeds completion_tokens ({completion}), which "
             "includes it",
             instance_path="/usage/completion_tokens_details/reasoning_tokens",
@@ -158,7 +155,6 @@ def max_tokens(ctx: CheckContext) -> Iterator[Failure]:
     answer = completion - _reasoning_tokens(usage)
     if answer > limit:
         yield failure(
-            "MAX-TOKENS-001",
             f"the answer used {answer} tokens (completion_tokens {completion} less reasoning), "
             f"more than max_tokens {limit}",
             instance_path="/usage/completion_tokens",
@@ -186,7 +182,6 @@ def finish_length(ctx: CheckContext) -> Iterator[Failure]:
     for choice in summary.choices.values():
         if choice.finish_reason == "length" and answer < limit:
             yield failure(
-                "FINISH-LENGTH-001",
                 f'choice {choice.index} stopped with "length" after {answer} tokens, below '
                 f"max_tokens {limit}",
                 value={"finish_reason": "length", "completion_tokens": answer, "max_tokens": limit},
@@ -212,7 +207,6 @@ def stop_sequences(ctx: CheckContext) -> Iterator[Failure]:
             if sequence in choice.content:
                 at = choice.content.index(sequence)
                 yield failure(
-                    "STOP-001",
                     f"choice {choice.index}'s content contains the stop sequence {sequence!r} "
                     f"(at character {at}); generation must stop before it",
                     value=choice.content[max(0, at - 40) : at + 40],
@@ -239,7 +233,6 @@ def json_mode(ctx: CheckContext) -> Iterator[Failure]:
             json.loads(choice.content)
         except ValueError as exc:
             yield failure(
-                "JSON-MODE-001",
                 f"choice {choice.index}'s content is not JSON ({exc})",
                 value=choice.content,
             )
@@ -264,7 +257,6 @@ def tool_arguments(ctx: CheckContext) -> Iterator[Failure]:
             value = json.loads(call.get("arguments") or "")
         except ValueError as exc:
             yield failure(
-                "TOOL-ARGS-001",
                 f"choice {choice} tool call {index} ({call.get('name')!r}): arguments are not "
                 f"JSON ({exc})",
                 value=call.get("arguments"),
@@ -272,7 +264,6 @@ def tool_arguments(ctx: CheckContext) -> Iterator[Failure]:
             continue
         if not isinstance(value, dict):
             yield failure(
-                "TOOL-ARGS-001",
                 f"choice {choice} tool call {index}: arguments are JSON but not an object",
                 value=value,
             )
@@ -284,7 +275,7 @@ def tool_arguments(ctx: CheckContext) -> Iterator[Failure]:
     severity="SHOULD",
     category="tools",
     level="full",
-    source="DS25 finish_reason (tool_calls: 'the model called a tool'); bug D2#11",
+    source="DS25 finish_reason (tool_calls: 'the model called a tool'); D2#11",
 )
 def tool_finish(ctx: CheckContext) -> Iterator[Failure]:
     choices = [c for c in _summary(ctx).choices.values() if c.tool_calls]
@@ -293,7 +284,6 @@ def tool_finish(ctx: CheckContext) -> Iterator[Failure]:
     for choice in choices:
         if choice.finish_reason not in (None, "tool_calls"):
             yield failure(
-                "TOOL-FINISH-001",
                 f"choice {choice.index} called tools but finished with "
                 f'{choice.finish_reason!r}; clients look for "tool_calls"',
                 value=choice.finish_reason,
@@ -330,14 +320,12 @@ def _presence(
     logprobs = choice.get("logprobs")
     if requested and logprobs is None and text:
         yield failure(
-            "LOGPROBS-PRESENT-001",
             "logprobs were requested but this choice has none",
             instance_path=f"{where}/logprobs",
             chunk_index=chunk,
         )
     elif not requested and logprobs is not None:
         yield failure(
-            "LOGPROBS-PRESENT-001",
             "logprobs were not requested but the choice carries them (expected null or absent)",
             instance_path=f"{where}/logprobs",
             chunk_index=chunk,
@@ -356,7 +344,6 @@ def _range(entries: Iterator[tuple[str, dict[str, Any]]], chunk: int | None) -> 
             value = item.get("logprob")
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
                 yield failure(
-                    "LOGPROBS-RANGE-001",
                     f"logprob {value} is positive; a log-probability is at most 0",
                     instance_path=f"{where}/logprob",
                     chunk_index=chunk,
@@ -371,7 +358,6 @@ def _top(
         top = entry.get("top_logprobs")
         if isinstance(top, list) and len(top) != wanted:
             yield failure(
-                "LOGPROBS-TOP-001",
                 f"top_logprobs has {len(top)} item(s); the request asked for {wanted}",
                 instance_path=f"{path}/top_logprobs",
                 chunk_index=chunk,
@@ -394,7 +380,6 @@ def _bytes(entries: Iterator[tuple[str, dict[str, Any]]], chunk: int | None) -> 
                 continue
             if data != list(token.encode("utf-8")):
                 yield failure(
-                    "LOGPROBS-BYTES-001",
                     f"bytes are not the UTF-8 encoding of the token {token!r}",
                     instance_path=f"{where}/bytes",
                     chunk_index=chunk,
@@ -445,8 +430,8 @@ class LogprobsPresentStream(RuleBase):
     severity="MUST",
     category="logprobs",
     level="full",
-    source="definition of a log-probability; OpenAI spec ChatCompletionTokenLogprob "
-    "(-9999.0 for unlikely tokens); bug D2#17",
+    source="OAI ChatCompletionTokenLogprob (a log-probability, so at most 0, or -9999.0 for "
+    "unlikely tokens); D2#17",
     run_on="json",
 )
 def logprobs_range(ctx: CheckContext) -> Iterator[Failure]:

@@ -1,8 +1,7 @@
 """Rules of a chat-completion stream that no schema can state: framing, order, constancy.
 
 Each rule keeps only what it needs (a few values per choice index), never the chunks.
-Sources: DS25 = DeepSeek's Create Chat Completion page (2025); WHATWG = HTML §9.2 server-sent
-events; captures = shared/captures/deepseek-chat-stream*; bugs = deepseek-contract.md §D2.
+Each rule's ``source`` cites ids of docs/sources.md (DS25, WHATWG, D2#N bugs, captures).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ def _index(choice: dict[str, Any], position: int) -> int:
     id="STREAM-FRAMING-001",
     title="The stream's last event is terminated by a blank line",
     severity="MUST",
-    source="WHATWG HTML §9.2.6: an unterminated final event is discarded",
+    source="WHATWG §9.2.6 (an unterminated final event is discarded)",
 )
 class Terminated(RuleBase):
     def on_end(self) -> Iterator[Failure]:
@@ -41,7 +40,7 @@ class Terminated(RuleBase):
     id="STREAM-FRAMING-002",
     title="The stream is valid UTF-8",
     severity="MUST",
-    source="WHATWG HTML §9.2.5: event streams must be encoded as UTF-8",
+    source="WHATWG §9.2.5 (event streams must be encoded as UTF-8)",
 )
 class Utf8(RuleBase):
     def on_end(self) -> Iterator[Failure]:
@@ -59,7 +58,7 @@ class Utf8(RuleBase):
     id="STREAM-DONE-001",
     title="data: [DONE] comes exactly once, last",
     severity="MUST",
-    source="DS25 (stream ends with data: [DONE]); bugs D2#1, D2#19",
+    source="DS25 (the stream ends with data: [DONE]); D2#1, D2#19",
 )
 class Done(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:
@@ -104,7 +103,7 @@ class Done(RuleBase):
     id="STREAM-JSON-001",
     title="Every event other than the sentinel carries a JSON object",
     severity="MUST",
-    source="DS25 (each data: is a chat completion chunk object); RFC 8259 (no NaN/Infinity)",
+    source="DS25 (each data: is a chat completion chunk object); RFC8259 (no NaN or Infinity)",
 )
 class JsonPayload(RuleBase):
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
@@ -134,7 +133,7 @@ class JsonPayload(RuleBase):
     id="STREAM-ERROR-001",
     title="No in-band error object inside a 200 stream",
     severity="MUST",
-    source="DSERR (errors are HTTP statuses); bug D2#2",
+    source="DSERR (errors are HTTP statuses); D2#2",
 )
 class InBandError(RuleBase):
     only_if = '"error"'
@@ -162,8 +161,8 @@ CONSTANT_FIELDS = ("id", "created", "model", "system_fingerprint", "object")
     id="STREAM-CONSTANT-001",
     title="id, created, model, system_fingerprint and object are the same in every chunk",
     severity="MUST",
-    source="OpenAI spec CreateChatCompletionStreamResponse.id ('Each chunk has the same ID'); "
-    "captures deepseek-chat-stream*; vLLM/LiteLLM suites (created constant)",
+    source="OAI CreateChatCompletionStreamResponse.id ('Each chunk has the same ID'); "
+    "capture deepseek-chat-stream*; D1 (vLLM and LiteLLM suites: created is constant)",
 )
 class Constant(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:
@@ -199,7 +198,7 @@ class Constant(RuleBase):
     id="STREAM-ROLE-001",
     title='The first delta of each choice has role "assistant"',
     severity="MUST",
-    source="DS25; captures (first delta {role: assistant}); bug D2#10",
+    source="DS25 (delta.role); capture deepseek-chat-stream* (the first delta is {role: assistant}); D2#10",
 )
 class FirstRole(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:
@@ -231,7 +230,7 @@ class FirstRole(RuleBase):
     id="STREAM-ROLE-002",
     title="Later deltas carry no other role",
     severity="MUST",
-    source="DS25 (role enum: assistant); bug D2#10 ('role': '')",
+    source="DS25 (role enum: assistant); D2#10 ('role': '')",
 )
 class LaterRole(RuleBase):
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
@@ -255,7 +254,7 @@ class LaterRole(RuleBase):
     id="STREAM-FINISH-001",
     title="Each choice has exactly one finish_reason, on its last chunk",
     severity="MUST",
-    source="DS25 (finish_reason on the terminal chunk); bugs D2#13",
+    source="DS25 (finish_reason on the terminal chunk); D2#13",
 )
 class Finish(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:
@@ -306,7 +305,7 @@ def _include_usage(request: Any) -> bool | None:
     title="With include_usage, exactly one chunk carries usage: the last before [DONE]",
     severity="MUST",
     category="usage",
-    source="DS25 stream_options.include_usage; DSV4; bugs D2#3, D2#4",
+    source="DS25 stream_options.include_usage; DSV4 (usage on the last chunk before [DONE]); D2#3, D2#4",
 )
 class UsageOnce(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:
@@ -350,8 +349,8 @@ class UsageOnce(RuleBase):
     title="Usage is where the profile says: on the finish chunk, or on a choices: [] chunk",
     severity="SHOULD",
     category="usage",
-    source="profile stream.usage_placement; DS25/DSV4 (DeepSeek: finish chunk); OpenAI spec "
-    "ChatCompletionStreamOptions (extra choices: [] chunk); bugs D2#5, D2#6",
+    source="PROFILE stream.usage_placement; DSV4 (DeepSeek: the finish chunk); OAI "
+    "ChatCompletionStreamOptions (an extra choices: [] chunk); D2#5, D2#6",
 )
 class UsagePlacement(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:
@@ -394,8 +393,8 @@ class UsagePlacement(RuleBase):
     severity="MUST",
     category="tools",
     level="full",
-    source="OpenAI spec ChatCompletionMessageToolCallChunk (index required); "
-    "captures deepseek-chat-stream-tools; bug D2#7",
+    source="OAI ChatCompletionMessageToolCallChunk (index required); "
+    "capture deepseek-chat-stream-tools; D2#7",
 )
 class ToolIndex(RuleBase):
     only_if = '"tool_calls"'
@@ -421,7 +420,7 @@ class ToolIndex(RuleBase):
     severity="MUST",
     category="tools",
     level="full",
-    source="captures deepseek-chat-stream-tools, openai-gpt41-stream-tools; bugs D2#8, D2#9",
+    source="captures deepseek-chat-stream-tools, openai-gpt41-stream-tools; D2#8, D2#9",
 )
 class ToolFirst(RuleBase):
     only_if = '"tool_calls"'
@@ -479,7 +478,8 @@ class ToolFirst(RuleBase):
     severity="SHOULD",
     category="reasoning",
     level="full",
-    source="DSR1/DSTHINK (reasoning phase, then answer); capture deepseek-reasoner-stream-include-usage",
+    source="DSR1, DSTHINK (the reasoning phase, then the answer); "
+    "capture deepseek-reasoner-stream-include-usage",
 )
 class ReasoningOrder(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:

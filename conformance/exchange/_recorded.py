@@ -1,7 +1,7 @@
 """Recorded traffic as exchanges: raw HTTP response files, bare bodies, and HAR 1.2 files.
 
 - A raw response file is a status line, headers, a blank line and the body (the format of
-  ``shared/captures/*.response.http``). Its request comes from ``--request`` or a sibling
+  ``tests/data/captures/*.response.http``). Its request comes from ``--request`` or a sibling
   ``NAME.request.json``.
 - A bare body is JSON or an SSE stream with no status or headers: status 200 is assumed and the
   checks that need headers are skipped.

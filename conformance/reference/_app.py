@@ -1,7 +1,7 @@
 """The reference server: DeepSeek's chat completions contract, deterministic, with faults.
 
-It implements the ``deepseek`` profile as DeepSeek serves it (shared/reference/deepseek-contract.md
-§A and the real recordings in shared/captures/): bearer auth with the error envelope, request
+It implements the ``deepseek`` profile as DeepSeek serves it (DS25, DSV4 and DSERR in
+docs/sources.md, and the real recordings in tests/data/captures/): bearer auth with the error envelope, request
 validation against the effective request schema, usage on the finish chunk (with or without
 ``include_usage``), compact JSON, ``data: [DONE]``. It imports only the contract stage.
 """

@@ -1,10 +1,10 @@
-"""The report stage: report.json (the public format in shared/report.schema.json), JUnit, HTML,
+"""The report stage: report.json (the public format: ``report.schema.json`` beside this module), JUnit, HTML,
 a Markdown summary and a badge, all rendered from the report's fields; baselines and merges."""
 
 from __future__ import annotations
 
 from ._baseline import Baseline, load_baseline
-from ._json import LEVELS, REPORT_VERSION, build_report, finalize
+from ._json import LEVELS, REPORT_VERSION, build_report, finalize, report_schema, report_schema_text
 from ._merge import merge_reports, read_report
 from ._text import render_text
 from ._write import OUTPUTS, write_all, write_report
@@ -20,6 +20,8 @@ __all__ = [
     "merge_reports",
     "read_report",
     "render_text",
+    "report_schema",
+    "report_schema_text",
     "write_all",
     "write_report",
 ]

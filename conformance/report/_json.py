@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from .._vocab import LEVELS
 from ..checks import CHECKS
 from ._baseline import Baseline
 
@@ -22,11 +23,32 @@ if TYPE_CHECKING:
     from ..checks import ExchangeResult
     from ..contract import Contract
 
-__all__ = ["LEVELS", "REPORT_VERSION", "build_report", "finalize", "write_text_atomic"]
+__all__ = [
+    "LEVELS",
+    "REPORT_VERSION",
+    "build_report",
+    "finalize",
+    "report_schema",
+    "report_schema_text",
+    "write_text_atomic",
+]
 
 REPORT_VERSION = 1
-#: Certification levels, lowest first: a level needs every MUST check of it and below.
-LEVELS = ("core", "streaming", "full")
+#: The JSON Schema of report.json, shipped inside the package (``conformance report schema``).
+SCHEMA_FILE = "report.schema.json"
+
+
+def report_schema_text() -> str:
+    """The JSON Schema (2020-12) of report.json, as shipped."""
+    from importlib.resources import files
+
+    return files("conformance.report").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema (2020-12) of report.json, parsed."""
+    schema: dict[str, Any] = json.loads(report_schema_text())
+    return schema
 
 
 def _status(statuses: list[str]) -> str:

@@ -11,12 +11,10 @@ import yaml
 from conformance._sse import parse_sse
 from conformance.contract import load_overlay
 from conformance.contract._walk import iter_schema_roots, iter_subschemas, resolve_pointer
-from tests.conftest import CAPTURES, ERRATA, need_shared, read_capture
+from tests.helpers import CAPTURES, ERRATA, read_capture
 
-DEEPSEEK_CAPTURES = (
-    sorted(p.name.removesuffix(".response.http") for p in CAPTURES.glob("deepseek-*.response.http"))
-    if CAPTURES.exists()
-    else ["(shared/ missing)"]
+DEEPSEEK_CAPTURES = sorted(
+    p.name.removesuffix(".response.http") for p in CAPTURES.glob("deepseek-*.response.http")
 )
 
 
@@ -96,7 +94,6 @@ def test_deepseek_captures_match_the_effective_schemas(deepseek: Any, name: str)
 
 def test_the_literal_seed_rejects_real_traffic(literal: Any) -> None:
     """The reason the errata exist: a real, correct DeepSeek response fails the seed."""
-    need_shared(CAPTURES)
     _, _, body = read_capture("deepseek-chat-nonstream")
     op = literal.operation()
     variant = literal.select_response(op, 200, {})

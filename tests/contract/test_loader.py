@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conformance import SpecError, UsageError, load_contract
-from tests.conftest import SPEC
+from tests.helpers import SPEC
 
 CHUNK = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
 

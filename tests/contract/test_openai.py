@@ -44,9 +44,8 @@ def test_lint_runs_on_it(openai: Any) -> None:
 def test_the_openai_profile_passes_real_openai_streams() -> None:
     from conformance.checks import check_exchange
     from conformance.exchange import read_exchanges
-    from tests.conftest import CAPTURES, need_shared
+    from tests.helpers import CAPTURES
 
-    need_shared(CAPTURES)
     contract = load_contract(profile="openai")
     assert contract.profile.usage_placement == "usage_chunk"
     for path in sorted(CAPTURES.glob("openai-*.response.http")):
@@ -57,11 +56,11 @@ def test_the_openai_profile_passes_real_openai_streams() -> None:
 
 
 def test_the_openai_profile_exports_and_lints(tmp_path: Path) -> None:
-    from tests.test_cli import run
+    from tests.helpers import cli
 
-    code, _, err = run("spec", "export", "--profile", "openai", "-o", str(tmp_path / "o.yaml"))
+    code, _, err = cli("spec", "export", "--profile", "openai", "-o", str(tmp_path / "o.yaml"))
     assert code == 0, err
-    code, out, _ = run("lint", "--profile", "openai", "--format", "json")
+    code, out, _ = cli("lint", "--profile", "openai", "--format", "json")
     assert code in (0, 1)
     import json
 

@@ -9,11 +9,10 @@ import pytest
 from conformance import UsageError
 from conformance.exchange import REDACTED, Request, read_exchanges, redact_headers
 from tests.checks.builders import clean_chunks, completion, sse
-from tests.conftest import CAPTURES, need_shared
+from tests.helpers import CAPTURES
 
 
 def test_raw_http_capture_with_sibling_request() -> None:
-    need_shared(CAPTURES)
     (exchange,) = read_exchanges(str(CAPTURES / "deepseek-chat-stream.response.http"))
     assert exchange.response.status == 200
     assert exchange.response.content_type == "text/event-stream; charset=utf-8"

@@ -16,8 +16,7 @@ from conformance._cli import checks_markdown
 from conformance.checks import CHECKS
 from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
 from conformance.report import OUTPUTS
-from tests.conftest import ROOT, load_report
-from tests.test_cli import run as cli
+from tests.helpers import ROOT, cli, load_report
 
 FAST = ["--max-examples", "1", "--seed", "5"]
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
@@ -211,8 +210,8 @@ def test_shards_merge_into_the_unsharded_run(tmp_path: Path) -> None:
         str(tmp_path / "merged"),
     )
     assert code == 1, out
-    whole = json.loads((tmp_path / "all" / "report.json").read_text())
-    merged = json.loads((tmp_path / "merged" / "report.json").read_text())
+    whole = load_report(tmp_path / "all")
+    merged = load_report(tmp_path / "merged")
     assert merged["verdict"] == whole["verdict"] and merged["level"] == whole["level"]
     assert {c["id"]: c["status"] for c in merged["checks"]} == {
         c["id"]: c["status"] for c in whole["checks"]

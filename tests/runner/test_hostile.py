@@ -13,8 +13,8 @@ import pytest
 
 from conformance.checks import check_exchange
 from conformance.runner import Case, Limits, TargetUnreachable, send
+from tests.helpers import cli
 from tests.runner.hostile import MODES, hostile
-from tests.test_cli import run as cli
 
 LIMITS = Limits(connect=2, first_byte=2, idle=1, total=4, max_bytes=4 * 1024 * 1024)
 CASE = Case(

@@ -11,8 +11,7 @@ import pytest
 from conformance.contract import load_contract
 from conformance.reference import DEFAULT_API_KEY, FAULTS, create_app, serve_in_thread
 from conformance.runner import RunConfig, plan_cases
-from tests.conftest import load_report
-from tests.test_cli import run as cli
+from tests.helpers import cli, load_report
 
 FAST = ["--max-examples", "1", "--seed", "3", "--timeout", "2"]
 

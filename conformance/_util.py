@@ -1,0 +1,86 @@
+"""Small helpers every stage needs, each written once: JSON pointers, media types, strict JSON,
+integers that are not booleans.
+
+A leaf module: every stage may import it, and it imports nothing from the package.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any, TypeGuard
+
+__all__ = [
+    "SSE_MEDIA_TYPE",
+    "escape_token",
+    "is_int",
+    "is_json_media_type",
+    "is_sse_media_type",
+    "join_pointer",
+    "media_type_base",
+    "pointer",
+    "strict_json",
+]
+
+SSE_MEDIA_TYPE = "text/event-stream"
+
+
+def escape_token(token: str | int) -> str:
+    """One JSON-pointer reference token, escaped (RFC 6901: ``~`` as ``~0``, ``/`` as ``~1``)."""
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def pointer(tokens: Iterable[str | int]) -> str:
+    """The JSON pointer of a path (``""`` for the root)."""
+    return "".join("/" + escape_token(t) for t in tokens)
+
+
+def join_pointer(base: str, *tokens: str | int) -> str:
+    """``base`` extended by ``tokens``."""
+    return base + pointer(tokens)
+
+
+def media_type_base(media_type: str) -> str:
+    """The media type without its parameters, lower-cased: ``text/event-stream`` of
+    ``Text/Event-Stream; charset=utf-8``."""
+    return media_type.split(";", 1)[0].strip().lower()
+
+
+def is_json_media_type(media_type: str) -> bool:
+    base = media_type_base(media_type)
+    return base == "application/json" or base.endswith("+json")
+
+
+def is_sse_media_type(media_type: str) -> bool:
+    return media_type_base(media_type) == SSE_MEDIA_TYPE
+
+
+def is_int(value: Any) -> TypeGuard[int]:
+    """An integer, and not a boolean (``True`` is an ``int`` in Python, not in JSON)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _reject(constant: str) -> Any:
+    raise ValueError(f"{constant} is not valid JSON")
+
+
+def strict_json(text: str | bytes) -> Any:
+    """JSON as RFC 8259 says: NaN, Infinity and -Infinity are not JSON.
+
+    orjson (strict, and several times faster) parses first; what it refuses goes to the
+    standard library, which explains the error, or accepts what orjson is stricter about than
+    RFC 8259 (an escaped lone surrogate such as ``"\\ud800"``).
+    """
+    if _orjson is not None:
+        try:
+            return _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            pass
+    return json.loads(text, parse_constant=_reject)
+
+
+_orjson: Any
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a dependency; this keeps it optional
+    _orjson = None

@@ -1,0 +1,63 @@
+"""What several test modules share: paths of the test data, and small helpers.
+
+Test modules import from here, never from each other or from conftest (which holds fixtures).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import socket
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ROOT / "spec" / "deepseek-chat-completions.yaml"
+ERRATA = ROOT / "spec" / "deepseek-errata.overlay.yaml"
+#: Everything the tests read, with its provenance (tests/data/README.md).
+DATA = ROOT / "tests" / "data"
+CAPTURES = DATA / "captures"
+SEED = DATA / "seed" / "000_960365534726db65.txt"
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    """Run the ``conformance`` command in-process: exit status, stdout, stderr."""
+    from conformance._cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (for servers started in a subprocess)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def read_capture(name: str) -> tuple[int, dict[str, str], bytes]:
+    """A raw ``NAME.response.http`` capture: status, headers (lower-cased names), body."""
+    raw = (CAPTURES / f"{name}.response.http").read_bytes()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(re.split(r"\s+", lines[0])[1])
+    headers = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        headers[key.strip().lower()] = value.strip()
+    return status, headers, body
+
+
+def load_report(directory: Path) -> dict[str, Any]:
+    """report.json of a run, validated against the public report schema the package ships."""
+    import jsonschema
+
+    from conformance.report import report_schema
+
+    report = json.loads((directory / "report.json").read_text())
+    jsonschema.Draft202012Validator(
+        report_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ).validate(report)
+    return report  # type: ignore[no-any-return]
