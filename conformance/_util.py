@@ -18,7 +18,7 @@ __all__ = [
     "is_sse_media_type",
     "join_pointer",
     "media_type_base",
-    "pointer",
+    "pointer_of",
     "strict_json",
 ]
 
@@ -30,14 +30,14 @@ def escape_token(token: str | int) -> str:
     return str(token).replace("~", "~0").replace("/", "~1")
 
 
-def pointer(tokens: Iterable[str | int]) -> str:
+def pointer_of(tokens: Iterable[str | int]) -> str:
     """The JSON pointer of a path (``""`` for the root)."""
     return "".join("/" + escape_token(t) for t in tokens)
 
 
 def join_pointer(base: str, *tokens: str | int) -> str:
     """``base`` extended by ``tokens``."""
-    return base + pointer(tokens)
+    return base + pointer_of(tokens)
 
 
 def media_type_base(media_type: str) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .._util import is_int
 from .._vocab import LEVELS, SEVERITIES, Level, RunOn, Severity
 
 if TYPE_CHECKING:
@@ -325,7 +326,7 @@ def as_dict(value: Any) -> dict[str, Any]:
 
 
 def as_int(value: Any, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
+    return value if is_int(value) else default
 
 
 def failure(message: str, **fields: Any) -> Failure:

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..exchange import strict_json
+from .._util import is_int, strict_json
+from .._vocab import Status
 from ._base import (
     CHECKS,
     Check,
@@ -39,7 +40,7 @@ EVIDENCE_BODY_BYTES = 64 * 1024
 
 @dataclass(kw_only=True)
 class CheckOutcome:
-    status: str  # pass | fail | skip | error
+    status: Status
     failures: list[Failure] = field(default_factory=list)
     suppressed: int = 0
     reason: str | None = None  # why it was skipped, or the internal error
@@ -123,7 +124,7 @@ class _Accumulator:
                     text = delta[field_name].encode("utf-8", errors="surrogatepass")
                     self.parts.setdefault((index, field_name), bytearray()).extend(text)
             for call in delta.get("tool_calls") or []:
-                if not isinstance(call, dict) or not isinstance(call.get("index"), int):
+                if not isinstance(call, dict) or not is_int(call.get("index")):
                     continue
                 slot = entry.tool_calls.setdefault(
                     call["index"], {"id": "", "name": "", "arguments": ""}
@@ -318,7 +319,7 @@ def check_exchange(
         stream=response.events is not None,
         outcomes=collector.outcomes,
         chunks=chunks,
-        tokens=total if isinstance(total, int) else 0,
+        tokens=total if is_int(total) else 0,
         case=exchange.case,
         evidence=evidence,
     )

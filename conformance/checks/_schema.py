@@ -7,7 +7,13 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
-from ..contract import is_json_media_type
+from .._util import (
+    SSE_MEDIA_TYPE,
+    is_json_media_type,
+    is_sse_media_type,
+    media_type_base,
+    pointer_of,
+)
 from ._base import (
     CheckContext,
     Chunk,
@@ -23,15 +29,6 @@ __all__: list[str] = []
 
 #: Most schema errors reported for one body, and for one stream (constant memory).
 MAX_SCHEMA_ERRORS = 20
-SSE = "text/event-stream"
-
-
-def _pointer(path: Any) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
-
-
-def _base(media_type: str) -> str:
-    return media_type.split(";", 1)[0].strip().lower()
 
 
 @response_check(
@@ -60,8 +57,8 @@ def _expected_media_types(ctx: CheckContext) -> tuple[list[str], str]:
     status = ctx.exchange.response.status
     if 200 <= status < 300 and ctx.wants_stream is not None:
         if ctx.wants_stream:
-            return [m for m in documented if _base(m) == SSE] or [
-                SSE
+            return [m for m in documented if is_sse_media_type(m)] or [
+                SSE_MEDIA_TYPE
             ], "the request set stream: true"
         json_types = [m for m in documented if is_json_media_type(m)]
         return json_types or ["application/json"], "the request did not ask for a stream"
@@ -175,7 +172,7 @@ def content_type(ctx: CheckContext) -> Iterator[Failure]:
             f"no Content-Type header; expected {' or '.join(expected)} ({why})",
         )
         return
-    if _base(actual) not in {_base(m) for m in expected}:
+    if media_type_base(actual) not in {media_type_base(m) for m in expected}:
         yield failure(
             f"Content-Type is {actual!r}; expected {' or '.join(expected)} ({why})",
             value=actual,
@@ -228,7 +225,7 @@ def _schema_failures(
         error = _explain(top)
         yield failure(
             error.message if len(error.message) < 300 else error.message[:297] + "...",
-            instance_path=_pointer(error.absolute_path),
+            instance_path=pointer_of(error.absolute_path),
             schema_path=ctx.contract.schema_pointer(location, error.absolute_schema_path),
             chunk_index=chunk,
             value=error.instance,

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from .._util import is_int
 from ._base import (
     CheckContext,
     Chunk,
@@ -40,13 +41,13 @@ def _usage(ctx: CheckContext) -> dict[str, Any]:
 
 def _int(usage: dict[str, Any], name: str) -> int | None:
     value = usage.get(name)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if is_int(value) else None
 
 
 def _reasoning_tokens(usage: dict[str, Any]) -> int:
     details = usage.get("completion_tokens_details")
     value = details.get("reasoning_tokens") if isinstance(details, dict) else None
-    return value if isinstance(value, int) else 0
+    return value if is_int(value) else 0
 
 
 @response_check(
@@ -117,7 +118,7 @@ def usage_reasoning(ctx: CheckContext) -> Iterator[Failure]:
     details = usage.get("completion_tokens_details")
     reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
     completion = _int(usage, "completion_tokens")
-    if not isinstance(reasoning, int) or completion is None:
+    if not is_int(reasoning) or completion is None:
         raise SkipCheck("usage has no reasoning_tokens")
     if reasoning > completion:
         yield failure(
@@ -132,7 +133,7 @@ def usage_reasoning(ctx: CheckContext) -> Iterator[Failure]:
 def _max_tokens(ctx: CheckContext) -> int:
     request = ctx.require_request()
     limit = request.get("max_tokens")
-    if not isinstance(limit, int) or isinstance(limit, bool):
+    if not is_int(limit):
         raise SkipCheck("the request sets no max_tokens")
     return limit
 
@@ -342,7 +343,7 @@ def _range(entries: Iterator[tuple[str, dict[str, Any]]], chunk: int | None) -> 
         ]
         for where, item in candidates:
             value = item.get("logprob")
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            if (is_int(value) or isinstance(value, float)) and value > 0:
                 yield failure(
                     f"logprob {value} is positive; a log-probability is at most 0",
                     instance_path=f"{where}/logprob",
@@ -453,7 +454,7 @@ class LogprobsRangeStream(RuleBase):
 def _top_wanted(ctx: CheckContext) -> int:
     request = ctx.require_request()
     wanted = request.get("top_logprobs")
-    if request.get("logprobs") is not True or not isinstance(wanted, int):
+    if request.get("logprobs") is not True or not is_int(wanted):
         raise SkipCheck("the request sets no top_logprobs")
     return wanted
 

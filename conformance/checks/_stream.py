@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from .._util import is_int
 from ._base import CheckContext, Chunk, Failure, RuleBase, SkipCheck, as_dict, stream_rule
 
 __all__: list[str] = []
@@ -16,7 +17,7 @@ __all__: list[str] = []
 
 def _index(choice: dict[str, Any], position: int) -> int:
     index = choice.get("index")
-    return index if isinstance(index, int) else position
+    return index if is_int(index) else position
 
 
 @stream_rule(
@@ -405,7 +406,7 @@ class ToolIndex(RuleBase):
             calls = delta.get("tool_calls") if isinstance(delta, dict) else None
             for i, call in enumerate(calls if isinstance(calls, list) else []):
                 index = call.get("index") if isinstance(call, dict) else None
-                if not isinstance(index, int) or isinstance(index, bool):
+                if not is_int(index):
                     yield self.fail(
                         "a tool-call delta has no integer index; clients assemble calls by index",
                         chunk_index=chunk.index,
@@ -434,7 +435,7 @@ class ToolFirst(RuleBase):
             delta = choice.get("delta")
             calls = delta.get("tool_calls") if isinstance(delta, dict) else None
             for i, call in enumerate(calls if isinstance(calls, list) else []):
-                if not isinstance(call, dict) or not isinstance(call.get("index"), int):
+                if not isinstance(call, dict) or not is_int(call.get("index")):
                     continue
                 key = (_index(choice, position), call["index"])
                 function = as_dict(call.get("function"))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from .._util import is_json_media_type
 from ._document import RawDocument, read_document
 from ._examples import request_examples
 from ._export import export_document
 from ._lint import Finding, lint
 from ._loader import load_contract, overlaid_document, require_operation
-from ._model import Contract, Operation, ResponseVariant, StreamSpec, is_json_media_type
+from ._model import Contract, Operation, ResponseVariant, StreamSpec
 from ._overlay import Overlay, OverlayAction, apply_overlay, load_overlay
 from ._profiles import Profile, available_profiles, load_profile
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from .._util import join_pointer
 from ._model import Contract, Operation
-from ._walk import join, resolve_pointer
+from ._walk import resolve_pointer
 
 __all__ = ["media_examples", "request_examples"]
 
@@ -17,10 +18,14 @@ def media_examples(media: Any, pointer: str) -> Iterator[tuple[str, str, Any]]:
     if not isinstance(media, dict):
         return
     if "example" in media:
-        yield join(pointer, "example"), "example", media["example"]
+        yield join_pointer(pointer, "example"), "example", media["example"]
     for name, example in (media.get("examples") or {}).items():
         if isinstance(example, dict) and "value" in example:
-            yield join(pointer, "examples", name, "value"), f"example {name!r}", example["value"]
+            yield (
+                join_pointer(pointer, "examples", name, "value"),
+                f"example {name!r}",
+                example["value"],
+            )
 
 
 def request_examples(contract: Contract, operation: Operation) -> list[tuple[str, Any]]:

@@ -16,9 +16,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, relevance
 
 from .._sse import parse_sse
+from .._util import join_pointer, pointer_of, strict_json
 from ._examples import media_examples as _media_examples
 from ._model import ADAPTER_RESPONSE_KEY, METHODS, Contract, StreamSpec
-from ._walk import escape, iter_schema_roots, iter_subschemas, join, resolve_pointer
+from ._walk import iter_schema_roots, iter_subschemas, resolve_pointer
 
 __all__ = ["RULES", "Finding", "lint"]
 
@@ -88,7 +89,7 @@ def _oas_valid(contract: Contract) -> Iterator[Finding]:
         yield Finding(
             rule="LINT-OAS-INVALID",
             severity=ERROR,
-            pointer="".join("/" + escape(p) for p in path),
+            pointer=pointer_of(path),
             message=f"invalid OpenAPI {contract.openapi}: {message}",
         )
 
@@ -137,7 +138,7 @@ def _oneof_branches(contract: Contract, pointer: str, branches: list[Any]) -> It
                 yield Finding(
                     rule="LINT-ONEOF-UNSAT",
                     severity=ERROR,
-                    pointer=join(pointer, "oneOf"),
+                    pointer=join_pointer(pointer, "oneOf"),
                     message=(
                         f"oneOf branches {i} and {j} are identical, so any value that matches one "
                         "matches both and fails oneOf: the schema accepts nothing there. "
@@ -146,7 +147,9 @@ def _oneof_branches(contract: Contract, pointer: str, branches: list[Any]) -> It
                 )
                 return
     try:
-        validators = [contract.validator(join(pointer, "oneOf", i)) for i in range(len(branches))]
+        validators = [
+            contract.validator(join_pointer(pointer, "oneOf", i)) for i in range(len(branches))
+        ]
     except Exception:  # a branch that does not compile is reported by LINT-OAS-INVALID
         return
     for value in _witnesses(branches):
@@ -158,7 +161,7 @@ def _oneof_branches(contract: Contract, pointer: str, branches: list[Any]) -> It
             yield Finding(
                 rule="LINT-ONEOF-UNSAT",
                 severity=ERROR,
-                pointer=join(pointer, "oneOf"),
+                pointer=join_pointer(pointer, "oneOf"),
                 message=(
                     f"oneOf branches {matching[0]} and {matching[1]} both accept "
                     f"{json.dumps(value)}, so such values fail oneOf. Make the branches "
@@ -180,7 +183,7 @@ def _null_types(contract: Contract) -> Iterator[Finding]:
                 yield Finding(
                     rule="LINT-NULL-TYPE",
                     severity=ERROR,
-                    pointer=join(pointer, "type"),
+                    pointer=join_pointer(pointer, "type"),
                     message=(
                         f"type 'null' is not an OpenAPI {contract.openapi} type (3.0 has "
                         "`nullable: true`; 'null' is a type from 3.1 on). It is read as JSON "
@@ -191,7 +194,7 @@ def _null_types(contract: Contract) -> Iterator[Finding]:
                 yield Finding(
                     rule="LINT-LEGACY-NULLABLE",
                     severity=WARNING,
-                    pointer=join(pointer, "nullable"),
+                    pointer=join_pointer(pointer, "nullable"),
                     message=(
                         f"`nullable` is an OpenAPI 3.0 keyword with no meaning in "
                         f"{contract.openapi}; it is honoured, but write type: [..., 'null']."
@@ -209,7 +212,7 @@ def _iter_operations(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
             continue
         for method in METHODS:
             if isinstance(item.get(method), dict):
-                yield join("/paths", path, method), item[method]
+                yield join_pointer("/paths", path, method), item[method]
 
 
 def _response_keys(contract: Contract) -> Iterator[Finding]:
@@ -220,7 +223,7 @@ def _response_keys(contract: Contract) -> Iterator[Finding]:
                 yield Finding(
                     rule="LINT-RESPONSE-KEY",
                     severity=WARNING,
-                    pointer=join(pointer, "responses", key),
+                    pointer=join_pointer(pointer, "responses", key),
                     message=(
                         f"response key {key!r} is an extension, not a status code: OpenAPI tools "
                         f"ignore it. conformance reads it as a second {match['status']} response "
@@ -241,7 +244,7 @@ def _response_keys(contract: Contract) -> Iterator[Finding]:
                 yield Finding(
                     rule="LINT-RESPONSE-KEY",
                     severity=ERROR,
-                    pointer=join(pointer, "responses", key),
+                    pointer=join_pointer(pointer, "responses", key),
                     message=f"response key {key!r} is neither a status code, NXX nor default",
                 )
 
@@ -251,14 +254,14 @@ def _security(contract: Contract) -> Iterator[Finding]:
     components = document.get("components") or {}
     schemes = components.get("securitySchemes") or {}
     for name, scheme in schemes.items():
-        pointer = join("/components/securitySchemes", name)
+        pointer = join_pointer("/components/securitySchemes", name)
         kind = scheme.get("type") if isinstance(scheme, dict) else None
         if kind not in _SCHEME_TYPES:
             hint = " (a bearer token is `type: http, scheme: bearer`)" if kind == "bearer" else ""
             yield Finding(
                 rule="LINT-SECURITY-SCHEME",
                 severity=ERROR,
-                pointer=join(pointer, "type"),
+                pointer=join_pointer(pointer, "type"),
                 message=(
                     f"security scheme {name!r} has type {kind!r}, not one of "
                     f"{', '.join(sorted(_SCHEME_TYPES))}{hint}"
@@ -279,7 +282,7 @@ def _security(contract: Contract) -> Iterator[Finding]:
                     yield Finding(
                         rule="LINT-SECURITY-REQUIREMENT",
                         severity=ERROR,
-                        pointer=join(pointer, i, key),
+                        pointer=join_pointer(pointer, i, key),
                         message=(
                             f"security requirement names {key!r}, which is not a declared "
                             f"security scheme (declared: {', '.join(schemes) or 'none'})"
@@ -291,12 +294,12 @@ def _security(contract: Contract) -> Iterator[Finding]:
     for pointer, op in _iter_operations(document):
         if "security" not in op:
             continue
-        yield from requirements(op["security"], join(pointer, "security"))
+        yield from requirements(op["security"], join_pointer(pointer, "security"))
         if op["security"] == [] and global_security:
             yield Finding(
                 rule="LINT-SECURITY-OVERRIDE",
                 severity=WARNING,
-                pointer=join(pointer, "security"),
+                pointer=join_pointer(pointer, "security"),
                 message=(
                     "`security: []` overrides the global requirement and declares this operation "
                     "unauthenticated; remove it if the operation needs a key"
@@ -311,7 +314,7 @@ def _error_responses(contract: Contract) -> Iterator[Finding]:
             yield Finding(
                 rule="LINT-ERRORS-UNDOCUMENTED",
                 severity=WARNING,
-                pointer=join(pointer, "responses"),
+                pointer=join_pointer(pointer, "responses"),
                 message=(
                     f"no error response is documented (only {', '.join(keys) or 'none'}); every "
                     "4xx/5xx a server sends will be 'undocumented'. Document the error statuses "
@@ -323,13 +326,6 @@ def _error_responses(contract: Contract) -> Iterator[Finding]:
 # -- examples validate against their own schemas -------------------------------------------
 
 
-def _strict_json(text: str) -> Any:
-    def reject(constant: str) -> Any:
-        raise ValueError(f"{constant} is not JSON")
-
-    return json.loads(text, parse_constant=reject)
-
-
 def _schema_errors(validator: Draft202012Validator, instance: Any) -> list[ValidationError]:
     errors = sorted(validator.iter_errors(instance), key=relevance)
     return errors[:MAX_ERRORS_PER_EXAMPLE]
@@ -337,7 +333,7 @@ def _schema_errors(validator: Draft202012Validator, instance: Any) -> list[Valid
 
 def _describe(contract: Contract, error: ValidationError, location: str) -> str:
     pointer = contract.schema_pointer(location, error.absolute_schema_path)
-    where = "/" + "/".join(escape(p) for p in error.absolute_path) if error.absolute_path else "/"
+    where = pointer_of(error.absolute_path) or "/"
     return f"at {where}: {_short(error.message)} (schema {pointer})"
 
 
@@ -404,7 +400,7 @@ def _stream_example(
         if event.data in sentinels:
             continue
         try:
-            payload = _strict_json(event.data)
+            payload = strict_json(event.data)
         except ValueError as exc:
             yield Finding(
                 rule="LINT-EXAMPLE-INVALID",
@@ -442,7 +438,9 @@ def _examples(contract: Contract) -> Iterator[Finding]:
             for variant in variants:
                 name = f"{variant.status}" + (f" ({variant.name})" if variant.name else "")
                 if variant.json_schema and variant.json_media_type:
-                    media_pointer = join(variant.location, "content", variant.json_media_type)
+                    media_pointer = join_pointer(
+                        variant.location, "content", variant.json_media_type
+                    )
                     for pointer, label, value in _media_examples(
                         _get(document, media_pointer), media_pointer
                     ):
@@ -484,7 +482,7 @@ def _stream_documented(contract: Contract) -> Iterator[Finding]:
             yield Finding(
                 rule="LINT-STREAM-UNDOCUMENTED",
                 severity=WARNING,
-                pointer=join(op.location, "responses"),
+                pointer=join_pointer(op.location, "responses"),
                 message=(
                     "no 2xx response has a text/event-stream media type, so streamed responses "
                     "(stream: true) have no schema and their chunks cannot be checked"

@@ -13,21 +13,20 @@ from referencing.exceptions import NoSuchResource, PointerToNowhere, Unresolvabl
 from referencing.jsonschema import DRAFT202012
 
 from .._errors import SpecError, UsageError
+from .._util import is_json_media_type, is_sse_media_type, join_pointer
 from ._document import read_document
 from ._model import (
     ADAPTER_RESPONSE_KEY,
     METHODS,
-    SSE_MEDIA_TYPE,
     Contract,
     Operation,
     ResponseVariant,
     StreamSpec,
-    is_json_media_type,
 )
 from ._normalize import normalize_document, stringify_keys
 from ._overlay import apply_overlay, load_overlay
 from ._profiles import Profile, load_profile
-from ._walk import join, resolve_pointer
+from ._walk import resolve_pointer
 
 __all__ = ["load_contract", "overlaid_document"]
 
@@ -139,10 +138,10 @@ def _iter_refs(node: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
         for key, value in node.items():
             if key in {"example", "examples", "const", "enum", "default"}:
                 continue
-            yield from _iter_refs(value, join(pointer, key))
+            yield from _iter_refs(value, join_pointer(pointer, key))
     elif isinstance(node, list):
         for i, item in enumerate(node):
-            yield from _iter_refs(item, join(pointer, i))
+            yield from _iter_refs(item, join_pointer(pointer, i))
 
 
 def _check_refs(normalized: Any, uri: str, registry: Registry[Any], source: str) -> None:
@@ -205,7 +204,7 @@ def _stream_spec(
     media: dict[str, Any], location: str, media_type: str, deref: _Deref, profile: Profile
 ) -> StreamSpec:
     key = "itemSchema" if "itemSchema" in media else "schema" if "schema" in media else None
-    event_location = join(location, key) if key else None
+    event_location = join_pointer(location, key) if key else None
     data_location: str | None = None
     sentinels: list[str] = []
     if key is not None and event_location is not None:
@@ -214,7 +213,7 @@ def _stream_spec(
         for combinator in ("oneOf", "anyOf"):
             if isinstance(event.get(combinator), list):
                 branches = [
-                    deref(b, join(event_location, combinator, i))
+                    deref(b, join_pointer(event_location, combinator, i))
                     for i, b in enumerate(event[combinator])
                 ]
                 break
@@ -224,11 +223,13 @@ def _stream_spec(
             if not isinstance(properties, dict) or not isinstance(properties.get("data"), dict):
                 continue
             event_shaped = True
-            data, data_ptr = deref(properties["data"], join(branch_location, "properties", "data"))
+            data, data_ptr = deref(
+                properties["data"], join_pointer(branch_location, "properties", "data")
+            )
             if isinstance(data.get("const"), str):
                 sentinels.append(data["const"])
             elif isinstance(data.get("contentSchema"), dict):
-                data_location = join(data_ptr, "contentSchema")
+                data_location = join_pointer(data_ptr, "contentSchema")
         if not event_shaped:
             # The common convention (the official OpenAI document): the schema describes the
             # JSON carried in each event's data.
@@ -255,14 +256,13 @@ def _variant(
     for media_type, media in content.items():
         if not isinstance(media, dict):
             continue
-        media_location = join(location, "content", media_type)
-        base = media_type.split(";", 1)[0].strip().lower()
-        if base == SSE_MEDIA_TYPE and stream is None:
+        media_location = join_pointer(location, "content", media_type)
+        if is_sse_media_type(media_type) and stream is None:
             stream = _stream_spec(media, media_location, media_type, deref, profile)
         elif is_json_media_type(media_type) and json_media_type is None:
             json_media_type = media_type
             if "schema" in media:
-                json_schema = join(media_location, "schema")
+                json_schema = join_pointer(media_location, "schema")
     return ResponseVariant(
         status=status,
         name=name,
@@ -285,7 +285,7 @@ def _operations(
     deref = _Deref(normalized, uri, registry, source)
     global_security = normalized.get("security")
     for path, item in (normalized.get("paths") or {}).items():
-        item_location = join("/paths", path)
+        item_location = join_pointer("/paths", path)
         item, item_location = deref(item, item_location)
         if not isinstance(item, dict):
             continue
@@ -293,9 +293,11 @@ def _operations(
             op = item.get(method)
             if not isinstance(op, dict):
                 continue
-            location = join(item_location, method)
+            location = join_pointer(item_location, method)
             request_media_type = request_schema = None
-            body, body_location = deref(op.get("requestBody"), join(location, "requestBody"))
+            body, body_location = deref(
+                op.get("requestBody"), join_pointer(location, "requestBody")
+            )
             required = False
             if isinstance(body, dict):
                 required = body.get("required") is True
@@ -303,11 +305,13 @@ def _operations(
                     if is_json_media_type(media_type) and isinstance(media, dict):
                         request_media_type = media_type
                         if "schema" in media:
-                            request_schema = join(body_location, "content", media_type, "schema")
+                            request_schema = join_pointer(
+                                body_location, "content", media_type, "schema"
+                            )
                         break
             responses: dict[str, list[ResponseVariant]] = {}
             for key, response in (op.get("responses") or {}).items():
-                response_location = join(location, "responses", key)
+                response_location = join_pointer(location, "responses", key)
                 match = ADAPTER_RESPONSE_KEY.match(key)
                 if match:
                     status, name = match["status"], match["name"]

@@ -15,26 +15,20 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from referencing import Registry
 
+from .._util import join_pointer
 from ._profiles import Profile
-from ._walk import join, resolve_pointer
+from ._walk import resolve_pointer
 
 __all__ = [
     "Contract",
     "Operation",
     "ResponseVariant",
     "StreamSpec",
-    "is_json_media_type",
 ]
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
 #: apidog exports put a second response for a status under ``x-<status>:<name>``.
 ADAPTER_RESPONSE_KEY = re.compile(r"^x-(?P<status>[1-5](?:\d\d|XX)|default):(?P<name>.+)$")
-SSE_MEDIA_TYPE = "text/event-stream"
-
-
-def is_json_media_type(media_type: str) -> bool:
-    base = media_type.split(";", 1)[0].strip().lower()
-    return base == "application/json" or base.endswith("+json")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -144,7 +138,7 @@ class Contract:
                 node = node[token]
             except (KeyError, IndexError, TypeError):
                 return pointer
-            pointer = join(pointer, token)
+            pointer = join_pointer(pointer, token)
         return pointer
 
     def validator(self, location: str) -> Draft202012Validator:

@@ -17,6 +17,7 @@ from typing import Any
 import jsonpath_rfc9535
 
 from .._errors import OverlayError, SpecError
+from .._util import pointer_of
 from ._document import read_document
 
 __all__ = ["Overlay", "OverlayAction", "apply_overlay", "load_overlay"]
@@ -96,10 +97,6 @@ def _merge(target: Any, update: Any) -> Any:
     return copy.deepcopy(update)
 
 
-def _pointer(location: tuple[int | str, ...]) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in location)
-
-
 def apply_overlay(document: Any, overlay: Overlay) -> Any:
     """Return a new document with every action of ``overlay`` applied in order."""
     result = copy.deepcopy(document)
@@ -139,7 +136,7 @@ def apply_overlay(document: Any, overlay: Overlay) -> Any:
             else:
                 raise OverlayError(
                     f"target {action.target!r} selects a {type(node).__name__} at "
-                    f"{_pointer(location) or '/'}; 'update' needs an object or an array",
+                    f"{pointer_of(location) or '/'}; 'update' needs an object or an array",
                     source=overlay.source,
                     action=i,
                 )

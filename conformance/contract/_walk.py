@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from .._util import join_pointer
+
 __all__ = [
     "SCHEMA_LIST_KEYWORDS",
     "SCHEMA_MAP_KEYWORDS",
     "SCHEMA_SINGLE_KEYWORDS",
-    "escape",
     "iter_schema_roots",
     "iter_subschemas",
-    "join",
     "resolve_pointer",
 ]
 
@@ -38,14 +38,6 @@ SCHEMA_MAP_KEYWORDS = frozenset(
 )
 #: Keys whose values are data, not OpenAPI structure.
 _DATA_KEYS = frozenset({"example", "examples", "default", "enum", "const", "value"})
-
-
-def escape(token: str | int) -> str:
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
-def join(pointer: str, *tokens: str | int) -> str:
-    return pointer + "".join("/" + escape(t) for t in tokens)
 
 
 def resolve_pointer(document: Any, pointer: str) -> Any:
@@ -75,12 +67,12 @@ def iter_subschemas(schema: Any, pointer: str) -> Iterator[tuple[str, dict[str, 
     for key, value in schema.items():
         if key in SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
             for name, sub in value.items():
-                yield from iter_subschemas(sub, join(pointer, key, name))
+                yield from iter_subschemas(sub, join_pointer(pointer, key, name))
         elif key in SCHEMA_LIST_KEYWORDS and isinstance(value, list):
             for i, sub in enumerate(value):
-                yield from iter_subschemas(sub, join(pointer, key, i))
+                yield from iter_subschemas(sub, join_pointer(pointer, key, i))
         elif key in SCHEMA_SINGLE_KEYWORDS and isinstance(value, dict):
-            yield from iter_subschemas(value, join(pointer, key))
+            yield from iter_subschemas(value, join_pointer(pointer, key))
 
 
 def iter_schema_roots(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -94,14 +86,14 @@ def iter_schema_roots(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                 if not isinstance(key, str):
                     continue
                 if key in {"schema", "itemSchema"} and isinstance(value, dict):
-                    yield join(pointer, key), value
+                    yield join_pointer(pointer, key), value
                 elif key in _DATA_KEYS:
                     continue
                 else:
-                    yield from walk(value, join(pointer, key))
+                    yield from walk(value, join_pointer(pointer, key))
         elif isinstance(node, list):
             for i, item in enumerate(node):
-                yield from walk(item, join(pointer, i))
+                yield from walk(item, join_pointer(pointer, i))
 
     if not isinstance(document, dict):
         return
@@ -109,7 +101,7 @@ def iter_schema_roots(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     if isinstance(components, dict) and isinstance(components.get("schemas"), dict):
         for name, schema in components["schemas"].items():
             if isinstance(schema, dict):
-                yield join("/components/schemas", name), schema
+                yield join_pointer("/components/schemas", name), schema
     for key in ("paths", "webhooks", "components"):
         if key in document:
             yield from walk(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from .._util import strict_json
 from ._model import (
-    EXPECTATIONS,
     REDACTED,
     EventSource,
     Exchange,
@@ -11,12 +11,10 @@ from ._model import (
     Response,
     Timings,
     redact_headers,
-    strict_json,
 )
 from ._recorded import read_exchanges
 
 __all__ = [
-    "EXPECTATIONS",
     "REDACTED",
     "EventSource",
     "Exchange",

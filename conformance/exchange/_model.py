@@ -8,17 +8,14 @@ checked without holding its chunks.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._sse import Framing, SSEEvent, SSEParser
-
-EXPECTATIONS = ("accept", "reject", "unauthorized")
+from .._vocab import Expectation
 
 __all__ = [
-    "EXPECTATIONS",
     "REDACTED",
     "SECRET_HEADERS",
     "EventSource",
@@ -135,6 +132,9 @@ class Response:
 
 @dataclass(frozen=True, kw_only=True)
 class Exchange:
+    """One request and its response, as the checks see them; ``request`` is None when a
+    recording kept only the response."""
+
     id: str
     request: Request | None
     response: Response
@@ -143,7 +143,7 @@ class Exchange:
     #: What the case that sent the request expects: ``accept`` (a valid request), ``reject``
     #: (an invalid one), ``unauthorized`` (no or a wrong key); ``None`` when unknown
     #: (recorded traffic).
-    expectation: str | None = None
+    expectation: Expectation | None = None
     case: str | None = None  # the name of the case that sent it
     #: Why the body was cut short (a timeout or the size limit), or None if it arrived whole.
     interrupted: str | None = None
@@ -153,29 +153,3 @@ class Exchange:
     @property
     def request_body(self) -> Any:
         return self.request.body if self.request is not None else None
-
-
-def _reject(constant: str) -> Any:
-    raise ValueError(f"{constant} is not valid JSON")
-
-
-def strict_json(text: str | bytes) -> Any:
-    """JSON as RFC 8259 says: NaN, Infinity and -Infinity are not JSON.
-
-    orjson (strict, and several times faster) parses first; what it refuses goes to the
-    standard library, which explains the error, or accepts what orjson is stricter about than
-    RFC 8259 (an escaped lone surrogate such as ``"\\ud800"``).
-    """
-    if _orjson is not None:
-        try:
-            return _orjson.loads(text)
-        except _orjson.JSONDecodeError:
-            pass
-    return json.loads(text, parse_constant=_reject)
-
-
-_orjson: Any
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - orjson is a dependency; this keeps it optional
-    _orjson = None

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._errors import UsageError
-from ._model import EventSource, Exchange, Request, Response, strict_json
+from .._util import is_sse_media_type, strict_json
+from ._model import EventSource, Exchange, Request, Response
 
 __all__ = ["read_exchanges"]
 
@@ -87,7 +88,7 @@ def _raw_http(path: Path, handle: IO[bytes], head: bytes, request: Request | Non
             headers.append((name.strip(), value.strip()))
     response_headers = tuple(headers)
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-    if content_type.split(";")[0].strip().lower() == "text/event-stream":
+    if is_sse_media_type(content_type):
         response = Response(
             status=int(match[1]),
             headers=response_headers,
@@ -127,7 +128,7 @@ def _har(path: Path, data: Any) -> Iterator[Exchange]:
         )
         mime = content.get("mimeType") or ""
         ctype = next((v for k, v in response_headers if k.lower() == "content-type"), mime)
-        is_stream = ctype.split(";")[0].strip().lower() == "text/event-stream"
+        is_stream = is_sse_media_type(ctype)
         response = Response(
             status=int(res.get("status", 0)),
             headers=response_headers,

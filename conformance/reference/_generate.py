@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._util import is_int
+
 __all__ = ["Completion", "generate", "tokenize"]
 
 _TOKEN = re.compile(r" ?[A-Za-z]+| ?\d+| ?[^\sA-Za-z\d]|\s+")
@@ -199,7 +201,7 @@ def generate(request: dict[str, Any], *, reasoner: bool) -> Completion:
     completion = Completion(seed=seed, prompt_tokens=count_prompt(request.get("messages")))
     completion.cache_hit_tokens = (completion.prompt_tokens // 64) * 64
     limit = request.get("max_tokens")
-    limit = limit if isinstance(limit, int) and not isinstance(limit, bool) else DEFAULT_LIMIT
+    limit = limit if is_int(limit) else DEFAULT_LIMIT
     if reasoner:
         completion.reasoning_tokens = tokenize(" ".join(_THOUGHTS))
     tool = _tool_to_call(request)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from .._vocab import LEVELS
+from .._vocab import LEVELS, Status
 from ..checks import CHECKS
 from ._baseline import Baseline
 
@@ -51,7 +51,7 @@ def report_schema() -> dict[str, Any]:
     return schema
 
 
-def _status(statuses: list[str]) -> str:
+def _status(statuses: Sequence[str]) -> Status:
     for status in ("fail", "error", "pass"):
         if status in statuses:
             return status

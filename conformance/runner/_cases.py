@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._util import is_int
+from .._vocab import Auth, CaseSource, Expectation
 from ..contract import request_examples
 
 if TYPE_CHECKING:
@@ -39,11 +41,11 @@ class Case:
     name: str
     body: Any = None  # the JSON body
     raw: bytes | None = None  # a body that is not JSON (malformed input)
-    expectation: str = "accept"  # accept | reject | unauthorized
-    auth: str = "valid"  # valid | none | wrong
+    expectation: Expectation = "accept"
+    auth: Auth = "valid"
     method: str = "POST"
     path: str = "/chat/completions"
-    source: str = "scenario"  # example | scenario | property | negative | auth
+    source: CaseSource = "scenario"
 
     @property
     def stream(self) -> bool:
@@ -83,11 +85,7 @@ def frugal(body: Any, *, model: str, max_tokens: int) -> Any:
     body = copy.deepcopy(body)
     body["model"] = model
     limit = body.get("max_tokens")
-    body["max_tokens"] = (
-        min(limit, max_tokens)
-        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0
-        else max_tokens
-    )
+    body["max_tokens"] = min(limit, max_tokens) if is_int(limit) and limit > 0 else max_tokens
     for message in body.get("messages") or []:
         if isinstance(message, dict) and isinstance(message.get("content"), str):
             message["content"] = message["content"][:MAX_CONTENT]

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from .._errors import ConformanceError
+from .._util import is_sse_media_type
 from ..exchange import EventSource, Exchange, Request, Response, Timings
 from ._cases import Case
 
@@ -269,7 +270,7 @@ async def _attempt(
     content_type = {k.lower(): v for k, v in response_headers}.get("content-type", "")
     # What the request asked for decides how a success is read (a stream served with the wrong
     # Content-Type is still a stream, and HTTP-CONTENT-TYPE-001 says so); an error is a body.
-    is_sse = content_type.split(";")[0].strip().lower() == "text/event-stream"
+    is_sse = is_sse_media_type(content_type)
     streamed = is_sse or (case.stream and 200 <= status < 300)
     body = b"".join(parts)
     result = Response(
