@@ -72,7 +72,7 @@ def test_a_broken_server_fails_the_check_test_readably(
     result.stdout.fnmatch_lines(
         [
             "*test_check?STREAM-DONE-001?*",
-            "STREAM-DONE-001 (MUST): data: ?DONE? comes exactly once, last",
+            "STREAM-DONE-001 (MUST, level streaming): data: ?DONE? comes exactly once, last",
             "- the stream ended without data: ?DONE?; clients wait for it or hang",
             '  reproduce: curl -sS -N -X POST * -H "Authorization: Bearer $CONFORMANCE_API_KEY" *',
         ]

@@ -67,6 +67,7 @@ def test_ci_turns_a_skip_into_a_failure(
         "def test_known():\n"
         "    assert False\n"
     )
+    monkeypatch.delenv("CONFORMANCE_TESTS_FORBID_SKIPS", raising=False)
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(skipped=1, xfailed=1)
     monkeypatch.setenv("CONFORMANCE_TESTS_FORBID_SKIPS", "1")
     result = pytester.runpytest("-p", "no:cacheprovider")

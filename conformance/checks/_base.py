@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._util import is_int
 from .._vocab import LEVELS, SEVERITIES, Level, RunOn, Severity
+from ._render import MAX_VALUE_CHARS, render_failure
 
 if TYPE_CHECKING:
     from .._sse import Framing
@@ -44,7 +45,6 @@ __all__ = [
 ]
 
 _UNSET: Any = object()
-MAX_VALUE_CHARS = 300
 
 
 class SkipCheck(Exception):
@@ -72,27 +72,12 @@ class Failure:
     def with_context(self, **changes: Any) -> Failure:
         return dataclasses.replace(self, **changes)
 
+    def as_fields(self) -> dict[str, Any]:
+        """The fields by name (those of a failure entry in report.json)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
     def __str__(self) -> str:
-        where = []
-        if self.chunk_index is not None:
-            where.append(f"chunk {self.chunk_index}")
-        if self.instance_path is not None:
-            where.append(f"at {self.instance_path or '/'}")
-        lines = [f"[{self.check_id}] {self.message}"]
-        if where:
-            lines.append("  where: " + ", ".join(where))
-        if self.value is not None:
-            lines.append(f"  value: {_render_value(self.value)}")
-        if self.schema_path:
-            lines.append(f"  schema: {self.schema_path}")
-        if self.reproduce:
-            lines.append(f"  reproduce: {self.reproduce}")
-        return "\n".join(lines)
-
-
-def _render_value(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."
+        return render_failure(self.as_fields(), label=self.check_id)
 
 
 def truncate(value: Any) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ._baseline import Baseline, load_baseline
 from ._json import LEVELS, REPORT_VERSION, build_report, finalize, report_schema, report_schema_text
 from ._merge import merge_reports, read_report
-from ._text import render_text
+from ._text import render_check, render_text
 from ._write import OUTPUTS, write_all, write_report
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "load_baseline",
     "merge_reports",
     "read_report",
+    "render_check",
     "render_text",
     "report_schema",
     "report_schema_text",

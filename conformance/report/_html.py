@@ -13,6 +13,8 @@ import json
 from html import escape
 from typing import Any
 
+from ..checks import where_parts
+
 __all__ = ["render_html"]
 
 STYLE = """
@@ -70,20 +72,15 @@ def _events_by_exchange(report: dict[str, Any]) -> dict[str, dict[int, str]]:
 def _failure(failure: dict[str, Any], events: dict[str, dict[int, str]]) -> str:
     rows = [f'<div class="msg">{escape(failure["message"])}</div>']
     exchange = failure.get("exchange") or ""
+    where = [escape(part) for part in where_parts(failure)]
     if exchange:
-        rows.append(
-            f'<div class="kv"><b>exchange</b><a href="#ex-{_anchor(exchange)}">{escape(exchange)}</a></div>'
-        )
+        where.insert(0, f'<a href="#ex-{_anchor(exchange)}">{escape(exchange)}</a>')
+    if where:
+        rows.append(f'<div class="kv"><b>where</b><code>{", ".join(where)}</code></div>')
     chunk = failure.get("chunk_index")
-    if chunk is not None:
-        rows.append(f'<div class="kv"><b>chunk</b>{chunk}</div>')
-        data = events.get(exchange, {}).get(chunk)
-        if data is not None:
-            rows.append(f'<div class="chunk" data-chunk="{chunk}">data: {escape(data)}</div>')
-    if failure.get("instance_path") is not None:
-        rows.append(
-            f'<div class="kv"><b>at</b><code>{escape(failure["instance_path"] or "/")}</code></div>'
-        )
+    data = events.get(exchange, {}).get(chunk) if chunk is not None else None
+    if data is not None:
+        rows.append(f'<div class="chunk" data-chunk="{chunk}">data: {escape(data)}</div>')
     if failure.get("value") is not None:
         rows.append(
             f'<div class="kv"><b>value</b><code>{escape(_j(failure["value"]))}</code></div>'

@@ -5,29 +5,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
+from ._text import render_check
+
 __all__ = ["render_junit"]
-
-
-def _failure_text(check: dict[str, Any]) -> str:
-    lines = [
-        f"{check['id']} ({check['severity']}, level {check['level']}): {check['title']}",
-        f"source: {check['source']}",
-    ]
-    for failure in check["failures"]:
-        lines.append("")
-        lines.append(f"- {failure['message']}")
-        lines.append(f"  exchange: {failure['exchange']}")
-        if failure.get("chunk_index") is not None:
-            lines.append(f"  chunk: {failure['chunk_index']}")
-        if failure.get("instance_path") is not None:
-            lines.append(f"  at: {failure['instance_path'] or '/'}")
-        if failure.get("schema_path"):
-            lines.append(f"  schema: {failure['schema_path']}")
-        if failure.get("reproduce"):
-            lines.append(f"  reproduce: {failure['reproduce']}")
-    if check.get("suppressed_failures"):
-        lines.append(f"... and {check['suppressed_failures']} more")
-    return "\n".join(lines)
 
 
 def render_junit(report: dict[str, Any]) -> str:
@@ -74,7 +54,7 @@ def render_junit(report: dict[str, Any]) -> str:
             )
             if kind == "failure":
                 element.set("type", check["severity"])
-            element.text = _failure_text(check)
+            element.text = render_check(check)
         elif check["status"] == "error":
             element = ET.SubElement(case, "error", message="; ".join(check.get("errors") or []))
         elif check["status"] == "skip":

@@ -5,6 +5,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ..checks import where_parts
+
 __all__ = ["render_badge", "render_summary"]
 
 
@@ -45,13 +47,7 @@ def render_summary(report: dict[str, Any]) -> str:
                 if check["failures"]
                 else {"message": "; ".join(check.get("errors") or [])}
             )
-            where = []
-            if first.get("exchange"):
-                where.append(first["exchange"])
-            if first.get("chunk_index") is not None:
-                where.append(f"chunk {first['chunk_index']}")
-            if first.get("instance_path"):
-                where.append(first["instance_path"])
+            where = where_parts(first, exchange=True)
             waived = (
                 " (waived)" if check.get("waiver") and not check["waiver"].get("expired") else ""
             )

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..checks import CHECKS
+from ..checks import CHECKS, render_failure
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
 
-__all__ = ["render_text"]
+__all__ = ["render_check", "render_text"]
 
 
 def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
+
+
+def render_check(check: Mapping[str, Any], *, limit: int | None = None) -> str:
+    """A check of report.json and its failures (the first ``limit``) as text: what JUnit and the
+    pytest suite show for a failing check."""
+    lines = [
+        f"{check['id']} ({check['severity']}, level {check['level']}): {check['title']}",
+        f"source: {check['source']}",
+    ]
+    failures = check["failures"] if limit is None else check["failures"][:limit]
+    for failure in failures:
+        lines += ["", render_failure(failure, exchange=True)]
+    more = len(check["failures"]) - len(failures) + check.get("suppressed_failures", 0)
+    if more > 0:
+        lines.append(f"... and {more} more")
+    return "\n".join(lines)
 
 
 def render_text(
@@ -33,7 +49,7 @@ def render_text(
             if outcome.status == "error":
                 lines.append(f"    [{check_id}] ERROR: {outcome.reason}")
             for failure in outcome.failures:
-                text = str(failure).replace(f"[{check_id}]", f"[{check_id} {severity}]", 1)
+                text = render_failure(failure.as_fields(), label=f"{check_id} {severity}")
                 lines.append(_indent(text))
             if outcome.suppressed:
                 lines.append(f"    ... and {outcome.suppressed} more {check_id} failures")

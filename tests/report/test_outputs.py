@@ -69,7 +69,7 @@ def test_junit(faulty: tuple[Path, dict[str, Any]]) -> None:
     case = next(c for c in cases if c.name.startswith("STREAM-CHUNK-SCHEMA-001"))
     assert case.classname == "conformance.schema"
     assert "'eos_token' is not one of" in case.result[0].message
-    assert "chunk:" in case.result[0].text
+    assert "  where: " in case.result[0].text and ", chunk " in case.result[0].text
 
 
 def test_summary_and_badge(faulty: tuple[Path, dict[str, Any]]) -> None:
