@@ -19,6 +19,7 @@ from ._errors import ConformanceError, UsageError
 
 if TYPE_CHECKING:
     from .contract import Contract
+    from .report import Report
 
 __all__ = ["main"]
 
@@ -258,7 +259,7 @@ def _baseline(path: str | None) -> object:
     return load_baseline(path)
 
 
-def _write_outputs(report: dict[str, object], directory: str, out: IO[str]) -> None:
+def _write_outputs(report: Report, directory: str, out: IO[str]) -> None:
     from .report import write_all
 
     try:

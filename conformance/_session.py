@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .contract import Contract
-    from .report import Baseline
+    from .report import Baseline, Report
     from .runner import RunConfig, RunResult
 
 __all__ = ["live_report"]
@@ -23,7 +23,7 @@ def live_report(
     baseline: Baseline | None = None,
     on_embedded: Callable[[str], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[RunResult, dict[str, Any]]:
+) -> tuple[RunResult, Report]:
     """Run ``config`` (against the embedded reference server when its base_url is empty) and
     build the report."""
     import dataclasses

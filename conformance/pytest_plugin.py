@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import pytest
 
@@ -27,8 +28,9 @@ if TYPE_CHECKING:
     from .checks import ExchangeResult
     from .contract import Contract
     from .exchange import Exchange
+    from .report import Report
 
-__all__ = ["RUN_KEY"]
+__all__ = ["RUN_KEY", "SessionRun"]
 
 GROUP = "conformance"
 BASE_URL = "--base-url"
@@ -40,8 +42,18 @@ MAX_EXAMPLES = "--conformance-max-examples"
 SEED = "--conformance-seed"
 STRICT = "--conformance-strict"
 
+
+class SessionRun(TypedDict):
+    """The session's live run: its report (report.json's content), where that was written, and
+    whether SHOULD failures fail too."""
+
+    report: Report
+    path: Path
+    strict: bool
+
+
 #: The session's run and its report, computed once, shared by every test of the suite.
-RUN_KEY = pytest.StashKey[dict[str, Any]]()
+RUN_KEY = pytest.StashKey["SessionRun"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -90,7 +102,7 @@ def conformance_check_exchange(
     return lambda exchange: check_exchange(conformance_contract, exchange)
 
 
-def _run(config: pytest.Config, contract: Contract) -> dict[str, Any]:
+def _run(config: pytest.Config, contract: Contract) -> SessionRun:
     from ._session import live_report
     from .report import write_all
     from .runner import API_KEY_VARIABLE, RunConfig
@@ -112,7 +124,7 @@ def _run(config: pytest.Config, contract: Contract) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def conformance_run(pytestconfig: pytest.Config, conformance_contract: Contract) -> dict[str, Any]:
+def conformance_run(pytestconfig: pytest.Config, conformance_contract: Contract) -> SessionRun:
     """The session's live run (sent once): ``report`` (report.json's content) and ``path``."""
     stash = pytestconfig.stash
     if RUN_KEY not in stash:

@@ -7,6 +7,7 @@ from ._baseline import Baseline, load_baseline
 from ._json import LEVELS, REPORT_VERSION, build_report, finalize, report_schema, report_schema_text
 from ._merge import merge_reports, read_report
 from ._text import render_check, render_text
+from ._types import CheckEntry, FailureEntry, Report
 from ._write import OUTPUTS, write_all, write_report
 
 __all__ = [
@@ -14,6 +15,9 @@ __all__ = [
     "OUTPUTS",
     "REPORT_VERSION",
     "Baseline",
+    "CheckEntry",
+    "FailureEntry",
+    "Report",
     "build_report",
     "finalize",
     "load_baseline",

@@ -16,9 +16,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from .._errors import UsageError
+from ._types import BaselineInfo, CheckEntry, WaiverEntry, WaiverState
 
 __all__ = ["Baseline", "Waiver", "load_baseline"]
 
@@ -36,7 +37,7 @@ class Baseline:
     waivers: tuple[Waiver, ...]
     today: dt.date
 
-    def waiver_for(self, check_id: str) -> dict[str, Any] | None:
+    def waiver_for(self, check_id: str) -> WaiverState | None:
         for waiver in self.waivers:
             if waiver.check == check_id:
                 return {
@@ -46,10 +47,11 @@ class Baseline:
                 }
         return None
 
-    def describe(self, checks: list[dict[str, Any]]) -> dict[str, Any]:
+    def describe(self, checks: list[CheckEntry]) -> BaselineInfo:
         status = {c["id"]: c["status"] for c in checks}
-        entries = []
+        entries: list[WaiverEntry] = []
         for waiver in self.waivers:
+            state: Literal["active", "expired", "unused"]
             if waiver.expires < self.today:
                 state = "expired"
             elif status.get(waiver.check) == "fail":

@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 
 from ..checks import where_parts
+from ._types import CheckEntry, ExchangeEntry, FailureEntry, Report
 
 __all__ = ["render_html"]
 
@@ -60,7 +61,7 @@ def _anchor(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
 
 
-def _events_by_exchange(report: dict[str, Any]) -> dict[str, dict[int, str]]:
+def _events_by_exchange(report: Report) -> dict[str, dict[int, str]]:
     out: dict[str, dict[int, str]] = {}
     for exchange in report.get("exchanges", []):
         events = (exchange.get("response") or {}).get("events")
@@ -69,7 +70,7 @@ def _events_by_exchange(report: dict[str, Any]) -> dict[str, dict[int, str]]:
     return out
 
 
-def _failure(failure: dict[str, Any], events: dict[str, dict[int, str]]) -> str:
+def _failure(failure: FailureEntry, events: dict[str, dict[int, str]]) -> str:
     rows = [f'<div class="msg">{escape(failure["message"])}</div>']
     exchange = failure.get("exchange") or ""
     where = [escape(part) for part in where_parts(failure)]
@@ -85,20 +86,22 @@ def _failure(failure: dict[str, Any], events: dict[str, dict[int, str]]) -> str:
         rows.append(
             f'<div class="kv"><b>value</b><code>{escape(_j(failure["value"]))}</code></div>'
         )
-    if failure.get("schema_path"):
-        rows.append(
-            f'<div class="kv"><b>schema</b><code>{escape(failure["schema_path"])}</code></div>'
-        )
-    if failure.get("schema_excerpt"):
-        rows.append(f"<pre>{escape(failure['schema_excerpt'])}</pre>")
-    if failure.get("reproduce"):
-        rows.append(
-            f'<div class="kv"><b>reproduce</b></div><pre>{escape(failure["reproduce"])}</pre>'
-        )
+    schema_path, excerpt = failure["schema_path"], failure["schema_excerpt"]
+    if schema_path:
+        rows.append(f'<div class="kv"><b>schema</b><code>{escape(schema_path)}</code></div>')
+    if excerpt:
+        rows.append(f"<pre>{escape(excerpt)}</pre>")
+    rows.append(_reproduce(failure["reproduce"]))
     return '<div class="failure">' + "".join(rows) + "</div>"
 
 
-def _exchange(exchange: dict[str, Any], failing_chunks: set[int]) -> str:
+def _reproduce(command: str | None) -> str:
+    if not command:
+        return ""
+    return f'<div class="kv"><b>reproduce</b></div><pre>{escape(command)}</pre>'
+
+
+def _exchange(exchange: ExchangeEntry, failing_chunks: set[int]) -> str:
     parts = [
         f'<div class="exchange" id="ex-{_anchor(exchange["id"])}"><h3>{escape(exchange["id"])} '
         f'<span class="status {"fail" if exchange.get("failed_checks") else "pass"}">'
@@ -108,8 +111,9 @@ def _exchange(exchange: dict[str, Any], failing_chunks: set[int]) -> str:
         parts.append(
             f'<div class="kv"><b>failed</b>{escape(", ".join(exchange["failed_checks"]))}</div>'
         )
-    if exchange.get("interrupted"):
-        parts.append(f'<div class="kv"><b>cut short</b>{escape(exchange["interrupted"])}</div>')
+    interrupted = exchange["interrupted"]
+    if interrupted:
+        parts.append(f'<div class="kv"><b>cut short</b>{escape(interrupted)}</div>')
     request = exchange.get("request")
     if request:
         head = f"{request.get('method', '')} {request.get('url') or ''}\n" + "".join(
@@ -141,15 +145,12 @@ def _exchange(exchange: dict[str, Any], failing_chunks: set[int]) -> str:
     elif response.get("body") is not None:
         parts.append(f"<pre>{escape(response['body'])}</pre>")
     parts.append("</details>")
-    if exchange.get("reproduce"):
-        parts.append(
-            f'<div class="kv"><b>reproduce</b></div><pre>{escape(exchange["reproduce"])}</pre>'
-        )
+    parts.append(_reproduce(exchange["reproduce"]))
     parts.append("</div>")
     return "".join(parts)
 
 
-def _failed_list(checks: list[dict[str, Any]]) -> str:
+def _failed_list(checks: list[CheckEntry]) -> str:
     failed = [c for c in checks if c["status"] in ("fail", "error")]
     if not failed:
         return "<h2>Every check passed or did not apply</h2>"
@@ -162,18 +163,19 @@ def _failed_list(checks: list[dict[str, Any]]) -> str:
     return f"<h2>Failed checks</h2><ul>{items}</ul>"
 
 
-def render_html(report: dict[str, Any]) -> str:
+def render_html(report: Report) -> str:
     summary = report["summary"]
     events = _events_by_exchange(report)
     checks = report["checks"]
-    categories: dict[str, list[dict[str, Any]]] = {}
+    categories: dict[str, list[CheckEntry]] = {}
     for check in checks:
         categories.setdefault(check["category"], []).append(check)
     failing_chunks: dict[str, set[int]] = {}
     for check in checks:
         for failure in check["failures"]:
-            if failure.get("chunk_index") is not None:
-                failing_chunks.setdefault(failure["exchange"], set()).add(failure["chunk_index"])
+            chunk = failure["chunk_index"]
+            if chunk is not None:
+                failing_chunks.setdefault(failure["exchange"], set()).add(chunk)
     target = report["target"]["base_url"] or "embedded reference server or recorded traffic"
     body = [
         "<header>",

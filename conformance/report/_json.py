@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from .._vocab import LEVELS, Status
+from .._vocab import LEVELS, Level, Severity, Status
 from ..checks import CHECKS
 from ._baseline import Baseline
+from ._types import CheckEntry, ExchangeEntry, FailureEntry, Report, ReportSummary, RunInfo
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
@@ -62,31 +63,32 @@ def _gating(fail_on: str) -> set[str]:
     return {"MUST"} if fail_on == "MUST" else {"MUST", "SHOULD"}
 
 
-def _waived(check: dict[str, Any]) -> bool:
+def _waived(check: CheckEntry) -> bool:
     waiver = check.get("waiver")
-    return isinstance(waiver, dict) and not waiver.get("expired", False)
+    return waiver is not None and not waiver["expired"]
 
 
-def finalize(report: dict[str, Any]) -> dict[str, Any]:
+def _summary(checks: list[CheckEntry], exchanges: int) -> ReportSummary:
+    return {
+        "checks_passed": sum(c["status"] == "pass" for c in checks),
+        "checks_failed": sum(c["status"] == "fail" for c in checks),
+        "checks_skipped": sum(c["status"] == "skip" for c in checks),
+        "checks_errored": sum(c["status"] == "error" for c in checks),
+        "checks_waived": sum(c["status"] == "fail" and _waived(c) for c in checks),
+        "exchanges": exchanges,
+    }
+
+
+def finalize(report: Report) -> Report:
     """(Re)compute summary, verdict and level from the checks (used after a merge too)."""
     checks = report["checks"]
-    gating = _gating(report.get("fail_on", "MUST"))
-    summary = report.setdefault("summary", {})
-    summary.update(
-        {
-            "checks_passed": sum(c["status"] == "pass" for c in checks),
-            "checks_failed": sum(c["status"] == "fail" for c in checks),
-            "checks_skipped": sum(c["status"] == "skip" for c in checks),
-            "checks_errored": sum(c["status"] == "error" for c in checks),
-            "checks_waived": sum(c["status"] == "fail" and _waived(c) for c in checks),
-            "exchanges": len(report.get("exchanges", [])),
-        }
-    )
+    gating = _gating(report["fail_on"])
+    report["summary"] = _summary(checks, len(report["exchanges"]))
     failing = [
         c for c in checks if c["status"] == "fail" and c["severity"] in gating and not _waived(c)
     ]
     report["verdict"] = "fail" if failing else "pass"
-    level = None
+    level: Level | None = None
     for name in LEVELS:
         at_or_below = [c for c in checks if LEVELS.index(c["level"]) <= LEVELS.index(name)]
         broken = [
@@ -111,10 +113,10 @@ def build_report(
     base_url: str | None = None,
     model: str | None = None,
     seed: int | None = None,
-    run: dict[str, Any] | None = None,
-    fail_on: str = "MUST",
+    run: RunInfo | None = None,
+    fail_on: Severity = "MUST",
     baseline: Baseline | None = None,
-) -> dict[str, Any]:
+) -> Report:
     """The report of checked exchanges. ``fail_on`` is the lowest severity whose failure makes
     the verdict ``fail`` (``MUST``, or ``SHOULD`` for a strict gate); a failure the baseline
     waives (and whose waiver has not expired) does not."""
@@ -122,7 +124,7 @@ def build_report(
     for check in CHECKS.values():
         outcomes = [r.outcomes[check.id] for r in results if check.id in r.outcomes]
         statuses = [o.status for o in outcomes]
-        failures = [
+        failures: list[FailureEntry] = [
             {
                 "message": f.message,
                 "exchange": f.exchange or "",
@@ -136,7 +138,7 @@ def build_report(
             for o in outcomes
             for f in o.failures
         ]
-        entry: dict[str, Any] = {
+        entry: CheckEntry = {
             "id": check.id,
             "title": check.title,
             "severity": check.severity,
@@ -155,7 +157,24 @@ def build_report(
             if waiver is not None:
                 entry["waiver"] = waiver
         checks.append(entry)
-    report: dict[str, Any] = {
+    exchanges: list[ExchangeEntry] = [
+        {
+            "id": r.exchange_id,
+            "status": r.status,
+            "stream": r.stream,
+            "chunks": r.chunks,
+            "tokens": r.tokens,
+            "failed_checks": sorted(
+                k for k, o in r.outcomes.items() if o.status in ("fail", "error")
+            ),
+            "request": r.evidence["request"],
+            "response": r.evidence["response"],
+            "interrupted": r.evidence["interrupted"],
+            "reproduce": r.evidence["reproduce"],
+        }
+        for r in results
+    ]
+    report: Report = {
         "report_version": REPORT_VERSION,
         "suite": {"name": "conformance", "version": __version__},
         "target": {"base_url": base_url, "model": model},
@@ -167,22 +186,9 @@ def build_report(
         },
         "verdict": "pass",
         "level": None,
-        "summary": {},
+        "summary": _summary(checks, len(exchanges)),
         "checks": checks,
-        "exchanges": [
-            {
-                "id": r.exchange_id,
-                "status": r.status,
-                "stream": r.stream,
-                "chunks": r.chunks,
-                "tokens": r.tokens,
-                "failed_checks": sorted(
-                    k for k, o in r.outcomes.items() if o.status in ("fail", "error")
-                ),
-                **r.evidence,
-            }
-            for r in results
-        ],
+        "exchanges": exchanges,
         "started_at": started_at,
         "duration_s": round(duration_s, 6),
         "seed": seed,
@@ -224,5 +230,5 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def dumps(report: dict[str, Any]) -> str:
+def dumps(report: Report) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False, default=repr) + "\n"

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from typing import Any
 
 from ._text import render_check
+from ._types import Report
 
 __all__ = ["render_junit"]
 
 
-def render_junit(report: dict[str, Any]) -> str:
+def render_junit(report: Report) -> str:
     checks = report["checks"]
     failed = [c for c in checks if c["status"] == "fail"]
     suites = ET.Element("testsuites", name="conformance")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
 from ..checks import where_parts
+from ._types import Report
 
 __all__ = ["render_badge", "render_summary"]
 
@@ -14,7 +14,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_summary(report: dict[str, Any]) -> str:
+def render_summary(report: Report) -> str:
     summary = report["summary"]
     verdict = "✅ pass" if report["verdict"] == "pass" else "❌ fail"
     target = report["target"]["base_url"] or "the embedded reference server / recorded traffic"
@@ -70,7 +70,7 @@ def render_summary(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_badge(report: dict[str, Any]) -> str:
+def render_badge(report: Report) -> str:
     """A shields-style badge: ``conformance | <level> · passed/total``."""
     summary = report["summary"]
     applied = summary["checks_passed"] + summary["checks_failed"] + summary.get("checks_errored", 0)

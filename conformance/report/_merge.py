@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .._errors import UsageError
-from ._json import _status, finalize
+from .._util import pointer_of
+from ._json import _status, finalize, report_schema
+from ._types import CheckEntry, Report
 
 __all__ = ["merge_reports", "read_report"]
 
 
-def read_report(directory: str) -> dict[str, Any]:
+def read_report(directory: str) -> Report:
     path = Path(directory)
     path = path / "report.json" if path.is_dir() else path
     try:
@@ -21,12 +23,25 @@ def read_report(directory: str) -> dict[str, Any]:
         raise UsageError(f"{path}: no such file (a shard's report directory?)") from None
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: not a readable report.json ({exc})") from None
-    if not isinstance(report, dict) or not isinstance(report.get("checks"), list):
-        raise UsageError(f"{path}: not a conformance report")
-    return report
+    problem = _schema_problem(report)
+    if problem is not None:
+        raise UsageError(f"{path}: not a conformance report ({problem})")
+    return cast(Report, report)
 
 
-def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+def _schema_problem(report: Any) -> str | None:
+    """Why ``report`` is not a report.json of the shipped schema, or None."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(report_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(report))
+    if error is None:
+        return None
+    where = pointer_of(error.absolute_path) or "/"
+    return f"at {where}: {error.message[:200]}"
+
+
+def merge_reports(reports: list[Report]) -> Report:
     if not reports:
         raise UsageError("nothing to merge")
     first = reports[0]
@@ -42,27 +57,29 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
             raise UsageError(
                 f"the reports have different seeds ({first.get('seed')} and {other.get('seed')}); shards must share one"
             )
-    merged = json.loads(json.dumps(first))
-    by_id: dict[str, list[dict[str, Any]]] = {}
+    merged: Report = json.loads(json.dumps(first))
+    by_id: dict[str, list[CheckEntry]] = {}
     for report in reports:
         for check in report["checks"]:
             by_id.setdefault(check["id"], []).append(check)
-    checks = []
+    checks: list[CheckEntry] = []
     for parts in by_id.values():
-        entry = dict(parts[0])
-        entry["status"] = _status([p["status"] for p in parts])
-        entry["exchanges"] = sum(p["exchanges"] for p in parts)
-        entry["failures"] = [f for p in parts for f in p["failures"]]
-        entry["suppressed_failures"] = sum(p.get("suppressed_failures", 0) for p in parts)
-        entry["skip_reasons"] = (
-            sorted({r for p in parts for r in p.get("skip_reasons", [])})
-            if entry["status"] == "skip"
-            else []
+        status = _status([p["status"] for p in parts])
+        checks.append(
+            {
+                **parts[0],
+                "status": status,
+                "exchanges": sum(p["exchanges"] for p in parts),
+                "failures": [f for p in parts for f in p["failures"]],
+                "suppressed_failures": sum(p["suppressed_failures"] for p in parts),
+                "skip_reasons": sorted({r for p in parts for r in p["skip_reasons"]})
+                if status == "skip"
+                else [],
+                "errors": sorted({r for p in parts for r in p["errors"]}),
+            }
         )
-        entry["errors"] = sorted({r for p in parts for r in p.get("errors", [])})
-        checks.append(entry)
     merged["checks"] = checks
-    merged["exchanges"] = [e for r in reports for e in r.get("exchanges", [])]
+    merged["exchanges"] = [e for r in reports for e in r["exchanges"]]
     merged["started_at"] = min(r["started_at"] for r in reports)
     merged["duration_s"] = max(r["duration_s"] for r in reports)
     runs = [r["run"] for r in reports if r.get("run")]
@@ -73,6 +90,6 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
             "tokens_spent": sum(r["tokens_spent"] for r in runs),
             "cases_skipped": [c for r in runs for c in r["cases_skipped"]],
             "shard": None,
-            "merged_shards": [r.get("shard") for r in runs],
+            "merged_shards": [r["shard"] for r in runs],
         }
     return finalize(merged)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..checks import CHECKS, render_failure
+from ._types import Report
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
@@ -34,7 +35,7 @@ def render_check(check: Mapping[str, Any], *, limit: int | None = None) -> str:
 
 
 def render_text(
-    results: Sequence[ExchangeResult], report: dict[str, Any], *, only_failures: bool = False
+    results: Sequence[ExchangeResult], report: Report, *, only_failures: bool = False
 ) -> str:
     lines = []
     for result in results:
@@ -91,6 +92,7 @@ def render_text(
     if should:
         verdict += f" (SHOULD failed: {', '.join(should)})"
     lines.append(verdict)
-    for waiver in (report.get("baseline") or {}).get("waivers", []):
+    baseline = report.get("baseline")
+    for waiver in baseline["waivers"] if baseline else []:
         lines.append(f"waiver {waiver['check']}: {waiver['state']} (expires {waiver['expires']})")
     return "\n".join(lines) + "\n"

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ._html import render_html
 from ._json import dumps, write_text_atomic
 from ._junit import render_junit
 from ._markdown import render_badge, render_summary
+from ._types import Report
 
 __all__ = ["OUTPUTS", "write_all", "write_report"]
 
 OUTPUTS = ("report.json", "junit.xml", "report.html", "summary.md", "badge.svg")
 
 
-def write_report(report: dict[str, Any], directory: str | Path) -> Path:
+def write_report(report: Report, directory: str | Path) -> Path:
     """Write report.json alone (atomically)."""
     return write_text_atomic(Path(directory) / "report.json", dumps(report))
 
 
-def write_all(report: dict[str, Any], directory: str | Path) -> dict[str, Path]:
+def write_all(report: Report, directory: str | Path) -> dict[str, Path]:
     """Write the five outputs; report.json last, so its presence means the others are there."""
     folder = Path(directory)
     written = {

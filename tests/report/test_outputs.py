@@ -246,3 +246,10 @@ def test_a_failed_write_leaves_the_previous_report_whole(tmp_path: Path, monkeyp
         _write.write_report({"x": 1}, tmp_path)
     assert json.loads((tmp_path / "report.json").read_text()) == {"previous": True}
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left
+
+
+def test_merge_rejects_what_is_not_a_report(tmp_path: Path) -> None:
+    (tmp_path / "report.json").write_text('{"checks": []}')
+    code, _, err = cli("report", "merge", str(tmp_path), "-o", str(tmp_path / "o"))
+    assert code == 2 and err.count("\n") == 1
+    assert "not a conformance report (at /: 'report_version' is a required property)" in err

@@ -1,0 +1,144 @@
+"""The shape of report.json as Python types: the TypedDicts the report stage builds and reads.
+
+``report.schema.json`` (beside this module) is the public contract of the same data; a test
+validates every report the suite writes against it. Fields may be added, never renamed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+from .._vocab import Level, Severity, Status
+
+__all__ = [
+    "BaselineInfo",
+    "CheckEntry",
+    "ContractInfo",
+    "ExchangeEntry",
+    "FailureEntry",
+    "Report",
+    "ReportSummary",
+    "RunInfo",
+    "SuiteInfo",
+    "Target",
+    "Verdict",
+    "WaiverEntry",
+    "WaiverState",
+]
+
+Verdict = Literal["pass", "fail", "error"]
+
+
+class SuiteInfo(TypedDict):
+    name: str
+    version: str
+
+
+class Target(TypedDict):
+    base_url: str | None  # None: the embedded reference server, or recorded traffic
+    model: str | None
+
+
+class ContractInfo(TypedDict):
+    spec: str
+    sha256: str
+    profile: str
+    overlays: list[str]
+
+
+class ReportSummary(TypedDict):
+    checks_passed: int
+    checks_failed: int
+    checks_skipped: int
+    checks_errored: int
+    checks_waived: int
+    exchanges: int
+
+
+class FailureEntry(TypedDict):
+    """A failure: the fields of :class:`~conformance.checks.Failure` (but the check id, which
+    is its check's) and the schema excerpt."""
+
+    message: str
+    exchange: str
+    instance_path: str | None
+    schema_path: str | None
+    chunk_index: int | None
+    reproduce: str | None
+    value: Any
+    schema_excerpt: str | None
+
+
+class WaiverState(TypedDict):
+    reason: str
+    expires: str  # an ISO date
+    expired: bool
+
+
+class CheckEntry(TypedDict):
+    id: str
+    title: str
+    severity: Severity
+    category: str
+    level: Level
+    source: str
+    status: Status
+    exchanges: int
+    failures: list[FailureEntry]
+    suppressed_failures: int
+    skip_reasons: list[str]
+    errors: list[str]
+    waiver: NotRequired[WaiverState]
+
+
+class ExchangeEntry(TypedDict):
+    id: str
+    status: int
+    stream: bool
+    chunks: int
+    tokens: int
+    failed_checks: list[str]
+    request: dict[str, Any] | None
+    response: dict[str, Any]
+    interrupted: str | None
+    reproduce: str | None
+
+
+class RunInfo(TypedDict):
+    requests_sent: int
+    tokens_spent: int
+    cases_planned: int
+    cases_skipped: list[str]
+    embedded_server: bool
+    shard: str | None
+    merged_shards: NotRequired[list[str | None]]
+
+
+class WaiverEntry(TypedDict):
+    check: str
+    reason: str
+    expires: str
+    state: Literal["active", "expired", "unused"]
+
+
+class BaselineInfo(TypedDict):
+    source: str
+    waivers: list[WaiverEntry]
+
+
+class Report(TypedDict):
+    report_version: int
+    suite: SuiteInfo
+    target: Target
+    contract: ContractInfo
+    verdict: Verdict
+    level: Level | None
+    summary: ReportSummary
+    checks: list[CheckEntry]
+    exchanges: list[ExchangeEntry]
+    started_at: str
+    duration_s: float
+    seed: int | None
+    fail_on: Severity
+    run: NotRequired[RunInfo]
+    baseline: NotRequired[BaselineInfo]
