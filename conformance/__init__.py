@@ -10,7 +10,15 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._errors import ConformanceError, OverlayError, SpecError, UsageError
+    from ._errors import (
+        ConformanceError,
+        OperationNotFound,
+        OverlayError,
+        ServerStartError,
+        SpecError,
+        TargetUnreachable,
+        UsageError,
+    )
     from .checks import CHECKS, Check, ExchangeResult, Failure, check_exchange
     from .contract import (
         Contract,
@@ -38,13 +46,16 @@ __all__ = [
     "Failure",
     "Finding",
     "Operation",
+    "OperationNotFound",
     "OverlayError",
     "Profile",
     "Request",
     "Response",
     "ResponseVariant",
+    "ServerStartError",
     "SpecError",
     "StreamSpec",
+    "TargetUnreachable",
     "UsageError",
     "__version__",
     "check_exchange",
@@ -66,7 +77,10 @@ _LAZY = {
     "Response": ".exchange",
     "read_exchanges": ".exchange",
     "ConformanceError": "._errors",
+    "OperationNotFound": "._errors",
     "OverlayError": "._errors",
+    "ServerStartError": "._errors",
+    "TargetUnreachable": "._errors",
     "SpecError": "._errors",
     "UsageError": "._errors",
     "Contract": ".contract",

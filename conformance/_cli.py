@@ -336,9 +336,7 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.base_url and not args.base_url.startswith(("http://", "https://")):
         raise UsageError(f"--base-url {args.base_url!r} is not an http(s) URL")
     contract = _load(args)
-    from .contract import require_operation
-
-    require_operation(contract)
+    contract.operation()  # the profile's operation is in the document
     limits = Limits(
         total=args.timeout,
         first_byte=min(Limits().first_byte, args.timeout),
@@ -409,7 +407,6 @@ def _cmd_validate(args: argparse.Namespace, out: IO[str]) -> int:
     from datetime import datetime
 
     from .checks import check_exchange
-    from .contract import require_operation
     from .exchange import read_exchanges
     from .report import build_report, render_text
 
@@ -418,7 +415,7 @@ def _cmd_validate(args: argparse.Namespace, out: IO[str]) -> int:
     started = datetime.now(UTC)
     clock = time.perf_counter()
     contract = _load(args)
-    operation = require_operation(contract)
+    operation = contract.operation()
     baseline = _baseline(args.baseline)
     results = []
     for name in args.files:

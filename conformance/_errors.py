@@ -7,16 +7,27 @@ wrong. The CLI prints them as one line and exits with status 2.
 Hierarchy::
 
     ConformanceError
-    ├── UsageError          a bad flag, profile name or argument combination
-    └── SpecError           the OpenAPI document cannot be read, parsed or resolved
-        └── OverlayError    an overlay document is malformed or an action does not apply
+    ├── UsageError              a bad flag, profile, fault name or argument combination
+    ├── SpecError               the OpenAPI document cannot be read, parsed or resolved
+    │   ├── OverlayError        an overlay is malformed or an action does not apply
+    │   └── OperationNotFound   the document has no such operation
+    ├── TargetUnreachable       the server under test gave no response at all
+    └── ServerStartError        the embedded reference server did not start
 
 They are plain classes (not frozen dataclasses) so that ``add_note`` works on them.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConformanceError", "OverlayError", "SpecError", "UsageError"]
+__all__ = [
+    "ConformanceError",
+    "OperationNotFound",
+    "OverlayError",
+    "ServerStartError",
+    "SpecError",
+    "TargetUnreachable",
+    "UsageError",
+]
 
 
 class ConformanceError(Exception):
@@ -54,3 +65,18 @@ class OverlayError(SpecError):
         if action is not None:
             message = f"action {action}: {message}"
         super().__init__(message, source=source, pointer=pointer)
+
+
+class OperationNotFound(SpecError):
+    """The document has no operation with that method and path (the profile names one)."""
+
+
+class TargetUnreachable(ConformanceError):
+    """The target could not be reached at all (no response): DNS, connection, TLS, timeout.
+
+    A server that answers badly is a contract failure in the report, not this error.
+    """
+
+
+class ServerStartError(ConformanceError):
+    """The embedded reference server could not start (the port, or the thread, failed)."""

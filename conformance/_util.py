@@ -47,11 +47,13 @@ def media_type_base(media_type: str) -> str:
 
 
 def is_json_media_type(media_type: str) -> bool:
+    """``application/json`` or a ``+json`` structured syntax suffix, with any parameters."""
     base = media_type_base(media_type)
     return base == "application/json" or base.endswith("+json")
 
 
 def is_sse_media_type(media_type: str) -> bool:
+    """``text/event-stream``, with any parameters."""
     return media_type_base(media_type) == SSE_MEDIA_TYPE
 
 

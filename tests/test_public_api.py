@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import importlib
+import inspect
 import subprocess
 import sys
+
+import pytest
 
 import conformance
 
@@ -17,13 +21,16 @@ def test_public_names_are_pinned() -> None:
         "Failure",
         "Finding",
         "Operation",
+        "OperationNotFound",
         "OverlayError",
         "Profile",
         "Request",
         "Response",
         "ResponseVariant",
+        "ServerStartError",
         "SpecError",
         "StreamSpec",
+        "TargetUnreachable",
         "UsageError",
         "__version__",
         "check_exchange",
@@ -41,6 +48,9 @@ def test_tool_errors_are_one_family() -> None:
     assert issubclass(conformance.SpecError, conformance.ConformanceError)
     assert issubclass(conformance.OverlayError, conformance.SpecError)
     assert issubclass(conformance.UsageError, conformance.ConformanceError)
+    assert issubclass(conformance.OperationNotFound, conformance.SpecError)
+    assert issubclass(conformance.TargetUnreachable, conformance.ConformanceError)
+    assert issubclass(conformance.ServerStartError, conformance.ConformanceError)
     error = conformance.SpecError("broken", source="x.yaml", pointer="/paths")
     error.add_note("notes work on our exceptions")  # not frozen dataclasses
     assert str(error) == "x.yaml at /paths: broken"
@@ -67,3 +77,29 @@ def test_importing_the_package_and_plugin_is_cheap() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+STAGES = (
+    "conformance",
+    "conformance.contract",
+    "conformance.exchange",
+    "conformance.checks",
+    "conformance.runner",
+    "conformance.report",
+    "conformance.reference",
+)
+
+
+@pytest.mark.parametrize("module", STAGES)
+def test_every_exported_class_and_function_has_a_docstring(module: str) -> None:
+    mod = importlib.import_module(module)
+    missing = []
+    for name in mod.__all__:
+        value = getattr(mod, name)
+        if not (inspect.isclass(value) or inspect.isfunction(value)):
+            continue
+        doc = value.__doc__ or ""
+        # a dataclass without a docstring gets its signature as one
+        if not doc.strip() or doc.startswith(f"{value.__name__}("):
+            missing.append(name)
+    assert not missing, f"{module}: no docstring for {missing}"

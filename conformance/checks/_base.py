@@ -141,6 +141,9 @@ class Chunk:
 
 @dataclass(kw_only=True)
 class CheckContext:
+    """What a check may read of one exchange: the contract, the operation, the response variant
+    the status selects, the parsed body or the stream's summary and framing."""
+
     contract: Contract
     operation: Operation
     exchange: Exchange

@@ -40,6 +40,8 @@ EVIDENCE_BODY_BYTES = 64 * 1024
 
 @dataclass(kw_only=True)
 class CheckOutcome:
+    """What one check found on one exchange: its status, failures (bounded) and why it skipped."""
+
     status: Status
     failures: list[Failure] = field(default_factory=list)
     suppressed: int = 0
@@ -48,6 +50,8 @@ class CheckOutcome:
 
 @dataclass(kw_only=True)
 class ExchangeResult:
+    """Every check's outcome on one exchange, with the evidence a person needs to see."""
+
     exchange_id: str
     status: int
     stream: bool
@@ -65,6 +69,7 @@ class ExchangeResult:
 
 
 def summary_from_body(body: Any) -> Summary | None:
+    """The :class:`Summary` of a non-streamed body, or None when it has no choices to read."""
     if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
         return None
     summary = Summary(usage=body.get("usage"))

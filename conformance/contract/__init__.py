@@ -7,7 +7,7 @@ from ._document import RawDocument, read_document
 from ._examples import request_examples
 from ._export import export_document
 from ._lint import Finding, lint
-from ._loader import load_contract, overlaid_document, require_operation
+from ._loader import load_contract, overlaid_document
 from ._model import Contract, Operation, ResponseVariant, StreamSpec
 from ._overlay import Overlay, OverlayAction, apply_overlay, load_overlay
 from ._profiles import Profile, available_profiles, load_profile
@@ -33,5 +33,4 @@ __all__ = [
     "overlaid_document",
     "read_document",
     "request_examples",
-    "require_operation",
 ]

@@ -34,6 +34,8 @@ MAX_ERRORS_PER_EXAMPLE = 8
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Finding:
+    """One lint finding: the rule, its severity, where in the document, and what is wrong."""
+
     rule: str
     severity: str  # "error" | "warning"
     pointer: str

@@ -12,7 +12,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, PointerToNowhere, Unresolvable
 from referencing.jsonschema import DRAFT202012
 
-from .._errors import SpecError, UsageError
+from .._errors import SpecError
 from .._util import is_json_media_type, is_sse_media_type, join_pointer
 from ._document import read_document
 from ._model import (
@@ -334,11 +334,3 @@ def _operations(
                 responses={k: tuple(v) for k, v in responses.items()},
                 security=tuple(s for s in security if isinstance(s, dict)),
             )
-
-
-def require_operation(contract: Contract) -> Operation:
-    """The profile's operation, or a :class:`UsageError` that lists what the spec has."""
-    try:
-        return contract.operation()
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from None

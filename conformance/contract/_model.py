@@ -15,6 +15,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from referencing import Registry
 
+from .._errors import OperationNotFound
 from .._util import join_pointer
 from ._profiles import Profile
 from ._walk import resolve_pointer
@@ -59,6 +60,8 @@ class ResponseVariant:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Operation:
+    """One operation of the document: method, path, request schema, security and responses."""
+
     method: str
     path: str
     location: str
@@ -97,14 +100,17 @@ class Contract:
     # -- lookup ----------------------------------------------------------------------------
 
     def operation(self, method: str | None = None, path: str | None = None) -> Operation:
-        """The operation the profile names, or the one given."""
+        """The operation the profile names, or the one given; :class:`OperationNotFound` when
+        the document has no such operation."""
         method = (method or self.profile.method).lower()
         path = path or self.profile.path
         for op in self.operations:
             if op.method == method and op.path == path:
                 return op
         known = ", ".join(f"{o.method.upper()} {o.path}" for o in self.operations) or "none"
-        raise KeyError(f"{method.upper()} {path} is not in {self.source} (it has: {known})")
+        raise OperationNotFound(
+            f"{method.upper()} {path} is not in the document (it has: {known})", source=self.source
+        )
 
     def schema(self, location: str) -> Any:
         """The normalised schema at ``location``."""

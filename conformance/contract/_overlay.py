@@ -25,6 +25,8 @@ __all__ = ["Overlay", "OverlayAction", "apply_overlay", "load_overlay"]
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class OverlayAction:
+    """One Overlay 1.0 action: a JSONPath target and an update or a removal."""
+
     target: str
     description: str | None
     update: Any = None
@@ -33,6 +35,8 @@ class OverlayAction:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Overlay:
+    """An OpenAPI Overlay 1.0 document: where it came from and its actions, in order."""
+
     source: str
     sha256: str
     title: str

@@ -23,6 +23,8 @@ USAGE_PLACEMENTS = ("finish_chunk", "usage_chunk")
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Profile:
+    """A profile: the spec, its overlays, the operation, and the switches a schema cannot hold."""
+
     name: str
     description: str
     source: str
@@ -38,6 +40,7 @@ class Profile:
 
 
 def available_profiles() -> list[str]:
+    """The names of the shipped profiles."""
     return sorted(p.stem for p in (spec_dir() / "profiles").glob("*.yaml"))
 
 

@@ -54,6 +54,8 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str],
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Request:
+    """A request as sent or recorded; make it with :meth:`create`, which redacts secrets."""
+
     method: str = "POST"
     url: str | None = None
     headers: tuple[tuple[str, str], ...] = ()

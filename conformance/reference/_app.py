@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from .._errors import UsageError
 from ..contract import Contract, load_contract
 from ._faults import FAULTS
 from ._generate import Completion, generate, tokenize
@@ -53,7 +54,9 @@ class _Server:
         self.faults = frozenset(faults)
         unknown = sorted(self.faults - set(FAULTS))
         if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(unknown)}")
+            raise UsageError(
+                f"unknown fault(s): {', '.join(unknown)} (see 'conformance serve --list-faults')"
+            )
         self.api_keys = frozenset(api_keys)
         self.latency = latency_ms / 1000
         self.chunk_delay = chunk_delay_ms / 1000

@@ -14,6 +14,8 @@ __all__ = ["FAULTS", "Fault", "unknown_faults"]
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Fault:
+    """A way the reference server can break the contract, and the checks that must then fail."""
+
     name: str
     description: str
     breaks: tuple[str, ...]
@@ -247,4 +249,5 @@ FAULTS: dict[str, Fault] = {f.name: f for f in _LIST}
 
 
 def unknown_faults(names: list[str] | tuple[str, ...]) -> list[str]:
+    """The names that are not faults of :data:`FAULTS`."""
     return [n for n in names if n not in FAULTS]

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .._errors import ServerStartError
+
 __all__ = ["serve_in_thread"]
 
 
@@ -22,10 +24,16 @@ def _free_port(host: str) -> int:
 def serve_in_thread(
     app: Any, *, host: str = "127.0.0.1", start_timeout: float = 20.0
 ) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free port; yields its base URL; stops it on exit."""
+    """Serve ``app`` with uvicorn on a free port; yields its base URL; stops it on exit.
+    :class:`ServerStartError` when it cannot listen or does not start in ``start_timeout``."""
     import uvicorn
 
-    port = _free_port(host)
+    try:
+        port = _free_port(host)
+    except OSError as exc:
+        raise ServerStartError(
+            f"the embedded reference server cannot listen on {host} ({exc.strerror or exc})"
+        ) from None
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="error", lifespan="off")
     )
@@ -34,7 +42,12 @@ def serve_in_thread(
     deadline = time.monotonic() + start_timeout
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the embedded reference server did not start")
+            server.should_exit = True
+            thread.join(timeout=10)
+            raise ServerStartError(
+                f"the embedded reference server did not start on {host}:{port} within "
+                f"{start_timeout:g} s"
+            )
         time.sleep(0.01)
     try:
         yield f"http://{host}:{port}"

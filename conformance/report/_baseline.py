@@ -33,6 +33,8 @@ class Waiver:
 
 @dataclass(frozen=True, kw_only=True)
 class Baseline:
+    """Accepted failures (waivers, each with a reason and an expiry date), as of ``today``."""
+
     source: str
     waivers: tuple[Waiver, ...]
     today: dt.date
@@ -70,6 +72,7 @@ class Baseline:
 
 
 def load_baseline(path: str, *, today: dt.date | None = None) -> Baseline:
+    """Read a baseline file (YAML or JSON); a malformed one is a :class:`UsageError`."""
     from ..checks import CHECKS
     from ..contract import read_document
 

@@ -15,6 +15,7 @@ __all__ = ["merge_reports", "read_report"]
 
 
 def read_report(directory: str) -> Report:
+    """The report.json of a directory (or the file given), validated against the shipped schema."""
     path = Path(directory)
     path = path / "report.json" if path.is_dir() else path
     try:
@@ -42,6 +43,7 @@ def _schema_problem(report: Any) -> str | None:
 
 
 def merge_reports(reports: list[Report]) -> Report:
+    """One report of several shards' reports (same contract, same seed), as one run would give."""
     if not reports:
         raise UsageError("nothing to merge")
     first = reports[0]

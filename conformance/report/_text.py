@@ -37,6 +37,8 @@ def render_check(check: Mapping[str, Any], *, limit: int | None = None) -> str:
 def render_text(
     results: Sequence[ExchangeResult], report: Report, *, only_failures: bool = False
 ) -> str:
+    """The console summary of a run or a validation: each exchange with its failures (grouped
+    by exchange), then the counts and the verdict."""
     lines = []
     for result in results:
         kind = f"stream of {result.chunks} events" if result.stream else "JSON body"

@@ -76,6 +76,8 @@ class WaiverState(TypedDict):
 
 
 class CheckEntry(TypedDict):
+    """One check in report.json: its metadata, its status over the exchanges, its failures."""
+
     id: str
     title: str
     severity: Severity
@@ -127,6 +129,8 @@ class BaselineInfo(TypedDict):
 
 
 class Report(TypedDict):
+    """report.json: the verdict, the level, every check, the evidence of every exchange."""
+
     report_version: int
     suite: SuiteInfo
     target: Target

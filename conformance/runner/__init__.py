@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .._errors import TargetUnreachable
 from ._cases import Case, auth_cases, example_cases, generated_cases, negative_cases, scenario_cases
 from ._run import RunConfig, RunResult, discover_models, plan_cases, run, run_async
-from ._send import API_KEY_VARIABLE, Limits, TargetUnreachable, curl_command, send
+from ._send import API_KEY_VARIABLE, Limits, curl_command, send
 
 __all__ = [
     "API_KEY_VARIABLE",

@@ -38,6 +38,8 @@ MAX_CONTENT = 64
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Case:
+    """One request the run sends, and what the contract says of it (``expectation``)."""
+
     name: str
     body: Any = None  # the JSON body
     raw: bytes | None = None  # a body that is not JSON (malformed input)
@@ -233,6 +235,7 @@ def negative_cases(model: str, *, max_tokens: int = 16) -> list[Case]:
 
 
 def auth_cases(model: str) -> list[Case]:
+    """The auth cases: a valid request sent with no key and with a wrong key (each must get 401)."""
     hi = [{"role": "user", "content": "Hi"}]
     body = {"model": model, "messages": hi, "max_tokens": 8}
     return [

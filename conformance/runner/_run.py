@@ -33,6 +33,8 @@ __all__ = ["RunConfig", "RunResult", "discover_models", "plan_cases", "run", "ru
 
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
+    """What a live run sends, to where, and within which budgets and limits."""
+
     base_url: str
     api_key: str | None = None
     model: str | None = None
@@ -48,6 +50,8 @@ class RunConfig:
 
 @dataclass(kw_only=True)
 class RunResult:
+    """A finished live run: the checked exchanges, what was sent and spent, and what was not sent."""
+
     results: list[ExchangeResult]
     model: str
     seed: int
@@ -203,4 +207,6 @@ def _lost(case: Case, base_url: str, reason: str) -> Exchange:
 
 
 def run(contract: Contract, config: RunConfig, **kwargs: Any) -> RunResult:
+    """Run ``config`` against its target and check every exchange (a blocking wrapper of
+    :func:`run_async`)."""
     return asyncio.run(run_async(contract, config, **kwargs))

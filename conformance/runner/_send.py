@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from .._errors import ConformanceError
+from .._errors import TargetUnreachable
 from .._util import is_sse_media_type
 from ..exchange import EventSource, Exchange, Request, Response, Timings
 from ._cases import Case
@@ -37,10 +37,6 @@ class _StaleConnection(Exception):
     """The server closed the connection before any byte of a response: typically a pooled
     keep-alive connection it had just timed out (cpp-httplib closes idle ones after 5 s). The
     request was not answered, so it is sent again on a fresh connection."""
-
-
-class TargetUnreachable(ConformanceError):
-    """The target could not be reached at all (no response): DNS, connection, TLS, timeout."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

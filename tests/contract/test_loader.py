@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from conformance import SpecError, UsageError, load_contract
+from conformance._errors import OperationNotFound
 from tests.helpers import SPEC
 
 CHUNK = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
@@ -177,7 +178,8 @@ def test_operation_not_in_spec(tmp_path: Path) -> None:
     doc["paths"] = {"/other": doc["paths"]["/chat/completions"]}
     contract = load_contract(_write(tmp_path, doc), profile="literal")
     with pytest.raises(
-        KeyError, match=r"POST /chat/completions is not in .* \(it has: POST /other\)"
+        OperationNotFound,
+        match=r"POST /chat/completions is not in the document \(it has: POST /other\)",
     ):
         contract.operation()
 

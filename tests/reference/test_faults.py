@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from conformance import ServerStartError, UsageError
 from conformance.checks import CHECKS, check_exchange
-from conformance.reference import DEFAULT_API_KEY, FAULTS, create_app
+from conformance.reference import DEFAULT_API_KEY, FAULTS, create_app, serve_in_thread
 from conformance.runner import Limits, auth_cases, negative_cases, scenario_cases, send
 
 MODEL = "deepseek-chat"
@@ -98,3 +99,16 @@ def test_real_socket_streaming_with_latency(deepseek: Any, serve: Any) -> None:
     result = check_exchange(deepseek, exchange)
     assert {k for k, o in result.outcomes.items() if o.status == "fail"} == set()
     assert result.chunks > 3
+
+
+def test_an_unknown_fault_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"unknown fault\(s\): nope \(see 'conformance serve"):
+        create_app(faults=["nope"])
+
+
+def test_a_server_that_cannot_start_is_a_tool_error() -> None:
+    with (
+        pytest.raises(ServerStartError, match=r"cannot listen on 203\.0\.113\.1"),
+        serve_in_thread(create_app(), host="203.0.113.1"),
+    ):
+        pass  # pragma: no cover
