@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC
-from typing import IO, TYPE_CHECKING, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from ._errors import ConformanceError, UsageError
@@ -58,15 +58,7 @@ def _add_contract_options(parser: argparse.ArgumentParser, *, with_spec: bool = 
     )
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=PROG,
-        description="Contract-conformance suite for OpenAI/DeepSeek-compatible Chat "
-        "Completions APIs.",
-    )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
+def _add_lint(commands: Any) -> None:
     lint = commands.add_parser(
         "lint",
         help="check an OpenAPI document before any server is asked",
@@ -76,7 +68,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_contract_options(lint)
     lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.set_defaults(handler=_cmd_lint)
 
+
+def _add_run(commands: Any) -> None:
     run = commands.add_parser(
         "run",
         help="check a live endpoint (default: the embedded reference server)",
@@ -138,7 +133,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="send the I-th of N slices of the cases "
         "(merge the reports with 'conformance report merge')",
     )
+    run.set_defaults(handler=_cmd_run)
 
+
+def _add_validate(commands: Any) -> None:
     validate = commands.add_parser(
         "validate",
         help="check recorded exchanges offline",
@@ -164,8 +162,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--baseline", metavar="FILE", help="accepted failures")
     validate.add_argument("--strict", action="store_true", help="SHOULD failures fail too")
+    validate.set_defaults(handler=_cmd_validate)
 
+
+def _add_report(commands: Any) -> None:
     report = commands.add_parser("report", help="work with reports")
+    report.set_defaults(handler=_needs_command("report", "merge or schema"))
     report_commands = report.add_subparsers(
         dest="report_command", metavar="COMMAND", parser_class=_Parser
     )
@@ -177,16 +179,23 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     merge.add_argument("dirs", nargs="+", metavar="DIR", help="a shard's report directory")
     merge.add_argument("-o", "--output", metavar="DIR", required=True)
-    report_commands.add_parser(
+    merge.set_defaults(handler=_cmd_report_merge)
+    schema = report_commands.add_parser(
         "schema",
         help="print the JSON Schema of report.json",
         description="Print the JSON Schema (2020-12) that every report.json this suite writes "
         "validates against: the public, versioned format of the report.",
     )
+    schema.set_defaults(handler=_cmd_report_schema)
 
+
+def _add_checks(commands: Any) -> None:
     checks = commands.add_parser("checks", help="list the checks, by certification level")
     checks.add_argument("--format", choices=("text", "markdown"), default="text")
+    checks.set_defaults(handler=_cmd_checks)
 
+
+def _add_serve(commands: Any) -> None:
     serve = commands.add_parser(
         "serve",
         help="run the reference server (DeepSeek's contract, with optional faults)",
@@ -211,8 +220,12 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--keep-alive", action="store_true", help="send DeepSeek's keep-alive lines and comments"
     )
+    serve.set_defaults(handler=_cmd_serve)
 
+
+def _add_spec(commands: Any) -> None:
     spec = commands.add_parser("spec", help="work with the effective contract")
+    spec.set_defaults(handler=_needs_command("spec", "export"))
     spec_commands = spec.add_subparsers(
         dest="spec_command", metavar="COMMAND", parser_class=_Parser
     )
@@ -224,6 +237,40 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_contract_options(export)
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    export.set_defaults(handler=_cmd_spec_export)
+
+
+#: A command's handler: the parsed arguments, stdout, stderr -> the exit status.
+Handler = Callable[[argparse.Namespace, IO[str], IO[str]], int]
+
+
+def _needs_command(group: str, commands: str) -> Handler:
+    def handler(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+        raise UsageError(
+            f"'{group}' needs a command: {commands} (see 'conformance {group} --help')"
+        )
+
+    return handler
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Contract-conformance suite for OpenAI/DeepSeek-compatible Chat "
+        "Completions APIs.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in (
+        _add_lint,
+        _add_run,
+        _add_validate,
+        _add_report,
+        _add_checks,
+        _add_serve,
+        _add_spec,
+    ):
+        add(commands)
     return parser
 
 
@@ -271,7 +318,7 @@ def _write_outputs(report: Report, directory: str, out: IO[str]) -> None:
     out.write(f"reports: {written['report.json'].parent} ({', '.join(written)})\n")
 
 
-def _cmd_checks(args: argparse.Namespace, out: IO[str]) -> int:
+def _cmd_checks(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from ._vocab import LEVELS
     from .checks import CHECKS
 
@@ -305,7 +352,7 @@ def checks_markdown() -> str:
     return "\n".join(lines)
 
 
-def _cmd_report_merge(args: argparse.Namespace, out: IO[str]) -> int:
+def _cmd_report_merge(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from .report import merge_reports, read_report, render_text
 
     merged = merge_reports([read_report(d) for d in args.dirs])
@@ -314,7 +361,7 @@ def _cmd_report_merge(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_FAILED if merged["verdict"] == "fail" else EXIT_OK
 
 
-def _cmd_report_schema(args: argparse.Namespace, out: IO[str]) -> int:
+def _cmd_report_schema(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from .report import report_schema_text
 
     out.write(report_schema_text())
@@ -402,7 +449,7 @@ class _progress:
             self.bar.stop()  # type: ignore[attr-defined]
 
 
-def _cmd_validate(args: argparse.Namespace, out: IO[str]) -> int:
+def _cmd_validate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import time
     from datetime import datetime
 
@@ -434,7 +481,7 @@ def _cmd_validate(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_FAILED if report["verdict"] == "fail" else EXIT_OK
 
 
-def _cmd_lint(args: argparse.Namespace, out: IO[str]) -> int:
+def _cmd_lint(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from .contract import lint
 
     contract = _load(args)
@@ -468,7 +515,7 @@ def _cmd_lint(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_FAILED if errors else EXIT_OK
 
 
-def _cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
+def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import socket
 
     from .reference import DEFAULT_API_KEY, FAULTS, create_app, unknown_faults
@@ -512,7 +559,7 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str]) -> int:
     return EXIT_OK
 
 
-def _cmd_spec_export(args: argparse.Namespace, out: IO[str]) -> int:
+def _cmd_spec_export(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from pathlib import Path
 
     from .contract import export_document
@@ -547,30 +594,11 @@ def main(
             args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
         except SystemExit as exc:  # --help and --version
             return int(exc.code or 0)
-        if args.command == "lint":
-            return _cmd_lint(args, out)
-        if args.command == "checks":
-            return _cmd_checks(args, out)
-        if args.command == "report" and args.report_command == "merge":
-            return _cmd_report_merge(args, out)
-        if args.command == "report" and args.report_command == "schema":
-            return _cmd_report_schema(args, out)
-        if args.command == "report":
-            raise UsageError(
-                "'report' needs a command: merge or schema (see 'conformance report --help')"
-            )
-        if args.command == "run":
-            return _cmd_run(args, out, err)
-        if args.command == "serve":
-            return _cmd_serve(args, out)
-        if args.command == "validate":
-            return _cmd_validate(args, out)
-        if args.command == "spec" and args.spec_command == "export":
-            return _cmd_spec_export(args, out)
-        if args.command == "spec":
-            raise UsageError("'spec' needs a command: export (see 'conformance spec --help')")
-        parser.print_help(out)
-        return EXIT_ERROR
+        handler: Handler | None = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help(out)
+            return EXIT_ERROR
+        return handler(args, out, err)
     except ConformanceError as exc:
         err.write(f"{PROG}: error: {exc}\n")
         return EXIT_ERROR
