@@ -24,7 +24,7 @@ from ._base import (
 
 if TYPE_CHECKING:
     from ..contract import Contract, Operation
-    from ..exchange import Exchange
+    from ..exchange import EventSource, Exchange
 
 __all__ = ["CheckOutcome", "ExchangeResult", "check_exchange", "summary_from_body"]
 
@@ -221,113 +221,153 @@ def check_exchange(
     contract: Contract, exchange: Exchange, *, operation: Operation | None = None
 ) -> ExchangeResult:
     """Run every registered check on ``exchange``; a streamed body is consumed as it is read."""
-    op = operation or contract.operation()
-    response = exchange.response
-    request = exchange.request_body
-    wants_stream = contract.wants_stream(request) if isinstance(request, dict) else None
-    variant = contract.select_response(
-        op,
-        response.status,
-        request if isinstance(request, dict) else {},
-        stream=response.is_stream if wants_stream is None else None,
-    )
-    ctx = CheckContext(
-        contract=contract,
-        operation=op,
-        exchange=exchange,
-        variant=variant,
-        wants_stream=wants_stream,
-    )
+    ctx = _context(contract, exchange, operation or contract.operation())
     checks = list(CHECKS.values())
     collector = _Collector(checks, exchange.id, exchange.reproduce)
-    chunks = 0
+    response = exchange.response
     if response.events is not None:
-        sentinels = (
-            variant.stream.sentinels if variant and variant.stream else contract.profile.sentinels
-        )
-        rules: list[tuple[str, Any]] = []
-        for check in checks:
-            if check.rule is None:
-                if check.run_on != "any":
-                    collector.skip(check.id, "applies to non-streamed responses only")
-                continue
-            try:
-                rules.append((check.id, check.rule(ctx)))
-            except SkipCheck as exc:
-                collector.skip(check.id, str(exc))
-            except Exception as exc:
-                collector.error(check.id, exc)
-        accumulator = _Accumulator()
-        # Rules with nothing to say per chunk (their on_chunk is the base one) are not called.
-        active = [
-            (check_id, rule, getattr(rule, "only_if", None))
-            for check_id, rule in rules
-            if type(rule).on_chunk is not RuleBase.on_chunk
-        ]
-        kept: dict[int, str] = {}
-        last: deque[tuple[int, str]] = deque(maxlen=EVIDENCE_LAST_EVENTS)
-        failing_kept = 0
-        for event in response.events:
-            chunk = _chunk(event, sentinels)
-            chunks += 1
-            accumulator.feed(chunk)
-            before = collector.total
-            text = chunk.data
-            for check_id, rule, needle in active:
-                if needle is not None and needle not in text:
-                    continue
-                try:
-                    found = rule.on_chunk(chunk)
-                except Exception as exc:
-                    collector.error(check_id, exc)
-                    continue
-                if found:  # an empty tuple or list: nothing to record (the common case)
-                    collector.add(check_id, iter(found))
-            if collector.dropped:
-                active = [r for r in active if r[0] not in collector.dropped]
-                collector.dropped.clear()
-            data = event.data[:EVIDENCE_DATA_CHARS]
-            if event.index < EVIDENCE_FIRST_EVENTS:
-                kept[event.index] = data
-            elif collector.total > before and failing_kept < EVIDENCE_FAILING_EVENTS:
-                kept[event.index] = data
-                failing_kept += 1
-            last.append((event.index, data))
-        kept.update(last)
-        ctx.framing = response.events.framing
-        summary = accumulator.finish()
-        ctx.summary = summary if summary.choices or summary.usage is not None else None
-        for check_id, rule in rules:
-            if collector.outcomes[check_id].status not in ("skip", "error"):
-                collector.add(check_id, rule.on_end())
-        for check in checks:
-            if check.rule is None and check.run is not None and check.run_on == "any":
-                collector.add(check.id, check.run(ctx))
+        chunks, events = _check_stream(ctx, response.events, checks, collector)
     else:
-        body = response.body or b""
-        try:
-            ctx.body = strict_json(body)
-        except ValueError as exc:
-            ctx.body_error = str(exc)
-        ctx.summary = summary_from_body(ctx.body) if ctx.body_error is None else None
-        for check in checks:
-            if check.run is None:
-                collector.skip(check.id, "applies to streamed responses only")
-                continue
-            collector.add(check.id, check.run(ctx))
-    evidence = _evidence(exchange, kept if response.events is not None else None, chunks)
+        chunks, events = 0, None
+        _check_body(ctx, response.body or b"", checks, collector)
     usage = ctx.summary.usage if ctx.summary is not None else None
     total = usage.get("total_tokens") if isinstance(usage, dict) else None
     return ExchangeResult(
         exchange_id=exchange.id,
         status=response.status,
-        stream=response.events is not None,
+        stream=events is not None,
         outcomes=collector.outcomes,
         chunks=chunks,
         tokens=total if is_int(total) else 0,
         case=exchange.case,
-        evidence=evidence,
+        evidence=_evidence(exchange, events, chunks),
     )
+
+
+def _context(contract: Contract, exchange: Exchange, operation: Operation) -> CheckContext:
+    """What the checks read: the response variant the status (and the request) selects."""
+    response = exchange.response
+    request = exchange.request_body
+    wants_stream = contract.wants_stream(request) if isinstance(request, dict) else None
+    variant = contract.select_response(
+        operation,
+        response.status,
+        request if isinstance(request, dict) else {},
+        stream=response.is_stream if wants_stream is None else None,
+    )
+    return CheckContext(
+        contract=contract,
+        operation=operation,
+        exchange=exchange,
+        variant=variant,
+        wants_stream=wants_stream,
+    )
+
+
+def _check_body(ctx: CheckContext, body: bytes, checks: list[Check], collector: _Collector) -> None:
+    try:
+        ctx.body = strict_json(body)
+    except ValueError as exc:
+        ctx.body_error = str(exc)
+    ctx.summary = summary_from_body(ctx.body) if ctx.body_error is None else None
+    for check in checks:
+        if check.run is None:
+            collector.skip(check.id, "applies to streamed responses only")
+            continue
+        collector.add(check.id, check.run(ctx))
+
+
+def _start_rules(
+    ctx: CheckContext, checks: list[Check], collector: _Collector
+) -> list[tuple[str, Any]]:
+    """A stream rule per check that has one; the others skip (or wait for the end)."""
+    rules: list[tuple[str, Any]] = []
+    for check in checks:
+        if check.rule is None:
+            if check.run_on != "any":
+                collector.skip(check.id, "applies to non-streamed responses only")
+            continue
+        try:
+            rules.append((check.id, check.rule(ctx)))
+        except SkipCheck as exc:
+            collector.skip(check.id, str(exc))
+        except Exception as exc:
+            collector.error(check.id, exc)
+    return rules
+
+
+class _Evidence:
+    """The events kept for people to read: the first ones, the failing ones, the last ones."""
+
+    __slots__ = ("failing", "kept", "last")
+
+    def __init__(self) -> None:
+        self.kept: dict[int, str] = {}
+        self.last: deque[tuple[int, str]] = deque(maxlen=EVIDENCE_LAST_EVENTS)
+        self.failing = 0
+
+    def observe(self, index: int, data: str, failed: bool) -> None:
+        data = data[:EVIDENCE_DATA_CHARS]
+        if index < EVIDENCE_FIRST_EVENTS:
+            self.kept[index] = data
+        elif failed and self.failing < EVIDENCE_FAILING_EVENTS:
+            self.kept[index] = data
+            self.failing += 1
+        self.last.append((index, data))
+
+    def events(self) -> dict[int, str]:
+        return {**self.kept, **dict(self.last)}
+
+
+def _check_stream(
+    ctx: CheckContext, events: EventSource, checks: list[Check], collector: _Collector
+) -> tuple[int, dict[int, str]]:
+    """Feed each event to the stream rules as it is read, then run the end-of-stream checks.
+    Returns the number of events and the ones kept as evidence."""
+    variant = ctx.variant
+    sentinels = (
+        variant.stream.sentinels if variant and variant.stream else ctx.contract.profile.sentinels
+    )
+    rules = _start_rules(ctx, checks, collector)
+    accumulator = _Accumulator()
+    evidence = _Evidence()
+    # Rules with nothing to say per chunk (their on_chunk is the base one) are not called.
+    active = [
+        (check_id, rule, getattr(rule, "only_if", None))
+        for check_id, rule in rules
+        if type(rule).on_chunk is not RuleBase.on_chunk
+    ]
+    chunks = 0
+    for event in events:
+        chunk = _chunk(event, sentinels)
+        chunks += 1
+        accumulator.feed(chunk)
+        before = collector.total
+        text = chunk.data
+        for check_id, rule, needle in active:
+            if needle is not None and needle not in text:
+                continue
+            try:
+                found = rule.on_chunk(chunk)
+            except Exception as exc:
+                collector.error(check_id, exc)
+                continue
+            if found:  # an empty tuple or list: nothing to record (the common case)
+                collector.add(check_id, iter(found))
+        if collector.dropped:
+            active = [r for r in active if r[0] not in collector.dropped]
+            collector.dropped.clear()
+        evidence.observe(event.index, event.data, collector.total > before)
+    ctx.framing = events.framing
+    summary = accumulator.finish()
+    ctx.summary = summary if summary.choices or summary.usage is not None else None
+    for check_id, rule in rules:
+        if collector.outcomes[check_id].status not in ("skip", "error"):
+            collector.add(check_id, rule.on_end())
+    for check in checks:
+        if check.rule is None and check.run is not None and check.run_on == "any":
+            collector.add(check.id, check.run(ctx))
+    return chunks, evidence.events()
 
 
 def _evidence(exchange: Exchange, events: dict[int, str] | None, chunks: int) -> dict[str, Any]:
