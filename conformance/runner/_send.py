@@ -14,7 +14,7 @@ import json
 import shlex
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -161,6 +161,30 @@ async def send(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@dataclass(kw_only=True)
+class _Reading:
+    """What one attempt has read so far; the request's timings are seconds from ``start``."""
+
+    start: float
+    status: int | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    parts: list[bytes] = field(default_factory=list)
+    to_headers: float | None = None
+    first_event: float | None = None
+    max_gap: float | None = None
+    last: float = 0.0
+    interrupted: str | None = None
+    retry: float | None = None  # seconds to wait before sending again (429, 503)
+
+    def arrived(self) -> None:
+        now = time.perf_counter() - self.start
+        if self.first_event is None:
+            self.first_event = now
+        gap = now - self.last
+        self.max_gap = gap if self.max_gap is None or gap > self.max_gap else self.max_gap
+        self.last = now
+
+
 async def _attempt(
     client: httpx.AsyncClient,
     case: Case,
@@ -169,120 +193,123 @@ async def _attempt(
     limits: Limits,
     attempt: int,
 ) -> tuple[Exchange, float | None]:
+    """Send ``case`` once and read the answer within ``limits``: an exchange (cut short, and
+    saying why, when a limit was hit mid-body), and how long to wait before a retry."""
     headers = _headers(case, api_key)
     request = Request.create(method=case.method, url=url, headers=headers, body=case.body)
     timeout = httpx.Timeout(limits.first_byte, connect=limits.connect)
-    start = time.perf_counter()
-    parts: list[bytes] = []
-    status: int | None = None
-    response_headers: tuple[tuple[str, str], ...] = ()
-    to_headers = first_event = max_gap = None
-    interrupted: str | None = None
-    retry: float | None = None
+    reading = _Reading(start=time.perf_counter())
     try:
-        async with asyncio.timeout(limits.total):
-            async with client.stream(
+        async with (
+            asyncio.timeout(limits.total),
+            client.stream(
                 case.method, url, content=_payload(case), headers=headers, timeout=timeout
-            ) as response:
-                status = response.status_code
-                response_headers = tuple(response.headers.multi_items())
-                to_headers = last = time.perf_counter() - start
-                if status in RETRY_STATUSES:
-                    retry = _retry_after(response, attempt)
-                decoder = _Decoder(response.headers.get("content-encoding", ""), limits.max_bytes)
-                if decoder.unsupported:
-                    interrupted = (
-                        f"the body has Content-Encoding {response.headers['content-encoding']!r}, "
-                        "which was not asked for (Accept-Encoding: gzip, deflate)"
-                    )
-                chunks = response.aiter_raw()
-                deadline = start + limits.total
-                try:
-                    while interrupted is None:
-                        # One timeout per read, and the total deadline checked by hand:
-                        # asyncio.wait_for can swallow the outer cancellation when data keeps
-                        # arriving (an endless stream), so it is not used here.
-                        remaining = deadline - time.perf_counter()
-                        if remaining <= 0:
-                            interrupted = (
-                                f"the request took longer than {limits.total:g} s (the total limit)"
-                            )
-                            break
-                        wait = min(limits.idle, remaining)
-                        try:
-                            async with asyncio.timeout(wait):
-                                part = await anext(chunks)
-                        except StopAsyncIteration:
-                            break
-                        except TimeoutError:
-                            interrupted = (
-                                f"nothing arrived for {limits.idle:g} s (the idle limit)"
-                                if wait == limits.idle
-                                else f"the request took longer than {limits.total:g} s "
-                                "(the total limit)"
-                            )
-                            break
-                        now = time.perf_counter() - start
-                        if first_event is None:
-                            first_event = now
-                        gap = now - last
-                        max_gap = gap if max_gap is None or gap > max_gap else max_gap
-                        last = now
-                        try:
-                            decoded, over = decoder.feed(part)
-                        except zlib.error as exc:
-                            interrupted = f"the body could not be decoded ({exc})"
-                            break
-                        parts.append(decoded)
-                        if over:
-                            interrupted = (
-                                f"the body exceeded {limits.max_bytes} bytes (the size limit)"
-                            )
-                            break
-                except (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                    interrupted = f"the connection failed mid-body ({type(exc).__name__}: {exc})"
+            ) as response,
+        ):
+            reading.status = response.status_code
+            reading.headers = tuple(response.headers.multi_items())
+            reading.to_headers = reading.last = time.perf_counter() - reading.start
+            if reading.status in RETRY_STATUSES:
+                reading.retry = _retry_after(response, attempt)
+            try:
+                await _read_body(response, reading, limits)
+            except (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                reading.interrupted = (
+                    f"the connection failed mid-body ({type(exc).__name__}: {exc})"
+                )
     except TimeoutError:
-        if status is None:
+        if reading.status is None:
             raise TargetUnreachable(f"{url}: no response within {limits.total:g} s") from None
-        interrupted = f"the request took longer than {limits.total:g} s (the total limit)"
+        reading.interrupted = _over_total(limits)
     except httpx.TimeoutException as exc:
         what = "connect" if isinstance(exc, httpx.ConnectTimeout) else "first byte"
         raise TargetUnreachable(
             f"{url}: timed out waiting to {what} ({type(exc).__name__})"
         ) from None
     except httpx.RemoteProtocolError as exc:
-        if status is None and "without sending a response" in str(exc):
+        if reading.status is None and "without sending a response" in str(exc):
             raise _StaleConnection from None
         raise TargetUnreachable(f"{url}: {exc or type(exc).__name__}") from None
     except httpx.HTTPError as exc:
         raise TargetUnreachable(f"{url}: {exc or type(exc).__name__}") from None
+    return _exchange(case, url, request, reading), reading.retry
+
+
+def _over_total(limits: Limits) -> str:
+    return f"the request took longer than {limits.total:g} s (the total limit)"
+
+
+async def _read_body(response: httpx.Response, reading: _Reading, limits: Limits) -> None:
+    """Read and decode the body into ``reading.parts`` until it ends or a limit is hit (then
+    ``reading.interrupted`` says which)."""
+    decoder = _Decoder(response.headers.get("content-encoding", ""), limits.max_bytes)
+    if decoder.unsupported:
+        reading.interrupted = (
+            f"the body has Content-Encoding {response.headers['content-encoding']!r}, "
+            "which was not asked for (Accept-Encoding: gzip, deflate)"
+        )
+        return
+    chunks = response.aiter_raw()
+    deadline = reading.start + limits.total
+    while True:
+        # One timeout per read, and the total deadline checked by hand: asyncio.wait_for can
+        # swallow the outer cancellation when data keeps arriving (an endless stream).
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            reading.interrupted = _over_total(limits)
+            return
+        wait = min(limits.idle, remaining)
+        try:
+            async with asyncio.timeout(wait):
+                part = await anext(chunks)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            reading.interrupted = (
+                f"nothing arrived for {limits.idle:g} s (the idle limit)"
+                if wait == limits.idle
+                else _over_total(limits)
+            )
+            return
+        reading.arrived()
+        try:
+            decoded, over = decoder.feed(part)
+        except zlib.error as exc:
+            reading.interrupted = f"the body could not be decoded ({exc})"
+            return
+        reading.parts.append(decoded)
+        if over:
+            reading.interrupted = f"the body exceeded {limits.max_bytes} bytes (the size limit)"
+            return
+
+
+def _exchange(case: Case, url: str, request: Request, reading: _Reading) -> Exchange:
+    status = reading.status
     assert status is not None
     timings = Timings(
-        to_headers=to_headers,
-        to_first_event=first_event,
-        max_event_gap=max_gap,
-        total=time.perf_counter() - start,
+        to_headers=reading.to_headers,
+        to_first_event=reading.first_event,
+        max_event_gap=reading.max_gap,
+        total=time.perf_counter() - reading.start,
     )
-    content_type = {k.lower(): v for k, v in response_headers}.get("content-type", "")
+    content_type = {k.lower(): v for k, v in reading.headers}.get("content-type", "")
     # What the request asked for decides how a success is read (a stream served with the wrong
     # Content-Type is still a stream, and HTTP-CONTENT-TYPE-001 says so); an error is a body.
-    is_sse = is_sse_media_type(content_type)
-    streamed = is_sse or (case.stream and 200 <= status < 300)
-    body = b"".join(parts)
-    result = Response(
+    streamed = is_sse_media_type(content_type) or (case.stream and 200 <= status < 300)
+    body = b"".join(reading.parts)
+    response = Response(
         status=status,
-        headers=response_headers,
+        headers=reading.headers,
         body=None if streamed else body,
         events=EventSource([body]) if streamed else None,
     )
-    exchange = Exchange(
+    return Exchange(
         id=case.name,
         request=request,
-        response=result,
+        response=response,
         timings=timings,
         expectation=case.expectation,
         case=case.name,
-        interrupted=interrupted,
+        interrupted=reading.interrupted,
         reproduce=curl_command(case, url),
     )
-    return exchange, retry
