@@ -8,10 +8,8 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 __all__ = [
-    "EXPECTATIONS",
     "LEVELS",
     "SEVERITIES",
-    "STATUSES",
     "Auth",
     "CaseSource",
     "Expectation",
@@ -40,5 +38,3 @@ RunOn = Literal["any", "json"]
 
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 LEVELS: tuple[Level, ...] = get_args(Level)
-STATUSES: tuple[Status, ...] = get_args(Status)
-EXPECTATIONS: tuple[Expectation, ...] = get_args(Expectation)

@@ -61,3 +61,21 @@ def load_report(directory: Path) -> dict[str, Any]:
         report_schema(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     ).validate(report)
     return report  # type: ignore[no-any-return]
+
+
+def run_against(report_dir: Path, *args: str, faults: tuple[str, ...] = ()) -> tuple[int, str, str]:
+    """``conformance run`` against the reference server with ``faults`` switched on, its key
+    given, the reports written to ``report_dir``; more flags in ``args``."""
+    from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
+
+    with serve_in_thread(create_app(faults=list(faults))) as url:
+        return cli(
+            "run",
+            "--base-url",
+            url,
+            "--api-key",
+            DEFAULT_API_KEY,
+            "--report-dir",
+            str(report_dir),
+            *args,
+        )

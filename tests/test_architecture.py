@@ -50,3 +50,31 @@ def test_leaf_modules_import_nothing_from_the_package() -> None:
         assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level > 0], (
             name
         )
+
+
+def test_check_ids_are_written_only_where_they_are_registered() -> None:
+    """The driver stamps a failure with its check's id: no check body re-types it."""
+    from conformance import CHECKS
+
+    text = "\n".join(p.read_text() for p in sorted((PACKAGE / "checks").glob("*.py")))
+    for check_id in CHECKS:
+        uses = text.count(f'"{check_id}"')
+        registrations = text.count(f'id="{check_id}"')
+        assert uses == registrations, f"{check_id} is written outside its registration"
+        assert 1 <= registrations <= 2  # a response check and its stream rule share one id
+
+
+def test_test_modules_do_not_import_each_other() -> None:
+    """Shared test helpers live in tests/helpers.py (or a package's builders), fixtures in
+    conftest.py; a test module never imports from another test module or from conftest."""
+    tests = PACKAGE.parent / "tests"
+    offenders = []
+    for path in tests.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                last = node.module.rsplit(".", 1)[-1]
+                if node.module.startswith("tests") and (
+                    last.startswith("test_") or last == "conftest"
+                ):
+                    offenders.append(f"{path.relative_to(tests)}: from {node.module}")
+    assert not offenders

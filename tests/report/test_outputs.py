@@ -16,7 +16,7 @@ from conformance._cli import checks_markdown
 from conformance.checks import CHECKS
 from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
 from conformance.report import OUTPUTS
-from tests.helpers import ROOT, cli, load_report
+from tests.helpers import ROOT, cli, load_report, run_against
 
 FAST = ["--max-examples", "1", "--seed", "5"]
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
@@ -25,18 +25,7 @@ ARTIFACTS = ROOT / "reports" / "test-artifacts"
 def _run(
     tmp_path: Path, *faults: str, extra: tuple[str, ...] = ()
 ) -> tuple[int, str, dict[str, Any]]:
-    with serve_in_thread(create_app(faults=list(faults))) as url:
-        code, out, _ = cli(
-            "run",
-            "--base-url",
-            url,
-            "--api-key",
-            DEFAULT_API_KEY,
-            "--report-dir",
-            str(tmp_path),
-            *FAST,
-            *extra,
-        )
+    code, out, _ = run_against(tmp_path, *FAST, *extra, faults=faults)
     return code, out, load_report(tmp_path)
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from conformance.contract import load_contract
-from conformance.reference import DEFAULT_API_KEY, FAULTS, create_app, serve_in_thread
+from conformance.reference import FAULTS, create_app, serve_in_thread
 from conformance.runner import RunConfig, plan_cases
-from tests.helpers import cli, load_report
+from tests.helpers import cli, load_report, run_against
 
 FAST = ["--max-examples", "1", "--seed", "3", "--timeout", "2"]
 
@@ -32,18 +32,7 @@ def test_run_with_no_target_checks_the_embedded_server(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", sorted(FAULTS))
 def test_run_against_each_fault_fails_and_names_the_check(tmp_path: Path, name: str) -> None:
-    with serve_in_thread(create_app(faults=[name])) as url:
-        code, out, _ = cli(
-            "run",
-            "--base-url",
-            url,
-            "--api-key",
-            DEFAULT_API_KEY,
-            "--report-dir",
-            str(tmp_path),
-            "--strict",
-            *FAST,
-        )
+    code, out, _ = run_against(tmp_path, "--strict", *FAST, faults=(name,))
     assert code == 1, out
     for check_id in FAULTS[name].breaks:
         assert check_id in out, f"{check_id} not named for fault {name}"
@@ -52,17 +41,7 @@ def test_run_against_each_fault_fails_and_names_the_check(tmp_path: Path, name: 
 
 
 def test_should_only_failures_pass_without_strict(tmp_path: Path) -> None:
-    with serve_in_thread(create_app(faults=["usage-chunk"])) as url:
-        code, out, _ = cli(
-            "run",
-            "--base-url",
-            url,
-            "--api-key",
-            DEFAULT_API_KEY,
-            "--report-dir",
-            str(tmp_path),
-            *FAST,
-        )
+    code, out, _ = run_against(tmp_path, *FAST, faults=("usage-chunk",))
     assert code == 0
     assert "verdict: pass, level full (SHOULD failed: STREAM-USAGE-002)" in out
 
@@ -137,17 +116,7 @@ def test_the_api_key_never_reaches_a_file_or_the_output(tmp_path: Path, monkeypa
 
 
 def test_a_hanging_server_ends_within_the_timeouts(tmp_path: Path) -> None:
-    with serve_in_thread(create_app(faults=["hang-mid-stream"])) as url:
-        code, _out, _ = cli(
-            "run",
-            "--base-url",
-            url,
-            "--api-key",
-            DEFAULT_API_KEY,
-            "--report-dir",
-            str(tmp_path),
-            *FAST,
-        )
+    code, _out, _ = run_against(tmp_path, *FAST, faults=("hang-mid-stream",))
     assert code == 1
     complete = next(c for c in load_report(tmp_path)["checks"] if c["id"] == "HTTP-COMPLETE-001")
     assert complete["status"] == "fail"
