@@ -179,6 +179,11 @@ def _add_report(commands: Any) -> None:
     )
     merge.add_argument("dirs", nargs="+", metavar="DIR", help="a shard's report directory")
     merge.add_argument("-o", "--output", metavar="DIR", required=True)
+    merge.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="merge even with a shard missing or given twice (the report then grants no level)",
+    )
     merge.set_defaults(handler=_cmd_report_merge)
     schema = report_commands.add_parser(
         "schema",
@@ -355,7 +360,7 @@ def checks_markdown() -> str:
 def _cmd_report_merge(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from .report import merge_reports, read_report, render_text
 
-    merged = merge_reports([read_report(d) for d in args.dirs])
+    merged = merge_reports([read_report(d) for d in args.dirs], allow_partial=args.allow_partial)
     _write_outputs(merged, args.output, out)
     out.write(render_text([], merged).lstrip("\n"))
     return EXIT_FAILED if merged["verdict"] == "fail" else EXIT_OK
@@ -380,6 +385,11 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     _positive(args.max_tokens, "--max-tokens")
     _positive(args.workers, "--workers")
     _positive(args.timeout, "--timeout")
+    if args.base_url is not None and not args.base_url.strip():
+        raise UsageError(
+            "--base-url is empty (an unset CI variable?); give the endpoint's URL, or leave the "
+            "flag out to check the embedded reference server"
+        )
     if args.base_url and not args.base_url.startswith(("http://", "https://")):
         raise UsageError(f"--base-url {args.base_url!r} is not an http(s) URL")
     contract = _load(args)

@@ -12,6 +12,7 @@ Hierarchy::
     │   ├── OverlayError        an overlay is malformed or an action does not apply
     │   └── OperationNotFound   the document has no such operation
     ├── TargetUnreachable       the server under test gave no response at all
+    ├── TargetRefused           it answered, but refused the key, the model or the path
     └── ServerStartError        the embedded reference server did not start
 
 They are plain classes (not frozen dataclasses) so that ``add_note`` works on them.
@@ -25,6 +26,7 @@ __all__ = [
     "OverlayError",
     "ServerStartError",
     "SpecError",
+    "TargetRefused",
     "TargetUnreachable",
     "UsageError",
 ]
@@ -80,3 +82,9 @@ class TargetUnreachable(ConformanceError):
 
 class ServerStartError(ConformanceError):
     """The embedded reference server could not start (the port, or the thread, failed)."""
+
+
+class TargetRefused(ConformanceError):
+    """The target answered, but not as an API the run can check as configured: the key was
+    refused, the model is unknown, the path is not there, or it is not an API at all. Found by
+    the preflight, before the budget is spent; the message carries the server's own words."""

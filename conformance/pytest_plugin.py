@@ -108,10 +108,17 @@ def _run(config: pytest.Config, contract: Contract) -> SessionRun:
     from .runner import API_KEY_VARIABLE, RunConfig
 
     strict = config.getoption(STRICT)
+    base_url = config.getoption(BASE_URL)
+    if base_url is not None and not base_url.strip():
+        pytest.exit(
+            "conformance: --base-url is empty (an unset CI variable?); give the endpoint's URL, "
+            "or leave the option out to check the embedded reference server",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
     _, report = live_report(
         contract,
         RunConfig(
-            base_url=config.getoption(BASE_URL) or "",
+            base_url=base_url or "",
             api_key=config.getoption(API_KEY) or os.environ.get(API_KEY_VARIABLE),
             model=config.getoption(MODEL),
             max_examples=config.getoption(MAX_EXAMPLES),

@@ -48,7 +48,10 @@ _UNSET: Any = object()
 
 
 class SkipCheck(Exception):
-    """Raised by a check that does not apply to an exchange; the message says why."""
+    """Raised by a check that found nothing to judge in an exchange: the exchange is not about
+    its rule (no stop sequence requested, say), or the feature it judges did not occur (no
+    streamed tool call). The message says why. A check that judged nothing never passes; a
+    SkipCheck raised after failures were yielded does not undo them."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -188,6 +191,23 @@ class Check:
     #: For ``run``: ``any`` (it reads headers or the Summary, so it also runs after a stream)
     #: or ``json`` (it reads the JSON body; streams need a ``rule``).
     run_on: RunOn = "any"
+    #: Property names the contract must declare for the rule to apply (DeepSeek's cache
+    #: counters, reasoning content...): a contract without them is not judged by it.
+    requires: tuple[str, ...] = ()
+    #: Whether the rule is about authentication, so applies only to a secured operation.
+    requires_auth: bool = False
+    #: Whether the rule judges an exchange that got no response at all (a connection that
+    #: failed, a timeout before the status line); every other rule skips it.
+    without_response: bool = False
+
+    def not_applicable(self, contract: Contract) -> str | None:
+        """Why this check does not apply to ``contract`` at all, or None when it does."""
+        missing = [name for name in self.requires if not contract.declares(name)]
+        if missing:
+            return f"does not apply: the contract declares no {', '.join(missing)}"
+        if self.requires_auth and not contract.operation().requires_auth:
+            return "does not apply: the operation declares no security requirement"
+        return None
 
 
 #: Every check, by id, in registration order.
@@ -216,6 +236,9 @@ def response_check(
     level: Level,
     source: str,
     run_on: RunOn = "any",
+    requires: tuple[str, ...] = (),
+    requires_auth: bool = False,
+    without_response: bool = False,
 ) -> Callable[
     [Callable[[CheckContext], Iterator[Failure]]], Callable[[CheckContext], Iterator[Failure]]
 ]:
@@ -235,6 +258,9 @@ def response_check(
                 source=source,
                 run=fn,
                 run_on=run_on,
+                requires=requires,
+                requires_auth=requires_auth,
+                without_response=without_response,
             )
         )
         return fn
@@ -250,6 +276,7 @@ def stream_rule(
     category: str | None = None,
     level: Level | None = None,
     source: str | None = None,
+    requires: tuple[str, ...] = (),
 ) -> Callable[[type[Any]], type[Any]]:
     """Register a stream rule. A new check needs its metadata (severity defaults to MUST,
     category to ``stream``, level to ``streaming``); with the id of a registered response
@@ -257,7 +284,7 @@ def stream_rule(
 
     def decorate(cls: type[Any]) -> type[Any]:
         existing = CHECKS.get(id)
-        metadata = (title, severity, category, level, source)
+        metadata = (title, severity, category, level, source, requires or None)
         if existing is not None:
             if any(m is not None for m in metadata):
                 raise ValueError(
@@ -277,6 +304,7 @@ def stream_rule(
                     level=level or "streaming",
                     source=source,
                     rule=cls,
+                    requires=requires,
                 )
             )
         return cls

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._util import is_int, strict_json
 from .._vocab import Status
+from ..exchange import NO_RESPONSE
 from ._base import (
     CHECKS,
     Check,
@@ -163,7 +164,9 @@ class _Collector:
         self.dropped: set[str] = set()  # checks that stopped applying (skip, error) mid-stream
 
     def skip(self, check_id: str, reason: str) -> None:
-        self.outcomes[check_id] = CheckOutcome(status="skip", reason=reason)
+        """The check judged nothing here (unless it already failed: failures stand)."""
+        if self.outcomes[check_id].status != "fail":
+            self.outcomes[check_id] = CheckOutcome(status="skip", reason=reason)
         self.dropped.add(check_id)
 
     def error(self, check_id: str, exc: BaseException) -> None:
@@ -172,12 +175,23 @@ class _Collector:
         outcome.reason = f"the check itself failed: {exc!r} (please report this)"
         self.dropped.add(check_id)
 
+    def add_call(self, check_id: str, make: Callable[[], Iterable[Failure]]) -> None:
+        """``add`` of what ``make()`` returns, when making it may raise too (an ``on_end``)."""
+        try:
+            failures = make()
+        except SkipCheck as exc:
+            self.skip(check_id, str(exc))
+        except Exception as exc:
+            self.error(check_id, exc)
+        else:
+            self.add(check_id, failures)
+
     def add(self, check_id: str, failures: Iterable[Failure]) -> None:
         outcome = self.outcomes[check_id]
+        if outcome.status == "skip":
+            return
         try:
             for item in failures:
-                if outcome.status == "skip":
-                    return
                 outcome.status = "fail" if outcome.status != "error" else "error"
                 self.total += 1
                 if len(outcome.failures) < MAX_FAILURES_PER_CHECK:
@@ -225,7 +239,15 @@ def check_exchange(
     checks = list(CHECKS.values())
     collector = _Collector(checks, exchange.id, exchange.reproduce)
     response = exchange.response
-    if response.events is not None:
+    checks = _applicable(ctx, checks, collector)
+    if response.status == NO_RESPONSE:
+        chunks, events = 0, None
+        for check in checks:
+            if check.run is not None and check.without_response:
+                collector.add(check.id, check.run(ctx))
+            else:
+                collector.skip(check.id, f"no response: {exchange.interrupted or 'none'}")
+    elif response.events is not None:
         chunks, events = _check_stream(ctx, response.events, checks, collector)
     else:
         chunks, events = 0, None
@@ -242,6 +264,18 @@ def check_exchange(
         case=exchange.case,
         evidence=_evidence(exchange, events, chunks),
     )
+
+
+def _applicable(ctx: CheckContext, checks: list[Check], collector: _Collector) -> list[Check]:
+    """The checks that apply to the contract; the others are skipped, saying why."""
+    kept = []
+    for check in checks:
+        reason = check.not_applicable(ctx.contract)
+        if reason is None:
+            kept.append(check)
+        else:
+            collector.skip(check.id, reason)
+    return kept
 
 
 def _context(contract: Contract, exchange: Exchange, operation: Operation) -> CheckContext:
@@ -349,6 +383,9 @@ def _check_stream(
                 continue
             try:
                 found = rule.on_chunk(chunk)
+            except SkipCheck as exc:
+                collector.skip(check_id, str(exc))
+                continue
             except Exception as exc:
                 collector.error(check_id, exc)
                 continue
@@ -363,7 +400,7 @@ def _check_stream(
     ctx.summary = summary if summary.choices or summary.usage is not None else None
     for check_id, rule in rules:
         if collector.outcomes[check_id].status not in ("skip", "error"):
-            collector.add(check_id, rule.on_end())
+            collector.add_call(check_id, rule.on_end)
     for check in checks:
         if check.rule is None and check.run is not None and check.run_on == "any":
             collector.add(check.id, check.run(ctx))

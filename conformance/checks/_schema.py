@@ -14,6 +14,7 @@ from .._util import (
     media_type_base,
     pointer_of,
 )
+from ..exchange import error_message
 from ._base import (
     CheckContext,
     Chunk,
@@ -86,7 +87,8 @@ def accepted(ctx: CheckContext) -> Iterator[Failure]:
     if not 200 <= status < 300:
         yield failure(
             f"a request the contract accepts got HTTP {status}; expected 2xx"
-            + (" (a server error)" if status >= 500 else ""),
+            + (" (a server error)" if status >= 500 else "")
+            + f"; the server said: {error_message(ctx.exchange.response)}",
             value=status,
         )
 
@@ -116,6 +118,7 @@ def rejected(ctx: CheckContext) -> Iterator[Failure]:
     severity="MUST",
     category="auth",
     level="core",
+    requires_auth=True,
     source="SPEC security bearer (erratum B#43); DSERR (401 Authentication Fails); "
     "capture deepseek-chat-bad-key-error-401",
 )
@@ -124,7 +127,9 @@ def unauthorized(ctx: CheckContext) -> Iterator[Failure]:
     status = ctx.exchange.response.status
     if status != 401:
         yield failure(
-            f"a request with no or a wrong API key got HTTP {status}; expected 401",
+            f"a request with no or a wrong API key got HTTP {status}; expected 401 (a "
+            "deployment without auth declares it in the contract: an overlay setting the "
+            "operation's security to [] makes this check not apply)",
             value=status,
         )
 
@@ -135,6 +140,7 @@ def unauthorized(ctx: CheckContext) -> Iterator[Failure]:
     severity="MUST",
     category="timing",
     level="core",
+    without_response=True,
     source="DSRL (keep-alive while queued, then the answer, or the connection closes); "
     "D2#1, D2#13 (streams that never end)",
 )
@@ -265,10 +271,14 @@ class ChunkSchema(RuleBase):
         self.location = stream.data_schema
         self.reported = 0
         self.suppressed = 0
+        self.validated = 0
 
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         payload = chunk.payload
-        if payload is None or self.ctx.contract.is_valid(self.location, payload):
+        if payload is None:
+            return ()
+        self.validated += 1
+        if self.ctx.contract.is_valid(self.location, payload):
             return ()
         out: list[Failure] = []
         for f in _schema_failures(self.ctx, self.location, payload, chunk.index):
@@ -280,6 +290,8 @@ class ChunkSchema(RuleBase):
         return out
 
     def on_end(self) -> Iterator[Failure]:
+        if not self.validated:
+            raise SkipCheck("no chunk carries JSON to validate")
         if self.suppressed:
             yield self.fail(
                 f"{self.suppressed} more chunk schema errors not shown "

@@ -7,7 +7,7 @@ log-probability rules, each chunk as it passes (a stream rule) or the body's cho
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .._util import is_int
@@ -84,6 +84,7 @@ def usage_total(ctx: CheckContext) -> Iterator[Failure]:
     severity="MUST",
     category="usage",
     level="core",
+    requires=("prompt_cache_hit_tokens", "prompt_cache_miss_tokens"),
     source="DS25 usage (prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens)",
 )
 def usage_cache(ctx: CheckContext) -> Iterator[Failure]:
@@ -111,6 +112,7 @@ def usage_cache(ctx: CheckContext) -> Iterator[Failure]:
     severity="MUST",
     category="usage",
     level="full",
+    requires=("reasoning_tokens",),
     source="DS25 usage.completion_tokens_details.reasoning_tokens (part of completion_tokens)",
 )
 def usage_reasoning(ctx: CheckContext) -> Iterator[Failure]:
@@ -180,8 +182,11 @@ def finish_length(ctx: CheckContext) -> Iterator[Failure]:
     if usage is None or _int(usage, "completion_tokens") is None:
         raise SkipCheck("the response carries no usage")
     answer = (_int(usage, "completion_tokens") or 0) - _reasoning_tokens(usage)
-    for choice in summary.choices.values():
-        if choice.finish_reason == "length" and answer < limit:
+    cut = [c for c in summary.choices.values() if c.finish_reason == "length"]
+    if not cut:
+        raise SkipCheck('no choice finished with "length"')
+    for choice in cut:
+        if answer < limit:
             yield failure(
                 f'choice {choice.index} stopped with "length" after {answer} tokens, below '
                 f"max_tokens {limit}",
@@ -195,6 +200,7 @@ def finish_length(ctx: CheckContext) -> Iterator[Failure]:
     severity="MUST",
     category="stop",
     level="full",
+    requires=("stop",),
     source="DS25 stop ('the API will stop generating further tokens'); capture deepseek-chat-stop",
 )
 def stop_sequences(ctx: CheckContext) -> Iterator[Failure]:
@@ -203,7 +209,8 @@ def stop_sequences(ctx: CheckContext) -> Iterator[Failure]:
     sequences = [s for s in sequences if isinstance(s, str) and s]
     if not sequences:
         raise SkipCheck("the request sets no stop sequence")
-    for choice in _summary(ctx).choices.values():
+    choices = _summary(ctx).choices.values()
+    for choice in choices:
         for sequence in sequences:
             if sequence in choice.content:
                 at = choice.content.index(sequence)
@@ -212,6 +219,8 @@ def stop_sequences(ctx: CheckContext) -> Iterator[Failure]:
                     f"(at character {at}); generation must stop before it",
                     value=choice.content[max(0, at - 40) : at + 40],
                 )
+    if not any(c.finish_reason == "stop" for c in choices):
+        raise SkipCheck('a stop sequence was requested but no choice finished with "stop"')
 
 
 @response_check(
@@ -220,6 +229,7 @@ def stop_sequences(ctx: CheckContext) -> Iterator[Failure]:
     severity="MUST",
     category="json-mode",
     level="full",
+    requires=("response_format",),
     source="DS25 response_format ('json_object ... guarantees the message is valid JSON'); "
     "capture deepseek-chat-json-object",
 )
@@ -227,9 +237,10 @@ def json_mode(ctx: CheckContext) -> Iterator[Failure]:
     response_format = ctx.require_request().get("response_format")
     if not (isinstance(response_format, dict) and response_format.get("type") == "json_object"):
         raise SkipCheck("the request did not ask for json_object")
-    for choice in _summary(ctx).choices.values():
-        if choice.finish_reason != "stop":
-            continue  # cut by length or a tool call: not a finished JSON answer
+    finished = [c for c in _summary(ctx).choices.values() if c.finish_reason == "stop"]
+    if not finished:  # cut by length or a tool call: not a finished JSON answer
+        raise SkipCheck('json_object was requested but no choice finished with "stop"')
+    for choice in finished:
         try:
             json.loads(choice.content)
         except ValueError as exc:
@@ -245,6 +256,7 @@ def json_mode(ctx: CheckContext) -> Iterator[Failure]:
     severity="SHOULD",
     category="tools",
     level="full",
+    requires=("tool_calls",),
     source="DS25 tool_calls.function.arguments ('the model does not always generate valid JSON')",
 )
 def tool_arguments(ctx: CheckContext) -> Iterator[Failure]:
@@ -276,14 +288,21 @@ def tool_arguments(ctx: CheckContext) -> Iterator[Failure]:
     severity="SHOULD",
     category="tools",
     level="full",
-    source="DS25 finish_reason (tool_calls: 'the model called a tool'); D2#11",
+    requires=("tool_calls",),
+    source="DS25 finish_reason (tool_calls: 'the model called a tool'); OAISTOP (a call forced "
+    "by a named tool_choice ends with stop); D2#11",
 )
 def tool_finish(ctx: CheckContext) -> Iterator[Failure]:
     choices = [c for c in _summary(ctx).choices.values() if c.tool_calls]
     if not choices:
         raise SkipCheck("no tool call in the response")
+    request = ctx.request if isinstance(ctx.request, dict) else {}
+    # A function named in tool_choice is a forced call, which OpenAI ends with "stop".
+    accepted = {None, "tool_calls"} | (
+        {"stop"} if isinstance(request.get("tool_choice"), dict) else set()
+    )
     for choice in choices:
-        if choice.finish_reason not in (None, "tool_calls"):
+        if choice.finish_reason not in accepted:
             yield failure(
                 f"choice {choice.index} called tools but finished with "
                 f'{choice.finish_reason!r}; clients look for "tool_calls"',
@@ -291,21 +310,96 @@ def tool_finish(ctx: CheckContext) -> Iterator[Failure]:
             )
 
 
-# -- log probabilities: per chunk in a stream, per choice in a body ------------------------
+# -- log probabilities: one judgement per choice, of a body's message or a stream's delta ---
 
 
-def _logprobs_requested(ctx: CheckContext) -> bool:
-    return ctx.require_request().get("logprobs") is True
+def _has_text(part: Any) -> bool:
+    """Whether a message or a delta carries tokens (answer or reasoning), which are what log
+    probabilities are given for."""
+    return isinstance(part, dict) and bool(part.get("content") or part.get("reasoning_content"))
 
 
-def _entries(logprobs: Any, prefix: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def _entries(logprobs: Any, prefix: str) -> list[tuple[str, dict[str, Any]]]:
     if not isinstance(logprobs, dict):
-        return
+        return []
+    out = []
     for key in ("content", "reasoning_content"):
         items = logprobs.get(key)
         for i, item in enumerate(items if isinstance(items, list) else []):
             if isinstance(item, dict):
-                yield f"{prefix}/{key}/{i}", item
+                out.append((f"{prefix}/{key}/{i}", item))
+    return out
+
+
+def _with_top(entries: list[tuple[str, dict[str, Any]]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each entry, then its top_logprobs alternatives, with their paths."""
+    for path, entry in entries:
+        yield path, entry
+        for i, top in enumerate(entry.get("top_logprobs") or []):
+            if isinstance(top, dict):
+                yield f"{path}/top_logprobs/{i}", top
+
+
+#: A judgement of one choice: (state from the request, the choice, its message or delta, its
+#: path, the chunk index or None) -> (whether there was something to judge, the failures).
+Judge = Callable[[Any, dict[str, Any], Any, str, "int | None"], tuple[bool, list[Failure]]]
+
+
+def _per_choice_rule(
+    *,
+    id: str,
+    title: str,
+    source: str,
+    not_exercised: str,
+    prepare: Callable[[CheckContext], Any],
+    judge: Judge,
+    only_if: str | None = None,
+) -> None:
+    """Register one rule as a check of a body and a stream rule that share ``judge``, so a
+    completion gets the same verdict whether it came as a body or as a stream."""
+
+    @response_check(
+        id=id,
+        title=title,
+        severity="MUST",
+        category="logprobs",
+        level="full",
+        requires=("logprobs",),
+        source=source,
+        run_on="json",
+    )
+    def check(ctx: CheckContext) -> Iterator[Failure]:
+        state, exercised = prepare(ctx), False
+        for position, choice in _body_choices(ctx):
+            hit, found = judge(state, choice, choice.get("message"), f"/choices/{position}", None)
+            exercised = exercised or hit
+            yield from found
+        if not exercised:
+            raise SkipCheck(not_exercised)
+
+    @stream_rule(id=id)
+    class Rule(RuleBase):
+        def __init__(self, ctx: CheckContext) -> None:
+            super().__init__(ctx)
+            self.state = prepare(ctx)
+            self.exercised = False
+
+        def on_chunk(self, chunk: Chunk) -> list[Failure]:
+            out: list[Failure] = []
+            for position, choice in chunk.choices:
+                hit, found = judge(
+                    self.state, choice, choice.get("delta"), f"/choices/{position}", chunk.index
+                )
+                self.exercised = self.exercised or hit
+                out += found
+            return out
+
+        def on_end(self) -> Iterator[Failure]:
+            if not self.exercised:
+                raise SkipCheck(not_exercised)
+            return iter(())
+
+    Rule.only_if = only_if
 
 
 def _body_choices(ctx: CheckContext) -> list[tuple[int, dict[str, Any]]]:
@@ -315,140 +409,74 @@ def _body_choices(ctx: CheckContext) -> list[tuple[int, dict[str, Any]]]:
     return [(i, c) for i, c in enumerate(body["choices"]) if isinstance(c, dict)]
 
 
+def _requested(ctx: CheckContext) -> bool:
+    return ctx.require_request().get("logprobs") is True
+
+
 def _presence(
-    requested: bool, choice: dict[str, Any], text: Any, where: str, chunk: int | None
-) -> Iterator[Failure]:
+    requested: bool, choice: dict[str, Any], part: Any, where: str, chunk: int | None
+) -> tuple[bool, list[Failure]]:
     logprobs = choice.get("logprobs")
-    if requested and logprobs is None and text:
-        yield failure(
-            "logprobs were requested but this choice has none",
-            instance_path=f"{where}/logprobs",
-            chunk_index=chunk,
-        )
-    elif not requested and logprobs is not None:
-        yield failure(
-            "logprobs were not requested but the choice carries them (expected null or absent)",
-            instance_path=f"{where}/logprobs",
-            chunk_index=chunk,
-            value=logprobs,
-        )
-
-
-def _range(entries: Iterator[tuple[str, dict[str, Any]]], chunk: int | None) -> Iterator[Failure]:
-    for path, entry in entries:
-        candidates = [(path, entry)] + [
-            (f"{path}/top_logprobs/{i}", top)
-            for i, top in enumerate(entry.get("top_logprobs") or [])
-            if isinstance(top, dict)
-        ]
-        for where, item in candidates:
-            value = item.get("logprob")
-            if (is_int(value) or isinstance(value, float)) and value > 0:
-                yield failure(
-                    f"logprob {value} is positive; a log-probability is at most 0",
-                    instance_path=f"{where}/logprob",
+    if requested and _has_text(part):
+        if logprobs is None:
+            return True, [
+                failure(
+                    "logprobs were requested but this choice has none",
+                    instance_path=f"{where}/logprobs",
                     chunk_index=chunk,
-                    value=value,
                 )
-
-
-def _top(
-    entries: Iterator[tuple[str, dict[str, Any]]], wanted: int, chunk: int | None
-) -> Iterator[Failure]:
-    for path, entry in entries:
-        top = entry.get("top_logprobs")
-        if isinstance(top, list) and len(top) != wanted:
-            yield failure(
-                f"top_logprobs has {len(top)} item(s); the request asked for {wanted}",
-                instance_path=f"{path}/top_logprobs",
+            ]
+        return True, []
+    if not requested and logprobs is not None:
+        return True, [
+            failure(
+                "logprobs were not requested but the choice carries them (expected null or absent)",
+                instance_path=f"{where}/logprobs",
                 chunk_index=chunk,
-                value=len(top),
+                value=logprobs,
             )
-
-
-def _bytes(entries: Iterator[tuple[str, dict[str, Any]]], chunk: int | None) -> Iterator[Failure]:
-    for path, entry in entries:
-        items = [(path, entry)] + [
-            (f"{path}/top_logprobs/{i}", t)
-            for i, t in enumerate(entry.get("top_logprobs") or [])
-            if isinstance(t, dict)
         ]
-        for where, item in items:
-            token, data = item.get("token"), item.get("bytes")
-            if not isinstance(token, str) or data is None or "\ufffd" in token or token == "":
-                # A token that is part of a UTF-8 character has no text of its own: servers
-                # write it as U+FFFD (DeepSeek) or as "" (llama-server) beside its raw bytes.
-                continue
-            if data != list(token.encode("utf-8")):
-                yield failure(
-                    f"bytes are not the UTF-8 encoding of the token {token!r}",
-                    instance_path=f"{where}/bytes",
-                    chunk_index=chunk,
-                    value=data,
-                )
+    return False, []
 
 
-@response_check(
+_per_choice_rule(
     id="LOGPROBS-PRESENT-001",
     title="logprobs are present if and only if requested",
-    severity="MUST",
-    category="logprobs",
-    level="full",
     source="DS25 logprobs ('whether to return log probabilities'); captures "
     "deepseek-v4-flash-logprobs, deepseek-chat-nonstream (logprobs: null)",
-    run_on="json",
+    not_exercised="no text answered a logprobs request",
+    prepare=_requested,
+    judge=_presence,
 )
-def logprobs_present(ctx: CheckContext) -> Iterator[Failure]:
-    requested = _logprobs_requested(ctx)
-    for position, choice in _body_choices(ctx):
-        message = choice.get("message")
-        text = message.get("content") if isinstance(message, dict) else None
-        yield from _presence(requested, choice, text, f"/choices/{position}", None)
 
 
-@stream_rule(id="LOGPROBS-PRESENT-001")
-class LogprobsPresentStream(RuleBase):
-    def __init__(self, ctx: CheckContext) -> None:
-        super().__init__(ctx)
-        self.requested = _logprobs_requested(ctx)
-
-    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
-        out: list[Failure] = []
-        for position, choice in chunk.choices:
-            delta = choice.get("delta")
-            text = (
-                (delta.get("content") or delta.get("reasoning_content"))
-                if isinstance(delta, dict)
-                else None
-            )
-            out.extend(_presence(self.requested, choice, text, f"/choices/{position}", chunk.index))
-        return out
+def _range(
+    _: Any, choice: dict[str, Any], part: Any, where: str, chunk: int | None
+) -> tuple[bool, list[Failure]]:
+    entries = _entries(choice.get("logprobs"), f"{where}/logprobs")
+    found = [
+        failure(
+            f"logprob {value} is positive; a log-probability is at most 0",
+            instance_path=f"{path}/logprob",
+            chunk_index=chunk,
+            value=value,
+        )
+        for path, item in _with_top(entries)
+        if (is_int(value := item.get("logprob")) or isinstance(value, float)) and value > 0
+    ]
+    return bool(entries), found
 
 
-@response_check(
+_per_choice_rule(
     id="LOGPROBS-RANGE-001",
     title="Every logprob is at most 0",
-    severity="MUST",
-    category="logprobs",
-    level="full",
     source="OAI ChatCompletionTokenLogprob (a log-probability, so at most 0, or -9999.0 for "
     "unlikely tokens); D2#17",
-    run_on="json",
+    not_exercised="no log probability in the response",
+    prepare=lambda ctx: None,
+    judge=_range,
+    only_if='"logprob"',
 )
-def logprobs_range(ctx: CheckContext) -> Iterator[Failure]:
-    for position, choice in _body_choices(ctx):
-        yield from _range(_entries(choice.get("logprobs"), f"/choices/{position}/logprobs"), None)
-
-
-@stream_rule(id="LOGPROBS-RANGE-001")
-class LogprobsRangeStream(RuleBase):
-    only_if = '"logprob"'
-
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        for position, choice in chunk.choices:
-            yield from _range(
-                _entries(choice.get("logprobs"), f"/choices/{position}/logprobs"), chunk.index
-            )
 
 
 def _top_wanted(ctx: CheckContext) -> int:
@@ -459,61 +487,64 @@ def _top_wanted(ctx: CheckContext) -> int:
     return wanted
 
 
-@response_check(
+def _top(
+    wanted: int, choice: dict[str, Any], part: Any, where: str, chunk: int | None
+) -> tuple[bool, list[Failure]]:
+    entries = _entries(choice.get("logprobs"), f"{where}/logprobs")
+    found = [
+        failure(
+            f"top_logprobs has {len(top)} item(s); the request asked for {wanted}",
+            instance_path=f"{path}/top_logprobs",
+            chunk_index=chunk,
+            value=len(top),
+        )
+        for path, entry in entries
+        if isinstance(top := entry.get("top_logprobs"), list) and len(top) != wanted
+    ]
+    return bool(entries), found
+
+
+_per_choice_rule(
     id="LOGPROBS-TOP-001",
     title="top_logprobs has as many entries as requested",
-    severity="MUST",
-    category="logprobs",
-    level="full",
     source="DS25 top_logprobs ('the number of most likely tokens to return at each position')",
-    run_on="json",
+    not_exercised="no log probability answered a top_logprobs request",
+    prepare=_top_wanted,
+    judge=_top,
+    only_if='"logprob"',
 )
-def logprobs_top(ctx: CheckContext) -> Iterator[Failure]:
-    wanted = _top_wanted(ctx)
-    for position, choice in _body_choices(ctx):
-        yield from _top(
-            _entries(choice.get("logprobs"), f"/choices/{position}/logprobs"), wanted, None
-        )
 
 
-@stream_rule(id="LOGPROBS-TOP-001")
-class LogprobsTopStream(RuleBase):
-    only_if = '"logprob"'
-
-    def __init__(self, ctx: CheckContext) -> None:
-        super().__init__(ctx)
-        self.wanted = _top_wanted(ctx)
-
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        for position, choice in chunk.choices:
-            yield from _top(
-                _entries(choice.get("logprobs"), f"/choices/{position}/logprobs"),
-                self.wanted,
-                chunk.index,
+def _bytes(
+    _: Any, choice: dict[str, Any], part: Any, where: str, chunk: int | None
+) -> tuple[bool, list[Failure]]:
+    judged, found = False, []
+    for path, item in _with_top(_entries(choice.get("logprobs"), f"{where}/logprobs")):
+        token, data = item.get("token"), item.get("bytes")
+        if not isinstance(token, str) or data is None or "\ufffd" in token or token == "":
+            # A token that is part of a UTF-8 character has no text of its own: servers
+            # write it as U+FFFD (DeepSeek) or as "" (llama-server) beside its raw bytes.
+            continue
+        judged = True
+        if data != list(token.encode("utf-8")):
+            found.append(
+                failure(
+                    f"bytes are not the UTF-8 encoding of the token {token!r}",
+                    instance_path=f"{path}/bytes",
+                    chunk_index=chunk,
+                    value=data,
+                )
             )
+    return judged, found
 
 
-@response_check(
+_per_choice_rule(
     id="LOGPROBS-BYTES-001",
     title="bytes is the UTF-8 encoding of the token",
-    severity="MUST",
-    category="logprobs",
-    level="full",
     source="DS25 logprobs.content.bytes ('UTF-8 bytes representation of the token'); capture "
     "deepseek-v4-flash-logprobs",
-    run_on="json",
+    not_exercised="no token with bytes in the response",
+    prepare=lambda ctx: None,
+    judge=_bytes,
+    only_if='"logprob"',
 )
-def logprobs_bytes(ctx: CheckContext) -> Iterator[Failure]:
-    for position, choice in _body_choices(ctx):
-        yield from _bytes(_entries(choice.get("logprobs"), f"/choices/{position}/logprobs"), None)
-
-
-@stream_rule(id="LOGPROBS-BYTES-001")
-class LogprobsBytesStream(RuleBase):
-    only_if = '"logprob"'
-
-    def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
-        for position, choice in chunk.choices:
-            yield from _bytes(
-                _entries(choice.get("logprobs"), f"/choices/{position}/logprobs"), chunk.index
-            )

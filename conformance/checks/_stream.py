@@ -107,10 +107,15 @@ class Done(RuleBase):
     source="DS25 (each data: is a chat completion chunk object); RFC8259 (no NaN or Infinity)",
 )
 class JsonPayload(RuleBase):
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        self.events = 0
+
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         out: list[Failure] = []
         if chunk.sentinel:
             return out
+        self.events += 1
         if chunk.json_error is not None:
             out.append(
                 self.fail(
@@ -128,6 +133,11 @@ class JsonPayload(RuleBase):
                 )
             )
         return out
+
+    def on_end(self) -> Iterator[Failure]:
+        if not self.events:
+            raise SkipCheck("the stream has no event besides the sentinel")
+        return iter(())
 
 
 @stream_rule(
@@ -170,11 +180,13 @@ class Constant(RuleBase):
         super().__init__(ctx)
         self.first: dict[str, tuple[int, Any]] = {}
         self.reported: set[str] = set()
+        self.objects = 0
 
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         out: list[Failure] = []
         if not isinstance(chunk.payload, dict):
             return out
+        self.objects += 1
         for name in CONSTANT_FIELDS:
             if name not in chunk.payload:
                 continue
@@ -193,6 +205,11 @@ class Constant(RuleBase):
                     )
                 )
         return out
+
+    def on_end(self) -> Iterator[Failure]:
+        if self.objects < 2:
+            raise SkipCheck("fewer than two chunks: nothing to compare")
+        return iter(())
 
 
 @stream_rule(
@@ -226,6 +243,11 @@ class FirstRole(RuleBase):
                 )
         return out
 
+    def on_end(self) -> Iterator[Failure]:
+        if not self.seen:
+            raise SkipCheck("no chunk has a choice")
+        return iter(())
+
 
 @stream_rule(
     id="STREAM-ROLE-002",
@@ -234,9 +256,14 @@ class FirstRole(RuleBase):
     source="DS25 (role enum: assistant); D2#10 ('role': '')",
 )
 class LaterRole(RuleBase):
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        self.deltas = 0
+
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         out: list[Failure] = []
         for position, choice in chunk.choices:
+            self.deltas += 1
             delta = choice.get("delta")
             if isinstance(delta, dict) and delta.get("role") not in (None, "assistant"):
                 out.append(
@@ -249,6 +276,11 @@ class LaterRole(RuleBase):
                     )
                 )
         return out
+
+    def on_end(self) -> Iterator[Failure]:
+        if self.deltas < 2:
+            raise SkipCheck("no delta after the first")
+        return iter(())
 
 
 @stream_rule(
@@ -287,6 +319,8 @@ class Finish(RuleBase):
         return out
 
     def on_end(self) -> Iterator[Failure]:
+        if not self.choices:
+            raise SkipCheck("no chunk has a choice")
         for index in sorted(self.choices - set(self.finished)):
             yield self.fail(
                 f"choice {index} never got a finish_reason; clients cannot tell a complete "
@@ -358,11 +392,13 @@ class UsagePlacement(RuleBase):
         super().__init__(ctx)
         self.placement = ctx.contract.profile.usage_placement
         self.issue: Failure | None = None
+        self.seen = False
 
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         payload = chunk.payload
         if not isinstance(payload, dict) or payload.get("usage") is None or self.issue:
             return ()
+        self.seen = True
         choices = payload.get("choices")
         empty = choices == []
         finishing = any(c.get("finish_reason") is not None for _, c in chunk.choices)
@@ -386,6 +422,8 @@ class UsagePlacement(RuleBase):
     def on_end(self) -> Iterator[Failure]:
         if self.issue is not None:
             yield self.issue
+        elif not self.seen:
+            raise SkipCheck("no chunk carries usage")
 
 
 @stream_rule(
@@ -394,17 +432,28 @@ class UsagePlacement(RuleBase):
     severity="MUST",
     category="tools",
     level="full",
+    requires=("tool_calls",),
     source="OAI ChatCompletionMessageToolCallChunk (index required); "
     "capture deepseek-chat-stream-tools; D2#7",
 )
 class ToolIndex(RuleBase):
     only_if = '"tool_calls"'
 
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        self.deltas = 0
+
+    def on_end(self) -> Iterator[Failure]:
+        if not self.deltas:
+            raise SkipCheck("no streamed tool call")
+        return iter(())
+
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
         for position, choice in chunk.choices:
             delta = choice.get("delta")
             calls = delta.get("tool_calls") if isinstance(delta, dict) else None
             for i, call in enumerate(calls if isinstance(calls, list) else []):
+                self.deltas += 1
                 index = call.get("index") if isinstance(call, dict) else None
                 if not is_int(index):
                     yield self.fail(
@@ -421,6 +470,7 @@ class ToolIndex(RuleBase):
     severity="MUST",
     category="tools",
     level="full",
+    requires=("tool_calls",),
     source="captures deepseek-chat-stream-tools, openai-gpt41-stream-tools; D2#8, D2#9",
 )
 class ToolFirst(RuleBase):
@@ -429,6 +479,11 @@ class ToolFirst(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:
         super().__init__(ctx)
         self.seen: set[tuple[int, int]] = set()
+
+    def on_end(self) -> Iterator[Failure]:
+        if not self.seen:
+            raise SkipCheck("no streamed tool call")
+        return iter(())
 
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
         for position, choice in chunk.choices:
@@ -479,6 +534,7 @@ class ToolFirst(RuleBase):
     severity="SHOULD",
     category="reasoning",
     level="full",
+    requires=("reasoning_content",),
     source="DSR1, DSTHINK (the reasoning phase, then the answer); "
     "capture deepseek-reasoner-stream-include-usage",
 )
@@ -487,6 +543,12 @@ class ReasoningOrder(RuleBase):
         super().__init__(ctx)
         self.content_started: set[int] = set()
         self.reported: set[int] = set()
+        self.reasoning = False
+
+    def on_end(self) -> Iterator[Failure]:
+        if not self.reasoning:
+            raise SkipCheck("no reasoning_content in the stream")
+        return iter(())
 
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         out: list[Failure] = []
@@ -495,6 +557,8 @@ class ReasoningOrder(RuleBase):
             if not isinstance(delta, dict):
                 continue
             index = _index(choice, position)
+            if delta.get("reasoning_content"):
+                self.reasoning = True
             if (
                 delta.get("reasoning_content")
                 and index in self.content_started

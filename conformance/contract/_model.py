@@ -96,6 +96,7 @@ class Contract:
         default_factory=dict, repr=False, compare=False
     )
     _fast: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _declared: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
 
     # -- lookup ----------------------------------------------------------------------------
 
@@ -146,6 +147,51 @@ class Contract:
                 return pointer
             pointer = join_pointer(pointer, token)
         return pointer
+
+    def declares(self, name: str, operation: Operation | None = None) -> bool:
+        """Whether a schema of ``operation`` (the profile's by default) names a property
+        ``name``: its request, or any of its responses, JSON or event stream, following
+        ``$ref`` s within the document. Checks whose subject the contract does not describe
+        (DeepSeek's cache counters in OpenAI's contract, say) do not apply to it."""
+        op = operation or self.operation()
+        key = f"{op.method} {op.path}"
+        if key not in self._declared:
+            self._declared[key] = frozenset(self._property_names(op))
+        return name in self._declared[key]
+
+    def _property_names(self, operation: Operation) -> set[str]:
+        def node_at(pointer: Any) -> Any:
+            if not (isinstance(pointer, str) and pointer.startswith("/")):
+                return None
+            try:
+                return resolve_pointer(self.schema_document, pointer)
+            except KeyError:
+                return None
+
+        stack: list[Any] = [node_at(operation.request_schema)] + [
+            node_at(location)
+            for variants in operation.responses.values()
+            for variant in variants
+            for location in (variant.json_schema, variant.stream and variant.stream.data_schema)
+        ]
+        names: set[str] = set()
+        seen: set[int] = set()
+        while stack:
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            if isinstance(node, dict):
+                ref = node.get("$ref")
+                if isinstance(ref, str) and ref.startswith("#"):
+                    stack.append(node_at(ref[1:]))
+                properties = node.get("properties")
+                if isinstance(properties, dict):
+                    names.update(str(k) for k in properties)
+                stack.extend(v for k, v in node.items() if k not in ("example", "examples"))
+            elif isinstance(node, list):
+                stack.extend(node)
+        return names
 
     def validator(self, location: str) -> Draft202012Validator:
         """A compiled 2020-12 validator for the schema at ``location`` (cached)."""

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from .._util import strict_json
 from ._model import (
+    NO_RESPONSE,
     REDACTED,
     EventSource,
     Exchange,
     Request,
     Response,
     Timings,
+    error_message,
     redact_headers,
 )
 from ._recorded import read_exchanges
 
 __all__ = [
+    "NO_RESPONSE",
     "REDACTED",
     "EventSource",
     "Exchange",
     "Request",
     "Response",
     "Timings",
+    "error_message",
     "read_exchanges",
     "redact_headers",
     "strict_json",

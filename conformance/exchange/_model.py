@@ -8,14 +8,17 @@ checked without holding its chunks.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._sse import Framing, SSEEvent, SSEParser
+from .._util import strict_json
 from .._vocab import Expectation
 
 __all__ = [
+    "NO_RESPONSE",
     "REDACTED",
     "SECRET_HEADERS",
     "EventSource",
@@ -23,10 +26,14 @@ __all__ = [
     "Request",
     "Response",
     "Timings",
+    "error_message",
     "redact_headers",
 ]
 
 REDACTED = "[REDACTED]"
+#: The status of an exchange that got no response at all (the request failed or timed out
+#: before a status line); ``Exchange.interrupted`` says why.
+NO_RESPONSE = 0
 SECRET_HEADERS = frozenset(
     {
         "authorization",
@@ -155,3 +162,28 @@ class Exchange:
     @property
     def request_body(self) -> Any:
         return self.request.body if self.request is not None else None
+
+
+#: What a server said of a refused request, at most this long.
+MAX_MESSAGE = 300
+
+
+def error_message(response: Response) -> str:
+    """The server's own words in an error response: the envelope's ``error.message`` (or
+    ``detail``, ``message``), else the start of the body."""
+    body = response.body or b""
+    try:
+        data: Any = strict_json(body)
+    except ValueError:
+        text = body[:MAX_MESSAGE].decode("utf-8", errors="replace")
+        return " ".join(text.split()) or "(an empty body)"
+    if isinstance(data, dict):
+        error = data.get("error")
+        for candidate in (
+            error.get("message") if isinstance(error, dict) else error,
+            data.get("detail"),
+            data.get("message"),
+        ):
+            if isinstance(candidate, str) and candidate.strip():
+                return candidate.strip()[:MAX_MESSAGE]
+    return json.dumps(data, ensure_ascii=False)[:MAX_MESSAGE]

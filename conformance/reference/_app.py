@@ -95,6 +95,8 @@ class _Server:
     def authorized(self, request: Request) -> bool:
         if self.has("no-auth"):
             return True
+        if self.has("refuse-every-key"):
+            return False
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         return scheme.lower() == "bearer" and token.strip() in self.api_keys
@@ -171,6 +173,9 @@ class _Server:
             request.pop("stop", None)
         if self.has("json-mode-text"):
             request.pop("response_format", None)
+        if self.has("no-tool-calls"):
+            request.pop("tools", None)
+            request.pop("tool_choice", None)
         completion = generate(request, reasoner="reasoner" in model)
         if self.has("server-error") and completion.seed % 3 == 0:
             return self.error(500, "Server Error", kind="server_error")
@@ -309,7 +314,8 @@ class _Server:
                 if self.has("tool-name-repeated"):
                     function["name"] = call["function"]["name"]
                 out.append(chunk({"tool_calls": [{"index": call["index"], "function": function}]}))
-        if self.has("tool-no-index"):
+        required = body.get("tool_choice") == "required"
+        if self.has("tool-no-index") or (self.has("tool-no-index-when-required") and required):
             for item in out:
                 for call in item["choices"][0]["delta"].get("tool_calls") or []:
                     call.pop("index", None)

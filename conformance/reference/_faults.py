@@ -21,6 +21,10 @@ class Fault:
     breaks: tuple[str, ...]
     #: needs a real socket and a client timeout (it hangs or never ends)
     hangs: bool = False
+    #: checks it leaves with nothing to judge (they must say "not exercised", never pass)
+    starves: tuple[str, ...] = ()
+    #: a run against it stops before the cases, with a line containing this (the preflight)
+    stops_run: str | None = None
 
 
 _LIST = [
@@ -34,6 +38,12 @@ _LIST = [
         name="server-error",
         description="answers one valid request in three with a 500 and the error envelope",
         breaks=("HTTP-ACCEPT-001",),
+    ),
+    Fault(
+        name="refuse-every-key",
+        description="answers 401 to every request, the right key included",
+        breaks=("HTTP-ACCEPT-001",),
+        stops_run="the key was refused (401",
     ),
     Fault(
         name="no-auth",
@@ -96,7 +106,7 @@ _LIST = [
     Fault(
         name="invalid-utf8",
         description="a content delta carries a byte that is not UTF-8",
-        breaks=("STREAM-FRAMING-002",),
+        breaks=("STREAM-FRAMING-002", "JSON-MODE-001"),
     ),
     Fault(
         name="non-json-chunk",
@@ -127,7 +137,7 @@ _LIST = [
     Fault(
         name="content-after-finish",
         description="a content chunk follows the finish chunk",
-        breaks=("STREAM-FINISH-001", "STREAM-USAGE-001"),
+        breaks=("STREAM-FINISH-001", "STREAM-USAGE-001", "JSON-MODE-001"),
     ),
     Fault(
         name="usage-every-chunk",
@@ -154,6 +164,22 @@ _LIST = [
         name="tool-no-index",
         description="tool-call deltas carry no index",
         breaks=("STREAM-TOOL-INDEX-001", "STREAM-CHUNK-SCHEMA-001"),
+    ),
+    Fault(
+        name="tool-no-index-when-required",
+        description='tool-call deltas carry no index when tool_choice is "required"',
+        breaks=("STREAM-TOOL-INDEX-001", "STREAM-CHUNK-SCHEMA-001"),
+    ),
+    Fault(
+        name="no-tool-calls",
+        description="never calls a tool: answers with text even when tool_choice forces a call",
+        breaks=(),
+        starves=(
+            "STREAM-TOOL-INDEX-001",
+            "STREAM-TOOL-FIRST-001",
+            "TOOL-ARGS-001",
+            "TOOL-FINISH-001",
+        ),
     ),
     Fault(
         name="tool-name-repeated",

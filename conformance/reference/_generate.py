@@ -192,7 +192,24 @@ def _tool_to_call(request: dict[str, Any]) -> dict[str, Any] | None:
     if isinstance(choice, dict):
         name = (choice.get("function") or {}).get("name")
         return next((t for t in tools if (t.get("function") or {}).get("name") == name), None)
-    return tools[0]  # auto, required or unset: this model always calls the first tool
+    if choice == "required":
+        return tools[0]
+    # auto (or unset): like a real model, call a tool when the last user message is about it
+    # (a word of its name, e.g. "weather" for get_weather), and answer "Hi" with text.
+    said = _last_user_text(request).lower()
+    for tool in tools:
+        words = str((tool.get("function") or {}).get("name", "")).lower().split("_")
+        if any(len(w) > 3 and w in said for w in words):
+            return tool
+    return None
+
+
+def _last_user_text(request: dict[str, Any]) -> str:
+    for message in reversed(request.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            return content if isinstance(content, str) else json.dumps(content)
+    return ""
 
 
 def generate(request: dict[str, Any], *, reasoner: bool) -> Completion:

@@ -163,6 +163,26 @@ def _failed_list(checks: list[CheckEntry]) -> str:
     return f"<h2>Failed checks</h2><ul>{items}</ul>"
 
 
+def _blockers(report: Report) -> str:
+    blockers = report["level_blockers"]
+    if not blockers:
+        return ""
+    items = []
+    for blocker in blockers:
+        check = blocker["check"]
+        where = f"<code>{escape(check)}</code> " if check else ""
+        items.append(f"<li>{where}{escape(blocker['reason'])}</li>")
+    partial = (
+        "<p><b>A partial merge of shard reports: it grants no level.</b></p>"
+        if report.get("partial")
+        else ""
+    )
+    return (
+        f'<div class="blockers">{partial}<b>Level {escape(blockers[0]["level"])} not '
+        f"granted:</b><ul>{''.join(items)}</ul></div>"
+    )
+
+
 def render_html(report: Report) -> str:
     summary = report["summary"]
     events = _events_by_exchange(report)
@@ -193,8 +213,11 @@ def render_html(report: Report) -> str:
         )
         + "</div>",
         f'<div class="meta counts"><span>{summary["checks_passed"]} passed</span>'
-        f"<span>{summary['checks_failed']} failed</span><span>{summary['checks_skipped']} skipped</span>"
+        f"<span>{summary['checks_failed']} failed</span>"
+        f"<span>{summary['checks_not_exercised']} not exercised</span>"
+        f"<span>{summary['checks_not_applicable']} not applicable</span>"
         f"<span>{summary['exchanges']} exchanges</span></div>",
+        _blockers(report),
         "</header><main>",
         _failed_list(checks),
         '<div class="filters">'
@@ -211,22 +234,37 @@ def render_html(report: Report) -> str:
     ]
     for category, members in sorted(categories.items()):
         body.append(
-            f"<h2>{escape(category)}</h2><table><tr><th>check</th><th>title</th><th>severity</th><th>level</th><th>status</th></tr>"
+            f"<h2>{escape(category)}</h2><table><tr><th>check</th><th>title</th><th>severity</th><th>level</th><th>exercised</th><th>status</th></tr>"
         )
         for check in members:
             waiver = check.get("waiver")
             note = (
-                f' <span class="waived">waived until {escape(waiver["expires"])}'
-                + (" (expired)" if waiver.get("expired") else "")
+                ' <span class="waived">'
+                + (
+                    f"waiver expired on {escape(waiver['expires'])}"
+                    if waiver["expired"]
+                    else f"waived until {escape(waiver['expires'])}"
+                )
                 + f": {escape(waiver['reason'])}</span>"
                 if waiver and check["status"] == "fail"
                 else ""
+            )
+            if check["status"] == "skip":
+                what = "not exercised" if check["applicable"] else "not applicable"
+                note += (
+                    f' <span class="why">{what}: {escape("; ".join(check["skip_reasons"]))}</span>'
+                )
+            shown = (
+                check["status"]
+                if check["status"] != "skip"
+                else ("not exercised" if check["applicable"] else "n/a")
             )
             body.append(
                 f'<tr class="check" data-status="{check["status"]}" id="check-{check["id"]}">'
                 f"<td><code>{check['id']}</code></td><td>{escape(check['title'])}{note}</td>"
                 f'<td class="sev">{check["severity"]}</td><td>{check["level"]}</td>'
-                f'<td class="status {check["status"]}">{check["status"]}</td></tr>'
+                f"<td>{check['exercised']}/{check['exchanges']}</td>"
+                f'<td class="status {check["status"]}">{escape(shown)}</td></tr>'
             )
         body.append("</table>")
         for check in members:

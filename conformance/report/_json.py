@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,15 @@ from .. import __version__
 from .._vocab import LEVELS, Level, Severity, Status
 from ..checks import CHECKS
 from ._baseline import Baseline
-from ._types import CheckEntry, ExchangeEntry, FailureEntry, Report, ReportSummary, RunInfo
+from ._types import (
+    CheckEntry,
+    ExchangeEntry,
+    FailureEntry,
+    LevelBlocker,
+    Report,
+    ReportSummary,
+    RunInfo,
+)
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
@@ -59,11 +69,13 @@ def _status(statuses: Sequence[str]) -> Status:
     return "skip"
 
 
-def _gating(fail_on: str) -> set[str]:
+def gating_of(fail_on: str) -> set[str]:
+    """The severities whose failure fails the verdict."""
     return {"MUST"} if fail_on == "MUST" else {"MUST", "SHOULD"}
 
 
-def _waived(check: CheckEntry) -> bool:
+def is_waived(check: CheckEntry) -> bool:
+    """Whether an unexpired waiver covers the check."""
     waiver = check.get("waiver")
     return waiver is not None and not waiver["expired"]
 
@@ -74,33 +86,78 @@ def _summary(checks: list[CheckEntry], exchanges: int) -> ReportSummary:
         "checks_failed": sum(c["status"] == "fail" for c in checks),
         "checks_skipped": sum(c["status"] == "skip" for c in checks),
         "checks_errored": sum(c["status"] == "error" for c in checks),
-        "checks_waived": sum(c["status"] == "fail" and _waived(c) for c in checks),
+        "checks_waived": sum(c["status"] == "fail" and is_waived(c) for c in checks),
+        "checks_not_exercised": sum(c["status"] == "skip" and c["applicable"] for c in checks),
+        "checks_not_applicable": sum(not c["applicable"] for c in checks),
+        "checks_exercised": sum(c["exercised"] > 0 for c in checks),
         "exchanges": exchanges,
     }
 
 
+def _holds_back(check: CheckEntry) -> str | None:
+    """Why a MUST check keeps its level from being granted, or None."""
+    if check["severity"] != "MUST" or not check["applicable"] or is_waived(check):
+        return None
+    if check["status"] == "fail":
+        return "failed"
+    if check["status"] == "error":
+        return "the check itself errored"
+    if check["status"] == "skip":
+        reasons = "; ".join(check["skip_reasons"]) or "no exchange applied"
+        return f"not exercised ({reasons})"
+    return None
+
+
+def _run_holds_back(report: Report) -> str | None:
+    """Why nothing this run saw can grant a level: it saw part of what it planned."""
+    if report.get("partial"):
+        return "a partial merge of shard reports (--allow-partial)"
+    run = report.get("run")
+    if run is None:
+        return None
+    if run["shard"] is not None:
+        return (
+            f"one shard ({run['shard']}) of a run; merge the shards with 'conformance report merge'"
+        )
+    if run["cases_skipped"]:
+        return (
+            f"{len(run['cases_skipped'])} of {run['cases_planned']} case(s) were not sent (the "
+            "request budget ran out; raise --max-requests)"
+        )
+    return None
+
+
 def finalize(report: Report) -> Report:
-    """(Re)compute summary, verdict and level from the checks (used after a merge too)."""
+    """(Re)compute summary, verdict and level from the checks (used after a merge too).
+
+    A level is granted only on evidence: every applicable MUST check of it and of the levels
+    below passed having judged at least one exchange (or is waived), and the run sent every
+    case it planned. ``level_blockers`` names what kept the next level back."""
     checks = report["checks"]
-    gating = _gating(report["fail_on"])
+    gating = gating_of(report["fail_on"])
     report["summary"] = _summary(checks, len(report["exchanges"]))
     failing = [
-        c for c in checks if c["status"] == "fail" and c["severity"] in gating and not _waived(c)
+        c for c in checks if c["status"] == "fail" and c["severity"] in gating and not is_waived(c)
     ]
     report["verdict"] = "fail" if failing else "pass"
     level: Level | None = None
+    blockers: list[LevelBlocker] = []
+    whole = _run_holds_back(report)
     for name in LEVELS:
-        at_or_below = [c for c in checks if LEVELS.index(c["level"]) <= LEVELS.index(name)]
-        broken = [
-            c
-            for c in at_or_below
-            if c["severity"] == "MUST" and c["status"] in ("fail", "error") and not _waived(c)
+        if whole is not None:
+            blockers = [{"level": name, "check": None, "reason": whole}]
+            break
+        blockers = [
+            {"level": name, "check": c["id"], "reason": reason}
+            for c in checks
+            if LEVELS.index(c["level"]) <= LEVELS.index(name)
+            and (reason := _holds_back(c)) is not None
         ]
-        exercised = any(c["status"] == "pass" for c in checks if c["level"] == name)
-        if broken or not exercised:
+        if blockers:
             break
         level = name
     report["level"] = level
+    report["level_blockers"] = blockers
     return report
 
 
@@ -146,10 +203,12 @@ def build_report(
             "level": check.level,
             "source": check.source,
             "status": _status(statuses),
-            "exchanges": sum(s != "skip" for s in statuses),
+            "exchanges": len(outcomes),
+            "exercised": sum(s in ("pass", "fail") for s in statuses),
+            "applicable": check.not_applicable(contract) is None,
             "failures": failures,
             "suppressed_failures": sum(o.suppressed for o in outcomes),
-            "skip_reasons": sorted({o.reason for o in outcomes if o.status == "skip" and o.reason}),
+            "skip_reasons": _counted(o.reason for o in outcomes if o.status == "skip" and o.reason),
             "errors": sorted({o.reason for o in outcomes if o.status == "error" and o.reason}),
         }
         if baseline is not None:
@@ -186,6 +245,7 @@ def build_report(
         },
         "verdict": "pass",
         "level": None,
+        "level_blockers": [],
         "summary": _summary(checks, len(exchanges)),
         "checks": checks,
         "exchanges": exchanges,
@@ -199,6 +259,30 @@ def build_report(
     if baseline is not None:
         report["baseline"] = baseline.describe(checks)
     return finalize(report)
+
+
+def _counted(reasons: Iterable[str]) -> list[str]:
+    """Each distinct reason once, with how many exchanges gave it."""
+    counts = reasons if isinstance(reasons, Counter) else Counter(reasons)
+    return [
+        f"{reason} ({n} exchange{'s' if n > 1 else ''})" for reason, n in sorted(counts.items())
+    ]
+
+
+_COUNTED = re.compile(r"^(?P<reason>.*) \((?P<n>\d+) exchanges?\)$", re.S)
+
+
+def recount(lists: Iterable[list[str]]) -> list[str]:
+    """Counted reasons of several reports (shards) as one list, the counts added up."""
+    total: Counter[str] = Counter()
+    for reasons in lists:
+        for text in reasons:
+            match = _COUNTED.match(text)
+            if match:
+                total[match["reason"]] += int(match["n"])
+            else:
+                total[text] += 1
+    return _counted(total)
 
 
 def _excerpt(contract: Contract, pointer: str | None, max_lines: int = 30) -> str | None:

@@ -32,6 +32,11 @@ def render_junit(report: Report) -> str:
         ("base_url", report["target"]["base_url"] or "embedded or offline"),
         ("model", report["target"]["model"] or ""),
         ("seed", "" if report["seed"] is None else str(report["seed"])),
+        (
+            "level_blockers",
+            "; ".join(f"{b['check'] or 'run'}: {b['reason']}" for b in report["level_blockers"]),
+        ),
+        ("cases_not_sent", ", ".join(run["cases_skipped"]) if (run := report.get("run")) else ""),
     ):
         ET.SubElement(properties, "property", name=name, value=str(value))
     for check in checks:
@@ -58,8 +63,9 @@ def render_junit(report: Report) -> str:
         elif check["status"] == "error":
             element = ET.SubElement(case, "error", message="; ".join(check.get("errors") or []))
         elif check["status"] == "skip":
-            reasons = "; ".join(check.get("skip_reasons") or []) or "no exchange applied"
-            ET.SubElement(case, "skipped", message=reasons)
+            reasons = "; ".join(check["skip_reasons"]) or "no exchange applied"
+            what = "not exercised" if check["applicable"] else "not applicable"
+            ET.SubElement(case, "skipped", message=f"{what}: {reasons}")
     ET.indent(suites)
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

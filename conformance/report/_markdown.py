@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from ..checks import where_parts
+from ._text import describe_waiver
 from ._types import Report
 
 __all__ = ["render_badge", "render_summary"]
@@ -26,14 +27,34 @@ def render_summary(report: Report) -> str:
         f"Contract: `{report['contract']['profile']}` ({report['contract']['spec']})",
         "",
         f"Checks: {summary['checks_passed']} passed, {summary['checks_failed']} failed, "
-        f"{summary['checks_skipped']} skipped over {summary['exchanges']} exchange(s)"
+        f"{summary['checks_not_exercised']} not exercised, "
+        f"{summary['checks_not_applicable']} not applicable over {summary['exchanges']} "
+        "exchange(s)"
         + (f"; {summary['checks_waived']} waived" if summary.get("checks_waived") else ""),
     ]
+    if report.get("partial"):
+        lines.append("**A partial merge of shard reports: it grants no level.**")
     run = report.get("run")
     if run:
         lines.append(
             f"Requests: {run['requests_sent']}, tokens: {run['tokens_spent']}, seed {report['seed']}"
         )
+        if run["cases_skipped"]:
+            lines.append(
+                f"Not sent ({len(run['cases_skipped'])}, the request budget ran out): "
+                + ", ".join(f"`{c}`" for c in run["cases_skipped"])
+            )
+    blockers = report["level_blockers"]
+    if blockers:
+        lines += [
+            "",
+            f"Level `{blockers[0]['level']}` not granted:",
+            "",
+            *(
+                f"- `{b['check']}`: {_cell(b['reason'])}" if b["check"] else f"- {b['reason']}"
+                for b in blockers
+            ),
+        ]
     failed = [c for c in report["checks"] if c["status"] in ("fail", "error")]
     if failed:
         lines += [
@@ -63,18 +84,17 @@ def render_summary(report: Report) -> str:
         lines += [
             "",
             "Waivers: "
-            + ", ".join(
-                f"`{w['check']}` {w['state']} until {w['expires']}" for w in baseline["waivers"]
-            ),
+            + ", ".join(f"`{w['check']}` {describe_waiver(w)}" for w in baseline["waivers"]),
         ]
     return "\n".join(lines) + "\n"
 
 
 def render_badge(report: Report) -> str:
-    """A shields-style badge: ``conformance | <level> · passed/total``."""
+    """A shields-style badge: ``conformance | <level> · N/M exercised`` (M: the checks that
+    apply to the contract)."""
     summary = report["summary"]
-    applied = summary["checks_passed"] + summary["checks_failed"] + summary.get("checks_errored", 0)
-    value = f"{report['level'] or 'none'} · {summary['checks_passed']}/{applied}"
+    applicable = len(report["checks"]) - summary["checks_not_applicable"]
+    value = f"{report['level'] or 'none'} · {summary['checks_exercised']}/{applicable} exercised"
     color = {"full": "#4c1", "streaming": "#97ca00", "core": "#dfb317"}.get(
         report["level"] or "", "#e05d44"
     )

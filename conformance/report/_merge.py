@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from .._errors import UsageError
 from .._util import pointer_of
-from ._json import _status, finalize, report_schema
+from ._json import _status, finalize, recount, report_schema
 from ._types import CheckEntry, Report
 
 __all__ = ["merge_reports", "read_report"]
@@ -42,10 +42,42 @@ def _schema_problem(report: Any) -> str | None:
     return f"at {where}: {error.message[:200]}"
 
 
-def merge_reports(reports: list[Report]) -> Report:
-    """One report of several shards' reports (same contract, same seed), as one run would give."""
+def _incomplete(reports: list[Report]) -> str | None:
+    """Why ``reports`` are not every shard of one run exactly once, or None when they are."""
+    shards = [run["shard"] if (run := r.get("run")) else None for r in reports]
+    if None in shards:
+        return "a report is not a shard's (it has no run.shard)"
+    parsed = [tuple(int(x) for x in str(s).split("/")) for s in shards]
+    counts = {n for _, n in parsed}
+    if len(counts) != 1:
+        return f"the shards are of different splits ({', '.join(map(str, shards))})"
+    (count,) = counts
+    indexes = sorted(i for i, _ in parsed)
+    duplicated = sorted({i for i in indexes if indexes.count(i) > 1})
+    if duplicated:
+        return f"shard {', '.join(f'{i}/{count}' for i in duplicated)} given more than once"
+    missing = sorted(set(range(1, count + 1)) - set(indexes))
+    if missing:
+        return f"shard {', '.join(f'{i}/{count}' for i in missing)} missing"
+    ids = [e["id"] for r in reports for e in r["exchanges"]]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        return f"{len(repeated)} exchange id(s) appear in more than one report ({repeated[0]}, ...)"
+    return None
+
+
+def merge_reports(reports: list[Report], *, allow_partial: bool = False) -> Report:
+    """One report of every shard's report (same contract, same seed), as one run would give.
+    Shards missing or given twice are refused, unless ``allow_partial``: then the merged
+    report says it is partial and grants no level."""
     if not reports:
         raise UsageError("nothing to merge")
+    problem = _incomplete(reports)
+    if problem is not None and not allow_partial:
+        raise UsageError(
+            f"cannot merge: {problem}; give every shard once, or --allow-partial for a report "
+            "that grants no level"
+        )
     first = reports[0]
     for other in reports[1:]:
         if (
@@ -72,15 +104,16 @@ def merge_reports(reports: list[Report]) -> Report:
                 **parts[0],
                 "status": status,
                 "exchanges": sum(p["exchanges"] for p in parts),
+                "exercised": sum(p["exercised"] for p in parts),
                 "failures": [f for p in parts for f in p["failures"]],
                 "suppressed_failures": sum(p["suppressed_failures"] for p in parts),
-                "skip_reasons": sorted({r for p in parts for r in p["skip_reasons"]})
-                if status == "skip"
-                else [],
+                "skip_reasons": recount([p["skip_reasons"] for p in parts]),
                 "errors": sorted({r for p in parts for r in p["errors"]}),
             }
         )
     merged["checks"] = checks
+    if problem is not None:
+        merged["partial"] = True
     merged["exchanges"] = [e for r in reports for e in r["exchanges"]]
     merged["started_at"] = min(r["started_at"] for r in reports)
     merged["duration_s"] = max(r["duration_s"] for r in reports)

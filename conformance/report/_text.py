@@ -6,12 +6,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..checks import CHECKS, render_failure
-from ._types import Report
+from ._json import gating_of, is_waived
+from ._types import Report, WaiverEntry
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
 
-__all__ = ["render_check", "render_text"]
+__all__ = ["describe_waiver", "render_check", "render_text", "split_failures", "summary_lines"]
 
 
 def _indent(text: str, prefix: str = "    ") -> str:
@@ -65,36 +66,84 @@ def render_text(
         )
         for reason in skipped:
             lines.append(f"    note: request-dependent rules skipped: {reason}")
-    summary = report["summary"]
-    must = [c["id"] for c in report["checks"] if c["status"] == "fail" and c["severity"] == "MUST"]
     lines.append("")
-    lines.append(
-        f"{summary['exchanges']} exchange(s); checks: {summary['checks_passed']} passed, "
-        f"{summary['checks_failed']} failed, {summary['checks_skipped']} skipped"
-        + (f", {summary['checks_errored']} errored" if summary.get("checks_errored") else "")
-    )
-    should = [
-        c["id"] for c in report["checks"] if c["status"] == "fail" and c["severity"] != "MUST"
+    lines += summary_lines(report)
+    return "\n".join(lines) + "\n"
+
+
+def summary_lines(report: Report) -> list[str]:
+    """The end of a console summary: counts, what was spent, the verdict (only what gates),
+    the level and what held the next one back, the waivers."""
+    summary = report["summary"]
+    counts = [
+        f"{summary['checks_passed']} passed",
+        f"{summary['checks_failed']} failed",
+        f"{summary['checks_not_exercised']} not exercised",
     ]
+    if summary["checks_not_applicable"]:
+        counts.append(f"{summary['checks_not_applicable']} not applicable")
+    if summary["checks_errored"]:
+        counts.append(f"{summary['checks_errored']} errored")
+    lines = [f"{summary['exchanges']} exchange(s); checks: {', '.join(counts)}"]
     run = report.get("run")
     if run:
         lines.append(
             f"{run['requests_sent']} request(s) sent, {run['tokens_spent']} token(s) spent, "
             f"model {report['target']['model']}, seed {report['seed']}"
             + (
-                f"; {len(run['cases_skipped'])} case(s) not sent (the request budget ran out)"
+                f"; {len(run['cases_skipped'])} case(s) not sent (the request budget ran out): "
+                + ", ".join(run["cases_skipped"][:10])
+                + (" ..." if len(run["cases_skipped"]) > 10 else "")
                 if run["cases_skipped"]
                 else ""
             )
         )
-    level = report.get("level")
-    verdict = f"verdict: {report['verdict']}, level {level or 'none'}"
-    if must:
-        verdict += f" (MUST failed: {', '.join(must)})"
-    if should:
-        verdict += f" (SHOULD failed: {', '.join(should)})"
+    gating, other, waived = split_failures(report)
+    verdict = f"verdict: {report['verdict']}, level {report['level'] or 'none'}"
+    if gating:
+        verdict += f" (failed: {', '.join(gating)})"
     lines.append(verdict)
+    if other:
+        lines.append(f"also failed, not gating: {', '.join(other)} (--strict makes them gate)")
+    if waived:
+        lines.append(f"failed but waived: {', '.join(waived)}")
+    blockers = report["level_blockers"]
+    if blockers:
+        lines.append(
+            f"level {blockers[0]['level']} not granted: "
+            + "; ".join(
+                f"{b['check']} {b['reason']}" if b["check"] else b["reason"] for b in blockers[:6]
+            )
+            + (f"; and {len(blockers) - 6} more" if len(blockers) > 6 else "")
+        )
     baseline = report.get("baseline")
     for waiver in baseline["waivers"] if baseline else []:
-        lines.append(f"waiver {waiver['check']}: {waiver['state']} (expires {waiver['expires']})")
-    return "\n".join(lines) + "\n"
+        lines.append(f"waiver {waiver['check']}: {describe_waiver(waiver)}")
+    return lines
+
+
+def split_failures(report: Report) -> tuple[list[str], list[str], list[str]]:
+    """The failed checks that gate the verdict, those that do not (a severity below
+    ``fail_on``), and those a waiver covers; each as ``ID (SEVERITY)``."""
+    gating_severities = gating_of(report["fail_on"])
+    gating, other, waived = [], [], []
+    for check in report["checks"]:
+        if check["status"] != "fail":
+            continue
+        name = f"{check['id']} ({check['severity']})"
+        if is_waived(check):
+            waived.append(name)
+        elif check["severity"] in gating_severities:
+            gating.append(name)
+        else:
+            other.append(name)
+    return gating, other, waived
+
+
+def describe_waiver(waiver: WaiverEntry) -> str:
+    """``active until DATE``, ``expired on DATE`` or ``unused (expires DATE)``."""
+    if waiver["state"] == "expired":
+        return f"expired on {waiver['expires']}"
+    if waiver["state"] == "active":
+        return f"active until {waiver['expires']}"
+    return f"unused (expires {waiver['expires']})"

@@ -16,6 +16,7 @@ __all__ = [
     "ContractInfo",
     "ExchangeEntry",
     "FailureEntry",
+    "LevelBlocker",
     "Report",
     "ReportSummary",
     "RunInfo",
@@ -52,6 +53,9 @@ class ReportSummary(TypedDict):
     checks_skipped: int
     checks_errored: int
     checks_waived: int
+    checks_not_exercised: int  # applicable, but no exchange gave them anything to judge
+    checks_not_applicable: int  # the contract does not describe what they judge
+    checks_exercised: int
     exchanges: int
 
 
@@ -85,7 +89,9 @@ class CheckEntry(TypedDict):
     level: Level
     source: str
     status: Status
-    exchanges: int
+    exchanges: int  # exchanges the check looked at
+    exercised: int  # of those, the ones in which it found what it judges (pass or fail)
+    applicable: bool  # False: the contract does not describe what it judges
     failures: list[FailureEntry]
     suppressed_failures: int
     skip_reasons: list[str]
@@ -128,6 +134,14 @@ class BaselineInfo(TypedDict):
     waivers: list[WaiverEntry]
 
 
+class LevelBlocker(TypedDict):
+    """What kept a level from being granted: a check (failed, not exercised) or the run."""
+
+    level: Level
+    check: str | None
+    reason: str
+
+
 class Report(TypedDict):
     """report.json: the verdict, the level, every check, the evidence of every exchange."""
 
@@ -137,6 +151,7 @@ class Report(TypedDict):
     contract: ContractInfo
     verdict: Verdict
     level: Level | None
+    level_blockers: list[LevelBlocker]
     summary: ReportSummary
     checks: list[CheckEntry]
     exchanges: list[ExchangeEntry]
@@ -146,3 +161,4 @@ class Report(TypedDict):
     fail_on: Severity
     run: NotRequired[RunInfo]
     baseline: NotRequired[BaselineInfo]
+    partial: NotRequired[bool]  # a merge of some shards only (--allow-partial)

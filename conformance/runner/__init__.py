@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from .._errors import TargetUnreachable
 from ._cases import Case, auth_cases, example_cases, generated_cases, negative_cases, scenario_cases
-from ._run import RunConfig, RunResult, discover_models, plan_cases, run, run_async
+from ._preflight import Preflight, preflight
+from ._run import RunConfig, RunResult, plan_cases, run, run_async
 from ._send import API_KEY_VARIABLE, Limits, curl_command, send
 
 __all__ = [
     "API_KEY_VARIABLE",
     "Case",
     "Limits",
+    "Preflight",
     "RunConfig",
     "RunResult",
     "TargetUnreachable",
     "auth_cases",
     "curl_command",
-    "discover_models",
     "example_cases",
     "generated_cases",
     "negative_cases",
     "plan_cases",
+    "preflight",
     "run",
     "run_async",
     "scenario_cases",

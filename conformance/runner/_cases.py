@@ -110,9 +110,16 @@ def example_cases(contract: Contract, *, model: str, max_tokens: int) -> list[Ca
 
 
 def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int = 16) -> list[Case]:
-    """One case per documented feature; ``reasoner`` adds the reasoning-model cases."""
+    """One case per documented feature, written so that any conforming server shows the
+    feature whatever the model (a tool call forced by ``tool_choice``, a prompt whose answer
+    reaches the stop sequence, a ``max_tokens`` that cuts the answer); ``reasoner`` adds the
+    reasoning-model cases."""
     hi = [{"role": "user", "content": "Hi"}]
+    count = [{"role": "user", "content": "Count from 1 to 30, comma separated."}]
+    essay = [{"role": "user", "content": "Write a long story about the sea."}]
+    weather = [{"role": "user", "content": "What is the weather in Paris?"}]
     small = max_tokens
+    named = {"type": "function", "function": {"name": "get_time"}}
 
     def body(**extra: Any) -> dict[str, Any]:
         return {"model": model, "messages": hi, **extra}
@@ -122,20 +129,20 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
         "type": "function",
         "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
     }
+    round_trip = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "content": '{"sky": "clear"}', "tool_call_id": "call_0"},
+    ]
+    turns = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": "Again"},
+    ]
     cases = [
         Case(name="plain", body=body(max_tokens=small)),
-        Case(
-            name="system-multi-turn",
-            body=body(
-                messages=[
-                    {"role": "system", "content": "You are terse."},
-                    {"role": "user", "content": "Hi"},
-                    {"role": "assistant", "content": "Hello."},
-                    {"role": "user", "content": "Again"},
-                ],
-                max_tokens=small,
-            ),
-        ),
+        Case(name="system-multi-turn", body=body(messages=turns, max_tokens=small)),
         Case(name="stream", body=body(stream=True, max_tokens=max(small, 64))),
         Case(
             name="stream-include-usage",
@@ -145,9 +152,14 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
             name="stream-include-usage-false",
             body=body(stream=True, stream_options={"include_usage": False}, max_tokens=small),
         ),
-        Case(name="max-tokens-length", body=body(max_tokens=3)),
-        Case(name="stop-string", body=body(stop="e", max_tokens=small)),
-        Case(name="stop", body=body(stop=["e", "."], max_tokens=small)),
+        Case(name="max-tokens-length", body=body(messages=essay, max_tokens=3)),
+        Case(
+            name="stream-max-tokens-length",
+            body=body(messages=essay, stream=True, max_tokens=3),
+        ),
+        Case(name="stop-string", body=body(messages=count, stop="7", max_tokens=64)),
+        Case(name="stop", body=body(messages=count, stop=["7", "e"], max_tokens=64)),
+        Case(name="stream-stop", body=body(messages=count, stream=True, stop="7", max_tokens=64)),
         Case(
             name="json-object",
             body=body(
@@ -156,31 +168,44 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
                 max_tokens=64,
             ),
         ),
-        Case(name="tools-auto", body=body(tools=[WEATHER_TOOL], tool_choice="auto")),
+        Case(
+            name="stream-json-object",
+            body=body(
+                messages=[{"role": "user", "content": "Reply in JSON"}],
+                response_format={"type": "json_object"},
+                stream=True,
+                max_tokens=64,
+            ),
+        ),
+        Case(
+            name="tools-auto", body=body(messages=weather, tools=[WEATHER_TOOL], tool_choice="auto")
+        ),
         Case(name="tools-required", body=body(tools=[WEATHER_TOOL], tool_choice="required")),
         Case(
             name="tools-named",
-            body=body(
-                tools=[WEATHER_TOOL, CLOCK_TOOL],
-                tool_choice={"type": "function", "function": {"name": "get_time"}},
-            ),
+            body=body(tools=[WEATHER_TOOL, CLOCK_TOOL], tool_choice=named),
         ),
         Case(
             name="tools-round-trip",
             body=body(
-                messages=[
-                    {"role": "user", "content": "Weather in Paris?"},
-                    {"role": "assistant", "content": None, "tool_calls": [call]},
-                    {"role": "tool", "content": '{"sky": "clear"}', "tool_call_id": "call_0"},
-                ],
-                tools=[WEATHER_TOOL],
-                tool_choice="none",
-                max_tokens=small,
+                messages=round_trip, tools=[WEATHER_TOOL], tool_choice="none", max_tokens=small
             ),
         ),
         Case(
-            name="stream-tools",
-            body=body(stream=True, tools=[WEATHER_TOOL], tool_choice="auto"),
+            name="stream-tools-required",
+            body=body(stream=True, tools=[WEATHER_TOOL], tool_choice="required"),
+        ),
+        Case(
+            name="stream-tools-named",
+            body=body(stream=True, tools=[WEATHER_TOOL, CLOCK_TOOL], tool_choice=named),
+        ),
+        Case(
+            name="stream-tools-auto",
+            body=body(messages=weather, stream=True, tools=[WEATHER_TOOL], tool_choice="auto"),
+        ),
+        Case(
+            name="stream-tools-round-trip",
+            body=body(messages=round_trip, tools=[WEATHER_TOOL], tool_choice="none", stream=True),
         ),
         Case(name="temperature-0", body=body(temperature=0, max_tokens=small)),
         Case(name="bounds", body=body(temperature=2, top_p=1, max_tokens=small)),
@@ -203,6 +228,10 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
             Case(
                 name="reasoner-stream",
                 body={**body(stream=True, max_tokens=small), "model": reasoner},
+            ),
+            Case(
+                name="reasoner-multi-turn",
+                body={**body(messages=turns, stream=True, max_tokens=small), "model": reasoner},
             ),
         ]
     return cases

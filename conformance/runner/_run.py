@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .._errors import UsageError
 from ..checks import ExchangeResult, check_exchange
-from ..exchange import Exchange, Request, Response
+from ..exchange import NO_RESPONSE, Exchange, Request, Response
 from ._cases import (
     Case,
     auth_cases,
@@ -23,12 +22,13 @@ from ._cases import (
     negative_cases,
     scenario_cases,
 )
+from ._preflight import preflight
 from ._send import Limits, TargetUnreachable, curl_command, send
 
 if TYPE_CHECKING:
     from ..contract import Contract
 
-__all__ = ["RunConfig", "RunResult", "discover_models", "plan_cases", "run", "run_async"]
+__all__ = ["RunConfig", "RunResult", "plan_cases", "run", "run_async"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,33 +61,6 @@ class RunResult:
     tokens_spent: int
     cases_planned: int
     cases_skipped: list[str]  # not sent: the request budget ran out
-
-
-async def discover_models(client: httpx.AsyncClient, config: RunConfig) -> list[str]:
-    """The ids ``GET /models`` lists (empty when the endpoint is missing or says no)."""
-    url = config.base_url.rstrip("/") + "/models"
-    headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-    try:
-        response = await client.get(
-            url,
-            headers=headers,
-            timeout=httpx.Timeout(config.limits.first_byte, connect=config.limits.connect),
-        )
-    except httpx.TimeoutException as exc:
-        raise TargetUnreachable(f"{url}: timed out ({type(exc).__name__})") from None
-    except httpx.HTTPError as exc:
-        raise TargetUnreachable(f"{url}: {exc or type(exc).__name__}") from None
-    if response.status_code != 200:
-        return []
-    try:
-        data = response.json().get("data")
-    except (ValueError, AttributeError):
-        return []
-    return (
-        [m["id"] for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
-        if isinstance(data, list)
-        else []
-    )
 
 
 def plan_cases(
@@ -126,27 +99,37 @@ async def run_async(
     seed = config.seed if config.seed is not None else random.randrange(2**31)
     operation = contract.operation()
     limits = httpx.Limits(max_connections=max(config.workers, 1) * 2)
+    budget = {"left": config.max_requests, "sent": 0}
+
+    def spend() -> None:
+        budget["left"] -= 1
+        budget["sent"] += 1
+
     async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
-        given = cases is not None and config.model is not None
-        available = [] if given else await discover_models(client, config)
-        model = config.model or (available[0] if available else None)
-        if model is None:
-            raise UsageError(f"{config.base_url}/models lists no model; name one with --model")
+        available: tuple[str, ...] = ()
+        if cases is not None and config.model is not None:
+            model = config.model
+        else:
+            checked = await preflight(
+                client,
+                base_url=config.base_url,
+                api_key=config.api_key,
+                model=config.model,
+                path=operation.path,
+                limits=config.limits,
+                on_request=spend,
+            )
+            model, available = checked.model, checked.models
         reasoner = next((m for m in available if "reasoner" in m and m != model), None)
         if cases is None:
             cases = plan_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
         if config.shard is not None:
             index, count = config.shard
             cases = [c for i, c in enumerate(cases) if i % count == index - 1]
-        budget = {"left": config.max_requests, "sent": 0}
         skipped: list[str] = []
         results: list[ExchangeResult | None] = [None] * len(cases)
         semaphore = asyncio.Semaphore(max(config.workers, 1))
         done = 0
-
-        def spend() -> None:
-            budget["left"] -= 1
-            budget["sent"] += 1
 
         async def one(position: int, case: Case) -> None:
             nonlocal done
@@ -198,7 +181,7 @@ def _lost(case: Case, base_url: str, reason: str) -> Exchange:
     return Exchange(
         id=case.name,
         request=Request.create(method=case.method, url=url, body=case.body),
-        response=Response(status=0, headers=(), body=b""),
+        response=Response(status=NO_RESPONSE, headers=(), body=b""),
         expectation=case.expectation,
         case=case.name,
         interrupted=f"no response: {reason}",

@@ -93,7 +93,7 @@ def _headers(case: Case, api_key: str | None) -> dict[str, str]:
 def _payload(case: Case) -> bytes:
     if case.raw is not None:
         return case.raw
-    return json.dumps(case.body).encode()
+    return b"" if case.body is None else json.dumps(case.body).encode()
 
 
 def curl_command(case: Case, url: str) -> str:
@@ -113,7 +113,9 @@ def curl_command(case: Case, url: str) -> str:
         parts += ["-H", f'"Authorization: Bearer ${API_KEY_VARIABLE}"']
     elif case.auth == "wrong":
         parts += ["-H", shlex.quote(f"Authorization: Bearer {WRONG_KEY}")]
-    parts += ["--data-binary", shlex.quote(_payload(case).decode("utf-8", errors="replace"))]
+    payload = _payload(case)
+    if payload:
+        parts += ["--data-binary", shlex.quote(payload.decode("utf-8", errors="replace"))]
     return " ".join(parts)
 
 

@@ -112,3 +112,21 @@ def test_a_server_that_cannot_start_is_a_tool_error() -> None:
         serve_in_thread(create_app(), host="203.0.113.1"),
     ):
         pass  # pragma: no cover
+
+
+@pytest.mark.parametrize("name", sorted(n for n, f in FAULTS.items() if f.starves))
+def test_starving_faults_leave_their_checks_not_exercised(deepseek: Any, name: str) -> None:
+    app = create_app(faults=[name], contract=deepseek)
+    judged: set[str] = set()
+
+    async def go() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
+            for case in CASES:
+                exchange = await send(
+                    client, case, base_url="http://reference", api_key=DEFAULT_API_KEY
+                )
+                outcomes = check_exchange(deepseek, exchange).outcomes
+                judged.update(c for c, o in outcomes.items() if o.status in ("pass", "fail"))
+
+    asyncio.run(go())
+    assert not judged & set(FAULTS[name].starves)

@@ -24,15 +24,22 @@ def test_run_with_no_target_checks_the_embedded_server(tmp_path: Path) -> None:
     assert report["verdict"] == "pass" and report["summary"]["checks_failed"] == 0
     assert report["target"]["base_url"] is None and report["target"]["model"] == "deepseek-chat"
     run = report["run"]
-    assert run["requests_sent"] == run["cases_planned"] and run["tokens_spent"] > 0
+    # the preflight (GET /models, a one-token completion) and every planned case
+    assert run["requests_sent"] == run["cases_planned"] + 2 and run["tokens_spent"] > 0
     sources = {e["id"].split("-")[0] for e in report["exchanges"]}
     assert {"example", "plain", "property", "negative", "invalid", "auth", "reasoner"} <= sources
-    assert report["summary"]["checks_skipped"] == 0  # every check applied to some case
+    # every check judged at least one exchange: the level is granted on evidence
+    assert {c["id"]: c["exercised"] for c in report["checks"] if c["exercised"] < 1} == {}
+    assert report["level"] == "full" and report["level_blockers"] == []
+    assert "36/36 exercised" in (tmp_path / "badge.svg").read_text()
 
 
-@pytest.mark.parametrize("name", sorted(FAULTS))
+@pytest.mark.parametrize("name", sorted(n for n, f in FAULTS.items() if f.breaks))
 def test_run_against_each_fault_fails_and_names_the_check(tmp_path: Path, name: str) -> None:
-    code, out, _ = run_against(tmp_path, "--strict", *FAST, faults=(name,))
+    code, out, err = run_against(tmp_path, "--strict", *FAST, faults=(name,))
+    if FAULTS[name].stops_run is not None:
+        assert code == 2 and FAULTS[name].stops_run in err and err.count("\n") == 1, err
+        return
     assert code == 1, out
     for check_id in FAULTS[name].breaks:
         assert check_id in out, f"{check_id} not named for fault {name}"
@@ -40,10 +47,24 @@ def test_run_against_each_fault_fails_and_names_the_check(tmp_path: Path, name: 
     assert set(FAULTS[name].breaks) <= failed
 
 
+@pytest.mark.parametrize("name", sorted(n for n, f in FAULTS.items() if f.starves))
+def test_a_feature_the_server_never_shows_grants_no_level(tmp_path: Path, name: str) -> None:
+    code, out, _ = run_against(tmp_path, *FAST, faults=(name,))
+    report = load_report(tmp_path)
+    assert code == 0 and report["verdict"] == "pass" and report["level"] != "full"
+    checks = {c["id"]: c for c in report["checks"]}
+    for check_id in FAULTS[name].starves:
+        assert checks[check_id]["status"] == "skip" and checks[check_id]["exercised"] == 0
+    blockers = {b["check"] for b in report["level_blockers"]}
+    assert {c for c in FAULTS[name].starves if checks[c]["severity"] == "MUST"} <= blockers
+    assert "level full not granted: STREAM-TOOL" in out and "not exercised" in out
+
+
 def test_should_only_failures_pass_without_strict(tmp_path: Path) -> None:
     code, out, _ = run_against(tmp_path, *FAST, faults=("usage-chunk",))
     assert code == 0
-    assert "verdict: pass, level full (SHOULD failed: STREAM-USAGE-002)" in out
+    assert "verdict: pass, level full\n" in out
+    assert "also failed, not gating: STREAM-USAGE-002 (SHOULD)" in out
 
 
 def _closed_port() -> int:
@@ -83,11 +104,17 @@ def test_bad_run_flags(argv: list[str], line: str) -> None:
     assert code == 2 and line in err and err.count("\n") == 1
 
 
-def test_the_request_budget_is_honoured(tmp_path: Path) -> None:
-    _code, out, _ = cli("run", "--max-requests", "5", "--report-dir", str(tmp_path), "--seed", "1")
-    run = load_report(tmp_path)["run"]
-    assert run["requests_sent"] == 5 and len(run["cases_skipped"]) == run["cases_planned"] - 5
+def test_the_request_budget_is_honoured_and_grants_no_level(tmp_path: Path) -> None:
+    _code, out, _ = cli("run", "--max-requests", "10", "--report-dir", str(tmp_path), "--seed", "1")
+    report = load_report(tmp_path)
+    run = report["run"]
+    # two preflight requests, then eight cases
+    assert run["requests_sent"] == 10 and len(run["cases_skipped"]) == run["cases_planned"] - 8
     assert "case(s) not sent (the request budget ran out)" in out
+    assert report["level"] is None
+    assert "level core not granted: " in out and "raise --max-requests" in out
+    assert "not sent" in (tmp_path / "summary.md").read_text()
+    assert "cases_not_sent" in (tmp_path / "junit.xml").read_text()
 
 
 def test_the_seed_makes_cases_repeatable(deepseek: Any) -> None:
@@ -125,3 +152,67 @@ def test_a_hanging_server_ends_within_the_timeouts(tmp_path: Path) -> None:
 
 def test_load_contract_for_runner_is_the_profile(deepseek: Any) -> None:
     assert load_contract().operation().requires_auth
+
+
+def test_an_empty_base_url_is_a_usage_error(tmp_path: Path) -> None:
+    for empty in ("", "  "):
+        code, _, err = cli("run", "--base-url", empty, "--report-dir", str(tmp_path))
+        assert code == 2 and "--base-url is empty" in err and err.count("\n") == 1
+        assert not (tmp_path / "report.json").exists()
+
+
+def _requests_counted(app: Any) -> tuple[Any, list[str]]:
+    seen: list[str] = []
+
+    async def counting(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.append(f"{scope['method']} {scope['path']}")
+        await app(scope, receive, send)
+
+    return counting, seen
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["--api-key", "sk-wrong"], "the key was refused (401 at "),
+        ([], "no key was given: set $CONFORMANCE_API_KEY or --api-key"),
+        (
+            ["--api-key", "sk-conformance-reference", "--model", "no-such-model"],
+            "the model 'no-such-model' was refused (400): ",
+        ),
+    ],
+)
+def test_a_misconfigured_run_stops_at_the_preflight_with_the_servers_words(
+    tmp_path: Path, monkeypatch: Any, argv: list[str], line: str
+) -> None:
+    monkeypatch.delenv("CONFORMANCE_API_KEY", raising=False)
+    app, seen = _requests_counted(create_app())
+    with serve_in_thread(app) as url:
+        code, _, err = cli("run", "--base-url", url, "--report-dir", str(tmp_path), *argv)
+    assert code == 2 and line in err and err.count("\n") == 1, err
+    assert len(seen) <= 2, seen
+    if "model" in line:
+        assert "Model Not Exist" in err or "model" in err.lower()
+    else:
+        assert "Authentication Fails" in err
+
+
+def test_a_base_url_without_v1_gets_a_hint(tmp_path: Path) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    app = Starlette(routes=[Mount("/v1", app=create_app())])
+    with serve_in_thread(app) as url:
+        code, _, err = cli(
+            "run",
+            "--base-url",
+            url,
+            "--api-key",
+            "sk-conformance-reference",
+            "--model",
+            "deepseek-chat",
+            "--report-dir",
+            str(tmp_path),
+        )
+    assert code == 2 and f"did you mean {url}/v1?" in err, err
