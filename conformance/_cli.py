@@ -119,7 +119,15 @@ def _add_run(commands: Any) -> None:
         type=float,
         default=600.0,
         metavar="S",
-        help="the most one request may take, in seconds (default 600)",
+        help="the most one request may take, from sending it to its last byte, and the longest "
+        "wait for its first byte, in seconds (default 600)",
+    )
+    run.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="the longest silence allowed mid-response, in seconds (default 60, at most --timeout)",
     )
     run.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
     run.add_argument(
@@ -385,6 +393,7 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     _positive(args.max_tokens, "--max-tokens")
     _positive(args.workers, "--workers")
     _positive(args.timeout, "--timeout")
+    _positive(args.idle_timeout, "--idle-timeout")
     if args.base_url is not None and not args.base_url.strip():
         raise UsageError(
             "--base-url is empty (an unset CI variable?); give the endpoint's URL, or leave the "
@@ -396,8 +405,8 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     contract.operation()  # the profile's operation is in the document
     limits = Limits(
         total=args.timeout,
-        first_byte=min(Limits().first_byte, args.timeout),
-        idle=min(Limits().idle, args.timeout),
+        first_byte=args.timeout,
+        idle=min(args.idle_timeout, args.timeout),
         connect=min(Limits().connect, args.timeout),
     )
     shard = _shard(args.shard)
@@ -565,7 +574,9 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     faults = f" with faults: {', '.join(args.fault)}" if args.fault else ""
     out.write(f"conformance reference server on http://{args.host}:{args.port}{faults}\n")
     out.flush()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=1
+    )
     return EXIT_OK
 
 

@@ -99,3 +99,10 @@ def test_fixtures_for_providers_own_tests(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_an_empty_base_url_stops_the_session_in_one_line(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--pyargs", "conformance.suite", "--base-url", " ")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["*--base-url is empty (an unset CI variable?)*"])
+    assert "ERROR" not in result.stdout.str()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -117,3 +118,61 @@ def test_stream_json_roundtrip_is_deterministic(server: str) -> None:
     assert first["choices"] == again["choices"] and json.dumps(first["usage"]) == json.dumps(
         again["usage"]
     )
+
+
+FAULT = ("--fault", "accept-invalid")
+
+
+def test_an_accepted_invalid_request_does_bounded_work() -> None:
+    """With accept-invalid, top_logprobs: 1000000 is answered within the contract's limits:
+    memory stays small and GET /models is not held up."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "conformance._cli", "serve", "--port", str(port), *FAULT],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        headers = {"Authorization": f"Bearer {KEY}"}
+        heavy = {
+            "model": "deepseek-chat",
+            "messages": [{"role": "user", "content": "Hi"}],
+            "logprobs": True,
+            "top_logprobs": 1_000_000,
+            "max_tokens": 10_000_000,
+            "stop": ["x"] * 100_000,
+        }
+
+        async def go() -> float:
+            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+                posts = [client.post("/chat/completions", json=heavy) for _ in range(4)]
+                tasks = [asyncio.ensure_future(p) for p in posts]
+                started = time.monotonic()
+                models = await client.get("/models")
+                waited = time.monotonic() - started
+                answers = await asyncio.gather(*tasks)
+                assert models.status_code == 200
+                assert all(a.status_code == 200 for a in answers)
+                top = answers[0].json()["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+                assert len(top) == 20  # the contract's maximum
+                return waited
+
+        waited = asyncio.run(go())
+        assert waited < 1.0, f"GET /models waited {waited:.2f} s"
+        with open(f"/proc/{process.pid}/status") as handle:  # Linux: peak resident memory
+            status = handle.read()
+        peak_kb = int(
+            next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
+        )
+        assert peak_kb < 200 * 1024, f"peak RSS {peak_kb / 1024:.0f} MB"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

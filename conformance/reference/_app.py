@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -64,6 +65,7 @@ class _Server:
         operation = contract.operation()
         assert operation.request_schema is not None
         self.request_schema = operation.request_schema
+        self.bounds = _bounds(contract.schema(self.request_schema))
 
     def has(self, fault: str) -> bool:
         return fault in self.faults
@@ -145,7 +147,16 @@ class _Server:
             await asyncio.sleep(self.latency)
         if not self.authorized(request):
             return self.unauthorized()
-        raw = await request.body()
+        raw = bytearray()
+        async for part in request.stream():
+            raw += part
+            if len(raw) > MAX_BODY:
+                return self.error(413, f"the request body exceeds {MAX_BODY} bytes")
+        # Parsing, validating and generating are CPU work: off the event loop, so that one
+        # heavy request never stalls the others (GET /models stays quick).
+        return await run_in_threadpool(self.answer, bytes(raw))
+
+    def answer(self, raw: bytes) -> Response:
         try:
             body = json.loads(raw)
         except ValueError:
@@ -164,6 +175,9 @@ class _Server:
     # -- completions --------------------------------------------------------------------
 
     def complete(self, body: dict[str, Any]) -> Response:
+        # Accepting an invalid request (a fault) is about the status, not about doing what it
+        # asks: the work stays within the contract's own limits.
+        body = _bounded(dict(body), self.bounds)
         request = copy.deepcopy(body)
         named = request.get("model")
         model: str = named if isinstance(named, str) else MODELS[0]
@@ -438,3 +452,35 @@ def create_app(
     app = Starlette(routes=routes)
     app.state.server = server
     return app
+
+
+#: The largest request body the reference server reads.
+MAX_BODY = 4 * 1024 * 1024
+
+
+def _bounds(schema: Any) -> dict[str, int]:
+    """The request schema's own limits of the fields that cost work: ``maximum`` of numbers,
+    ``maxItems`` of lists (in the property or one of its ``oneOf``/``anyOf`` branches)."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    bounds: dict[str, int] = {}
+    for name, prop in (properties or {}).items():
+        if not isinstance(prop, dict):
+            continue
+        for candidate in [prop, *prop.get("oneOf", []), *prop.get("anyOf", [])]:
+            if not isinstance(candidate, dict):
+                continue
+            for keyword in ("maximum", "maxItems"):
+                value = candidate.get(keyword)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    bounds[name] = value
+    return bounds
+
+
+def _bounded(request: dict[str, Any], bounds: dict[str, int]) -> dict[str, Any]:
+    for name, limit in bounds.items():
+        value = request.get(name)
+        if isinstance(value, list) and len(value) > limit:
+            request[name] = value[:limit]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and value > limit:
+            request[name] = limit
+    return request

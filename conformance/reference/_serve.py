@@ -35,7 +35,14 @@ def serve_in_thread(
             f"the embedded reference server cannot listen on {host} ({exc.strerror or exc})"
         ) from None
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="error", lifespan="off")
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="error",
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
     )
     thread = threading.Thread(target=server.run, name="conformance-reference", daemon=True)
     thread.start()

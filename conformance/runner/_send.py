@@ -150,11 +150,11 @@ async def send(
             on_request()
         try:
             exchange, wait = await _attempt(client, case, url, api_key, limits, attempt)
-        except _StaleConnection:
+        except _StaleConnection as exc:
             if attempt == limits.retries:
                 raise TargetUnreachable(
-                    f"{url}: the server closed the connection without a response, "
-                    f"{attempt + 1} times"
+                    f"{url}: the connection failed before a response ({exc}), {attempt + 1} "
+                    "times, on fresh connections too"
                 ) from None
             continue  # a pooled keep-alive connection the server had already closed
         if wait is None or attempt == limits.retries:
@@ -228,13 +228,21 @@ async def _attempt(
         raise TargetUnreachable(
             f"{url}: timed out waiting to {what} ({type(exc).__name__})"
         ) from None
-    except httpx.RemoteProtocolError as exc:
-        if reading.status is None and "without sending a response" in str(exc):
-            raise _StaleConnection from None
-        raise TargetUnreachable(f"{url}: {exc or type(exc).__name__}") from None
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        if reading.status is None:
+            # The connection failed before any byte of a response: a reused connection the
+            # server had closed (uvicorn closes one after a 500). Not the server's answer.
+            raise _StaleConnection(_describe(exc)) from None
+        raise TargetUnreachable(f"{url}: {_describe(exc)}") from None
     except httpx.HTTPError as exc:
-        raise TargetUnreachable(f"{url}: {exc or type(exc).__name__}") from None
+        raise TargetUnreachable(f"{url}: {_describe(exc)}") from None
     return _exchange(case, url, request, reading), reading.retry
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception as ``Type: message`` (many httpx errors have an empty message)."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _over_total(limits: Limits) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conformance.checks import CHECKS, Failure
-from conformance.exchange import Exchange
+from conformance.exchange import Exchange, Request, Response
 from tests.checks.builders import (
     REQUEST,
     USAGE,
@@ -339,3 +339,75 @@ def test_a_failing_check_does_not_stop_the_others(deepseek: Any, monkeypatch: An
     result = run(deepseek, json_exchange())
     assert result.outcomes["USAGE-TOTAL-001"].status == "error"
     assert result.outcomes["BODY-SCHEMA-001"].status == "pass"
+
+
+SAME_COMPLETION = [
+    # (what, message or delta, logprobs requested, logprobs given)
+    ("reasoning only, logprobs missing", {"reasoning_content": "Think."}, True, None),
+    ("answer, logprobs missing", {"content": "Hi."}, True, None),
+    ("answer, logprobs unrequested", {"content": "Hi."}, False, {"content": []}),
+    ("answer, logprobs as asked", {"content": "Hi."}, True, {"content": []}),
+]
+
+
+@pytest.mark.parametrize(("what", "part", "requested", "given"), SAME_COMPLETION)
+def test_a_body_and_a_stream_of_the_same_completion_get_the_same_verdict(
+    deepseek: Any, what: str, part: dict[str, Any], requested: bool, given: Any
+) -> None:
+    request = {**REQUEST, "logprobs": requested}
+    body = completion()
+    body["choices"][0].update(
+        message={"role": "assistant", "content": None, **part}, logprobs=given
+    )
+    streamed = [
+        chunk({"role": "assistant", "content": ""}),
+        {**chunk(part), "choices": [{**chunk(part)["choices"][0], "logprobs": given}]},
+        chunk({"content": ""}, "stop", usage=dict(USAGE)),
+        "[DONE]",
+    ]
+    as_body = run(deepseek, json_exchange(body, request={**request, "stream": False}))
+    as_stream = run(deepseek, stream_exchange(streamed, request={**request, "stream": True}))
+    verdicts = [r.outcomes["LOGPROBS-PRESENT-001"].status for r in (as_body, as_stream)]
+    assert verdicts[0] == verdicts[1], (what, verdicts)
+    assert verdicts[0] == ("pass" if given is not None and requested else "fail"), what
+
+
+def test_a_forced_tool_call_may_end_with_stop(deepseek: Any) -> None:
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    body = completion()
+    body["choices"][0].update(
+        message={"role": "assistant", "content": None, "tool_calls": [call]}, finish_reason="stop"
+    )
+    named = {
+        **REQUEST,
+        "stream": False,
+        "tool_choice": {"type": "function", "function": {"name": "f"}},
+    }
+    assert (
+        run(deepseek, json_exchange(body, request=named)).outcomes["TOOL-FINISH-001"].status
+        == "pass"
+    )
+    auto = {**REQUEST, "stream": False, "tool_choice": "auto"}
+    assert (
+        run(deepseek, json_exchange(body, request=auto)).outcomes["TOOL-FINISH-001"].status
+        == "fail"
+    )
+
+
+def test_no_response_fails_only_completeness(deepseek: Any) -> None:
+    from conformance.exchange import NO_RESPONSE
+
+    exchange = Exchange(
+        id="lost",
+        request=Request.create(body=REQUEST),
+        response=Response(status=NO_RESPONSE, headers=(), body=b""),
+        expectation="accept",
+        interrupted="no response: connection reset",
+    )
+    result = run(deepseek, exchange)
+    assert failing(result) == {"HTTP-COMPLETE-001": "fail"}
+    assert all(
+        o.reason and o.reason.startswith("no response")
+        for k, o in result.outcomes.items()
+        if k != "HTTP-COMPLETE-001"
+    )

@@ -242,3 +242,25 @@ def test_merge_rejects_what_is_not_a_report(tmp_path: Path) -> None:
     code, _, err = cli("report", "merge", str(tmp_path), "-o", str(tmp_path / "o"))
     assert code == 2 and err.count("\n") == 1
     assert "not a conformance report (at /: 'report_version' is a required property)" in err
+
+
+def test_merge_refuses_missing_or_repeated_shards(tmp_path: Path) -> None:
+    for index in (1, 2):
+        run_against(tmp_path / f"s{index}", *FAST, "--shard", f"{index}/3")
+    first, second = str(tmp_path / "s1"), str(tmp_path / "s2")
+    for dirs, problem in (
+        ([first, second], "shard 3/3 missing"),
+        ([first, first, second], "shard 1/3 given more than once"),
+    ):
+        code, _, err = cli("report", "merge", *dirs, "-o", str(tmp_path / "m"))
+        assert code == 2 and problem in err and err.count("\n") == 1, err
+        assert not (tmp_path / "m").exists()
+    code, out, _ = cli(
+        "report", "merge", first, second, "--allow-partial", "-o", str(tmp_path / "m")
+    )
+    merged = load_report(tmp_path / "m")
+    assert merged["partial"] is True and merged["level"] is None
+    assert merged["level_blockers"][0]["reason"].startswith("a partial merge")
+    assert "level core not granted: a partial merge" in out
+    single = load_report(tmp_path / "s1")
+    assert single["level"] is None and "one shard (1/3)" in single["level_blockers"][0]["reason"]

@@ -1,5 +1,6 @@
 """A hostile HTTP server on loopback: it answers GET /models properly, then misbehaves on
-POST /chat/completions as its mode says. Raw asyncio sockets, so it can do what no framework
+POST /chat/completions as its mode says (the ``models-`` modes misbehave on GET /models
+instead). Raw asyncio sockets, so it can do what no framework
 allows (lie, stall, reset, send garbage)."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ _BOMB = gzip.compress(b"\0" * (256 * 1024 * 1024), compresslevel=9)
 
 MODES = (
     "close-first-request",
+    "reset-first-request",
     "hang-before-headers",
     "slow-headers",
     "huge-body",
@@ -30,6 +32,8 @@ MODES = (
     "invalid-utf8",
     "garbage",
 )
+#: Modes that misbehave on GET /models (the completions are fine).
+MODELS_MODES = ("models-drip", "models-gzip-bomb")
 
 
 _SEEN = {"chat": 0}
@@ -44,6 +48,19 @@ async def _handle(mode: str, reader: asyncio.StreamReader, writer: asyncio.Strea
                 length = int(line.split(b":")[1])
         if length:
             await reader.readexactly(length)
+        if head.startswith(b"GET /models") and mode == "models-drip":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{")
+            while True:  # one byte every half second, forever
+                await writer.drain()
+                await asyncio.sleep(0.5)
+                writer.write(b" ")
+        if head.startswith(b"GET /models") and mode == "models-gzip-bomb":
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                b"Content-Length: " + str(len(_BOMB)).encode() + b"\r\n\r\n" + _BOMB
+            )
+            await writer.drain()
+            return
         if head.startswith(b"GET /models"):
             writer.write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
@@ -55,8 +72,17 @@ async def _handle(mode: str, reader: asyncio.StreamReader, writer: asyncio.Strea
             return
         sse = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
         _SEEN["chat"] += 1
-        if mode == "close-first-request":  # a stale keep-alive connection, then a good answer
+        if mode in MODELS_MODES:
+            writer.write(sse + CHUNK + b"data: [DONE]\n\n")
+            await writer.drain()
+        elif mode in ("close-first-request", "reset-first-request"):
+            # a connection that fails before any response (closed, or reset as a uvicorn server
+            # does after a 500), then a good answer
             if _SEEN["chat"] % 2 == 1:
+                if mode == "reset-first-request":
+                    sock = writer.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    writer.transport.abort()
                 return
             writer.write(sse + CHUNK + b"data: [DONE]\n\n")
             await writer.drain()

@@ -14,7 +14,7 @@ import pytest
 from conformance.checks import check_exchange
 from conformance.runner import Case, Limits, TargetUnreachable, send
 from tests.helpers import cli
-from tests.runner.hostile import MODES, hostile
+from tests.runner.hostile import MODELS_MODES, MODES, hostile
 
 LIMITS = Limits(connect=2, first_byte=2, idle=1, total=4, max_bytes=4 * 1024 * 1024)
 CASE = Case(
@@ -45,7 +45,7 @@ def test_each_hostile_server_ends_within_the_limits(mode: str, deepseek: Any) ->
     tracemalloc.stop()
     assert elapsed < LIMITS.total + 3
     assert peak < 64 * 1024 * 1024, f"{mode}: peak {peak / 1e6:.0f} MB"
-    if mode == "close-first-request":  # retried on a fresh connection, and answered
+    if mode in ("close-first-request", "reset-first-request"):  # retried, and answered
         assert exchange is not None and exchange.response.status == 200
         return
     if exchange is not None:
@@ -79,3 +79,33 @@ def test_a_run_goes_on_past_a_hostile_server(mode: str, tmp_path: Any) -> None:
     assert code == 1, out + err
     assert "HTTP-COMPLETE-001" in out
     assert (tmp_path / "report.json").exists()
+
+
+@pytest.mark.parametrize("mode", MODELS_MODES)
+def test_a_hostile_models_endpoint_neither_hangs_nor_floods_the_run(
+    mode: str, tmp_path: Any
+) -> None:
+    tracemalloc.start()
+    started = time.monotonic()
+    with hostile(mode) as url:
+        code, _, err = cli(
+            "run",
+            "--base-url",
+            url,
+            "--api-key",
+            "k",
+            "--timeout",
+            "2",
+            "--idle-timeout",
+            "1",
+            "--report-dir",
+            str(tmp_path),
+        )
+    elapsed = time.monotonic() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert code == 2 and "lists no model" in err and err.count("\n") == 1, err
+    assert elapsed < 2 + 3  # the total limit, and a margin for start-up
+    # the body is cut at the size cap (32 MiB): memory is a small multiple of it, however
+    # much the bomb would inflate to
+    assert peak < 4 * Limits().max_bytes, f"{mode}: peak {peak / 1e6:.0f} MB"
