@@ -88,6 +88,11 @@ def _add_run(commands: Any) -> None:
         help="the bearer key (default: $CONFORMANCE_API_KEY); never written anywhere",
     )
     run.add_argument("--model", metavar="NAME", help="default: the first of GET /models")
+    run.add_argument(
+        "--reasoning-model",
+        metavar="NAME",
+        help="the model of the reasoning cases (default: a *reasoner* GET /models lists)",
+    )
     run.add_argument("--spec", metavar="PATH", help="OpenAPI document (default: the profile's)")
     _add_contract_options(run, with_spec=False)
     run.add_argument("--report-dir", metavar="DIR", default="reports")
@@ -414,6 +419,7 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         base_url=args.base_url or "",
         api_key=args.api_key or os.environ.get(API_KEY_VARIABLE),
         model=args.model,
+        reasoning_model=args.reasoning_model,
         max_examples=args.max_examples,
         max_requests=args.max_requests,
         max_tokens=args.max_tokens,
@@ -542,7 +548,12 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     if args.list_faults:
         width = max(len(name) for name in FAULTS)
         for fault in FAULTS.values():
-            out.write(f"{fault.name:<{width}}  {', '.join(fault.breaks)}\n")
+            effect = ", ".join(fault.breaks)
+            if fault.starves:
+                effect += (", " if effect else "") + "not exercised: " + ", ".join(fault.starves)
+            if fault.stops_run:
+                effect += f" (a run stops at the preflight: {fault.stops_run}...)"
+            out.write(f"{fault.name:<{width}}  {effect}\n")
             out.write(f"{'':<{width}}  {fault.description}\n")
         out.write(f"{len(FAULTS)} faults\n")
         return EXIT_OK

@@ -163,9 +163,14 @@ class CheckContext:
         return self.exchange.request_body
 
     def require_request(self) -> dict[str, Any]:
+        """The request body a rule depends on; SkipCheck when none was recorded, or when the
+        request was invalid (its parameters promise nothing: a server that accepts
+        ``top_logprobs: 21`` fails NEGATIVE-INPUT-001, not the logprobs rules)."""
         body = self.exchange.request_body
         if not isinstance(body, dict):
             raise SkipCheck("no request was recorded, and this rule depends on it")
+        if self.exchange.expectation == "reject":
+            raise SkipCheck("the request was invalid: its parameters promise nothing")
         return body
 
     @property
@@ -199,6 +204,8 @@ class Check:
     #: Whether the rule judges an exchange that got no response at all (a connection that
     #: failed, a timeout before the status line); every other rule skips it.
     without_response: bool = False
+    #: What would help when the rule found nothing to judge (a flag to try).
+    hint: str = ""
 
     def not_applicable(self, contract: Contract) -> str | None:
         """Why this check does not apply to ``contract`` at all, or None when it does."""
@@ -239,6 +246,7 @@ def response_check(
     requires: tuple[str, ...] = (),
     requires_auth: bool = False,
     without_response: bool = False,
+    hint: str = "",
 ) -> Callable[
     [Callable[[CheckContext], Iterator[Failure]]], Callable[[CheckContext], Iterator[Failure]]
 ]:
@@ -261,6 +269,7 @@ def response_check(
                 requires=requires,
                 requires_auth=requires_auth,
                 without_response=without_response,
+                hint=hint,
             )
         )
         return fn
@@ -277,6 +286,7 @@ def stream_rule(
     level: Level | None = None,
     source: str | None = None,
     requires: tuple[str, ...] = (),
+    hint: str | None = None,
 ) -> Callable[[type[Any]], type[Any]]:
     """Register a stream rule. A new check needs its metadata (severity defaults to MUST,
     category to ``stream``, level to ``streaming``); with the id of a registered response
@@ -284,7 +294,7 @@ def stream_rule(
 
     def decorate(cls: type[Any]) -> type[Any]:
         existing = CHECKS.get(id)
-        metadata = (title, severity, category, level, source, requires or None)
+        metadata = (title, severity, category, level, source, requires or None, hint)
         if existing is not None:
             if any(m is not None for m in metadata):
                 raise ValueError(
@@ -305,6 +315,7 @@ def stream_rule(
                     source=source,
                     rule=cls,
                     requires=requires,
+                    hint=hint or "",
                 )
             )
         return cls

@@ -113,6 +113,7 @@ def usage_cache(ctx: CheckContext) -> Iterator[Failure]:
     category="usage",
     level="full",
     requires=("reasoning_tokens",),
+    hint="name a reasoning model with --reasoning-model (GET /models listed none)",
     source="DS25 usage.completion_tokens_details.reasoning_tokens (part of completion_tokens)",
 )
 def usage_reasoning(ctx: CheckContext) -> Iterator[Failure]:
@@ -201,6 +202,7 @@ def finish_length(ctx: CheckContext) -> Iterator[Failure]:
     category="stop",
     level="full",
     requires=("stop",),
+    hint="the answers did not finish: raise --max-tokens",
     source="DS25 stop ('the API will stop generating further tokens'); capture deepseek-chat-stop",
 )
 def stop_sequences(ctx: CheckContext) -> Iterator[Failure]:
@@ -230,6 +232,7 @@ def stop_sequences(ctx: CheckContext) -> Iterator[Failure]:
     category="json-mode",
     level="full",
     requires=("response_format",),
+    hint="the answers did not finish: raise --max-tokens",
     source="DS25 response_format ('json_object ... guarantees the message is valid JSON'); "
     "capture deepseek-chat-json-object",
 )
@@ -367,6 +370,7 @@ def _per_choice_rule(
         requires=("logprobs",),
         source=source,
         run_on="json",
+        hint="the model returned no log probabilities: pick one that can (--model)",
     )
     def check(ctx: CheckContext) -> Iterator[Failure]:
         state, exercised = prepare(ctx), False

@@ -433,6 +433,7 @@ class UsagePlacement(RuleBase):
     category="tools",
     level="full",
     requires=("tool_calls",),
+    hint="the model called no tool even when tool_choice forced one: pick one that can (--model)",
     source="OAI ChatCompletionMessageToolCallChunk (index required); "
     "capture deepseek-chat-stream-tools; D2#7",
 )
@@ -471,6 +472,7 @@ class ToolIndex(RuleBase):
     category="tools",
     level="full",
     requires=("tool_calls",),
+    hint="the model called no tool even when tool_choice forced one: pick one that can (--model)",
     source="captures deepseek-chat-stream-tools, openai-gpt41-stream-tools; D2#8, D2#9",
 )
 class ToolFirst(RuleBase):
@@ -535,6 +537,7 @@ class ToolFirst(RuleBase):
     category="reasoning",
     level="full",
     requires=("reasoning_content",),
+    hint="name a reasoning model with --reasoning-model (GET /models listed none)",
     source="DSR1, DSTHINK (the reasoning phase, then the answer); "
     "capture deepseek-reasoner-stream-include-usage",
 )

@@ -177,6 +177,13 @@ def _blockers(report: Report) -> str:
         if report.get("partial")
         else ""
     )
+    run = report.get("run")
+    if run and run["cases_skipped"]:
+        partial += (
+            f"<p>Not sent ({len(run['cases_skipped'])}, the request budget ran out): "
+            + ", ".join(f"<code>{escape(c)}</code>" for c in run["cases_skipped"])
+            + "</p>"
+        )
     return (
         f'<div class="blockers">{partial}<b>Level {escape(blockers[0]["level"])} not '
         f"granted:</b><ul>{''.join(items)}</ul></div>"

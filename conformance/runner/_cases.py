@@ -119,6 +119,7 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
     essay = [{"role": "user", "content": "Write a long story about the sea."}]
     weather = [{"role": "user", "content": "What is the weather in Paris?"}]
     small = max_tokens
+    enough = max(64, max_tokens)  # room to reach a stop sequence or close a JSON object
     named = {"type": "function", "function": {"name": "get_time"}}
 
     def body(**extra: Any) -> dict[str, Any]:
@@ -157,15 +158,17 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
             name="stream-max-tokens-length",
             body=body(messages=essay, stream=True, max_tokens=3),
         ),
-        Case(name="stop-string", body=body(messages=count, stop="7", max_tokens=64)),
-        Case(name="stop", body=body(messages=count, stop=["7", "e"], max_tokens=64)),
-        Case(name="stream-stop", body=body(messages=count, stream=True, stop="7", max_tokens=64)),
+        Case(name="stop-string", body=body(messages=count, stop="7", max_tokens=enough)),
+        Case(name="stop", body=body(messages=count, stop=["7", "e"], max_tokens=enough)),
+        Case(
+            name="stream-stop", body=body(messages=count, stream=True, stop="7", max_tokens=enough)
+        ),
         Case(
             name="json-object",
             body=body(
                 messages=[{"role": "user", "content": "Reply in JSON"}],
                 response_format={"type": "json_object"},
-                max_tokens=64,
+                max_tokens=enough,
             ),
         ),
         Case(
@@ -174,7 +177,7 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
                 messages=[{"role": "user", "content": "Reply in JSON"}],
                 response_format={"type": "json_object"},
                 stream=True,
-                max_tokens=64,
+                max_tokens=enough,
             ),
         ),
         Case(

@@ -38,6 +38,8 @@ class RunConfig:
     base_url: str
     api_key: str | None = None
     model: str | None = None
+    #: the reasoning model of the reasoner cases (default: one GET /models lists)
+    reasoning_model: str | None = None
     max_examples: int = 5  # property-based positives, and as many negatives
     max_requests: int = 200  # the budget, retries included
     max_tokens: int = 16
@@ -120,7 +122,9 @@ async def run_async(
                 on_request=spend,
             )
             model, available = checked.model, checked.models
-        reasoner = next((m for m in available if "reasoner" in m and m != model), None)
+        reasoner = config.reasoning_model or next(
+            (m for m in available if "reasoner" in m and m != model), None
+        )
         if cases is None:
             cases = plan_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
         if config.shard is not None:

@@ -79,3 +79,21 @@ def test_assistant_messages_need_content_or_tool_calls() -> None:
     with_content = {**base, "messages": [*base["messages"], {"role": "assistant", "content": "x"}]}
     assert not validator.is_valid(empty)
     assert validator.is_valid(with_content)
+
+
+def test_a_completion_without_usage_fails_under_the_openai_profile() -> None:
+    """OpenAI sends usage with every non-streamed completion (errata): a server that never
+    does fails BODY-SCHEMA-001 instead of leaving every token-count rule with nothing to judge."""
+    from conformance.checks import check_exchange
+    from tests.checks.builders import completion, json_exchange
+
+    contract = load_contract(profile="openai")
+    body = completion()
+    body["choices"][0]["message"]["refusal"] = None
+    with_usage = check_exchange(contract, json_exchange(body))
+    assert with_usage.outcomes["BODY-SCHEMA-001"].status == "pass"
+    del body["usage"]
+    without = check_exchange(contract, json_exchange(body))
+    (failure,) = without.outcomes["BODY-SCHEMA-001"].failures
+    assert failure.message == "'usage' is a required property"
+    assert without.outcomes["USAGE-TOTAL-001"].status == "skip"

@@ -216,3 +216,19 @@ def test_a_base_url_without_v1_gets_a_hint(tmp_path: Path) -> None:
             str(tmp_path),
         )
     assert code == 2 and f"did you mean {url}/v1?" in err, err
+
+
+def test_a_deployment_without_auth_declares_it_and_auth_does_not_apply(tmp_path: Path) -> None:
+    overlay = tmp_path / "open.yaml"
+    overlay.write_text(
+        "overlay: 1.0.0\ninfo: {title: no auth here, version: '1'}\nactions:\n"
+        "  - target: $.paths['/chat/completions'].post\n    update: {security: []}\n"
+    )
+    code, out, _ = run_against(
+        tmp_path / "r", *FAST, "--overlay", str(overlay), faults=("no-auth",)
+    )
+    report = load_report(tmp_path / "r")
+    auth = next(c for c in report["checks"] if c["id"] == "AUTH-001")
+    assert code == 0 and auth["applicable"] is False and auth["status"] == "skip", out
+    assert report["level"] == "full"
+    assert not [e for e in report["exchanges"] if e["id"].startswith("auth-")]
