@@ -45,10 +45,19 @@ def status_documented(ctx: CheckContext) -> Iterator[Failure]:
         documented = ", ".join(ctx.operation.responses) or "none"
         yield failure(
             f"status {ctx.exchange.response.status} is not documented for "
-            f"{ctx.operation.method.upper()} {ctx.operation.path} (documented: {documented})",
+            f"{ctx.operation.method.upper()} {ctx.operation.path} (documented: {documented})"
+            + _said(ctx),
             value=ctx.exchange.response.status,
             schema_path=ctx.operation.location + "/responses",
         )
+
+
+def _said(ctx: CheckContext) -> str:
+    """``; the server said: ...`` for an error response (its own message), else nothing."""
+    response = ctx.exchange.response
+    if response.status < 400 or response.body is None:
+        return ""
+    return f"; the server said: {error_message(response)}"
 
 
 def _expected_media_types(ctx: CheckContext) -> tuple[list[str], str]:
@@ -88,7 +97,7 @@ def accepted(ctx: CheckContext) -> Iterator[Failure]:
         yield failure(
             f"a request the contract accepts got HTTP {status}; expected 2xx"
             + (" (a server error)" if status >= 500 else "")
-            + f"; the server said: {error_message(ctx.exchange.response)}",
+            + _said(ctx),
             value=status,
         )
 
@@ -107,7 +116,7 @@ def rejected(ctx: CheckContext) -> Iterator[Failure]:
     if not 400 <= status < 500:
         yield failure(
             f"a request the contract rejects got HTTP {status}; expected 400 or 422 with the "
-            "error envelope",
+            "error envelope" + _said(ctx),
             value=status,
         )
 

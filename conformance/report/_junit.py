@@ -47,6 +47,13 @@ def render_junit(report: Report) -> str:
             name=f"{check['id']}: {check['title']}",
             time="0",
         )
+        facts = ET.SubElement(case, "properties")
+        for name, value in (
+            ("severity", check["severity"]),
+            ("level", check["level"]),
+            ("exercised", f"{check['exercised']}/{check['exchanges']}"),
+        ):
+            ET.SubElement(facts, "property", name=name, value=value)
         if check["status"] == "fail":
             first = check["failures"][0]["message"] if check["failures"] else "failed"
             waived = check.get("waiver") and not check["waiver"].get("expired")

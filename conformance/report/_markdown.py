@@ -44,6 +44,9 @@ def render_summary(report: Report) -> str:
                 f"Not sent ({len(run['cases_skipped'])}, the request budget ran out): "
                 + ", ".join(f"`{c}`" for c in run["cases_skipped"])
             )
+    idle = [c["id"] for c in report["checks"] if c["status"] == "skip" and c["applicable"]]
+    if idle:
+        lines.append("Not exercised: " + ", ".join(f"`{i}`" for i in idle))
     blockers = report["level_blockers"]
     if blockers:
         lines += [

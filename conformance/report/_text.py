@@ -107,6 +107,9 @@ def summary_lines(report: Report) -> list[str]:
         lines.append(f"also failed, not gating: {', '.join(other)} (--strict makes them gate)")
     if waived:
         lines.append(f"failed but waived: {', '.join(waived)}")
+    idle = [c["id"] for c in report["checks"] if c["status"] == "skip" and c["applicable"]]
+    if idle:
+        lines.append(f"not exercised: {', '.join(idle)}")
     blockers = report["level_blockers"]
     if blockers:
         lines.append(
