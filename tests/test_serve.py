@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import subprocess
@@ -21,13 +22,14 @@ from tests.helpers import cli, free_port
 KEY = "sk-conformance-reference"
 
 
-@pytest.fixture
-def server() -> Iterator[str]:
+@contextlib.contextmanager
+def serve_process(*flags: str) -> Iterator[tuple[str, int]]:
+    """``conformance serve`` in a subprocess on a free port: its URL and process id."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "conformance._cli", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        [sys.executable, "-m", "conformance._cli", "serve", "--port", str(port), *flags],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -37,13 +39,16 @@ def server() -> Iterator[str]:
         except OSError:
             time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
-        assert process.stdout is not None and process.stderr is not None
-        process.stdout.close()
-        process.stderr.close()
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    with serve_process() as (url, _):
+        yield url
 
 
 def _exchange(response: httpx.Response, body: dict[str, Any], stream: bool) -> Exchange:
@@ -126,21 +131,7 @@ FAULT = ("--fault", "accept-invalid")
 def test_an_accepted_invalid_request_does_bounded_work() -> None:
     """With accept-invalid, top_logprobs: 1000000 is answered within the contract's limits:
     memory stays small and GET /models is not held up."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "conformance._cli", "serve", "--port", str(port), *FAULT],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                time.sleep(0.05)
+    with serve_process(*FAULT) as (url, pid):
         headers = {"Authorization": f"Bearer {KEY}"}
         heavy = {
             "model": "deepseek-chat",
@@ -167,12 +158,9 @@ def test_an_accepted_invalid_request_does_bounded_work() -> None:
 
         waited = asyncio.run(go())
         assert waited < 1.0, f"GET /models waited {waited:.2f} s"
-        with open(f"/proc/{process.pid}/status") as handle:  # Linux: peak resident memory
+        with open(f"/proc/{pid}/status") as handle:  # Linux: peak resident memory
             status = handle.read()
         peak_kb = int(
             next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
         )
         assert peak_kb < 200 * 1024, f"peak RSS {peak_kb / 1024:.0f} MB"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
