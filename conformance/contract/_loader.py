@@ -23,7 +23,7 @@ from ._model import (
     ResponseVariant,
     StreamSpec,
 )
-from ._normalize import normalize_document, stringify_keys
+from ._normalize import normalize_document, optional_null_is_absent, stringify_keys
 from ._overlay import apply_overlay, load_overlay
 from ._profiles import Profile, load_profile
 from ._walk import resolve_pointer
@@ -88,6 +88,8 @@ def load_contract(
     raw, document, overlay_names = overlaid_document(spec or prof.spec, all_overlays)
     version = _check_openapi(document, raw.source)
     normalized = normalize_document(document)
+    if prof.null_is_absent:
+        optional_null_is_absent(normalized)
     registry = _registry(raw.uri, normalized)
     _check_refs(normalized, raw.uri, registry, raw.source)
     operations = tuple(_operations(normalized, document, prof, raw.uri, registry, raw.source))

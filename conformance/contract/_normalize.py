@@ -24,7 +24,7 @@ from ._walk import (
     iter_schema_roots,
 )
 
-__all__ = ["normalize_document", "normalize_schema", "stringify_keys"]
+__all__ = ["normalize_document", "normalize_schema", "optional_null_is_absent", "stringify_keys"]
 
 
 def stringify_keys(data: Any) -> Any:
@@ -74,6 +74,48 @@ def _add_null(schema: dict[str, Any]) -> None:
     for key in inner:
         del schema[key]
     schema["anyOf"] = [inner, {"type": "null"}]
+
+
+def optional_null_is_absent(document: Any) -> None:
+    """Let every optional property (not in its schema's ``required``) be ``null``, in place:
+    the reading of APIs whose servers and clients treat ``null`` as "absent" (a profile
+    switch, ``null_is_absent``), for requests and responses alike."""
+    for _pointer, schema in list(iter_schema_roots(document)):
+        _optional_null(schema)
+
+
+def _optional_null(schema: Any) -> None:
+    if not isinstance(schema, dict):
+        return
+    for key, value in schema.items():
+        if key in SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
+            for sub in value.values():
+                _optional_null(sub)
+        elif key in SCHEMA_LIST_KEYWORDS and isinstance(value, list):
+            for sub in value:
+                _optional_null(sub)
+        elif key in SCHEMA_SINGLE_KEYWORDS and isinstance(value, dict):
+            _optional_null(value)
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        required = schema.get("required")
+        required = set(required) if isinstance(required, list) else set()
+        for name, prop in properties.items():
+            if name not in required and isinstance(prop, dict) and prop and not _accepts_null(prop):
+                _add_null(prop)
+
+
+def _accepts_null(schema: dict[str, Any]) -> bool:
+    """Whether ``schema`` already lets ``null`` through on its face (a type list with null, a
+    null branch, null in its enum): wrapping it again would only blur its error messages."""
+    types = schema.get("type")
+    if types == "null" or (isinstance(types, list) and "null" in types):
+        return True
+    enum = schema.get("enum")
+    if isinstance(enum, list) and None in enum:
+        return True
+    branches = [*schema.get("anyOf", []), *schema.get("oneOf", [])]
+    return any(isinstance(b, dict) and _accepts_null(b) for b in branches)
 
 
 def normalize_document(document: Any) -> Any:

@@ -37,6 +37,10 @@ class Profile:
     usage_placement: str = "finish_chunk"
     #: ``data`` values that end a stream, when the document does not name them itself.
     sentinels: tuple[str, ...] = ("[DONE]",)
+    #: Whether ``null`` for an optional property means "absent" (servers deserialise optional
+    #: fields as Option/Optional, clients read null as missing): such a null is then valid in
+    #: requests and responses, never a negative and never a schema failure.
+    null_is_absent: bool = False
 
 
 def available_profiles() -> list[str]:
@@ -99,4 +103,12 @@ def load_profile(name: str) -> Profile:
         stream_selector=str(stream.get("selector", "/stream")),
         usage_placement=placement,
         sentinels=tuple(str(s) for s in stream.get("sentinels", ["[DONE]"])),
+        null_is_absent=_flag(name, data, "null_is_absent"),
     )
+
+
+def _flag(name: str, data: dict[str, Any], key: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise UsageError(f"profile {name!r}: {key} is {value!r}, expected true or false")
+    return value

@@ -97,3 +97,44 @@ def test_a_completion_without_usage_fails_under_the_openai_profile() -> None:
     (failure,) = without.outcomes["BODY-SCHEMA-001"].failures
     assert failure.message == "'usage' is a required property"
     assert without.outcomes["USAGE-TOTAL-001"].status == "skip"
+
+
+def test_null_for_an_optional_field_is_absent_in_the_openai_profile() -> None:
+    """vLLM answers "annotations": null, "function_call": null, "prompt_tokens_details": null;
+    the SDKs read them as absent, and so does the profile (null_is_absent)."""
+    from conformance.checks import check_exchange
+    from tests.checks.builders import completion, json_exchange
+
+    contract = load_contract(profile="openai")
+    assert contract.profile.null_is_absent
+    body = completion()
+    message = body["choices"][0]["message"]
+    message.update(refusal=None, annotations=None, function_call=None)
+    body["usage"]["prompt_tokens_details"] = None
+    result = check_exchange(contract, json_exchange(body))
+    assert result.outcomes["BODY-SCHEMA-001"].status == "pass", result.outcomes[
+        "BODY-SCHEMA-001"
+    ].failures
+    del body["choices"][0]["message"]["role"]  # a required field stays required
+    result = check_exchange(contract, json_exchange(body))
+    assert result.outcomes["BODY-SCHEMA-001"].status == "fail"
+
+
+def test_null_for_an_optional_request_field_is_valid_under_deepseek_only() -> None:
+    body = {
+        "model": "deepseek-chat",
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello", "tool_calls": None},
+        ],
+        "stop": None,
+    }
+    import dataclasses
+
+    from conformance.contract import load_profile
+
+    deepseek = load_profile("deepseek")
+    strict = dataclasses.replace(deepseek, null_is_absent=False)
+    for profile, valid in ((deepseek, True), (strict, False)):
+        contract = load_contract(profile=profile)
+        assert contract.validator(contract.operation().request_schema).is_valid(body) is valid
