@@ -425,6 +425,15 @@ def _evidence(exchange: Exchange, events: dict[int, str] | None, chunks: int) ->
         },
         "interrupted": exchange.interrupted,
         "reproduce": exchange.reproduce,
+        "violations": [
+            {
+                "instance_path": v.instance_path,
+                "keyword": v.keyword,
+                "message": v.message,
+                "schema_path": v.schema_path,
+            }
+            for v in exchange.violations
+        ],
     }
     if events is not None:
         out["response"]["events"] = [{"index": i, "data": events[i]} for i in sorted(events)]

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from jsonschema.exceptions import ValidationError
-
 from .._util import (
     SSE_MEDIA_TYPE,
     is_json_media_type,
@@ -14,6 +12,7 @@ from .._util import (
     media_type_base,
     pointer_of,
 )
+from ..contract import explain_error
 from ..exchange import error_message
 from ._base import (
     CheckContext,
@@ -50,6 +49,14 @@ def status_documented(ctx: CheckContext) -> Iterator[Failure]:
             value=ctx.exchange.response.status,
             schema_path=ctx.operation.location + "/responses",
         )
+
+
+def _breaks(ctx: CheckContext) -> str:
+    """``; the request breaks: /pointer: what`` for a negative that names its violations."""
+    violations = ctx.exchange.violations
+    if not violations:
+        return ""
+    return "; the request breaks: " + "; ".join(str(v) for v in violations)
 
 
 def _said(ctx: CheckContext) -> str:
@@ -116,7 +123,7 @@ def rejected(ctx: CheckContext) -> Iterator[Failure]:
     if not 400 <= status < 500:
         yield failure(
             f"a request the contract rejects got HTTP {status}; expected 400 or 422 with the "
-            "error envelope" + _said(ctx),
+            "error envelope" + _said(ctx) + _breaks(ctx),
             value=status,
         )
 
@@ -213,21 +220,6 @@ def body_is_json(ctx: CheckContext) -> Iterator[Failure]:
         )
 
 
-def _explain(error: ValidationError) -> ValidationError:
-    """Inside anyOf/oneOf, the error of the branch the value was meant for: one whose type the
-    value has, with a more specific keyword than ``type``."""
-    while error.context:
-        branches = [
-            e
-            for e in error.context
-            if e.validator != "type" and getattr(e, "_matches_type", bool)()
-        ]
-        if not branches:
-            break
-        error = branches[0]
-    return error
-
-
 def _schema_failures(
     ctx: CheckContext, location: str, instance: Any, chunk: int | None = None
 ) -> Iterator[Failure]:
@@ -237,7 +229,7 @@ def _schema_failures(
     for count, top in enumerate(validator.iter_errors(instance)):
         if count == MAX_SCHEMA_ERRORS:
             break
-        error = _explain(top)
+        error = explain_error(top)
         yield failure(
             error.message if len(error.message) < 300 else error.message[:297] + "...",
             instance_path=pointer_of(error.absolute_path),

@@ -8,7 +8,7 @@ from ._examples import request_examples
 from ._export import export_document
 from ._lint import Finding, lint
 from ._loader import load_contract, overlaid_document
-from ._model import Contract, Operation, ResponseVariant, StreamSpec
+from ._model import Contract, Operation, ResponseVariant, StreamSpec, explain_error
 from ._overlay import Overlay, OverlayAction, apply_overlay, load_overlay
 from ._profiles import Profile, available_profiles, load_profile
 
@@ -24,6 +24,7 @@ __all__ = [
     "StreamSpec",
     "apply_overlay",
     "available_profiles",
+    "explain_error",
     "export_document",
     "is_json_media_type",
     "lint",

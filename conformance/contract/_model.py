@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
 from referencing import Registry
 
 from .._errors import OperationNotFound
@@ -25,11 +26,27 @@ __all__ = [
     "Operation",
     "ResponseVariant",
     "StreamSpec",
+    "explain_error",
 ]
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace", "query")
 #: apidog exports put a second response for a status under ``x-<status>:<name>``.
 ADAPTER_RESPONSE_KEY = re.compile(r"^x-(?P<status>[1-5](?:\d\d|XX)|default):(?P<name>.+)$")
+
+
+def explain_error(error: ValidationError) -> ValidationError:
+    """Inside anyOf/oneOf, the error of the branch the value was meant for: one whose type the
+    value has, with a more specific keyword than ``type`` (jsonschema reports the combinator)."""
+    while error.context:
+        branches = [
+            e
+            for e in error.context
+            if e.validator != "type" and getattr(e, "_matches_type", bool)()
+        ]
+        if not branches:
+            break
+        error = branches[0]
+    return error
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

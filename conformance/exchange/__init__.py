@@ -11,6 +11,7 @@ from ._model import (
     Request,
     Response,
     Timings,
+    Violation,
     error_message,
     redact_headers,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "Request",
     "Response",
     "Timings",
+    "Violation",
     "error_message",
     "read_exchanges",
     "redact_headers",

@@ -26,6 +26,7 @@ __all__ = [
     "Request",
     "Response",
     "Timings",
+    "Violation",
     "error_message",
     "redact_headers",
 ]
@@ -139,6 +140,20 @@ class Response:
         return self.events is not None
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Violation:
+    """One way a request breaks the contract: where in the body, the schema keyword, what is
+    wrong, and where in the spec (a negative case names the violations it carries)."""
+
+    instance_path: str  # JSON pointer into the request body ("" for the body itself)
+    keyword: str  # the schema keyword that rejects it (type, enum, maximum, required, json...)
+    message: str
+    schema_path: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.instance_path or '/'}: {self.message}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Exchange:
     """One request and its response, as the checks see them; ``request`` is None when a
@@ -158,6 +173,8 @@ class Exchange:
     interrupted: str | None = None
     #: A command that replays the request, secrets written as $CONFORMANCE_API_KEY.
     reproduce: str | None = None
+    #: For a request the contract rejects: what it breaks (the validator's errors).
+    violations: tuple[Violation, ...] = ()
 
     @property
     def request_body(self) -> Any:

@@ -458,11 +458,12 @@ def create_app(
 MAX_BODY = 4 * 1024 * 1024
 
 
-def _bounds(schema: Any) -> dict[str, int]:
-    """The request schema's own limits of the fields that cost work: ``maximum`` of numbers,
-    ``maxItems`` of lists (in the property or one of its ``oneOf``/``anyOf`` branches)."""
+def _bounds(schema: Any) -> dict[tuple[str, str], int]:
+    """The request schema's own limits of the fields that cost work, by (property, keyword):
+    ``maximum`` of numbers, ``maxItems`` of lists (in the property or one of its
+    ``oneOf``/``anyOf`` branches)."""
     properties = schema.get("properties") if isinstance(schema, dict) else None
-    bounds: dict[str, int] = {}
+    bounds: dict[tuple[str, str], int] = {}
     for name, prop in (properties or {}).items():
         if not isinstance(prop, dict):
             continue
@@ -472,15 +473,20 @@ def _bounds(schema: Any) -> dict[str, int]:
             for keyword in ("maximum", "maxItems"):
                 value = candidate.get(keyword)
                 if isinstance(value, int) and not isinstance(value, bool):
-                    bounds[name] = value
+                    bounds[name, keyword] = value
     return bounds
 
 
-def _bounded(request: dict[str, Any], bounds: dict[str, int]) -> dict[str, Any]:
-    for name, limit in bounds.items():
+def _bounded(request: dict[str, Any], bounds: dict[tuple[str, str], int]) -> dict[str, Any]:
+    for (name, keyword), limit in bounds.items():
         value = request.get(name)
-        if isinstance(value, list) and len(value) > limit:
+        if keyword == "maxItems" and isinstance(value, list) and len(value) > limit:
             request[name] = value[:limit]
-        elif isinstance(value, (int, float)) and not isinstance(value, bool) and value > limit:
+        elif (
+            keyword == "maximum"
+            and isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and value > limit
+        ):
             request[name] = limit
     return request

@@ -243,7 +243,8 @@ def generate(request: dict[str, Any], *, reasoner: bool) -> Completion:
     if isinstance(response_format, dict) and response_format.get("type") == "json_object":
         text = json.dumps({"answer": text})
     stop = request.get("stop")
-    stops = [stop] if isinstance(stop, str) else [s for s in stop or [] if isinstance(s, str)]
+    listed = stop if isinstance(stop, list) else []
+    stops = [stop] if isinstance(stop, str) else [s for s in listed if isinstance(s, str)]
     cut = min((text.find(s) for s in stops if s and s in text), default=-1)
     if cut >= 0:
         text = text[:cut]

@@ -114,6 +114,11 @@ def _exchange(exchange: ExchangeEntry, failing_chunks: set[int]) -> str:
     interrupted = exchange["interrupted"]
     if interrupted:
         parts.append(f'<div class="kv"><b>cut short</b>{escape(interrupted)}</div>')
+    for violation in exchange["violations"]:
+        parts.append(
+            f'<div class="kv"><b>breaks</b><code>{escape(violation["instance_path"] or "/")}'
+            f"</code> {escape(violation['message'])}</div>"
+        )
     request = exchange.get("request")
     if request:
         head = f"{request.get('method', '')} {request.get('url') or ''}\n" + "".join(

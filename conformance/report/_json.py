@@ -235,6 +235,7 @@ def build_report(
             "response": r.evidence["response"],
             "interrupted": r.evidence["interrupted"],
             "reproduce": r.evidence["reproduce"],
+            "violations": r.evidence["violations"],
         }
         for r in results
     ]

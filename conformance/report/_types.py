@@ -23,6 +23,7 @@ __all__ = [
     "SuiteInfo",
     "Target",
     "Verdict",
+    "ViolationEntry",
     "WaiverEntry",
     "WaiverState",
 ]
@@ -110,6 +111,15 @@ class ExchangeEntry(TypedDict):
     response: dict[str, Any]
     interrupted: str | None
     reproduce: str | None
+    #: what the request breaks in the contract (a negative case), else empty
+    violations: list[ViolationEntry]
+
+
+class ViolationEntry(TypedDict):
+    instance_path: str
+    keyword: str
+    message: str
+    schema_path: str | None
 
 
 class RunInfo(TypedDict):

@@ -16,9 +16,10 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._util import is_int
+from .._util import is_int, pointer_of, strict_json
 from .._vocab import Auth, CaseSource, Expectation
-from ..contract import request_examples
+from ..contract import explain_error, request_examples
+from ..exchange import Violation
 
 if TYPE_CHECKING:
     from ..contract import Contract
@@ -48,6 +49,8 @@ class Case:
     method: str = "POST"
     path: str = "/chat/completions"
     source: CaseSource = "scenario"
+    #: For a negative: what the body breaks (computed from the contract when planned).
+    violations: tuple[Violation, ...] = ()
 
     @property
     def stream(self) -> bool:
@@ -369,3 +372,35 @@ def generated_cases(
             )
         )
     return cases
+
+
+#: The violations a negative case keeps, at the most (one is the aim).
+MAX_VIOLATIONS = 5
+
+
+def violations_of(contract: Contract, case: Case) -> tuple[Violation, ...]:
+    """What ``case``'s body breaks in the contract: the request validator's errors (the
+    branch the value was meant for, inside anyOf/oneOf), or the JSON it is not."""
+    body = case.body
+    if case.raw is not None:
+        try:
+            body = strict_json(case.raw)
+        except ValueError as exc:
+            return (Violation(instance_path="", keyword="json", message=f"not JSON ({exc})"),)
+    location = contract.operation().request_schema
+    if location is None:
+        return ()
+    out = []
+    for error in contract.validator(location).iter_errors(body):
+        error = explain_error(error)
+        out.append(
+            Violation(
+                instance_path=pointer_of(error.absolute_path),
+                keyword=str(error.validator),
+                message=error.message if len(error.message) < 200 else error.message[:197] + "...",
+                schema_path=contract.schema_pointer(location, error.absolute_schema_path),
+            )
+        )
+        if len(out) == MAX_VIOLATIONS:
+            break
+    return tuple(out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from ._cases import (
     generated_cases,
     negative_cases,
     scenario_cases,
+    violations_of,
 )
 from ._preflight import preflight
 from ._send import Limits, TargetUnreachable, curl_command, send
@@ -85,7 +87,12 @@ def plan_cases(
     )
     if contract.operation().requires_auth:
         cases += auth_cases(model)
-    return cases
+    return [
+        dataclasses.replace(c, violations=violations_of(contract, c))
+        if c.expectation == "reject"
+        else c
+        for c in cases
+    ]
 
 
 async def run_async(
@@ -190,6 +197,7 @@ def _lost(case: Case, base_url: str, reason: str) -> Exchange:
         case=case.name,
         interrupted=f"no response: {reason}",
         reproduce=curl_command(case, url),
+        violations=case.violations,
     )
 
 

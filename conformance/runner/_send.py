@@ -322,4 +322,5 @@ def _exchange(case: Case, url: str, request: Request, reading: _Reading) -> Exch
         case=case.name,
         interrupted=reading.interrupted,
         reproduce=curl_command(case, url),
+        violations=case.violations,
     )
