@@ -35,18 +35,66 @@ ADAPTER_RESPONSE_KEY = re.compile(r"^x-(?P<status>[1-5](?:\d\d|XX)|default):(?P<
 
 
 def explain_error(error: ValidationError) -> ValidationError:
-    """Inside anyOf/oneOf, the error of the branch the value was meant for: one whose type the
-    value has, with a more specific keyword than ``type`` (jsonschema reports the combinator)."""
+    """The error a person needs, where jsonschema reports a combinator ("... is not valid under
+    any of the given schemas"): inside anyOf/oneOf, the branch the value was meant for.
+
+    - When every branch rejects the same spot by ``const``/``enum`` (a union keyed by a
+      discriminator such as a message's ``role``), that spot, with every allowed value.
+    - Otherwise the branch the discriminator chose (no const/enum error) with the fewest
+      errors, leaving out the branches the value is not even the type of (the ``null`` of a
+      nullable field); inside it, the deepest error.
+    """
     while error.context:
-        branches = [
-            e
-            for e in error.context
-            if e.validator != "type" and getattr(e, "_matches_type", bool)()
+        branches: dict[Any, list[ValidationError]] = {}
+        for sub in error.context:
+            key = sub.relative_schema_path[0] if sub.relative_schema_path else None
+            branches.setdefault(key, []).append(sub)
+        groups = list(branches.values())
+        keyed = _discriminator(groups)
+        if keyed is not None:
+            return keyed
+        here = tuple(error.absolute_path)
+        typed = [
+            g
+            for g in groups
+            if not all(e.validator == "type" and tuple(e.absolute_path) == here for e in g)
         ]
-        if not branches:
-            break
-        error = branches[0]
+        # a branch whose discriminator matched (no const/enum error) first, then the fewest
+        best = min(
+            typed or groups,
+            key=lambda g: (any(e.validator in ("const", "enum") for e in g), len(g)),
+        )
+        error = max(best, key=lambda e: len(e.absolute_path))
     return error
+
+
+def _discriminator(groups: list[list[ValidationError]]) -> ValidationError | None:
+    if len(groups) < 2:
+        return None
+    spots = [
+        {tuple(e.absolute_path): e for e in group if e.validator in ("const", "enum")}
+        for group in groups
+    ]
+    common = set.intersection(*(set(s) for s in spots))
+    if not common:
+        return None
+    where = min(common, key=len)
+    allowed: list[Any] = []
+    for spot in spots:
+        e = spot[where]
+        given: Any = e.validator_value
+        for value in given if e.validator == "enum" else [given]:
+            if value not in allowed:
+                allowed.append(value)
+    first = spots[0][where]
+    return ValidationError(
+        f"{first.instance!r} is not one of {allowed!r}",
+        validator="enum",
+        validator_value=allowed,
+        instance=first.instance,
+        path=list(first.absolute_path),
+        schema_path=list(first.absolute_schema_path)[:-1],
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from .._errors import TargetUnreachable
-from ._cases import Case, auth_cases, example_cases, generated_cases, negative_cases, scenario_cases
+from ._cases import (
+    Case,
+    auth_cases,
+    example_cases,
+    generated_cases,
+    mutation_cases,
+    negative_cases,
+    scenario_cases,
+)
 from ._preflight import Preflight, preflight
 from ._run import RunConfig, RunResult, plan_cases, run, run_async
 from ._send import API_KEY_VARIABLE, Limits, curl_command, send
@@ -20,6 +28,7 @@ __all__ = [
     "curl_command",
     "example_cases",
     "generated_cases",
+    "mutation_cases",
     "negative_cases",
     "plan_cases",
     "preflight",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from .._util import is_int, pointer_of, strict_json
 from .._vocab import Auth, CaseSource, Expectation
 from ..contract import explain_error, request_examples
 from ..exchange import Violation
+from ._mutations import make_negative, mutations, pick
 
 if TYPE_CHECKING:
     from ..contract import Contract
@@ -244,29 +246,45 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
 
 
 def negative_cases(model: str, *, max_tokens: int = 16) -> list[Case]:
-    """Hand-picked invalid requests: each must get a 4xx with the error envelope. Each carries
-    a small max_tokens, so a server that wrongly accepts one answers briefly."""
-    hi = [{"role": "user", "content": "Hi"}]
-    cap = {"max_tokens": max_tokens}
-
-    def bad(name: str, body: dict[str, Any]) -> Case:
-        return Case(name=name, body={**body, **cap}, expectation="reject", source="negative")
-
+    """Invalid requests no schema can state: a body that is not JSON (once per run). The
+    constraints the schema documents are broken one at a time by :func:`mutation_cases`."""
     return [
-        bad("invalid-missing-model", {"messages": hi}),
-        bad("invalid-empty-messages", {"model": model, "messages": []}),
-        bad("invalid-temperature", {"model": model, "messages": hi, "temperature": 5}),
-        bad(
-            "invalid-top-logprobs",
-            {"model": model, "messages": hi, "logprobs": True, "top_logprobs": 21},
-        ),
         Case(
             name="invalid-json",
-            raw=b'{"model": "x", "messages": [',
+            raw=b'{"model": "' + model.encode() + b'", "messages": [',
             expectation="reject",
             source="negative",
-        ),
+        )
     ]
+
+
+def valid_base(model: str, max_tokens: int) -> dict[str, Any]:
+    """The smallest valid body: what a negative breaks one constraint of."""
+    return {
+        "model": model,
+        "messages": [{"role": "user", "content": "Hi"}],
+        "max_tokens": max_tokens,
+    }
+
+
+def mutation_cases(contract: Contract, *, model: str, max_tokens: int) -> list[Case]:
+    """One negative per constraint the request schema documents (a required field missing, a
+    wrong type, a bound just outside, an array just too long or short, a bad enum value), each
+    breaking that constraint only, named after it."""
+    base = valid_base(model, max_tokens)
+    cases = []
+    for mutation in mutations(contract):
+        body = make_negative(contract, base, mutation)
+        if body is not None:
+            cases.append(
+                Case(
+                    name=f"negative-{mutation.name}",
+                    body=body,
+                    expectation="reject",
+                    source="negative",
+                )
+            )
+    return cases
 
 
 def auth_cases(model: str) -> list[Case]:
@@ -281,22 +299,40 @@ def auth_cases(model: str) -> list[Case]:
     ]
 
 
-def generated_cases(
-    contract: Contract,
-    *,
-    count: int,
-    seed: int,
-    model: str,
-    max_tokens: int,
-    negative: bool = False,
-) -> list[Case]:
-    """Bodies drawn by schemathesis from the effective request schema (repeatable by ``seed``).
+#: The largest generated body (bytes of JSON): small enough to read and replay by hand.
+MAX_BODY = 4096
+#: The most choices a generated positive asks for (``n``).
+MAX_CHOICES = 2
 
-    Positives keep only bodies the schema accepts after the frugal overrides; negatives only
-    bodies it rejects (schemathesis' negative mode sometimes draws a valid one).
-    """
-    if count <= 0:
-        return []
+
+def _documented_only(schema: Any) -> None:
+    """In place: objects that list their properties take no others (for generation only), so
+    positives carry no keys a strict server rejects ("Unrecognized request argument")."""
+    if isinstance(schema, dict):
+        if isinstance(schema.get("properties"), dict) and "additionalProperties" not in schema:
+            schema["additionalProperties"] = False
+        for value in schema.values():
+            _documented_only(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _documented_only(value)
+
+
+def _text_only(body: Any) -> bool:
+    """Whether every message content is text (a text-only model rightly rejects image_url,
+    input_audio and file parts)."""
+    for message in body.get("messages") or [] if isinstance(body, dict) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and any(
+            not (isinstance(p, dict) and p.get("type") == "text") for p in content
+        ):
+            return False
+    return True
+
+
+def _draw_positives(contract: Contract, count: int, seed: int) -> list[Any]:
+    """Bodies schemathesis draws from the request schema (repeatable by ``seed``), with every
+    object closed to undocumented properties."""
     import warnings
 
     import schemathesis
@@ -308,19 +344,20 @@ def generated_cases(
     from ..contract import export_document
 
     operation = contract.operation()
-    assert operation.request_schema is not None
     document = yaml.safe_load(export_document(contract))
+    for path_item in (document.get("paths") or {}).values():
+        _documented_only(path_item)
+    _documented_only((document.get("components") or {}).get("schemas"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         schema = schemathesis.openapi.from_dict(document)
         api_operation = schema[operation.path][operation.method.upper()]
-        mode = GenerationMode.NEGATIVE if negative else GenerationMode.POSITIVE
-        strategy = api_operation.as_strategy(mode)
+        strategy = api_operation.as_strategy(GenerationMode.POSITIVE)
     drawn: list[Any] = []
 
     @hypothesis_seed(seed)
     @settings(
-        max_examples=count * 4,
+        max_examples=count * 8,
         database=None,
         deadline=None,
         phases=[Phase.generate],
@@ -333,42 +370,63 @@ def generated_cases(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         draw()
-    validator = contract.validator(operation.request_schema)
+    return drawn
+
+
+def generated_cases(
+    contract: Contract,
+    *,
+    count: int,
+    seed: int,
+    model: str,
+    max_tokens: int,
+    negative: bool = False,
+) -> list[Case]:
+    """Bodies drawn by schemathesis from the effective request schema (repeatable by ``seed``).
+
+    Positives: only documented properties, text content, at most ``MAX_CHOICES`` choices, the
+    model pinned, ``max_tokens`` capped, at most ``MAX_BODY`` bytes, and valid. Negatives: such
+    a positive with one documented constraint broken (a mutation of :func:`mutations`, drawn by
+    ``seed``), kept only when that is the one thing the contract rejects.
+    """
+    if count <= 0:
+        return []
+    location = contract.operation().request_schema
+    assert location is not None
+    validator = contract.validator(location)
+    catalogue = mutations(contract)
+    rng = random.Random(seed)
     cases: list[Case] = []
     seen: set[str] = set()
-    for body in drawn:
+    for body in _draw_positives(contract, count, seed):
         if len(cases) >= count:
             break
+        if not isinstance(body, dict) or not _text_only(body):
+            continue
+        body = frugal(body, model=model, max_tokens=max_tokens)
+        if is_int(body.get("n")) and body["n"] > MAX_CHOICES:
+            body["n"] = MAX_CHOICES
+        if not validator.is_valid(body):
+            continue
+        name = f"property-{len(cases) + 1}"
         if negative:
-            if isinstance(body, (bytes, str)):
-                raw = body.encode() if isinstance(body, str) else body
-                key = raw.decode("utf-8", errors="replace")
-                case = Case(name="", raw=raw, expectation="reject", source="negative")
-            elif validator.is_valid(body):
+            if not catalogue:
+                return []
+            mutation = pick(catalogue, rng)
+            body = make_negative(contract, body, mutation)
+            if body is None:
                 continue
-            else:
-                if isinstance(body, dict) and "max_tokens" not in body:
-                    capped = {**body, "max_tokens": max_tokens}  # bounded if wrongly accepted
-                    body = capped if not validator.is_valid(capped) else body
-                key = json.dumps(body, sort_keys=True, default=str)
-                case = Case(name="", body=body, expectation="reject", source="negative")
-        else:
-            body = frugal(body, model=model, max_tokens=max_tokens)
-            if not validator.is_valid(body):
-                continue
-            key = json.dumps(body, sort_keys=True, default=str)
-            case = Case(name="", body=body, source="property")
-        if key in seen:
+            name = f"negative-{len(cases) + 1}-{mutation.name}"
+        key = json.dumps(body, sort_keys=True, default=str)
+        if key in seen or len(key.encode()) > MAX_BODY:
             continue
         seen.add(key)
-        prefix = "negative" if negative else "property"
         cases.append(
             Case(
-                name=f"{prefix}-{len(cases) + 1}",
-                body=case.body,
-                raw=case.raw,
-                expectation=case.expectation,
-                source=case.source,
+                name=name,
+                body=body,
+                expectation="reject" if negative else "accept",
+                source="negative" if negative else "property",
             )
         )
     return cases

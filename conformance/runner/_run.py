@@ -20,6 +20,7 @@ from ._cases import (
     auth_cases,
     example_cases,
     generated_cases,
+    mutation_cases,
     negative_cases,
     scenario_cases,
     violations_of,
@@ -77,6 +78,7 @@ def plan_cases(
         contract, count=config.max_examples, seed=seed, model=model, max_tokens=config.max_tokens
     )
     cases += negative_cases(model, max_tokens=config.max_tokens)
+    cases += mutation_cases(contract, model=model, max_tokens=config.max_tokens)
     cases += generated_cases(
         contract,
         count=config.max_examples,
