@@ -118,7 +118,12 @@ def _add_run(commands: Any) -> None:
         help="max_tokens of cases that need no more (default 16)",
     )
     run.add_argument("--workers", type=int, default=4, metavar="N", help="concurrent requests")
-    run.add_argument("--seed", type=int, metavar="N", help="makes case generation repeatable")
+    run.add_argument(
+        "--seed",
+        metavar="N|random",
+        help="the seed of the generated cases (default 0: the same command draws the same "
+        "cases); 'random' draws new ones, printed so that they can be drawn again",
+    )
     run.add_argument(
         "--timeout",
         type=float,
@@ -303,6 +308,20 @@ def _positive(value: float, flag: str, *, zero: bool = False) -> None:
         raise UsageError(f"{flag} must be {'0 or more' if zero else 'more than 0'}, got {value:g}")
 
 
+def _seed(value: str | None) -> int | None:
+    """``None`` (the runner's stable default), a number, or a fresh random one."""
+    if value is None:
+        return None
+    if value == "random":
+        import random
+
+        return random.randrange(2**31)
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"--seed {value!r} is not a number or 'random'") from None
+
+
 def _shard(value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
@@ -424,13 +443,17 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         max_requests=args.max_requests,
         max_tokens=args.max_tokens,
         workers=args.workers,
-        seed=args.seed if args.seed is not None or shard is None else 0,  # shards share one
+        seed=_seed(args.seed),
         limits=limits,
         shard=shard,
     )
 
     def announce(url: str) -> None:
         err.write(f"conformance: no --base-url: checking the embedded reference server ({url})\n")
+
+    def plan(line: str) -> None:
+        err.write(f"conformance: {line}\n")
+        err.flush()
 
     with _progress(err) as tick:
         result, report = live_report(
@@ -439,6 +462,7 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             strict=args.strict,
             baseline=_baseline(args.baseline),  # type: ignore[arg-type]
             on_embedded=announce,
+            on_plan=plan,
             progress=tick,
         )
     out.write(render_text(result.results, report, only_failures=True))

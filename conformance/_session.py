@@ -23,6 +23,7 @@ def live_report(
     baseline: Baseline | None = None,
     on_embedded: Callable[[str], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_plan: Callable[[str], None] | None = None,
 ) -> tuple[RunResult, Report]:
     """Run ``config`` (against the embedded reference server when its base_url is empty) and
     build the report."""
@@ -42,7 +43,7 @@ def live_report(
             )
             if on_embedded is not None:
                 on_embedded(url)
-        result = run(contract, config, progress=progress)
+        result = run(contract, config, progress=progress, on_plan=on_plan)
     report = build_report(
         contract,
         result.results,

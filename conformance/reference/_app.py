@@ -124,6 +124,8 @@ class _Server:
         """The error response for an invalid request, or None."""
         validator = self.contract.validator(self.request_schema)
         errors = list(validator.iter_errors(body))
+        if self.has("lenient-tool-call-id"):
+            errors = [e for e in errors if not _about_a_tool_call_id(body)]
         if errors:
             error = min(errors, key=lambda e: len(e.absolute_path))
             path = list(error.absolute_path)
@@ -490,3 +492,13 @@ def _bounded(request: dict[str, Any], bounds: dict[tuple[str, str], int]) -> dic
         ):
             request[name] = limit
     return request
+
+
+def _about_a_tool_call_id(body: Any) -> bool:
+    """Whether an assistant message of ``body`` has a tool call whose id is not a string (what
+    the ``lenient-tool-call-id`` fault lets through)."""
+    for message in body.get("messages") or [] if isinstance(body, dict) else []:
+        for call in (message.get("tool_calls") or []) if isinstance(message, dict) else []:
+            if isinstance(call, dict) and not isinstance(call.get("id"), str):
+                return True
+    return False

@@ -46,6 +46,11 @@ _LIST = [
         stops_run="the key was refused (401",
     ),
     Fault(
+        name="lenient-tool-call-id",
+        description="accepts an assistant tool call whose id is not a string",
+        breaks=("NEGATIVE-INPUT-001",),
+    ),
+    Fault(
         name="no-auth",
         description="serves requests with no or a wrong API key",
         breaks=("AUTH-001",),

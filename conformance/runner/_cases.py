@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -246,15 +247,35 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
 
 
 def negative_cases(model: str, *, max_tokens: int = 16) -> list[Case]:
-    """Invalid requests no schema can state: a body that is not JSON (once per run). The
-    constraints the schema documents are broken one at a time by :func:`mutation_cases`."""
+    """Hand-picked invalid requests: a body that is not JSON (once per run), and a tool call
+    whose id is not a string deep in a round trip (real servers have let it through). The
+    constraints at the top of the schema are broken one at a time by :func:`mutation_cases`."""
+    call = {
+        "id": 401,
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
+    }
     return [
         Case(
             name="invalid-json",
             raw=b'{"model": "' + model.encode() + b'", "messages": [',
             expectation="reject",
             source="negative",
-        )
+        ),
+        Case(
+            name="invalid-tool-call-id",
+            body={
+                "model": model,
+                "messages": [
+                    {"role": "user", "content": "Weather in Paris?"},
+                    {"role": "assistant", "content": None, "tool_calls": [call]},
+                    {"role": "tool", "content": '{"sky": "clear"}', "tool_call_id": "401"},
+                ],
+                "max_tokens": max_tokens,
+            },
+            expectation="reject",
+            source="negative",
+        ),
     ]
 
 
@@ -305,17 +326,65 @@ MAX_BODY = 4096
 MAX_CHOICES = 2
 
 
-def _documented_only(schema: Any) -> None:
+def body_key(body: Any) -> str:
+    """A body as text, keys sorted: two cases with the same key send the same bytes."""
+    return json.dumps(body, sort_keys=True, default=str)
+
+
+def _documented_properties(contract: Contract) -> list[str]:
+    from ._mutations import _object
+
+    location = contract.operation().request_schema
+    return list(_object(contract, contract.schema(location))[1]) if location else []
+
+
+def _allof_parts(node: Any, found: set[int]) -> None:
+    """The ids of every allOf part, and of the schemas their ``$ref`` s point to."""
+    if isinstance(node, dict):
+        for part in node.get("allOf") or []:
+            found.add(id(part))
+        for value in node.values():
+            _allof_parts(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _allof_parts(value, found)
+
+
+def _documented_only(document: dict[str, Any]) -> None:
     """In place: objects that list their properties take no others (for generation only), so
-    positives carry no keys a strict server rejects ("Unrecognized request argument")."""
-    if isinstance(schema, dict):
-        if isinstance(schema.get("properties"), dict) and "additionalProperties" not in schema:
-            schema["additionalProperties"] = False
-        for value in schema.values():
-            _documented_only(value)
-    elif isinstance(schema, list):
-        for value in schema:
-            _documented_only(value)
+    positives carry no keys a strict server rejects ("Unrecognized request argument"). The
+    parts of an allOf stay open: closing each would forbid the other parts' properties."""
+    parts: set[int] = set()
+    _allof_parts(document, parts)
+    schemas = (document.get("components") or {}).get("schemas") or {}
+    referenced = {
+        id(schemas[ref.rsplit("/", 1)[-1]])
+        for node in _walk(document)
+        for part in node.get("allOf") or []
+        if isinstance(part, dict)
+        and isinstance(ref := part.get("$ref"), str)
+        and ref.startswith("#/components/schemas/")
+        and ref.rsplit("/", 1)[-1] in schemas
+    }
+    left_open = parts | referenced
+    for node in _walk(document):
+        if (
+            isinstance(node.get("properties"), dict)
+            and "additionalProperties" not in node
+            and "allOf" not in node
+            and id(node) not in left_open
+        ):
+            node["additionalProperties"] = False
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
 
 
 def _text_only(body: Any) -> bool:
@@ -345,9 +414,7 @@ def _draw_positives(contract: Contract, count: int, seed: int) -> list[Any]:
 
     operation = contract.operation()
     document = yaml.safe_load(export_document(contract))
-    for path_item in (document.get("paths") or {}).values():
-        _documented_only(path_item)
-    _documented_only((document.get("components") or {}).get("schemas"))
+    _documented_only(document)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         schema = schemathesis.openapi.from_dict(document)
@@ -381,13 +448,15 @@ def generated_cases(
     model: str,
     max_tokens: int,
     negative: bool = False,
+    exclude: set[str] | None = None,
 ) -> list[Case]:
     """Bodies drawn by schemathesis from the effective request schema (repeatable by ``seed``).
 
     Positives: only documented properties, text content, at most ``MAX_CHOICES`` choices, the
     model pinned, ``max_tokens`` capped, at most ``MAX_BODY`` bytes, and valid. Negatives: such
     a positive with one documented constraint broken (a mutation of :func:`mutations`, drawn by
-    ``seed``), kept only when that is the one thing the contract rejects.
+    ``seed``), kept only when that is the one thing the contract rejects. Bodies whose
+    :func:`body_key` is in ``exclude`` (the run's other cases) are not drawn again.
     """
     if count <= 0:
         return []
@@ -397,13 +466,17 @@ def generated_cases(
     catalogue = mutations(contract)
     rng = random.Random(seed)
     cases: list[Case] = []
-    seen: set[str] = set()
+    seen: set[str] = set(exclude or ())
+    documented = set(_documented_properties(contract))
     for body in _draw_positives(contract, count, seed):
         if len(cases) >= count:
             break
         if not isinstance(body, dict) or not _text_only(body):
             continue
-        body = frugal(body, model=model, max_tokens=max_tokens)
+        # only documented properties (the schema's allOf parts cannot all be closed)
+        body = frugal(
+            {k: v for k, v in body.items() if k in documented}, model=model, max_tokens=max_tokens
+        )
         if is_int(body.get("n")) and body["n"] > MAX_CHOICES:
             body["n"] = MAX_CHOICES
         if not validator.is_valid(body):
@@ -417,7 +490,7 @@ def generated_cases(
             if body is None:
                 continue
             name = f"negative-{len(cases) + 1}-{mutation.name}"
-        key = json.dumps(body, sort_keys=True, default=str)
+        key = body_key(body)
         if key in seen or len(key.encode()) > MAX_BODY:
             continue
         seen.add(key)

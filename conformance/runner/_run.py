@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from ..exchange import NO_RESPONSE, Exchange, Request, Response
 from ._cases import (
     Case,
     auth_cases,
+    body_key,
     example_cases,
     generated_cases,
     mutation_cases,
@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from ..contract import Contract
 
 __all__ = ["RunConfig", "RunResult", "plan_cases", "run", "run_async"]
+
+
+#: The seed of a run that names none: the same command draws the same cases (repeatable
+#: verdicts, shards that agree); ``--seed random`` explores.
+DEFAULT_SEED = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,7 +80,12 @@ def plan_cases(
     cases = example_cases(contract, model=model, max_tokens=config.max_tokens)
     cases += scenario_cases(model, reasoner, max_tokens=config.max_tokens)
     cases += generated_cases(
-        contract, count=config.max_examples, seed=seed, model=model, max_tokens=config.max_tokens
+        contract,
+        count=config.max_examples,
+        seed=seed,
+        model=model,
+        max_tokens=config.max_tokens,
+        exclude={body_key(c.body) for c in cases},
     )
     cases += negative_cases(model, max_tokens=config.max_tokens)
     cases += mutation_cases(contract, model=model, max_tokens=config.max_tokens)
@@ -86,6 +96,7 @@ def plan_cases(
         model=model,
         max_tokens=config.max_tokens,
         negative=True,
+        exclude={body_key(c.body) for c in cases},
     )
     if contract.operation().requires_auth:
         cases += auth_cases(model)
@@ -102,12 +113,13 @@ async def run_async(
     config: RunConfig,
     *,
     progress: Callable[[int, int], None] | None = None,
+    on_plan: Callable[[str], None] | None = None,
     cases: list[Case] | None = None,
 ) -> RunResult:
     """Run ``config``; ``cases`` replaces the planned ones (benchmarks, custom suites)."""
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    seed = config.seed if config.seed is not None else random.randrange(2**31)
+    seed = config.seed if config.seed is not None else DEFAULT_SEED
     operation = contract.operation()
     limits = httpx.Limits(max_connections=max(config.workers, 1) * 2)
     budget = {"left": config.max_requests, "sent": 0}
@@ -139,6 +151,8 @@ async def run_async(
         if config.shard is not None:
             index, count = config.shard
             cases = [c for i, c in enumerate(cases) if i % count == index - 1]
+        if on_plan is not None:
+            on_plan(describe_plan(cases, model=model, seed=seed))
         skipped: list[str] = []
         results: list[ExchangeResult | None] = [None] * len(cases)
         semaphore = asyncio.Semaphore(max(config.workers, 1))
@@ -187,6 +201,15 @@ async def run_async(
         cases_planned=len(cases),
         cases_skipped=skipped,
     )
+
+
+def describe_plan(cases: list[Case], *, model: str, seed: int) -> str:
+    """One line: how many cases of each source, the model and the seed (to draw them again)."""
+    sources: dict[str, int] = {}
+    for case in cases:
+        sources[case.source] = sources.get(case.source, 0) + 1
+    parts = ", ".join(f"{source} {n}" for source, n in sources.items())
+    return f"{len(cases)} case(s) planned ({parts}), model {model}, seed {seed}"
 
 
 def _lost(case: Case, base_url: str, reason: str) -> Exchange:
