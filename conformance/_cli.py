@@ -141,6 +141,12 @@ def _add_run(commands: Any) -> None:
     )
     run.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
     run.add_argument(
+        "--examples-db",
+        metavar="PATH",
+        help="where generated cases that failed are kept and replayed first by the next run "
+        "(default: examples.json in the report directory)",
+    )
+    run.add_argument(
         "--baseline",
         metavar="FILE",
         help="accepted failures, each with a reason and an expiry date",
@@ -407,6 +413,7 @@ def _cmd_report_schema(args: argparse.Namespace, out: IO[str], err: IO[str]) -> 
 
 def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import os
+    from pathlib import Path
 
     from ._session import live_report
     from .report import render_text
@@ -446,6 +453,7 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         seed=_seed(args.seed),
         limits=limits,
         shard=shard,
+        examples_db=Path(args.examples_db or Path(args.report_dir) / "examples.json"),
     )
 
     def announce(url: str) -> None:
@@ -465,6 +473,8 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             on_plan=plan,
             progress=tick,
         )
+    for note in result.notes:
+        err.write(f"conformance: note: {note}\n")
     out.write(render_text(result.results, report, only_failures=True))
     _write_outputs(report, args.report_dir, out)
     return EXIT_FAILED if report["verdict"] == "fail" else EXIT_OK

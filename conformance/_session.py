@@ -61,6 +61,8 @@ def live_report(
             "cases_skipped": result.cases_skipped,
             "embedded_server": embedded,
             "shard": None if config.shard is None else f"{config.shard[0]}/{config.shard[1]}",
+            "replayed": result.replayed,
+            "examples_kept": result.examples_kept,
         },
     )
     return result, report

@@ -90,6 +90,7 @@ def summary_lines(report: Report) -> list[str]:
         lines.append(
             f"{run['requests_sent']} request(s) sent, {run['tokens_spent']} token(s) spent, "
             f"model {report['target']['model']}, seed {report['seed']}"
+            + (f"; {run['replayed']} earlier failure(s) replayed" if run.get("replayed") else "")
             + (
                 f"; {len(run['cases_skipped'])} case(s) not sent (the request budget ran out): "
                 + ", ".join(run["cases_skipped"][:10])

@@ -130,6 +130,8 @@ class RunInfo(TypedDict):
     embedded_server: bool
     shard: str | None
     merged_shards: NotRequired[list[str | None]]
+    replayed: NotRequired[int]  # cases replayed first from the examples database
+    examples_kept: NotRequired[int]  # failing generated cases kept there for the next run
 
 
 class WaiverEntry(TypedDict):

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -25,6 +26,7 @@ from ._cases import (
     scenario_cases,
     violations_of,
 )
+from ._database import load_examples, save_examples
 from ._preflight import preflight
 from ._send import Limits, TargetUnreachable, curl_command, send
 
@@ -56,6 +58,8 @@ class RunConfig:
     limits: Limits = field(default_factory=Limits)
     #: (i, n): send only the i-th of n deterministic slices of the cases (1-based).
     shard: tuple[int, int] | None = None
+    #: where failing generated cases are kept and replayed from first (None: not kept)
+    examples_db: Path | None = None
 
 
 @dataclass(kw_only=True)
@@ -71,6 +75,9 @@ class RunResult:
     tokens_spent: int
     cases_planned: int
     cases_skipped: list[str]  # not sent: the request budget ran out
+    replayed: int = 0  # cases replayed first from the examples database
+    examples_kept: int = 0  # failing generated cases now kept there
+    notes: list[str] = field(default_factory=list)  # what the user should know (not failures)
 
 
 def plan_cases(
@@ -148,6 +155,10 @@ async def run_async(
         )
         if cases is None:
             cases = plan_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
+        replay = load_examples(config.examples_db) if config.examples_db else []
+        if replay:
+            again = {body_key(c.body) for c in replay}
+            cases = replay + [c for c in cases if body_key(c.body) not in again]
         if config.shard is not None:
             index, count = config.shard
             cases = [c for i, c in enumerate(cases) if i % count == index - 1]
@@ -190,6 +201,12 @@ async def run_async(
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
     finished = [r for r in results if r is not None]
+    kept, notes = 0, []
+    if config.examples_db is not None:
+        try:
+            kept = save_examples(config.examples_db, cases, finished)
+        except OSError as exc:
+            notes.append(f"the examples database {config.examples_db} was not written: {exc}")
     return RunResult(
         results=finished,
         model=model,
@@ -200,6 +217,9 @@ async def run_async(
         tokens_spent=sum(r.tokens for r in finished),
         cases_planned=len(cases),
         cases_skipped=skipped,
+        replayed=len(replay),
+        examples_kept=kept,
+        notes=notes,
     )
 
 

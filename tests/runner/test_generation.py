@@ -100,3 +100,14 @@ def test_a_lenient_server_is_named_at_the_pointer_it_let_through(tmp_path: Path)
 def test_a_faithful_server_passes_whatever_the_seed(tmp_path: Path, seed: int) -> None:
     code, out, _ = run_against(tmp_path, "--seed", str(seed))
     assert code == 0, out
+
+
+def test_failures_found_by_one_run_are_replayed_first_by_the_next(tmp_path: Path) -> None:
+    code, _, _ = run_against(tmp_path, "--seed", "4", faults=("server-error",))
+    kept = json.loads((tmp_path / "examples.json").read_text())["examples"]
+    assert code == 1 and kept and all(e["source"] in ("property", "negative") for e in kept)
+    run_against(tmp_path, "--seed", "11", faults=("server-error",))
+    report = load_report(tmp_path)
+    replayed = [e["id"] for e in report["exchanges"] if e["id"].startswith("replay-")]
+    assert report["run"]["replayed"] == len(kept) == len(replayed)
+    assert {f"replay-{e['name']}" for e in kept} == set(replayed)

@@ -1,0 +1,84 @@
+"""Failures stay found: generated cases that failed are kept in a small JSON file and replayed
+first by the next run (Hypothesis' example database, for live runs), until they pass.
+
+The file holds request bodies only (never a key: bodies carry none) and is rewritten after each
+run with the generated cases that failed in it, replayed ones included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._errors import UsageError
+from ._cases import Case, body_key
+
+if TYPE_CHECKING:
+    from ..checks import ExchangeResult
+
+__all__ = ["REPLAY_PREFIX", "load_examples", "save_examples"]
+
+#: The name of a replayed case starts with this (then the name it failed under).
+REPLAY_PREFIX = "replay-"
+#: The most cases the database keeps (the first failures of a run).
+MAX_EXAMPLES = 50
+_GENERATED = ("property", "negative")
+
+
+def load_examples(path: Path) -> list[Case]:
+    """The cases kept in ``path`` (none when it does not exist yet)."""
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"examples database {path}: not readable ({exc})") from None
+    entries = data.get("examples") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise UsageError(f"examples database {path}: expected an 'examples' list")
+    cases = []
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("source") not in _GENERATED:
+            continue
+        name = str(entry.get("name", "case")).removeprefix(REPLAY_PREFIX)
+        cases.append(
+            Case(
+                name=REPLAY_PREFIX + name,
+                body=entry.get("body"),
+                expectation="reject" if entry["source"] == "negative" else "accept",
+                source=entry["source"],
+            )
+        )
+    return cases
+
+
+def save_examples(path: Path, cases: list[Case], results: list[ExchangeResult]) -> int:
+    """Keep in ``path`` the generated cases that failed (replayed ones too); returns how many."""
+    failed = {r.exchange_id for r in results if r.failures}
+    kept, seen = [], set()
+    for case in cases:
+        if case.source not in _GENERATED or case.raw is not None or case.name not in failed:
+            continue
+        key = body_key(case.body)
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append({"name": case.name, "source": case.source, "body": case.body})
+        if len(kept) == MAX_EXAMPLES:
+            break
+    if not kept and not path.exists():
+        return 0  # nothing failed, nothing to clear: no file
+    text = json.dumps({"version": 1, "examples": kept}, indent=2, ensure_ascii=False) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return len(kept)
