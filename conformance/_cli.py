@@ -141,6 +141,14 @@ def _add_run(commands: Any) -> None:
     )
     run.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
     run.add_argument(
+        "--shrink-budget",
+        type=int,
+        default=20,
+        metavar="N",
+        help="requests spent at most on making failing generated cases smaller (default 20; "
+        "0: no shrinking)",
+    )
+    run.add_argument(
         "--examples-db",
         metavar="PATH",
         help="where generated cases that failed are kept and replayed first by the next run "
@@ -425,6 +433,7 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     _positive(args.workers, "--workers")
     _positive(args.timeout, "--timeout")
     _positive(args.idle_timeout, "--idle-timeout")
+    _positive(args.shrink_budget, "--shrink-budget", zero=True)
     if args.base_url is not None and not args.base_url.strip():
         raise UsageError(
             "--base-url is empty (an unset CI variable?); give the endpoint's URL, or leave the "
@@ -454,6 +463,7 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         limits=limits,
         shard=shard,
         examples_db=Path(args.examples_db or Path(args.report_dir) / "examples.json"),
+        shrink_budget=args.shrink_budget,
     )
 
     def announce(url: str) -> None:

@@ -221,8 +221,9 @@ def build_report(
             if waiver is not None:
                 entry["waiver"] = waiver
         checks.append(entry)
-    exchanges: list[ExchangeEntry] = [
-        {
+    exchanges: list[ExchangeEntry] = []
+    for r in results:
+        exchange: ExchangeEntry = {
             "id": r.exchange_id,
             "status": r.status,
             "stream": r.stream,
@@ -237,8 +238,9 @@ def build_report(
             "reproduce": r.evidence["reproduce"],
             "violations": r.evidence["violations"],
         }
-        for r in results
-    ]
+        if "shrunk" in r.evidence:
+            exchange["shrunk_body"] = r.evidence["shrunk"]
+        exchanges.append(exchange)
     report: Report = {
         "report_version": REPORT_VERSION,
         "suite": {"name": "conformance", "version": __version__},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +58,9 @@ def render_text(
                 lines.append(_indent(text))
             if outcome.suppressed:
                 lines.append(f"    ... and {outcome.suppressed} more {check_id} failures")
+        if failed and "shrunk" in result.evidence:
+            shrunk = json.dumps(result.evidence["shrunk"])  # escaped: no lone surrogate to print
+            lines.append(f"    shrunk, still failing: {shrunk}")
         skipped = sorted(
             {
                 o.reason

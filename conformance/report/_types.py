@@ -113,6 +113,8 @@ class ExchangeEntry(TypedDict):
     reproduce: str | None
     #: what the request breaks in the contract (a negative case), else empty
     violations: list[ViolationEntry]
+    #: a failing generated case made smaller against the target: the same check still fails
+    shrunk_body: NotRequired[dict[str, Any]]
 
 
 class ViolationEntry(TypedDict):

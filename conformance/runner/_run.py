@@ -29,6 +29,7 @@ from ._cases import (
 from ._database import load_examples, save_examples
 from ._preflight import preflight
 from ._send import Limits, TargetUnreachable, curl_command, send
+from ._shrink import shrink
 
 if TYPE_CHECKING:
     from ..contract import Contract
@@ -60,6 +61,8 @@ class RunConfig:
     shard: tuple[int, int] | None = None
     #: where failing generated cases are kept and replayed from first (None: not kept)
     examples_db: Path | None = None
+    #: requests spent at most on making failing generated cases smaller (0: not shrunk)
+    shrink_budget: int = 20
 
 
 @dataclass(kw_only=True)
@@ -200,6 +203,32 @@ async def run_async(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        shrink_left = config.shrink_budget
+
+        async def attempt(case: Case) -> Exchange | None:
+            nonlocal shrink_left
+            if shrink_left <= 0 or budget["left"] <= 0:
+                return None
+            shrink_left -= 1
+            try:
+                return await send(
+                    client,
+                    case,
+                    base_url=config.base_url,
+                    api_key=config.api_key,
+                    limits=config.limits,
+                    on_request=spend,
+                )
+            except TargetUnreachable:
+                return None
+
+        for position, case in enumerate(cases):
+            result = results[position]
+            if shrink_left <= 0 or result is None or case.source not in ("property", "negative"):
+                continue
+            smaller = await shrink(contract, case, result, attempt)
+            if smaller is not None:
+                result.evidence["shrunk"] = smaller
     finished = [r for r in results if r is not None]
     kept, notes = 0, []
     if config.examples_db is not None:

@@ -111,3 +111,23 @@ def test_failures_found_by_one_run_are_replayed_first_by_the_next(tmp_path: Path
     replayed = [e["id"] for e in report["exchanges"] if e["id"].startswith("replay-")]
     assert report["run"]["replayed"] == len(kept) == len(replayed)
     assert {f"replay-{e['name']}" for e in kept} == set(replayed)
+
+
+def test_failing_generated_cases_shrink_to_a_handful_of_fields(tmp_path: Path) -> None:
+    code, out, _ = run_against(tmp_path, "--seed", "2", faults=("accept-invalid",))
+    report = load_report(tmp_path)
+    shrunk = {e["id"]: e["shrunk_body"] for e in report["exchanges"] if "shrunk_body" in e}
+    assert code == 1 and shrunk, "nothing was shrunk"
+    for name, body in shrunk.items():
+        assert len(body) <= 5, (name, body)
+        assert name.startswith(("negative-", "property-", "replay-"))
+    assert "shrunk, still failing: " in out
+    spent = report["run"]["requests_sent"] - report["run"]["cases_planned"] - 2
+    assert 0 < spent <= 20  # the default shrink budget
+
+
+def test_shrinking_can_be_switched_off(tmp_path: Path) -> None:
+    run_against(tmp_path, "--seed", "2", "--shrink-budget", "0", faults=("accept-invalid",))
+    report = load_report(tmp_path)
+    assert not [e for e in report["exchanges"] if "shrunk_body" in e]
+    assert report["run"]["requests_sent"] == report["run"]["cases_planned"] + 2
