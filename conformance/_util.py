@@ -7,7 +7,10 @@ A leaf module: every stage may import it, and it imports nothing from the packag
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, TypeGuard
 
 __all__ = [
@@ -20,6 +23,7 @@ __all__ = [
     "media_type_base",
     "pointer_of",
     "strict_json",
+    "write_text_atomic",
 ]
 
 SSE_MEDIA_TYPE = "text/event-stream"
@@ -94,3 +98,17 @@ try:
     import orjson as _orjson
 except ImportError:  # pragma: no cover - orjson is a dependency; this keeps it optional
     _orjson = None
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` so that a killed run never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -8,12 +8,9 @@ only, so a merged report renders like a single run's.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
@@ -41,7 +38,6 @@ __all__ = [
     "finalize",
     "report_schema",
     "report_schema_text",
-    "write_text_atomic",
 ]
 
 REPORT_VERSION = 1
@@ -306,20 +302,6 @@ def _excerpt(contract: Contract, pointer: str | None, max_lines: int = 30) -> st
     if len(lines) > max_lines:
         lines = [*lines[:max_lines], "  ..."]
     return "\n".join(lines)
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` so that a killed run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def dumps(report: Report) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._util import write_text_atomic
 from ._html import render_html
-from ._json import dumps, write_text_atomic
+from ._json import dumps
 from ._junit import render_junit
 from ._markdown import render_badge, render_summary
 from ._types import Report

@@ -8,12 +8,11 @@ run with the generated cases that failed in it, replayed ones included.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import UsageError
+from .._util import write_text_atomic
 from ._cases import Case, body_key
 
 if TYPE_CHECKING:
@@ -72,13 +71,5 @@ def save_examples(path: Path, cases: list[Case], results: list[ExchangeResult]) 
     if not kept and not path.exists():
         return 0  # nothing failed, nothing to clear: no file
     text = json.dumps({"version": 1, "examples": kept}, indent=2, ensure_ascii=False) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text)
     return len(kept)

@@ -172,6 +172,16 @@ async def run_async(
         semaphore = asyncio.Semaphore(max(config.workers, 1))
         done = 0
 
+        async def sent(case: Case) -> Exchange:
+            return await send(
+                client,
+                case,
+                base_url=config.base_url,
+                api_key=config.api_key,
+                limits=config.limits,
+                on_request=spend,
+            )
+
         async def one(position: int, case: Case) -> None:
             nonlocal done
             async with semaphore:
@@ -179,14 +189,7 @@ async def run_async(
                     skipped.append(case.name)
                 else:
                     try:
-                        exchange = await send(
-                            client,
-                            case,
-                            base_url=config.base_url,
-                            api_key=config.api_key,
-                            limits=config.limits,
-                            on_request=spend,
-                        )
+                        exchange = await sent(case)
                     except TargetUnreachable as exc:
                         # The target went away mid-run: this case fails, the run goes on.
                         exchange = _lost(case, config.base_url, str(exc))
@@ -211,14 +214,7 @@ async def run_async(
                 return None
             shrink_left -= 1
             try:
-                return await send(
-                    client,
-                    case,
-                    base_url=config.base_url,
-                    api_key=config.api_key,
-                    limits=config.limits,
-                    on_request=spend,
-                )
+                return await sent(case)
             except TargetUnreachable:
                 return None
 

@@ -224,14 +224,15 @@ def test_readme_lists_the_checks_of_each_level() -> None:
 
 
 def test_a_failed_write_leaves_the_previous_report_whole(tmp_path: Path, monkeypatch: Any) -> None:
-    from conformance.report import _json, _write
+    from conformance import _util
+    from conformance.report import _write
 
     (tmp_path / "report.json").write_text('{"previous": true}')
 
     def killed(src: str, dst: str) -> None:
         raise OSError("killed before the rename")
 
-    monkeypatch.setattr(_json.os, "replace", killed)
+    monkeypatch.setattr(_util.os, "replace", killed)
     with pytest.raises(OSError):
         _write.write_report({"x": 1}, tmp_path)
     assert json.loads((tmp_path / "report.json").read_text()) == {"previous": True}
