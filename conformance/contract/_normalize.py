@@ -36,19 +36,25 @@ def stringify_keys(data: Any) -> Any:
     return data
 
 
+def _subschemas(schema: dict[str, Any]) -> list[Any]:
+    """The direct subschemas of ``schema`` (under properties, items, allOf, not, ...)."""
+    out: list[Any] = []
+    for key, value in schema.items():
+        if key in SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
+            out += value.values()
+        elif key in SCHEMA_LIST_KEYWORDS and isinstance(value, list):
+            out += value
+        elif key in SCHEMA_SINGLE_KEYWORDS and isinstance(value, dict):
+            out.append(value)
+    return out
+
+
 def normalize_schema(schema: Any) -> None:
     """Rewrite one schema (and its subschemas) to 2020-12, in place."""
     if not isinstance(schema, dict):
         return
-    for key, value in schema.items():
-        if key in SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
-            for sub in value.values():
-                normalize_schema(sub)
-        elif key in SCHEMA_LIST_KEYWORDS and isinstance(value, list):
-            for sub in value:
-                normalize_schema(sub)
-        elif key in SCHEMA_SINGLE_KEYWORDS and isinstance(value, dict):
-            normalize_schema(value)
+    for sub in _subschemas(schema):
+        normalize_schema(sub)
     for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
         flag = schema.get(exclusive)
         if isinstance(flag, bool):
@@ -87,15 +93,8 @@ def optional_null_is_absent(document: Any) -> None:
 def _optional_null(schema: Any) -> None:
     if not isinstance(schema, dict):
         return
-    for key, value in schema.items():
-        if key in SCHEMA_MAP_KEYWORDS and isinstance(value, dict):
-            for sub in value.values():
-                _optional_null(sub)
-        elif key in SCHEMA_LIST_KEYWORDS and isinstance(value, list):
-            for sub in value:
-                _optional_null(sub)
-        elif key in SCHEMA_SINGLE_KEYWORDS and isinstance(value, dict):
-            _optional_null(value)
+    for sub in _subschemas(schema):
+        _optional_null(sub)
     properties = schema.get("properties")
     if isinstance(properties, dict):
         required = schema.get("required")
