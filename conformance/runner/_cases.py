@@ -22,7 +22,7 @@ from .._util import is_int, pointer_of, strict_json
 from .._vocab import Auth, CaseSource, Expectation
 from ..contract import explain_error, request_examples
 from ..exchange import Violation
-from ._mutations import make_negative, mutations, pick
+from ._mutations import make_negative, mutations, object_schema, pick
 
 if TYPE_CHECKING:
     from ..contract import Contract
@@ -332,10 +332,8 @@ def body_key(body: Any) -> str:
 
 
 def _documented_properties(contract: Contract) -> list[str]:
-    from ._mutations import _object
-
     location = contract.operation().request_schema
-    return list(_object(contract, contract.schema(location))[1]) if location else []
+    return list(object_schema(contract, contract.schema(location))[1]) if location else []
 
 
 def _allof_parts(node: Any, found: set[int]) -> None:

@@ -26,7 +26,7 @@ from ..contract import explain_error
 if TYPE_CHECKING:
     from ..contract import Contract
 
-__all__ = ["Mutation", "apply_mutation", "make_negative", "mutations", "pick"]
+__all__ = ["Mutation", "apply_mutation", "make_negative", "mutations", "object_schema", "pick"]
 
 _DELETE: Any = object()
 #: A value of each JSON type, to put where another type is documented.
@@ -131,7 +131,7 @@ def _value_mutations(
                         yield mutation
 
 
-def _object(contract: Contract, schema: Any) -> tuple[list[str], dict[str, Any]]:
+def object_schema(contract: Contract, schema: Any) -> tuple[list[str], dict[str, Any]]:
     """The required names and the properties of an object schema, its allOf parts merged."""
     schema = _resolve(contract, schema)
     if not isinstance(schema, dict):
@@ -139,7 +139,7 @@ def _object(contract: Contract, schema: Any) -> tuple[list[str], dict[str, Any]]
     required = list(schema.get("required") or [])
     properties = dict(schema.get("properties") or {})
     for part in schema.get("allOf") or []:
-        more_required, more_properties = _object(contract, part)
+        more_required, more_properties = object_schema(contract, part)
         required += [r for r in more_required if r not in required]
         properties.update(more_properties)
     return required, properties
@@ -150,7 +150,7 @@ def mutations(contract: Contract) -> list[Mutation]:
     location = contract.operation().request_schema
     if location is None:
         return []
-    required, properties = _object(contract, contract.schema(location))
+    required, properties = object_schema(contract, contract.schema(location))
     out: list[Mutation] = [
         Mutation(kind="missing-required", path=(name,), value=_DELETE) for name in required
     ]
@@ -219,7 +219,7 @@ def make_negative(contract: Contract, base: dict[str, Any], mutation: Mutation) 
     that one constraint only. None when no such body can be made."""
     location = contract.operation().request_schema
     assert location is not None
-    _, properties = _object(contract, contract.schema(location))
+    _, properties = object_schema(contract, contract.schema(location))
     body = apply_mutation(base, mutation)
     for _attempt in range(3):
         errors = [explain_error(e) for e in contract.validator(location).iter_errors(body)]
@@ -246,4 +246,5 @@ def make_negative(contract: Contract, base: dict[str, Any], mutation: Mutation) 
 
 
 def pick(mutations: list[Mutation], rng: random.Random) -> Mutation:
+    """One of ``mutations``, drawn by ``rng`` (repeatable by its seed)."""
     return mutations[rng.randrange(len(mutations))]

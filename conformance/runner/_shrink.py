@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from ..checks import check_exchange
+from ._mutations import object_schema
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
@@ -31,10 +32,8 @@ Sender = Callable[["Case"], Awaitable["Exchange | None"]]
 
 
 def _kept_fields(contract: Contract, case: Case) -> set[str]:
-    from ._mutations import _object
-
     location = contract.operation().request_schema
-    required = _object(contract, contract.schema(location))[0] if location else []
+    required = object_schema(contract, contract.schema(location))[0] if location else []
     return set(required) | _broken(case) | {"max_tokens"}  # keeps a wrong acceptance cheap
 
 

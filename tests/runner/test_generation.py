@@ -24,9 +24,9 @@ def _plan(contract: Any, seed: int | None = None, config: RunConfig = CONFIG) ->
 
 
 def _documented(contract: Any) -> set[str]:
-    from conformance.runner._mutations import _object
+    from conformance.runner._mutations import object_schema
 
-    _, properties = _object(contract, contract.schema(contract.operation().request_schema))
+    _, properties = object_schema(contract, contract.schema(contract.operation().request_schema))
     return set(properties)
 
 
