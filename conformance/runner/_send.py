@@ -21,7 +21,7 @@ import httpx
 
 from .._errors import TargetUnreachable
 from .._util import is_sse_media_type
-from ..exchange import EventSource, Exchange, Request, Response, Timings
+from ..exchange import REDACTED, EventSource, Exchange, Request, Response, Timings
 from ._cases import Case
 
 __all__ = ["API_KEY_VARIABLE", "Limits", "TargetUnreachable", "curl_command", "send"]
@@ -236,7 +236,7 @@ async def _attempt(
         raise TargetUnreachable(f"{url}: {_describe(exc)}") from None
     except httpx.HTTPError as exc:
         raise TargetUnreachable(f"{url}: {_describe(exc)}") from None
-    return _exchange(case, url, request, reading), reading.retry
+    return _exchange(case, url, request, reading, api_key), reading.retry
 
 
 def _describe(exc: BaseException) -> str:
@@ -293,7 +293,18 @@ async def _read_body(response: httpx.Response, reading: _Reading, limits: Limits
             return
 
 
-def _exchange(case: Case, url: str, request: Request, reading: _Reading) -> Exchange:
+def _scrub(data: bytes, secret: str | None) -> bytes:
+    """``data`` with the key replaced, should the server echo it (in an error message, say):
+    what a response says goes into reports, so the key is redacted as it arrives, the way a
+    request's headers are."""
+    if not secret or len(secret) < 6:
+        return data
+    return data.replace(secret.encode(), REDACTED.encode())
+
+
+def _exchange(
+    case: Case, url: str, request: Request, reading: _Reading, api_key: str | None
+) -> Exchange:
     status = reading.status
     assert status is not None
     timings = Timings(
@@ -306,10 +317,14 @@ def _exchange(case: Case, url: str, request: Request, reading: _Reading) -> Exch
     # What the request asked for decides how a success is read (a stream served with the wrong
     # Content-Type is still a stream, and HTTP-CONTENT-TYPE-001 says so); an error is a body.
     streamed = is_sse_media_type(content_type) or (case.stream and 200 <= status < 300)
-    body = b"".join(reading.parts)
+    body = _scrub(b"".join(reading.parts), api_key)
+    headers = tuple(
+        (name, _scrub(value.encode("latin-1", "replace"), api_key).decode("latin-1"))
+        for name, value in reading.headers
+    )
     response = Response(
         status=status,
-        headers=reading.headers,
+        headers=headers,
         body=None if streamed else body,
         events=EventSource([body]) if streamed else None,
     )

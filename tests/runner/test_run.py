@@ -234,3 +234,71 @@ def test_a_deployment_without_auth_declares_it_and_auth_does_not_apply(tmp_path:
     assert code == 0 and auth["applicable"] is False and auth["status"] == "skip", out
     assert report["level"] == "full"
     assert not [e for e in report["exchanges"] if e["id"].startswith("auth-")]
+
+
+def _echoing_app(refuse: bool) -> Any:
+    """A server that writes the caller's key back in its bodies and headers."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Mount
+
+    inner = create_app(api_keys=["sk-echoed-SECRET-9d1e"])
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await inner(scope, receive, send)
+        key = dict(scope["headers"]).get(b"authorization", b"").decode()
+        if refuse:
+            response = JSONResponse(
+                {"error": {"message": f"bad key {key}", "type": "x", "param": None, "code": None}},
+                status_code=401,
+                headers={"x-echo": key},
+            )
+            return await response(scope, receive, send)
+
+        async def echo(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message["headers"], (b"x-echo", key.encode())]
+            await send(message)
+
+        return await inner(scope, receive, echo)
+
+    return Starlette(routes=[Mount("/", app=app)])
+
+
+@pytest.mark.parametrize("refuse", [True, False])
+def test_a_key_the_server_echoes_is_redacted_everywhere(
+    tmp_path: Path, monkeypatch: Any, refuse: bool
+) -> None:
+    secret = "sk-echoed-SECRET-9d1e"
+    monkeypatch.setenv("CONFORMANCE_API_KEY", secret)
+    with serve_in_thread(_echoing_app(refuse)) as url:
+        code, out, err = cli("run", "--base-url", url, "--report-dir", str(tmp_path), *FAST)
+    assert code == (2 if refuse else 0), out + err
+    assert secret not in out and secret not in err
+    if refuse:
+        assert "the key was refused (401" in err and "[REDACTED]" in err
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["--seed", "soon"], "--seed 'soon' is not a number or 'random'"),
+        (["--shrink-budget", "-1"], "--shrink-budget must be 0 or more"),
+        (["--idle-timeout", "0"], "--idle-timeout must be more than 0"),
+    ],
+)
+def test_bad_generation_flags(argv: list[str], line: str) -> None:
+    code, _, err = cli("run", *argv)
+    assert code == 2 and line in err and err.count("\n") == 1, err
+
+
+def test_an_unreadable_examples_database_is_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "examples.json"
+    db.write_text("{not json")
+    code, _, err = cli("run", "--examples-db", str(db), "--report-dir", str(tmp_path / "r"))
+    assert code == 2 and f"examples database {db}: not readable" in err
+    assert err.count("\n") == 2  # the embedded-server notice, then the error
