@@ -149,6 +149,13 @@ def _add_run(commands: Any) -> None:
         "0: no shrinking)",
     )
     run.add_argument(
+        "--modalities",
+        default="text",
+        metavar="LIST",
+        help="what the model takes in, comma separated: text, image, audio, file (default "
+        "text: generated requests send no image, audio or file parts)",
+    )
+    run.add_argument(
         "--examples-db",
         metavar="PATH",
         help="where generated cases that failed are kept and replayed first by the next run "
@@ -250,7 +257,17 @@ def _add_serve(commands: Any) -> None:
         metavar="NAME",
         help="switch a fault on (repeatable)",
     )
-    serve.add_argument("--list-faults", action="store_true", help="list the faults and exit")
+    serve.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a legal behaviour real servers differ in, which no check may fail (repeatable): "
+        "crlf, no-space, keep-alive, nulls, strict-input",
+    )
+    serve.add_argument(
+        "--list-faults", action="store_true", help="list the faults and the variants and exit"
+    )
     serve.add_argument("--api-key", action="append", metavar="KEY", help="an accepted key")
     serve.add_argument("--latency-ms", type=float, default=0.0, help="delay before answering")
     serve.add_argument("--chunk-delay-ms", type=float, default=0.0, help="delay between chunks")
@@ -419,6 +436,20 @@ def _cmd_report_schema(args: argparse.Namespace, out: IO[str], err: IO[str]) -> 
     return EXIT_OK
 
 
+def _modalities(text: str) -> frozenset[str]:
+    from .runner import MODALITIES
+
+    names = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = sorted(names - set(MODALITIES))
+    if unknown or "text" not in names:
+        raise UsageError(
+            f"--modalities {text!r}: "
+            + (f"unknown {', '.join(unknown)}; " if unknown else "text is missing; ")
+            + f"give a comma-separated list of {', '.join(MODALITIES)} (text included)"
+        )
+    return frozenset(names)
+
+
 def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import os
     from pathlib import Path
@@ -464,6 +495,7 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         shard=shard,
         examples_db=Path(args.examples_db or Path(args.report_dir) / "examples.json"),
         shrink_budget=args.shrink_budget,
+        modalities=_modalities(args.modalities),
     )
 
     def announce(url: str) -> None:
@@ -587,7 +619,14 @@ def _cmd_lint(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import socket
 
-    from .reference import DEFAULT_API_KEY, FAULTS, create_app, unknown_faults
+    from .reference import (
+        DEFAULT_API_KEY,
+        FAULTS,
+        VARIANTS,
+        create_app,
+        unknown_faults,
+        unknown_variants,
+    )
 
     if args.list_faults:
         width = max(len(name) for name in FAULTS)
@@ -599,13 +638,18 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 effect += f" (a run stops at the preflight: {fault.stops_run}...)"
             out.write(f"{fault.name:<{width}}  {effect}\n")
             out.write(f"{'':<{width}}  {fault.description}\n")
-        out.write(f"{len(FAULTS)} faults\n")
+        out.write(f"{len(FAULTS)} faults\n\nvariants (legal: every check still passes)\n")
+        for variant in VARIANTS.values():
+            out.write(f"{variant.name:<{width}}  {variant.description} ({variant.source})\n")
         return EXIT_OK
-    unknown = unknown_faults(args.fault)
-    if unknown:
-        raise UsageError(
-            f"unknown fault(s): {', '.join(unknown)} (see 'conformance serve --list-faults')"
-        )
+    for kind, unknown in (
+        ("fault", unknown_faults(args.fault)),
+        ("variant", unknown_variants(args.variant)),
+    ):
+        if unknown:
+            raise UsageError(
+                f"unknown {kind}(s): {', '.join(unknown)} (see 'conformance serve --list-faults')"
+            )
     if args.latency_ms < 0 or args.chunk_delay_ms < 0:
         raise UsageError("--latency-ms and --chunk-delay-ms must be 0 or more")
     if not 0 < args.port < 65536:
@@ -625,8 +669,10 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         latency_ms=args.latency_ms,
         chunk_delay_ms=args.chunk_delay_ms,
         keep_alive=args.keep_alive,
+        variants=args.variant,
     )
     faults = f" with faults: {', '.join(args.fault)}" if args.fault else ""
+    faults += f" (variants: {', '.join(args.variant)})" if args.variant else ""
     out.write(f"conformance reference server on http://{args.host}:{args.port}{faults}\n")
     out.flush()
     uvicorn.run(

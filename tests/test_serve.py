@@ -90,14 +90,17 @@ def test_serve_answers_like_deepseek(server: str, deepseek: Any, stream: bool) -
 def test_list_faults() -> None:
     code, out, _ = cli("serve", "--list-faults")
     assert code == 0
-    assert int(out.strip().splitlines()[-1].split()[0]) >= 25
+    (count,) = [line for line in out.splitlines() if line.endswith(" faults")]
+    assert int(count.split()[0]) >= 25
     assert "no-done" in out and "STREAM-DONE-001" in out
+    assert "variants (legal: every check still passes)" in out and "strict-input" in out
 
 
 @pytest.mark.parametrize(
     ("argv", "line"),
     [
         (["serve", "--fault", "nope"], "conformance: error: unknown fault(s): nope"),
+        (["serve", "--variant", "nope"], "conformance: error: unknown variant(s): nope"),
         (["serve", "--port", "70000"], "conformance: error: --port 70000 is not a port number"),
         (["serve", "--latency-ms", "-1"], "conformance: error: --latency-ms and --chunk-delay-ms"),
         (["serve", "--port", "x"], "conformance: error: argument --port: invalid int value"),

@@ -5,14 +5,16 @@ from __future__ import annotations
 from .._util import is_json_media_type
 from ._document import RawDocument, read_document
 from ._examples import request_examples
-from ._export import export_document
+from ._export import effective_document, export_document
 from ._lint import Finding, lint
 from ._loader import load_contract, overlaid_document
 from ._model import Contract, Operation, ResponseVariant, StreamSpec, explain_error
 from ._overlay import Overlay, OverlayAction, apply_overlay, load_overlay
 from ._profiles import Profile, available_profiles, load_profile
+from ._requests import REQUEST_RULES, RequestRule, request_errors, request_is_valid
 
 __all__ = [
+    "REQUEST_RULES",
     "Contract",
     "Finding",
     "Operation",
@@ -20,10 +22,12 @@ __all__ = [
     "OverlayAction",
     "Profile",
     "RawDocument",
+    "RequestRule",
     "ResponseVariant",
     "StreamSpec",
     "apply_overlay",
     "available_profiles",
+    "effective_document",
     "explain_error",
     "export_document",
     "is_json_media_type",
@@ -33,5 +37,7 @@ __all__ = [
     "load_profile",
     "overlaid_document",
     "read_document",
+    "request_errors",
     "request_examples",
+    "request_is_valid",
 ]

@@ -9,7 +9,7 @@ import yaml
 
 from ._model import Contract
 
-__all__ = ["export_document"]
+__all__ = ["effective_document", "export_document"]
 
 try:
     _Dumper: type[yaml.SafeDumper] = yaml.CSafeDumper  # type: ignore[assignment]
@@ -17,13 +17,20 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Dumper = yaml.SafeDumper
 
 
+def effective_document(contract: Contract) -> dict[str, Any]:
+    """A copy of the overlaid document with every schema in JSON Schema 2020-12, declared as
+    OAS 3.2.0: what :func:`export_document` writes, as data (the caller may change it)."""
+    document: dict[str, Any] = copy.deepcopy(dict(contract.schema_document))
+    document["openapi"] = "3.2.0"
+    return document
+
+
 def export_document(contract: Contract) -> str:
     """The overlaid document with every schema in JSON Schema 2020-12, declared as OAS 3.2.0.
 
     Nothing is dropped: extensions (``x-...``), examples and descriptions stay as written.
     """
-    document: dict[str, Any] = copy.deepcopy(dict(contract.schema_document))
-    document["openapi"] = "3.2.0"
+    document = effective_document(contract)
     header = (
         f"# Effective contract exported by conformance (profile {contract.profile.name}).\n"
         f"# Source: {contract.source} (sha256 {contract.sha256})\n"

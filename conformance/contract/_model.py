@@ -65,7 +65,25 @@ def explain_error(error: ValidationError) -> ValidationError:
             key=lambda g: (any(e.validator in ("const", "enum") for e in g), len(g)),
         )
         error = max(best, key=lambda e: len(e.absolute_path))
-    return error
+    return _described(error)
+
+
+def _described(error: ValidationError) -> ValidationError:
+    """An error of a cross-field rule (the ``then`` of an ``if``) reads as the rule's
+    ``description`` when it has one, instead of jsonschema's words on the whole body."""
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    description = schema.get("description")
+    if "then" not in error.absolute_schema_path or not isinstance(description, str):
+        return error
+    message = description if error.validator == "contains" else f"{description}: {error.message}"
+    return ValidationError(
+        message,
+        validator=error.validator,
+        validator_value=error.validator_value,
+        instance=error.instance,
+        path=list(error.absolute_path),
+        schema_path=list(error.absolute_schema_path),
+    )
 
 
 def _discriminator(groups: list[list[ValidationError]]) -> ValidationError | None:

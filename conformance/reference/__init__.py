@@ -8,13 +8,17 @@ from __future__ import annotations
 from ._app import DEFAULT_API_KEY, MODELS, create_app
 from ._faults import FAULTS, Fault, unknown_faults
 from ._serve import serve_in_thread
+from ._variants import VARIANTS, Variant, unknown_variants
 
 __all__ = [
     "DEFAULT_API_KEY",
     "FAULTS",
     "MODELS",
+    "VARIANTS",
     "Fault",
+    "Variant",
     "create_app",
     "serve_in_thread",
     "unknown_faults",
+    "unknown_variants",
 ]

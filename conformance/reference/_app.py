@@ -23,9 +23,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .._errors import UsageError
-from ..contract import Contract, load_contract
+from ..contract import Contract, load_contract, request_errors
 from ._faults import FAULTS
 from ._generate import Completion, generate, tokenize
+from ._variants import VARIANTS
 
 __all__ = ["DEFAULT_API_KEY", "MODELS", "create_app"]
 
@@ -50,22 +51,37 @@ class _Server:
         latency_ms: float,
         chunk_delay_ms: float,
         keep_alive: bool,
+        variants: Iterable[str] = (),
     ) -> None:
         self.contract = contract
         self.faults = frozenset(faults)
-        unknown = sorted(self.faults - set(FAULTS))
-        if unknown:
-            raise UsageError(
-                f"unknown fault(s): {', '.join(unknown)} (see 'conformance serve --list-faults')"
-            )
+        self.variants = frozenset(variants)
+        for kind, names, known in (
+            ("fault", self.faults, FAULTS),
+            ("variant", self.variants, VARIANTS),
+        ):
+            unknown = sorted(names - set(known))
+            if unknown:
+                raise UsageError(
+                    f"unknown {kind}(s): {', '.join(unknown)} "
+                    "(see 'conformance serve --list-faults')"
+                )
         self.api_keys = frozenset(api_keys)
         self.latency = latency_ms / 1000
         self.chunk_delay = chunk_delay_ms / 1000
-        self.keep_alive = keep_alive
+        self.keep_alive = keep_alive or "keep-alive" in self.variants
+        self.eol = "\r\n" if "crlf" in self.variants else "\n"
+        self.field = "data:" if "no-space" in self.variants else "data: "
         operation = contract.operation()
         assert operation.request_schema is not None
         self.request_schema = operation.request_schema
         self.bounds = _bounds(contract.schema(self.request_schema))
+        self.documented = _documented(contract, contract.schema(self.request_schema))
+
+    def sse(self, data: str, *, terminated: bool = True) -> bytes:
+        """One ``data`` event, framed as the variants say."""
+        end = self.eol * 2 if terminated else ""
+        return f"{self.field}{data}{end}".encode()
 
     def has(self, fault: str) -> bool:
         return fault in self.faults
@@ -122,8 +138,7 @@ class _Server:
 
     def invalid(self, body: Any) -> Response | None:
         """The error response for an invalid request, or None."""
-        validator = self.contract.validator(self.request_schema)
-        errors = list(validator.iter_errors(body))
+        errors = list(request_errors(self.contract, body))
         if self.has("lenient-tool-call-id"):
             errors = [e for e in errors if not _about_a_tool_call_id(body)]
         if errors:
@@ -140,8 +155,30 @@ class _Server:
             return self.error(
                 400, f"Invalid {param or 'request'} value: {error.message}", param=param
             )
+        if "strict-input" in self.variants:
+            problem = self.undocumented(body)
+            if problem is not None:
+                return self.error(
+                    422,
+                    f"Failed to deserialize the JSON body into the target type: {problem}",
+                )
         if body.get("model") not in MODELS:
             return self.error(400, "Model Not Exist", param="model")
+        return None
+
+    def undocumented(self, body: dict[str, Any]) -> str | None:
+        """What a strict deserialiser refuses in a valid body: a property the schema does
+        not document (top level or in a message), or an integral float for an integer."""
+        top, message_names, integers = self.documented
+        for key, value in body.items():
+            if key not in top:
+                return f"unknown field `{key}`"
+            if key in integers and isinstance(value, float):
+                return f"{key}: invalid type: floating point `{value}`, expected an integer"
+        for i, message in enumerate(body.get("messages") or []):
+            for key in message if isinstance(message, dict) else ():
+                if key not in message_names:
+                    return f"messages[{i}]: unknown field `{key}`"
         return None
 
     async def chat(self, request: Request) -> Response:
@@ -252,6 +289,11 @@ class _Server:
             message["tool_calls"] = [
                 {k: v for k, v in call.items() if k != "index"} for call in completion.tool_calls
             ]
+        usage = self.usage(completion)
+        if "nulls" in self.variants:
+            message.setdefault("reasoning_content", None)
+            message.setdefault("tool_calls", None)
+            usage.setdefault("completion_tokens_details", None)
         document = {
             "id": str(uuid.UUID(int=completion.seed << 64 | completion.seed)),
             "object": "chat.completion.chunk" if self.has("bad-object") else "chat.completion",
@@ -265,7 +307,7 @@ class _Server:
                     "finish_reason": completion.finish_reason,
                 }
             ],
-            "usage": self.usage(completion),
+            "usage": usage,
             "system_fingerprint": FINGERPRINT,
         }
         text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
@@ -278,6 +320,7 @@ class _Server:
         """The stream as a list of chunk objects (and raw strings for faults), before framing."""
         include_usage = (body.get("stream_options") or {}).get("include_usage") is True
         reasoner = bool(completion.reasoning_tokens)
+        nulls = "nulls" in self.variants
         base = {
             "id": str(uuid.UUID(int=completion.seed << 64 | completion.seed)),
             "object": "chat.completion" if self.has("bad-object") else "chat.completion.chunk",
@@ -297,6 +340,9 @@ class _Server:
             }
             if include_usage:
                 item["usage"] = None
+            if nulls:
+                for key in ("role", "content", "reasoning_content", "tool_calls"):
+                    delta.setdefault(key, None)
             return item
 
         out: list[Any] = []
@@ -377,14 +423,14 @@ class _Server:
         frames = []
         for position, item in enumerate(items):
             data = item if isinstance(item, str) else _dumps(item)
-            frame = f"data: {data}\n\n".encode()
+            frame = self.sse(data)
             if position == 1 and self.has("invalid-utf8") and b'"content":"' in frame:
                 frame = frame.replace(b'"content":"', b'"content":"\xff', 1)
             frames.append(frame)
         if not self.has("no-done"):
-            frames.append(b"data: [DONE]" if self.has("unterminated-done") else b"data: [DONE]\n\n")
+            frames.append(self.sse("[DONE]", terminated=not self.has("unterminated-done")))
         if self.has("done-twice"):
-            frames.append(b"data: [DONE]\n\n")
+            frames.append(self.sse("[DONE]"))
         return frames
 
     def stream(
@@ -403,11 +449,12 @@ class _Server:
             more = copy.deepcopy(template)
             more["choices"][0]["delta"] = {"content": " more"}
             more["choices"][0]["logprobs"] = self.logprob_entries(body, completion, [" more"])
-            filler = _frame(more)
+            filler = self.sse(_dumps(more))
+        comment = f": keep-alive{self.eol * 2}".encode()
 
         async def produce() -> AsyncIterator[bytes]:
             if keep_alive:
-                yield b": keep-alive\n\n"
+                yield comment
             for position, frame in enumerate(frames):
                 if hang and position == 2:
                     await asyncio.sleep(3600)
@@ -423,10 +470,6 @@ class _Server:
         return StreamingResponse(produce(), status_code=status, media_type=media_type)
 
 
-def _frame(item: Any) -> bytes:
-    return f"data: {_dumps(item)}\n\n".encode()
-
-
 def create_app(
     *,
     faults: Iterable[str] = (),
@@ -435,11 +478,14 @@ def create_app(
     chunk_delay_ms: float = 0,
     keep_alive: bool = False,
     contract: Contract | None = None,
+    variants: Iterable[str] = (),
 ) -> Starlette:
-    """The reference server as an ASGI app; ``faults`` are names from :data:`FAULTS`."""
+    """The reference server as an ASGI app; ``faults`` are names from :data:`FAULTS` (each
+    breaks named checks), ``variants`` from :data:`VARIANTS` (legal, no check may fail)."""
     server = _Server(
         contract=contract or load_contract(profile="deepseek"),
         faults=faults,
+        variants=variants,
         api_keys=api_keys,
         latency_ms=latency_ms,
         chunk_delay_ms=chunk_delay_ms,
@@ -502,3 +548,34 @@ def _about_a_tool_call_id(body: Any) -> bool:
             if isinstance(call, dict) and not isinstance(call.get("id"), str):
                 return True
     return False
+
+
+def _documented(contract: Contract, schema: Any) -> tuple[set[str], set[str], set[str]]:
+    """The request's documented top-level property names, the names any message variant
+    documents, and the top-level properties typed integer only (for ``strict-input``)."""
+
+    def resolve(node: Any) -> Any:
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            node = contract.schema(node["$ref"].removeprefix("#"))
+        return node
+
+    def properties(node: Any) -> dict[str, Any]:
+        node = resolve(node)
+        if not isinstance(node, dict):
+            return {}
+        found = dict(node.get("properties") or {})
+        for key in ("allOf", "anyOf", "oneOf"):
+            for part in node.get(key) or []:
+                found.update(properties(part))
+        return found
+
+    def integer_only(node: Any) -> bool:
+        node = resolve(node)
+        types = node.get("type") if isinstance(node, dict) else None
+        types = types if isinstance(types, list) else [types]
+        return "integer" in types and "number" not in types
+
+    top = properties(schema)
+    messages = resolve(top.get("messages"))
+    items = messages.get("items") if isinstance(messages, dict) else None
+    return set(top), set(properties(items)), {k for k, v in top.items() if integer_only(v)}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._util import is_int, pointer_of, strict_json
 from .._vocab import Auth, CaseSource, Expectation
-from ..contract import explain_error, request_examples
+from ..contract import explain_error, request_errors, request_examples, request_is_valid
 from ..exchange import Violation
 from ._mutations import make_negative, mutations, object_schema, pick
 
@@ -28,12 +28,15 @@ if TYPE_CHECKING:
     from ..contract import Contract
 
 __all__ = [
+    "MODALITIES",
     "Case",
+    "TokenBudget",
     "auth_cases",
     "example_cases",
     "generated_cases",
     "negative_cases",
     "scenario_cases",
+    "token_budget",
 ]
 
 #: Longest message content a generated case sends (frugality).
@@ -125,7 +128,9 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
     essay = [{"role": "user", "content": "Write a long story about the sea."}]
     weather = [{"role": "user", "content": "What is the weather in Paris?"}]
     small = max_tokens
-    enough = max(64, max_tokens)  # room to reach a stop sequence or close a JSON object
+    # room to reach a stop sequence, close a JSON object or write a tool call's arguments:
+    # the only cases that may ask for more than --max-tokens
+    enough = max(64, max_tokens)
     named = {"type": "function", "function": {"name": "get_time"}}
 
     def body(**extra: Any) -> dict[str, Any]:
@@ -187,12 +192,18 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
             ),
         ),
         Case(
-            name="tools-auto", body=body(messages=weather, tools=[WEATHER_TOOL], tool_choice="auto")
+            name="tools-auto",
+            body=body(
+                messages=weather, tools=[WEATHER_TOOL], tool_choice="auto", max_tokens=enough
+            ),
         ),
-        Case(name="tools-required", body=body(tools=[WEATHER_TOOL], tool_choice="required")),
+        Case(
+            name="tools-required",
+            body=body(tools=[WEATHER_TOOL], tool_choice="required", max_tokens=enough),
+        ),
         Case(
             name="tools-named",
-            body=body(tools=[WEATHER_TOOL, CLOCK_TOOL], tool_choice=named),
+            body=body(tools=[WEATHER_TOOL, CLOCK_TOOL], tool_choice=named, max_tokens=enough),
         ),
         Case(
             name="tools-round-trip",
@@ -202,19 +213,33 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
         ),
         Case(
             name="stream-tools-required",
-            body=body(stream=True, tools=[WEATHER_TOOL], tool_choice="required"),
+            body=body(stream=True, tools=[WEATHER_TOOL], tool_choice="required", max_tokens=enough),
         ),
         Case(
             name="stream-tools-named",
-            body=body(stream=True, tools=[WEATHER_TOOL, CLOCK_TOOL], tool_choice=named),
+            body=body(
+                stream=True, tools=[WEATHER_TOOL, CLOCK_TOOL], tool_choice=named, max_tokens=enough
+            ),
         ),
         Case(
             name="stream-tools-auto",
-            body=body(messages=weather, stream=True, tools=[WEATHER_TOOL], tool_choice="auto"),
+            body=body(
+                messages=weather,
+                stream=True,
+                tools=[WEATHER_TOOL],
+                tool_choice="auto",
+                max_tokens=enough,
+            ),
         ),
         Case(
             name="stream-tools-round-trip",
-            body=body(messages=round_trip, tools=[WEATHER_TOOL], tool_choice="none", stream=True),
+            body=body(
+                messages=round_trip,
+                tools=[WEATHER_TOOL],
+                tool_choice="none",
+                stream=True,
+                max_tokens=small,
+            ),
         ),
         Case(name="temperature-0", body=body(temperature=0, max_tokens=small)),
         Case(name="bounds", body=body(temperature=2, top_p=1, max_tokens=small)),
@@ -247,14 +272,41 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
 
 
 def negative_cases(model: str, *, max_tokens: int = 16) -> list[Case]:
-    """Hand-picked invalid requests: a body that is not JSON (once per run), and a tool call
-    whose id is not a string deep in a round trip (real servers have let it through). The
-    constraints at the top of the schema are broken one at a time by :func:`mutation_cases`."""
+    """Hand-picked invalid requests: a body that is not JSON (once per run), a tool call whose
+    id is not a string deep in a round trip (real servers have let it through), and each
+    cross-field rule broken alone (``tool_choice`` without ``tools``, ``top_logprobs``
+    without ``logprobs``, a tool message that answers no call). The constraints at the top of
+    the schema are broken one at a time by :func:`mutation_cases`. A case the contract does not
+    reject (a document without the rule) is dropped when the run is planned."""
     call = {
         "id": 401,
         "type": "function",
         "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
     }
+    hi = [{"role": "user", "content": "Hi"}]
+    weather = {"role": "user", "content": "Weather in Paris?"}
+    asked = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{**call, "id": "call_0"}],
+    }
+
+    def reject(name: str, **fields: Any) -> Case:
+        body = {"model": model, "messages": hi, **fields, "max_tokens": max_tokens}
+        return Case(name=name, body=body, expectation="reject", source="negative")
+
+    cross_field = [
+        reject("negative-tool-choice-without-tools", tool_choice="required"),
+        reject("negative-top-logprobs-without-logprobs", top_logprobs=2),
+        reject(
+            "negative-tool-message-without-call",
+            messages=[weather, {"role": "tool", "content": "{}", "tool_call_id": "call_0"}],
+        ),
+        reject(
+            "negative-tool-call-id-unanswered",
+            messages=[weather, asked, {"role": "tool", "content": "{}", "tool_call_id": "call_9"}],
+        ),
+    ]
     return [
         Case(
             name="invalid-json",
@@ -276,6 +328,7 @@ def negative_cases(model: str, *, max_tokens: int = 16) -> list[Case]:
             expectation="reject",
             source="negative",
         ),
+        *cross_field,
     ]
 
 
@@ -385,16 +438,62 @@ def _walk(node: Any) -> Iterator[dict[str, Any]]:
             yield from _walk(value)
 
 
-def _text_only(body: Any) -> bool:
-    """Whether every message content is text (a text-only model rightly rejects image_url,
-    input_audio and file parts)."""
+#: The modalities ``--modalities`` names, and the content part types of each (a part of
+#: another type, such as an assistant's ``refusal``, is text).
+MODALITIES: dict[str, tuple[str, ...]] = {
+    "text": ("text", "refusal"),
+    "image": ("image_url",),
+    "audio": ("input_audio",),
+    "file": ("file",),
+}
+
+
+def _within(body: Any, modalities: frozenset[str]) -> bool:
+    """Whether every content part of ``body`` 's messages is of one of ``modalities`` (a
+    text-only model rightly rejects image_url, input_audio and file parts)."""
+    allowed = {kind for name in modalities for kind in MODALITIES.get(name, ())}
+    known = {kind for kinds in MODALITIES.values() for kind in kinds}
     for message in body.get("messages") or [] if isinstance(body, dict) else []:
         content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list) and any(
-            not (isinstance(p, dict) and p.get("type") == "text") for p in content
-        ):
-            return False
+        for part in content if isinstance(content, list) else []:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind in known and kind not in allowed:
+                return False
     return True
+
+
+#: The most items a generated positive keeps in any array (messages, tool calls, tools...).
+MAX_ITEMS = 3
+
+
+def _trimmed(value: Any) -> Any:
+    """``value`` with every array cut to ``MAX_ITEMS``, every string to ``MAX_CONTENT``
+    characters, and every integral float written as an integer (JSON Schema counts 6.0 as an
+    integer, strict deserialisers do not): shallow, short bodies a person can replay, which a
+    strict server accepts (the result is validated again)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _trimmed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_trimmed(v) for v in value[:MAX_ITEMS]]
+    if isinstance(value, str):
+        return value[:MAX_CONTENT]
+    return value
+
+
+def _answer_tool_calls(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with each tool message's ``tool_call_id`` set to the id of the latest tool call
+    made before it (REQUEST-TOOL-ID-001), when it answers none; a drawn id never matches."""
+    made: list[Any] = []
+    for message in body.get("messages") or []:
+        if not isinstance(message, dict):
+            continue
+        calls = message.get("tool_calls") if message.get("role") == "assistant" else None
+        made += [c.get("id") for c in calls or [] if isinstance(c, dict)]
+        if message.get("role") == "tool" and made and message.get("tool_call_id") not in made:
+            message["tool_call_id"] = made[-1]
+    return body
 
 
 def _draw_positives(contract: Contract, count: int, seed: int) -> list[Any]:
@@ -403,15 +502,14 @@ def _draw_positives(contract: Contract, count: int, seed: int) -> list[Any]:
     import warnings
 
     import schemathesis
-    import yaml
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
     from schemathesis import GenerationMode
 
-    from ..contract import export_document
+    from ..contract import effective_document
 
     operation = contract.operation()
-    document = yaml.safe_load(export_document(contract))
+    document = effective_document(contract)
     _documented_only(document)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -447,10 +545,11 @@ def generated_cases(
     max_tokens: int,
     negative: bool = False,
     exclude: set[str] | None = None,
+    modalities: frozenset[str] = frozenset({"text"}),
 ) -> list[Case]:
     """Bodies drawn by schemathesis from the effective request schema (repeatable by ``seed``).
 
-    Positives: only documented properties, text content, at most ``MAX_CHOICES`` choices, the
+    Positives: only documented properties, content parts of ``modalities`` only, at most ``MAX_CHOICES`` choices, the
     model pinned, ``max_tokens`` capped, at most ``MAX_BODY`` bytes, and valid. Negatives: such
     a positive with one documented constraint broken (a mutation of :func:`mutations`, drawn by
     ``seed``), kept only when that is the one thing the contract rejects. Bodies whose
@@ -458,9 +557,6 @@ def generated_cases(
     """
     if count <= 0:
         return []
-    location = contract.operation().request_schema
-    assert location is not None
-    validator = contract.validator(location)
     catalogue = mutations(contract)
     rng = random.Random(seed)
     cases: list[Case] = []
@@ -469,15 +565,14 @@ def generated_cases(
     for body in _draw_positives(contract, count, seed):
         if len(cases) >= count:
             break
-        if not isinstance(body, dict) or not _text_only(body):
+        if not isinstance(body, dict) or not _within(body, modalities):
             continue
         # only documented properties (the schema's allOf parts cannot all be closed)
-        body = frugal(
-            {k: v for k, v in body.items() if k in documented}, model=model, max_tokens=max_tokens
-        )
+        documented_only = {k: _trimmed(v) for k, v in body.items() if k in documented}
+        body = _answer_tool_calls(frugal(documented_only, model=model, max_tokens=max_tokens))
         if is_int(body.get("n")) and body["n"] > MAX_CHOICES:
             body["n"] = MAX_CHOICES
-        if not validator.is_valid(body):
+        if not request_is_valid(contract, body):
             continue
         name = f"property-{len(cases) + 1}"
         if negative:
@@ -520,16 +615,50 @@ def violations_of(contract: Contract, case: Case) -> tuple[Violation, ...]:
     if location is None:
         return ()
     out = []
-    for error in contract.validator(location).iter_errors(body):
+    for error in request_errors(contract, body):
         error = explain_error(error)
         out.append(
             Violation(
                 instance_path=pointer_of(error.absolute_path),
                 keyword=str(error.validator),
                 message=error.message if len(error.message) < 200 else error.message[:197] + "...",
-                schema_path=contract.schema_pointer(location, error.absolute_schema_path),
+                # a request rule (REQUEST-...) has no place in the schema
+                schema_path=contract.schema_pointer(location, error.absolute_schema_path)
+                if error.absolute_schema_path
+                else None,
             )
         )
         if len(out) == MAX_VIOLATIONS:
             break
     return tuple(out)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TokenBudget:
+    """What a plan may spend on a server that answers the valid cases and rejects the others:
+    completion tokens (each valid case's ``max_tokens`` times its ``n``), an estimate of prompt tokens (a token per 4 bytes of
+    message text), the cases with no cap, and the reasoning-model cases (whose chain of
+    thought ``max_tokens`` does not bound: DSR1)."""
+
+    completion: int
+    prompt: int
+    uncapped: int
+    reasoning: int
+
+
+def token_budget(cases: list[Case], *, model: str) -> TokenBudget:
+    """The :class:`TokenBudget` of ``cases`` (sent with ``model``, the others reasoning)."""
+    completion = prompt = uncapped = reasoning = 0
+    for case in cases:
+        body = case.body
+        if not isinstance(body, dict) or case.expectation != "accept":
+            continue
+        limit, n = body.get("max_tokens"), body.get("n")
+        if is_int(limit) and limit > 0:
+            completion += limit * (n if is_int(n) and n > 0 else 1)
+        else:
+            uncapped += 1
+        if body.get("model") != model:
+            reasoning += 1
+        prompt += len(json.dumps(body.get("messages"), ensure_ascii=False).encode()) // 4
+    return TokenBudget(completion=completion, prompt=prompt, uncapped=uncapped, reasoning=reasoning)

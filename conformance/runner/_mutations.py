@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._util import pointer_of
-from ..contract import explain_error
+from ..contract import explain_error, request_errors
 
 if TYPE_CHECKING:
     from ..contract import Contract
@@ -220,9 +220,12 @@ def make_negative(contract: Contract, base: dict[str, Any], mutation: Mutation) 
     location = contract.operation().request_schema
     assert location is not None
     _, properties = object_schema(contract, contract.schema(location))
-    body = apply_mutation(base, mutation)
+    try:
+        body = apply_mutation(base, mutation)
+    except (LookupError, TypeError):
+        return None  # the path is not in this body (a drawn positive with fewer messages)
     for _attempt in range(3):
-        errors = [explain_error(e) for e in contract.validator(location).iter_errors(body)]
+        errors = [explain_error(e) for e in request_errors(contract, body)]
         if not errors:
             return None
         strays = [e for e in errors if not _on_the_way(tuple(e.absolute_path), mutation.path)]

@@ -24,6 +24,7 @@ from ._cases import (
     mutation_cases,
     negative_cases,
     scenario_cases,
+    token_budget,
     violations_of,
 )
 from ._database import load_examples, save_examples
@@ -63,6 +64,8 @@ class RunConfig:
     examples_db: Path | None = None
     #: requests spent at most on making failing generated cases smaller (0: not shrunk)
     shrink_budget: int = 20
+    #: the content the target's model takes in (generated positives send no other parts)
+    modalities: frozenset[str] = frozenset({"text"})
 
 
 @dataclass(kw_only=True)
@@ -96,6 +99,7 @@ def plan_cases(
         model=model,
         max_tokens=config.max_tokens,
         exclude={body_key(c.body) for c in cases},
+        modalities=config.modalities,
     )
     cases += negative_cases(model, max_tokens=config.max_tokens)
     cases += mutation_cases(contract, model=model, max_tokens=config.max_tokens)
@@ -107,15 +111,18 @@ def plan_cases(
         max_tokens=config.max_tokens,
         negative=True,
         exclude={body_key(c.body) for c in cases},
+        modalities=config.modalities,
     )
     if contract.operation().requires_auth:
         cases += auth_cases(model)
-    return [
+    planned = [
         dataclasses.replace(c, violations=violations_of(contract, c))
         if c.expectation == "reject"
         else c
         for c in cases
     ]
+    # a "negative" the contract does not reject (its document lacks the rule) is no negative
+    return [c for c in planned if c.expectation != "reject" or c.violations]
 
 
 async def run_async(
@@ -249,12 +256,20 @@ async def run_async(
 
 
 def describe_plan(cases: list[Case], *, model: str, seed: int) -> str:
-    """One line: how many cases of each source, the model and the seed (to draw them again)."""
+    """One line: how many cases of each source, the model, the seed (to draw them again) and
+    what the run may spend (:func:`token_budget`)."""
     sources: dict[str, int] = {}
     for case in cases:
         sources[case.source] = sources.get(case.source, 0) + 1
     parts = ", ".join(f"{source} {n}" for source, n in sources.items())
-    return f"{len(cases)} case(s) planned ({parts}), model {model}, seed {seed}"
+    budget = token_budget(cases, model=model)
+    spend = f"at most {budget.completion:,} completion token(s)"
+    if budget.uncapped:
+        spend += f" (and {budget.uncapped} case(s) without max_tokens)"
+    if budget.reasoning:
+        spend += f", plus the reasoning of {budget.reasoning} reasoning-model case(s)"
+    spend += f", about {budget.prompt:,} prompt token(s)"
+    return f"{len(cases)} case(s) planned ({parts}), model {model}, seed {seed}; {spend}"
 
 
 def _lost(case: Case, base_url: str, reason: str) -> Exchange:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from conformance._sse import parse_sse
-from conformance.contract import load_overlay
+from conformance.contract import load_overlay, request_errors, request_is_valid
 from conformance.contract._walk import iter_schema_roots, iter_subschemas, resolve_pointer
 from tests.helpers import CAPTURES, ERRATA, read_capture
 
@@ -106,6 +106,7 @@ def test_the_literal_seed_rejects_real_traffic(literal: Any) -> None:
 
 def test_the_request_schema_rejects_what_deepseek_rejects(deepseek: Any) -> None:
     validator = deepseek.validator(deepseek.operation().request_schema)
+    tool = {"type": "function", "function": {"name": "f"}}
     base = {"model": "deepseek-chat", "messages": [{"role": "user", "content": "hi"}]}
     assert validator.is_valid(base)
     good = [
@@ -114,7 +115,8 @@ def test_the_request_schema_rejects_what_deepseek_rejects(deepseek: Any) -> None
         {"stop": "x"},
         {"stop": ["a"] * 16},
         {"tool_choice": "none"},
-        {"tool_choice": {"type": "function", "function": {"name": "f"}}},
+        {"tool_choice": {"type": "function", "function": {"name": "f"}}, "tools": [tool]},
+        {"tool_choice": "auto", "tools": [tool]},
         {"logprobs": True, "top_logprobs": 20},
         {"top_logprobs": None},
         {"max_tokens": 8192},
@@ -133,6 +135,14 @@ def test_the_request_schema_rejects_what_deepseek_rejects(deepseek: Any) -> None
         {"messages": [{"role": "user"}]},
         {"messages": [{"role": "wizard", "content": "x"}]},
         {"tool_choice": "sometimes"},
+        {"tool_choice": "required"},
+        {"tool_choice": {"type": "function", "function": {"name": "f"}}, "tools": []},
+        {
+            "messages": [
+                {"role": "user", "content": "q"},
+                {"role": "tool", "content": "4", "tool_call_id": "c"},
+            ]
+        },
         {"response_format": {"type": "json_schema"}},
         {"tools": [{"type": "function", "function": {"name": "bad name"}}]},
     ]
@@ -152,6 +162,16 @@ def test_the_request_schema_rejects_what_deepseek_rejects(deepseek: Any) -> None
         {"role": "tool", "content": "42", "tool_call_id": "c1"},
     ]
     assert validator.is_valid({**base, "messages": tool_turn})
+    # what JSON Schema cannot compare is a request rule (REQUEST-TOOL-ID-001)
+    assert request_is_valid(deepseek, {**base, "messages": tool_turn})
+    unanswered = [*tool_turn[:2], {**tool_turn[2], "tool_call_id": "c2"}]
+    assert validator.is_valid({**base, "messages": unanswered})
+    (error,) = request_errors(deepseek, {**base, "messages": unanswered})
+    assert error.validator == "REQUEST-TOOL-ID-001" and list(error.path) == [
+        "messages",
+        2,
+        "tool_call_id",
+    ]
 
 
 def test_the_errata_example_stream_is_the_seed_stream_corrected() -> None:

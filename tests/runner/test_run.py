@@ -289,6 +289,8 @@ def test_a_key_the_server_echoes_is_redacted_everywhere(
         (["--seed", "soon"], "--seed 'soon' is not a number or 'random'"),
         (["--shrink-budget", "-1"], "--shrink-budget must be 0 or more"),
         (["--idle-timeout", "0"], "--idle-timeout must be more than 0"),
+        (["--modalities", "text,video"], "--modalities 'text,video': unknown video"),
+        (["--modalities", "image"], "--modalities 'image': text is missing"),
     ],
 )
 def test_bad_generation_flags(argv: list[str], line: str) -> None:

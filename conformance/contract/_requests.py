@@ -1,0 +1,97 @@
+"""Request rules a schema cannot say, and every error of a request body in one place.
+
+JSON Schema cannot compare values across array items, so "a ``tool`` message answers a tool
+call made earlier in the conversation" is code. Each rule has a stable id, a severity and a
+source (docs/sources.md), like the response rules of the checks stage, and reports its
+findings as jsonschema ``ValidationError`` s (``validator`` is the rule id), so the reference
+server, the case planner and the violations a negative carries read them exactly as they
+read the schema's own errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from jsonschema import ValidationError
+
+from .._vocab import Severity
+
+if TYPE_CHECKING:
+    from ._model import Contract
+
+__all__ = ["REQUEST_RULES", "RequestRule", "request_errors", "request_is_valid"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RequestRule:
+    """A rule of valid requests that the request schema cannot hold."""
+
+    id: str
+    severity: Severity
+    source: str
+    summary: str
+    #: The operation paths (suffixes) the rule belongs to.
+    paths: tuple[str, ...]
+    find: Callable[[Any], Iterator[ValidationError]]
+
+
+def _tool_ids_answered(body: Any) -> Iterator[ValidationError]:
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list) or not any(
+        isinstance(m, dict) and m.get("role") == "assistant" and m.get("tool_calls")
+        for m in messages
+    ):
+        return  # no tool call at all: the schema's own rule (errata) says so
+    made: set[str] = set()
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            continue
+        calls = message.get("tool_calls") if message.get("role") == "assistant" else None
+        for call in calls if isinstance(calls, list) else []:
+            ident = call.get("id") if isinstance(call, dict) else None
+            if not isinstance(ident, str):
+                return  # a call without a string id is the schema's to reject, not this rule's
+            made.add(ident)
+        answer = message.get("tool_call_id")
+        if message.get("role") == "tool" and isinstance(answer, str) and answer not in made:
+            known = ", ".join(repr(m) for m in sorted(made)) or "none"
+            yield ValidationError(
+                f"tool_call_id {answer!r} answers no tool call made before it "
+                f"(earlier tool call ids: {known})",
+                validator="REQUEST-TOOL-ID-001",
+                validator_value=sorted(made),
+                instance=answer,
+                path=["messages", i, "tool_call_id"],
+            )
+
+
+REQUEST_RULES: tuple[RequestRule, ...] = (
+    RequestRule(
+        id="REQUEST-TOOL-ID-001",
+        severity="MUST",
+        source="DS25; OAI",
+        summary="a tool message's tool_call_id is the id of a tool call of an earlier "
+        "assistant message",
+        paths=("/chat/completions",),
+        find=_tool_ids_answered,
+    ),
+)
+
+
+def request_errors(contract: Contract, body: Any) -> Iterator[ValidationError]:
+    """Every error of ``body`` as the request of ``contract``'s operation: the request
+    schema's, then the request rules' (for the operations they belong to)."""
+    operation = contract.operation()
+    if operation.request_schema is None:
+        return
+    yield from contract.validator(operation.request_schema).iter_errors(body)
+    for rule in REQUEST_RULES:
+        if operation.path.endswith(rule.paths):
+            yield from rule.find(body)
+
+
+def request_is_valid(contract: Contract, body: Any) -> bool:
+    """Whether ``body`` is a valid request of ``contract``'s operation (schema and rules)."""
+    return next(request_errors(contract, body), None) is None
