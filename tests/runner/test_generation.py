@@ -97,6 +97,9 @@ def test_a_lenient_server_is_named_at_the_pointer_it_let_through(tmp_path: Path)
         e for e in load_report(tmp_path)["exchanges"] if e["id"] == "invalid-tool-call-id"
     ]
     assert exchange["violations"][0]["instance_path"] == "/messages/1/tool_calls/0/id"
+    for name in ("junit.xml", "summary.md", "report.html"):
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        assert "the request breaks: /messages/1/tool_calls/0/id: 401 is not of type" in text, name
 
 
 @pytest.mark.parametrize(
