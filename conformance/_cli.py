@@ -87,6 +87,7 @@ def _add_run(commands: Any) -> None:
         metavar="KEY",
         help="the bearer key (default: $CONFORMANCE_API_KEY); never written anywhere",
     )
+    _add_transport_options(run)
     run.add_argument("--model", metavar="NAME", help="default: the first of GET /models")
     run.add_argument(
         "--reasoning-model",
@@ -129,8 +130,21 @@ def _add_run(commands: Any) -> None:
         type=float,
         default=600.0,
         metavar="S",
-        help="the most one request may take, from sending it to its last byte, and the longest "
-        "wait for its first byte, in seconds (default 600)",
+        help="the most one request may take, from sending it to its last byte, in seconds "
+        "(default 600)",
+    )
+    run.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="the longest wait for a connection, in seconds (default 10, at most --timeout)",
+    )
+    run.add_argument(
+        "--first-byte-timeout",
+        type=float,
+        metavar="S",
+        help="the longest wait for a response's first byte, in seconds (default: --timeout)",
     )
     run.add_argument(
         "--idle-timeout",
@@ -140,6 +154,44 @@ def _add_run(commands: Any) -> None:
         help="the longest silence allowed mid-response, in seconds (default 60, at most --timeout)",
     )
     run.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
+    run.add_argument(
+        "--phases",
+        metavar="LIST",
+        help="the cases to plan, comma separated: examples, scenarios, property, negative, "
+        "auth (default: all)",
+    )
+    run.add_argument(
+        "--checks",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="run only these checks (ids or categories, comma separated; repeatable), and send "
+        "only the cases they need",
+    )
+    run.add_argument(
+        "--exclude-checks",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="leave these checks out (ids or categories, comma separated; repeatable)",
+    )
+    run.add_argument(
+        "--max-failures",
+        type=int,
+        metavar="N",
+        help="stop sending after N exchanges failed a check (the rest are listed as not sent)",
+    )
+    run.add_argument(
+        "--rate-limit",
+        metavar="N/s|N/m",
+        help="at most N requests a second (N/s) or a minute (N/m)",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (cases per phase, requests, the most tokens it may spend) and "
+        "send nothing",
+    )
     run.add_argument(
         "--shrink-budget",
         type=int,
@@ -173,6 +225,62 @@ def _add_run(commands: Any) -> None:
         "(merge the reports with 'conformance report merge')",
     )
     run.set_defaults(handler=_cmd_run)
+
+
+def _add_transport_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--auth-header",
+        metavar="NAME",
+        default="Authorization",
+        help="the header the key goes in (default Authorization, as 'Bearer KEY'; any other "
+        "carries the bare key, e.g. api-key)",
+    )
+    parser.add_argument(
+        "-H",
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a header for every request (repeatable); $VAR in the value is read from the "
+        "environment; values are never written anywhere",
+    )
+    parser.add_argument("--proxy", metavar="URL", help="send every request through this proxy")
+    parser.add_argument("--cacert", metavar="FILE", help="trust the CA certificates in FILE")
+    parser.add_argument(
+        "--tls-verify",
+        choices=("true", "false"),
+        default="true",
+        help="verify the server's certificate (default true)",
+    )
+    parser.add_argument(
+        "--client-cert", metavar="FILE", help="a client certificate (PEM, with its key)"
+    )
+
+
+def _transport(args: argparse.Namespace) -> Any:
+    """The runner's Transport from the transport options (files checked now, not mid-run)."""
+    import os
+    from pathlib import Path
+
+    from .runner import Transport, parse_header
+
+    for flag, value in (("--cacert", args.cacert), ("--client-cert", args.client_cert)):
+        if value and not Path(value).is_file():
+            raise UsageError(f"{flag} {value!r}: no such file")
+    if args.proxy and not args.proxy.startswith(("http://", "https://", "socks5://")):
+        raise UsageError(f"--proxy {args.proxy!r} is not an http(s) or socks5 URL")
+    if not args.auth_header.strip() or ":" in args.auth_header:
+        raise UsageError(f"--auth-header {args.auth_header!r} is not a header name")
+    verify: bool | str = args.cacert or True
+    if args.tls_verify == "false":
+        verify = False
+    return Transport(
+        auth_header=args.auth_header.strip(),
+        headers=tuple(parse_header(text, os.environ) for text in args.header),
+        proxy=args.proxy,
+        verify=verify,
+        client_cert=args.client_cert,
+    )
 
 
 def _add_validate(commands: Any) -> None:
@@ -273,6 +381,13 @@ def _add_serve(commands: Any) -> None:
     serve.add_argument("--chunk-delay-ms", type=float, default=0.0, help="delay between chunks")
     serve.add_argument(
         "--keep-alive", action="store_true", help="send DeepSeek's keep-alive lines and comments"
+    )
+    serve.add_argument(
+        "--auth-header",
+        metavar="NAME",
+        default="Authorization",
+        help="the header that must carry the key (default Authorization: Bearer KEY; another "
+        "carries the bare key, e.g. api-key)",
     )
     serve.set_defaults(handler=_cmd_serve)
 
@@ -436,6 +551,53 @@ def _cmd_report_schema(args: argparse.Namespace, out: IO[str], err: IO[str]) -> 
     return EXIT_OK
 
 
+def _rate(text: str | None) -> float | None:
+    """``--rate-limit N/s`` or ``N/m`` as requests a second."""
+    if text is None:
+        return None
+    count, _, unit = text.strip().partition("/")
+    try:
+        value = float(count)
+    except ValueError:
+        value = -1.0
+    if value <= 0 or unit not in ("s", "m"):
+        raise UsageError(f"--rate-limit {text!r}: write N/s or N/m with N > 0 (e.g. 60/m)")
+    return value if unit == "s" else value / 60
+
+
+def _dry_run(contract: Any, config: Any, out: IO[str]) -> int:
+    """Print the plan a run would send, and send nothing (no server is asked, not even
+    the embedded one: the model is --model's, or a placeholder)."""
+    from .runner import PHASES, describe_plan, plan_cases, token_budget
+
+    model = config.model or "MODEL"
+    seed = config.seed if config.seed is not None else 0
+    cases = plan_cases(contract, config, model=model, reasoner=config.reasoning_model, seed=seed)
+    out.write(f"dry run: nothing is sent\n{describe_plan(cases, model=model, seed=seed)}\n")
+    for phase, source in PHASES.items():
+        names = [c.name for c in cases if c.source == source]
+        if names:
+            shown = ", ".join(names[:6]) + (
+                f", ... ({len(names) - 6} more)" if len(names) > 6 else ""
+            )
+            out.write(f"  {phase:<10} {len(names):>3}  {shown}\n")
+    budget = token_budget(cases, model=model)
+    requests = min(len(cases), config.max_requests) + 2
+    out.write(
+        f"requests: {len(cases)} case(s) + 2 preflight, at most {config.max_requests} "
+        f"(--max-requests), so up to {requests}; tokens: at most {budget.completion:,} "
+        f"completion, about {budget.prompt:,} prompt\n"
+    )
+    if not config.model:
+        out.write("the model is a placeholder: a run takes the first of GET /models (--model)\n")
+    if not config.reasoning_model:
+        out.write(
+            "reasoning-model cases are not counted: a run adds them when GET /models lists a "
+            "reasoner (--reasoning-model)\n"
+        )
+    return EXIT_OK
+
+
 def _modalities(text: str) -> frozenset[str]:
     from .runner import MODALITIES
 
@@ -455,8 +617,9 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from pathlib import Path
 
     from ._session import live_report
+    from .checks import CHECKS
     from .report import render_text
-    from .runner import API_KEY_VARIABLE, Limits, RunConfig
+    from .runner import API_KEY_VARIABLE, Limits, RunConfig, parse_phases, select_checks
 
     _positive(args.max_requests, "--max-requests")
     _positive(args.max_examples, "--max-examples", zero=True)
@@ -465,6 +628,11 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     _positive(args.timeout, "--timeout")
     _positive(args.idle_timeout, "--idle-timeout")
     _positive(args.shrink_budget, "--shrink-budget", zero=True)
+    _positive(args.connect_timeout, "--connect-timeout")
+    if args.first_byte_timeout is not None:
+        _positive(args.first_byte_timeout, "--first-byte-timeout")
+    if args.max_failures is not None:
+        _positive(args.max_failures, "--max-failures")
     if args.base_url is not None and not args.base_url.strip():
         raise UsageError(
             "--base-url is empty (an unset CI variable?); give the endpoint's URL, or leave the "
@@ -476,9 +644,9 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     contract.operation()  # the profile's operation is in the document
     limits = Limits(
         total=args.timeout,
-        first_byte=args.timeout,
+        first_byte=min(args.first_byte_timeout or args.timeout, args.timeout),
         idle=min(args.idle_timeout, args.timeout),
-        connect=min(Limits().connect, args.timeout),
+        connect=min(args.connect_timeout, args.timeout),
     )
     shard = _shard(args.shard)
     config = RunConfig(
@@ -496,7 +664,14 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         examples_db=Path(args.examples_db or Path(args.report_dir) / "examples.json"),
         shrink_budget=args.shrink_budget,
         modalities=_modalities(args.modalities),
+        transport=_transport(args),
+        phases=parse_phases(args.phases) if args.phases else None,
+        checks=select_checks(args.checks, args.exclude_checks, CHECKS),
+        max_failures=args.max_failures,
+        rate_limit=_rate(args.rate_limit),
     )
+    if args.dry_run:
+        return _dry_run(contract, config, out)
 
     def announce(url: str) -> None:
         err.write(f"conformance: no --base-url: checking the embedded reference server ({url})\n")
@@ -670,6 +845,7 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         chunk_delay_ms=args.chunk_delay_ms,
         keep_alive=args.keep_alive,
         variants=args.variant,
+        auth_header=args.auth_header,
     )
     faults = f" with faults: {', '.join(args.fault)}" if args.fault else ""
     faults += f" (variants: {', '.join(args.variant)})" if args.variant else ""

@@ -37,7 +37,8 @@ def live_report(
         if embedded:
             from .reference import DEFAULT_API_KEY, create_app, serve_in_thread
 
-            url = stack.enter_context(serve_in_thread(create_app(contract=contract)))
+            app = create_app(contract=contract, auth_header=config.transport.auth_header)
+            url = stack.enter_context(serve_in_thread(app))
             config = dataclasses.replace(
                 config, base_url=url, api_key=config.api_key or DEFAULT_API_KEY
             )

@@ -2,10 +2,13 @@
 
 Run the whole suite against an endpoint, one test per check::
 
-    pytest --pyargs conformance.suite --base-url https://api.deepseek.com --model deepseek-chat
+    pytest --pyargs conformance.suite --base-url https://api.deepseek.com \
+        --conformance-model deepseek-chat
 
-(the key from ``--api-key`` or ``$CONFORMANCE_API_KEY``; with no ``--base-url`` the embedded
-reference server is checked). The verdict and ``report.json`` are the CLI's. Fixtures let
+(the key from ``--conformance-api-key`` or ``$CONFORMANCE_API_KEY``; with no ``--base-url``
+the embedded reference server is checked). Every option but ``--base-url`` (shared with
+pytest-base-url) is prefixed, so a project's own ``--model`` or ``--api-key`` never clashes,
+and each falls back to its ``CONFORMANCE_*`` environment variable. The verdict and ``report.json`` are the CLI's. Fixtures let
 providers write their own tests on the same machinery: ``conformance_contract``,
 ``conformance_run`` (the session's checked run), ``conformance_check_exchange``.
 
@@ -34,13 +37,30 @@ __all__ = ["RUN_KEY", "SessionRun"]
 
 GROUP = "conformance"
 BASE_URL = "--base-url"
-API_KEY = "--api-key"
-MODEL = "--model"
+API_KEY = "--conformance-api-key"
+MODEL = "--conformance-model"
+REASONING_MODEL = "--conformance-reasoning-model"
+AUTH_HEADER = "--conformance-auth-header"
+HEADER = "--conformance-header"
 PROFILE = "--conformance-profile"
 REPORT_DIR = "--conformance-report-dir"
 MAX_EXAMPLES = "--conformance-max-examples"
 SEED = "--conformance-seed"
 STRICT = "--conformance-strict"
+CHECKS_OPTION = "--conformance-checks"
+#: The environment variable each option falls back to (``--conformance-model`` ->
+#: ``CONFORMANCE_MODEL``); ``--base-url`` reads ``CONFORMANCE_BASE_URL``.
+ENVIRONMENT = {
+    BASE_URL: "CONFORMANCE_BASE_URL",
+    API_KEY: "CONFORMANCE_API_KEY",
+    MODEL: "CONFORMANCE_MODEL",
+    REASONING_MODEL: "CONFORMANCE_REASONING_MODEL",
+    AUTH_HEADER: "CONFORMANCE_AUTH_HEADER",
+    PROFILE: "CONFORMANCE_PROFILE",
+    REPORT_DIR: "CONFORMANCE_REPORT_DIR",
+    MAX_EXAMPLES: "CONFORMANCE_MAX_EXAMPLES",
+    SEED: "CONFORMANCE_SEED",
+}
 
 
 class SessionRun(TypedDict):
@@ -54,6 +74,11 @@ class SessionRun(TypedDict):
 
 #: The session's run and its report, computed once, shared by every test of the suite.
 RUN_KEY = pytest.StashKey["SessionRun"]()
+#: The check ids whose tests were collected (after ``-k`` and ``-m``): the run sends only the
+#: cases they need.
+COLLECTED_KEY = pytest.StashKey[frozenset[str]]()
+#: The module of the one-test-per-check suite.
+SUITE_MODULE = "conformance.suite.test_conformance"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -65,17 +90,67 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             default=None,
             help="the endpoint to check (default: the embedded reference server)",
         )
-    group.addoption(API_KEY, default=None, help="bearer key (default: $CONFORMANCE_API_KEY)")
+    group.addoption(API_KEY, default=None, help="the key (default: $CONFORMANCE_API_KEY)")
     group.addoption(
         MODEL, default=None, help="the model to pin (default: the first of GET /models)"
     )
-    group.addoption(PROFILE, default="deepseek", help="contract profile (default: deepseek)")
+    group.addoption(REASONING_MODEL, default=None, help="the model of the reasoning cases")
     group.addoption(
-        REPORT_DIR, default="reports", help="where report.json goes (default: reports/)"
+        AUTH_HEADER,
+        default=None,
+        help="the header the key goes in (default Authorization, as 'Bearer KEY')",
     )
-    group.addoption(MAX_EXAMPLES, type=int, default=5, help="property-based cases (default: 5)")
-    group.addoption(SEED, type=int, default=None, help="makes case generation repeatable")
+    group.addoption(
+        HEADER,
+        action="append",
+        default=[],
+        help="'Name: value' sent with every request (repeatable; $VAR read from the environment)",
+    )
+    group.addoption(PROFILE, default=None, help="contract profile (default: deepseek)")
+    group.addoption(REPORT_DIR, default=None, help="where report.json goes (default: reports/)")
+    group.addoption(MAX_EXAMPLES, default=None, help="property-based cases (default: 5)")
+    group.addoption(SEED, default=None, help="the seed of generated cases (default 0)")
     group.addoption(STRICT, action="store_true", help="SHOULD failures fail their tests too")
+    group.addoption(
+        CHECKS_OPTION,
+        action="append",
+        default=[],
+        help="run only these checks (ids or categories, comma separated); -k works too",
+    )
+
+
+def _option(config: pytest.Config, name: str, default: Any = None) -> Any:
+    """An option's value: the command line, else its ``CONFORMANCE_*`` variable, else
+    ``default``."""
+    value = config.getoption(name)
+    if value is None and name in ENVIRONMENT:
+        value = os.environ.get(ENVIRONMENT[name])
+    return default if value is None else value
+
+
+def _number(config: pytest.Config, name: str, default: int | None) -> int | None:
+    value = _option(config, name, default)
+    try:
+        return None if value is None else int(value)
+    except ValueError:
+        raise _usage(f"{name} {value!r} is not a whole number") from None
+
+
+def _usage(message: str) -> BaseException:
+    """What a usage error of the plugin becomes: the session stops with one line."""
+    return pytest.exit.Exception(f"conformance: {message}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Remember which checks' tests survived ``-k``/``-m``: their cases are all the run
+    sends."""
+    collected = set()
+    for item in session.items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        module = getattr(getattr(item, "module", None), "__name__", None)
+        if module == SUITE_MODULE and "check_id" in params:
+            collected.add(str(params["check_id"]))
+    session.config.stash[COLLECTED_KEY] = frozenset(collected)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -87,9 +162,13 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def conformance_contract(pytestconfig: pytest.Config) -> Contract:
     """The effective contract of ``--conformance-profile``."""
+    from ._errors import ConformanceError
     from .contract import load_contract
 
-    return load_contract(profile=pytestconfig.getoption(PROFILE))
+    try:
+        return load_contract(profile=_option(pytestconfig, PROFILE, "deepseek"))
+    except ConformanceError as exc:
+        raise _usage(str(exc)) from None
 
 
 @pytest.fixture(scope="session")
@@ -103,30 +182,46 @@ def conformance_check_exchange(
 
 
 def _run(config: pytest.Config, contract: Contract) -> SessionRun:
+    from ._errors import ConformanceError
     from ._session import live_report
+    from .checks import CHECKS
     from .report import write_all
-    from .runner import API_KEY_VARIABLE, RunConfig
+    from .runner import RunConfig, Transport, parse_header, select_checks
 
     strict = config.getoption(STRICT)
-    base_url = config.getoption(BASE_URL)
+    base_url = _option(config, BASE_URL)
     if base_url is not None and not base_url.strip():
-        pytest.exit(
-            "conformance: --base-url is empty (an unset CI variable?); give the endpoint's URL, "
-            "or leave the option out to check the embedded reference server",
-            returncode=pytest.ExitCode.USAGE_ERROR,
+        raise _usage(
+            "--base-url is empty (an unset CI variable?); give the endpoint's URL, or leave the "
+            "option out to check the embedded reference server"
         )
-    _, report = live_report(
-        contract,
-        RunConfig(
-            base_url=base_url or "",
-            api_key=config.getoption(API_KEY) or os.environ.get(API_KEY_VARIABLE),
-            model=config.getoption(MODEL),
-            max_examples=config.getoption(MAX_EXAMPLES),
-            seed=config.getoption(SEED),
-        ),
-        strict=strict,
-    )
-    path = write_all(report, config.getoption(REPORT_DIR))["report.json"]
+    try:
+        selected = select_checks(config.getoption(CHECKS_OPTION), [], CHECKS)
+        collected = config.stash.get(COLLECTED_KEY, frozenset())
+        if collected and collected != set(CHECKS):
+            selected = collected if selected is None else selected & collected
+        transport = Transport(
+            auth_header=_option(config, AUTH_HEADER, "Authorization"),
+            headers=tuple(parse_header(h, os.environ) for h in config.getoption(HEADER)),
+        )
+        _, report = live_report(
+            contract,
+            RunConfig(
+                base_url=base_url or "",
+                api_key=_option(config, API_KEY),
+                model=_option(config, MODEL),
+                reasoning_model=_option(config, REASONING_MODEL),
+                max_examples=_number(config, MAX_EXAMPLES, 5) or 0,
+                seed=_number(config, SEED, None),
+                transport=transport,
+                checks=selected,
+            ),
+            strict=strict,
+        )
+    except ConformanceError as exc:
+        # a bad option, a refused key, an unreachable target: one line, not an error per test
+        raise _usage(str(exc)) from None
+    path = write_all(report, _option(config, REPORT_DIR, "reports"))["report.json"]
     return {"report": report, "path": path, "strict": strict}
 
 

@@ -55,7 +55,7 @@ def test_a_broken_server_fails_the_check_test_readably(
             "conformance.suite",
             "--base-url",
             url,
-            "--api-key",
+            "--conformance-api-key",
             DEFAULT_API_KEY,
             "--conformance-seed",
             "2",
@@ -106,3 +106,78 @@ def test_an_empty_base_url_stops_the_session_in_one_line(pytester: pytest.Pytest
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stdout.fnmatch_lines(["*--base-url is empty (an unset CI variable?)*"])
     assert "ERROR" not in result.stdout.str()
+
+
+def test_a_project_with_its_own_model_and_api_key_options_runs_cleanly(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        def pytest_addoption(parser):
+            parser.addoption("--model", default="mine")
+            parser.addoption("--api-key", default="mine")
+        """
+    )
+    pytester.makepyfile(
+        "def test_mine(pytestconfig):\n"
+        "    assert pytestconfig.getoption('--model') == 'mine'\n"
+        "    assert pytestconfig.pluginmanager.has_plugin('conformance')\n"
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--conformance-profile", "nope"], "*conformance: unknown profile 'nope'*"),
+        (["--conformance-seed", "soon"], "*conformance: --conformance-seed 'soon' is not a*"),
+        (
+            ["--conformance-header", "no colon"],
+            "*conformance: -H/--header: a header is written 'Name: value'*",
+        ),
+        (["--base-url", "http://127.0.0.1:9"], "*conformance: *127.0.0.1:9*"),
+    ],
+)
+def test_usage_errors_are_one_line_not_an_error_per_test(
+    pytester: pytest.Pytester, args: list[str], line: str
+) -> None:
+    result = pytester.runpytest("--pyargs", "conformance.suite", "-p", "no:cacheprovider", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines([line])
+    assert " ERROR " not in result.stdout.str() and "Traceback" not in result.stdout.str()
+
+
+def test_options_fall_back_to_their_environment_variables(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reference server that wants the key in ``api-key``: the key, its header and the base
+    URL all come from CONFORMANCE_* variables."""
+    with serve_in_thread(create_app(auth_header="api-key")) as url:
+        monkeypatch.setenv("CONFORMANCE_BASE_URL", url)
+        monkeypatch.setenv("CONFORMANCE_API_KEY", DEFAULT_API_KEY)
+        monkeypatch.setenv("CONFORMANCE_AUTH_HEADER", "api-key")
+        monkeypatch.setenv("CONFORMANCE_MAX_EXAMPLES", "1")
+        monkeypatch.setenv("CONFORMANCE_REPORT_DIR", str(tmp_path))
+        result = pytester.runpytest("--pyargs", "conformance.suite", "-p", "no:cacheprovider")
+    assert result.parseoutcomes().get("failed", 0) == 0, result.stdout.str()[-2000:]
+    assert load_report(tmp_path)["target"]["base_url"] == url
+
+
+def test_k_sends_only_the_cases_of_the_selected_checks(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    result = pytester.runpytest(
+        "--pyargs",
+        "conformance.suite",
+        "-k",
+        "STREAM-DONE",
+        "--conformance-report-dir",
+        str(tmp_path),
+        "-p",
+        "no:cacheprovider",
+    )
+    result.assert_outcomes(passed=1, deselected=35)
+    report = load_report(tmp_path)
+    assert report["exchanges"] and all(e["stream"] for e in report["exchanges"])
+    done = next(c for c in report["checks"] if c["id"] == "STREAM-DONE-001")
+    assert done["status"] == "pass"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._util import is_int
-from .._vocab import LEVELS, SEVERITIES, Level, RunOn, Severity
+from .._vocab import LEVELS, SEVERITIES, Expectation, Level, RunOn, Severity
 from ._render import MAX_VALUE_CHARS, render_failure
 
 if TYPE_CHECKING:
@@ -206,6 +206,10 @@ class Check:
     without_response: bool = False
     #: What would help when the rule found nothing to judge (a flag to try).
     hint: str = ""
+    #: The exchanges it can judge, by what their request expects: most rules read an answer
+    #: (``accept``); the HTTP and schema rules read errors too. What cases a selection of
+    #: checks needs (``--checks``) is read from this.
+    judges: tuple[Expectation, ...] = ("accept",)
 
     def not_applicable(self, contract: Contract) -> str | None:
         """Why this check does not apply to ``contract`` at all, or None when it does."""
@@ -247,6 +251,7 @@ def response_check(
     requires_auth: bool = False,
     without_response: bool = False,
     hint: str = "",
+    judges: tuple[Expectation, ...] = ("accept",),
 ) -> Callable[
     [Callable[[CheckContext], Iterator[Failure]]], Callable[[CheckContext], Iterator[Failure]]
 ]:
@@ -270,6 +275,7 @@ def response_check(
                 requires_auth=requires_auth,
                 without_response=without_response,
                 hint=hint,
+                judges=judges,
             )
         )
         return fn

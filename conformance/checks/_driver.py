@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -232,14 +232,19 @@ def _chunk(event: Any, sentinels: tuple[str, ...]) -> Chunk:
 
 
 def check_exchange(
-    contract: Contract, exchange: Exchange, *, operation: Operation | None = None
+    contract: Contract,
+    exchange: Exchange,
+    *,
+    operation: Operation | None = None,
+    selected: Collection[str] | None = None,
 ) -> ExchangeResult:
-    """Run every registered check on ``exchange``; a streamed body is consumed as it is read."""
+    """Run every registered check on ``exchange`` (or the ``selected`` ids; the others are
+    skipped, saying so); a streamed body is consumed as it is read."""
     ctx = _context(contract, exchange, operation or contract.operation())
     checks = list(CHECKS.values())
     collector = _Collector(checks, exchange.id, exchange.reproduce)
     response = exchange.response
-    checks = _applicable(ctx, checks, collector)
+    checks = _applicable(ctx, checks, collector, selected)
     if response.status == NO_RESPONSE:
         chunks, events = 0, None
         for check in checks:
@@ -266,11 +271,19 @@ def check_exchange(
     )
 
 
-def _applicable(ctx: CheckContext, checks: list[Check], collector: _Collector) -> list[Check]:
-    """The checks that apply to the contract; the others are skipped, saying why."""
+def _applicable(
+    ctx: CheckContext,
+    checks: list[Check],
+    collector: _Collector,
+    selected: Collection[str] | None,
+) -> list[Check]:
+    """The checks that apply to the contract and were selected; the others are skipped,
+    saying why."""
     kept = []
     for check in checks:
         reason = check.not_applicable(ctx.contract)
+        if reason is None and selected is not None and check.id not in selected:
+            reason = "not selected (--checks / --exclude-checks)"
         if reason is None:
             kept.append(check)
         else:
@@ -425,6 +438,7 @@ def _evidence(exchange: Exchange, events: dict[int, str] | None, chunks: int) ->
         },
         "interrupted": exchange.interrupted,
         "reproduce": exchange.reproduce,
+        "timings": exchange.timings.as_dict(),
         "violations": [
             {
                 "instance_path": v.instance_path,

@@ -33,6 +33,7 @@ MAX_SCHEMA_ERRORS = 20
 
 @response_check(
     id="HTTP-STATUS-001",
+    judges=("accept", "reject", "unauthorized"),
     title="The status code is documented for the operation",
     severity="MUST",
     category="http",
@@ -91,6 +92,7 @@ def _expectation(ctx: CheckContext, wanted: str) -> None:
 
 @response_check(
     id="HTTP-ACCEPT-001",
+    judges=("accept",),
     title="A valid request gets a 2xx response",
     severity="MUST",
     category="http",
@@ -111,6 +113,7 @@ def accepted(ctx: CheckContext) -> Iterator[Failure]:
 
 @response_check(
     id="NEGATIVE-INPUT-001",
+    judges=("reject",),
     title="An invalid request gets a 4xx response",
     severity="MUST",
     category="errors",
@@ -130,6 +133,7 @@ def rejected(ctx: CheckContext) -> Iterator[Failure]:
 
 @response_check(
     id="AUTH-001",
+    judges=("unauthorized",),
     title="A request without a valid API key gets 401",
     severity="MUST",
     category="auth",
@@ -152,6 +156,7 @@ def unauthorized(ctx: CheckContext) -> Iterator[Failure]:
 
 @response_check(
     id="HTTP-COMPLETE-001",
+    judges=("accept", "reject", "unauthorized"),
     title="The response arrives whole within the time and size limits",
     severity="MUST",
     category="timing",
@@ -173,6 +178,7 @@ def complete(ctx: CheckContext) -> Iterator[Failure]:
 
 @response_check(
     id="HTTP-CONTENT-TYPE-001",
+    judges=("accept", "reject", "unauthorized"),
     title="The Content-Type is the documented one the request asked for",
     severity="MUST",
     category="http",
@@ -204,6 +210,7 @@ def content_type(ctx: CheckContext) -> Iterator[Failure]:
 
 @response_check(
     id="BODY-JSON-001",
+    judges=("accept", "reject", "unauthorized"),
     title="A non-streamed body is strict JSON (no NaN or Infinity)",
     severity="MUST",
     category="schema",
@@ -241,6 +248,7 @@ def _schema_failures(
 
 @response_check(
     id="BODY-SCHEMA-001",
+    judges=("accept", "reject", "unauthorized"),
     title="A non-streamed body matches the documented schema",
     severity="MUST",
     category="schema",

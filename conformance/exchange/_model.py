@@ -87,9 +87,25 @@ class Timings:
     """Seconds from sending the request; ``None`` when not measured (recorded traffic)."""
 
     to_headers: float | None = None
-    to_first_event: float | None = None
+    to_first_event: float | None = None  # the first bytes of the body
+    #: the first bytes that carry generated text (``content``, ``reasoning_content``, a
+    #: ``text`` delta) or a tool call: what a user waits for
+    to_first_content: float | None = None
     max_event_gap: float | None = None
     total: float | None = None
+
+    def as_dict(self) -> dict[str, float | None]:
+        """The timings in seconds, to the microsecond (report.json's ``timings``)."""
+        return {
+            name: None if (value := getattr(self, name)) is None else round(value, 6)
+            for name in (
+                "to_headers",
+                "to_first_event",
+                "to_first_content",
+                "max_event_gap",
+                "total",
+            )
+        }
 
 
 class EventSource:

@@ -52,8 +52,10 @@ class _Server:
         chunk_delay_ms: float,
         keep_alive: bool,
         variants: Iterable[str] = (),
+        auth_header: str = "Authorization",
     ) -> None:
         self.contract = contract
+        self.auth_header = auth_header
         self.faults = frozenset(faults)
         self.variants = frozenset(variants)
         for kind, names, known in (
@@ -115,7 +117,9 @@ class _Server:
             return True
         if self.has("refuse-every-key"):
             return False
-        header = request.headers.get("authorization", "")
+        header = request.headers.get(self.auth_header, "")
+        if self.auth_header.lower() != "authorization":
+            return header.strip() in self.api_keys  # the bare key (Azure's api-key)
         scheme, _, token = header.partition(" ")
         return scheme.lower() == "bearer" and token.strip() in self.api_keys
 
@@ -479,13 +483,17 @@ def create_app(
     keep_alive: bool = False,
     contract: Contract | None = None,
     variants: Iterable[str] = (),
+    auth_header: str = "Authorization",
 ) -> Starlette:
     """The reference server as an ASGI app; ``faults`` are names from :data:`FAULTS` (each
-    breaks named checks), ``variants`` from :data:`VARIANTS` (legal, no check may fail)."""
+    breaks named checks), ``variants`` from :data:`VARIANTS` (legal, no check may fail);
+    ``auth_header`` the header that carries the key (``Authorization: Bearer KEY``, or the
+    bare key in another, such as ``api-key``)."""
     server = _Server(
         contract=contract or load_contract(profile="deepseek"),
         faults=faults,
         variants=variants,
+        auth_header=auth_header,
         api_keys=api_keys,
         latency_ms=latency_ms,
         chunk_delay_ms=chunk_delay_ms,

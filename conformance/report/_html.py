@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from html import escape
-from typing import Any
+from typing import Any, cast
 
 from ..checks import where_parts
 from ._types import CheckEntry, ExchangeEntry, FailureEntry, Report
@@ -101,11 +101,44 @@ def _reproduce(command: str | None) -> str:
     return f'<div class="kv"><b>reproduce</b></div><pre>{escape(command)}</pre>'
 
 
+#: The timings an exchange shows, and their names.
+_TIMINGS = (
+    ("to_headers", "headers"),
+    ("to_first_content", "first content"),
+    ("max_event_gap", "largest gap"),
+    ("total", "total"),
+)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
+
+
+def _timings_of(exchange: ExchangeEntry) -> dict[str, float | None]:
+    return cast("dict[str, float | None]", exchange.get("timings") or {})
+
+
+def _timings(exchange: ExchangeEntry) -> str:
+    timings = _timings_of(exchange)
+    shown = [
+        f"{label} {_ms(value)}"
+        for name, label in _TIMINGS
+        if (value := timings.get(name)) is not None
+    ]
+    return f'<div class="kv"><b>timings</b>{" · ".join(shown)}</div>' if shown else ""
+
+
 def _exchange(exchange: ExchangeEntry, failing_chunks: set[int]) -> str:
+    """One exchange, collapsed unless it failed a check."""
+    failed = bool(exchange.get("failed_checks"))
+    total = _timings_of(exchange).get("total")
+    took = f" · {_ms(total)}" if total is not None else ""
     parts = [
-        f'<div class="exchange" id="ex-{_anchor(exchange["id"])}"><h3>{escape(exchange["id"])} '
-        f'<span class="status {"fail" if exchange.get("failed_checks") else "pass"}">'
-        f"HTTP {exchange['status']}</span></h3>"
+        f'<details class="exchange" id="ex-{_anchor(exchange["id"])}"{" open" if failed else ""}>'
+        f"<summary><b>{escape(exchange['id'])}</b> "
+        f'<span class="status {"fail" if failed else "pass"}">'
+        f"HTTP {exchange['status']}</span>{took}</summary>",
+        _timings(exchange),
     ]
     if exchange.get("failed_checks"):
         parts.append(
@@ -151,8 +184,25 @@ def _exchange(exchange: ExchangeEntry, failing_chunks: set[int]) -> str:
         parts.append(f"<pre>{escape(response['body'])}</pre>")
     parts.append("</details>")
     parts.append(_reproduce(exchange["reproduce"]))
-    parts.append("</div>")
+    parts.append("</details>")
     return "".join(parts)
+
+
+def _run_timings(report: Report) -> str:
+    run = report.get("run")
+    timings = (run.get("timings") if run else None) or {}
+    rows = [
+        f"<tr><td>{label}</td><td>{p['count']}</td><td>{_ms(p['p50'])}</td>"
+        f"<td>{_ms(p['p90'])}</td><td>{_ms(p['p99'])}</td><td>{_ms(p['max'])}</td></tr>"
+        for name, label in _TIMINGS
+        if (p := timings.get(name)) is not None
+    ]
+    if not rows:
+        return ""
+    return (
+        '<table class="timings"><tr><th>timing</th><th>exchanges</th><th>p50</th><th>p90</th>'
+        f"<th>p99</th><th>max</th></tr>{''.join(rows)}</table>"
+    )
 
 
 def _failed_list(checks: list[CheckEntry]) -> str:
@@ -294,9 +344,13 @@ def render_html(report: Report) -> str:
                 f"<summary><b>{check['id']}</b> ({check['severity']}) {escape(check['title'])} "
                 f"— source: {escape(check['source'])}</summary>{failures}</details></div>"
             )
-    exchanges = [e for e in report.get("exchanges", []) if e.get("failed_checks")]
+    exchanges = report.get("exchanges", [])
     if exchanges:
-        body.append("<h2>Exchanges with failures</h2>")
+        failing = sum(bool(e.get("failed_checks")) for e in exchanges)
+        body.append(
+            f"<h2>Exchanges ({len(exchanges)}; {failing} with failures, open)</h2>"
+            + _run_timings(report)
+        )
         body += [_exchange(e, failing_chunks.get(e["id"], set())) for e in exchanges]
     body.append("</main>")
     return (

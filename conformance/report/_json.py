@@ -8,6 +8,7 @@ only, so a merged report renders like a single run's.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -22,9 +23,11 @@ from ._types import (
     ExchangeEntry,
     FailureEntry,
     LevelBlocker,
+    Percentiles,
     Report,
     ReportSummary,
     RunInfo,
+    TimingsEntry,
 )
 
 if TYPE_CHECKING:
@@ -211,6 +214,14 @@ def build_report(
             "suppressed_failures": sum(o.suppressed for o in outcomes),
             "skip_reasons": _counted(o.reason for o in outcomes if o.status == "skip" and o.reason),
             "errors": sorted({o.reason for o in outcomes if o.status == "error" and o.reason}),
+            "time_s": round(
+                sum(
+                    r.evidence.get("timings", {}).get("total") or 0.0
+                    for r in results
+                    if check.id in r.outcomes and r.outcomes[check.id].status in ("pass", "fail")
+                ),
+                6,
+            ),
         }
         if baseline is not None:
             waiver = baseline.waiver_for(check.id)
@@ -233,6 +244,7 @@ def build_report(
             "interrupted": r.evidence["interrupted"],
             "reproduce": r.evidence["reproduce"],
             "violations": r.evidence["violations"],
+            "timings": r.evidence.get("timings") or _NO_TIMINGS,
         }
         if "shrunk" in r.evidence:
             exchange["shrunk_body"] = r.evidence["shrunk"]
@@ -259,10 +271,48 @@ def build_report(
         "fail_on": fail_on,
     }
     if run is not None:
-        report["run"] = run
+        report["run"] = {**run, "timings": run_timings(exchanges)}
     if baseline is not None:
         report["baseline"] = baseline.describe(checks)
     return finalize(report)
+
+
+_NO_TIMINGS: TimingsEntry = {
+    "to_headers": None,
+    "to_first_event": None,
+    "to_first_content": None,
+    "max_event_gap": None,
+    "total": None,
+}
+
+
+def run_timings(exchanges: Sequence[ExchangeEntry]) -> dict[str, Percentiles]:
+    """Each timing over ``exchanges`` that measured it: count, p50, p90, p99, max (nearest
+    rank, seconds)."""
+    measured: dict[str, list[float]] = {name: [] for name in _NO_TIMINGS}
+    for exchange in exchanges:
+        timings: dict[str, Any] = dict(exchange.get("timings") or _NO_TIMINGS)
+        for name, values in measured.items():
+            value = timings.get(name)
+            if value is not None:
+                values.append(value)
+    out: dict[str, Percentiles] = {}
+    for name, values in measured.items():
+        if values:
+            values.sort()
+            out[name] = {
+                "count": len(values),
+                "p50": _rank(values, 0.5),
+                "p90": _rank(values, 0.9),
+                "p99": _rank(values, 0.99),
+                "max": values[-1],
+            }
+    return out
+
+
+def _rank(values: list[float], p: float) -> float:
+    """The nearest-rank ``p`` quantile of sorted ``values``."""
+    return values[max(0, min(len(values) - 1, math.ceil(p * len(values)) - 1))]
 
 
 def _counted(reasons: Iterable[str]) -> list[str]:

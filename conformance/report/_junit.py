@@ -45,7 +45,7 @@ def render_junit(report: Report) -> str:
             "testcase",
             classname=f"conformance.{check['category']}",
             name=f"{check['id']}: {check['title']}",
-            time="0",
+            time=f"{check.get('time_s', 0.0):.3f}",
         )
         facts = ET.SubElement(case, "properties")
         for name, value in (

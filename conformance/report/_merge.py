@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from .._errors import UsageError
 from .._util import pointer_of
-from ._json import _status, finalize, recount, report_schema
+from ._json import _status, finalize, recount, report_schema, run_timings
 from ._types import CheckEntry, Report
 
 __all__ = ["merge_reports", "read_report"]
@@ -109,6 +109,7 @@ def merge_reports(reports: list[Report], *, allow_partial: bool = False) -> Repo
                 "suppressed_failures": sum(p["suppressed_failures"] for p in parts),
                 "skip_reasons": recount([p["skip_reasons"] for p in parts]),
                 "errors": sorted({r for p in parts for r in p["errors"]}),
+                "time_s": round(sum(p.get("time_s", 0.0) for p in parts), 6),
             }
         )
     merged["checks"] = checks
@@ -126,5 +127,6 @@ def merge_reports(reports: list[Report], *, allow_partial: bool = False) -> Repo
             "cases_skipped": [c for r in runs for c in r["cases_skipped"]],
             "shard": None,
             "merged_shards": [r["shard"] for r in runs],
+            "timings": run_timings(merged["exchanges"]),
         }
     return finalize(merged)

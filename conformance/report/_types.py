@@ -98,6 +98,28 @@ class CheckEntry(TypedDict):
     skip_reasons: list[str]
     errors: list[str]
     waiver: NotRequired[WaiverState]
+    #: seconds spent on the exchanges it judged (their total times): JUnit's testcase time
+    time_s: NotRequired[float]
+
+
+class TimingsEntry(TypedDict):
+    """Seconds from sending the request; None when not measured (recorded traffic)."""
+
+    to_headers: float | None
+    to_first_event: float | None
+    to_first_content: float | None
+    max_event_gap: float | None
+    total: float | None
+
+
+class Percentiles(TypedDict):
+    """A timing over a run's exchanges (seconds): how many measured it, and its spread."""
+
+    count: int
+    p50: float
+    p90: float
+    p99: float
+    max: float
 
 
 class ExchangeEntry(TypedDict):
@@ -115,6 +137,7 @@ class ExchangeEntry(TypedDict):
     violations: list[ViolationEntry]
     #: a failing generated case made smaller against the target: the same check still fails
     shrunk_body: NotRequired[dict[str, Any]]
+    timings: NotRequired[TimingsEntry]
 
 
 class ViolationEntry(TypedDict):
@@ -134,6 +157,8 @@ class RunInfo(TypedDict):
     merged_shards: NotRequired[list[str | None]]
     replayed: NotRequired[int]  # cases replayed first from the examples database
     examples_kept: NotRequired[int]  # failing generated cases kept there for the next run
+    #: each timing of the exchanges (to_headers, to_first_content, total...) over the run
+    timings: NotRequired[dict[str, Percentiles]]
 
 
 class WaiverEntry(TypedDict):

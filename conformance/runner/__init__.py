@@ -16,30 +16,49 @@ from ._cases import (
     token_budget,
 )
 from ._preflight import Preflight, preflight
-from ._run import RunConfig, RunResult, plan_cases, run, run_async
-from ._send import API_KEY_VARIABLE, Limits, curl_command, send
+from ._run import RunConfig, RunResult, describe_plan, plan_cases, run, run_async
+from ._select import PHASES, needed_by, parse_phases, select_checks
+from ._send import (
+    API_KEY_VARIABLE,
+    Header,
+    Limits,
+    Transport,
+    curl_command,
+    join_url,
+    parse_header,
+    send,
+)
 
 __all__ = [
     "API_KEY_VARIABLE",
     "MODALITIES",
+    "PHASES",
     "Case",
+    "Header",
     "Limits",
     "Preflight",
     "RunConfig",
     "RunResult",
     "TargetUnreachable",
     "TokenBudget",
+    "Transport",
     "auth_cases",
     "curl_command",
+    "describe_plan",
     "example_cases",
     "generated_cases",
+    "join_url",
     "mutation_cases",
+    "needed_by",
     "negative_cases",
+    "parse_header",
+    "parse_phases",
     "plan_cases",
     "preflight",
     "run",
     "run_async",
     "scenario_cases",
+    "select_checks",
     "send",
     "token_budget",
 ]

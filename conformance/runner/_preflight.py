@@ -9,7 +9,7 @@ cannot hang the run or fill its memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from .._errors import TargetRefused, TargetUnreachable, UsageError
 from .._util import is_json_media_type, strict_json
 from ..exchange import error_message
 from ._cases import Case
-from ._send import Limits, send
+from ._send import Limits, Transport, join_url, send
 
 if TYPE_CHECKING:
     from ..exchange import Exchange
@@ -70,22 +70,34 @@ async def preflight(
     path: str,
     limits: Limits,
     on_request: Callable[[], None] | None = None,
+    transport: Transport = Transport(),
 ) -> Preflight:
     """``GET /models`` (the models, and whether the key is accepted), then a one-token
     completion of the pinned model at ``path``. Raises :class:`TargetRefused` with the
     server's message when the key, the model or the path is refused, :class:`UsageError`
     when no model can be chosen."""
-    base = base_url.rstrip("/")
+    base = base_url
     models_case = Case(name="preflight-models", method="GET", path="/models", body=None)
-    listed = await send(
-        client, models_case, base_url=base, api_key=api_key, limits=limits, on_request=on_request
-    )
-    _refused(listed, base + "/models", keyless=not api_key)
+
+    def sent(case: Case) -> Awaitable[Exchange]:
+        return send(
+            client,
+            case,
+            base_url=base,
+            api_key=api_key,
+            limits=limits,
+            on_request=on_request,
+            transport=transport,
+        )
+
+    listed = await sent(models_case)
+    models_url = join_url(base, "/models")
+    _refused(listed, models_url, keyless=not api_key)
     models = _model_ids(listed)
     chosen = model or (models[0] if models else None)
     if chosen is None:
         raise UsageError(
-            f"{base}/models lists no model (HTTP {listed.response.status}); name one with --model"
+            f"{models_url} lists no model (HTTP {listed.response.status}); name one with --model"
         )
     probe = Case(
         name="preflight-completion",
@@ -93,18 +105,17 @@ async def preflight(
         body={"model": chosen, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1},
     )
     try:
-        answered = await send(
-            client, probe, base_url=base, api_key=api_key, limits=limits, on_request=on_request
-        )
+        answered = await sent(probe)
     except TargetUnreachable:
         # The server listens (it answered /models) but not here, or not in time: that is the
         # cases' to judge (HTTP-COMPLETE-001), not a reason to stop.
         return Preflight(model=chosen, models=tuple(models))
-    url = base + path
+    url = join_url(base, path)
     _refused(answered, url, keyless=not api_key)
     status = answered.response.status
     if status == 404:
-        hint = "" if base.endswith("/v1") else f"; did you mean {base}/v1?"
+        root = join_url(base, "").split("?")[0]
+        hint = "" if root.endswith("/v1") else f"; did you mean {root}/v1?"
         raise TargetRefused(f"404 at {url}: {error_message(answered.response)}{hint}")
     if status in (400, 404, 422) and "model" in error_message(answered.response).lower():
         listed_text = f" (GET /models lists: {', '.join(models[:10])})" if models else ""

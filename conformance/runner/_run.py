@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ..checks import ExchangeResult, check_exchange
+from .._vocab import CaseSource
+from ..checks import CHECKS, ExchangeResult, check_exchange
 from ..exchange import NO_RESPONSE, Exchange, Request, Response
 from ._cases import (
     Case,
@@ -29,13 +30,14 @@ from ._cases import (
 )
 from ._database import load_examples, save_examples
 from ._preflight import preflight
-from ._send import Limits, TargetUnreachable, curl_command, send
+from ._select import needed_by
+from ._send import Limits, TargetUnreachable, Transport, curl_command, join_url, send
 from ._shrink import shrink
 
 if TYPE_CHECKING:
     from ..contract import Contract
 
-__all__ = ["RunConfig", "RunResult", "plan_cases", "run", "run_async"]
+__all__ = ["RunConfig", "RunResult", "chosen", "describe_plan", "plan_cases", "run", "run_async"]
 
 
 #: The seed of a run that names none: the same command draws the same cases (repeatable
@@ -66,6 +68,16 @@ class RunConfig:
     shrink_budget: int = 20
     #: the content the target's model takes in (generated positives send no other parts)
     modalities: frozenset[str] = frozenset({"text"})
+    #: the key's header, headers for every request, proxy and TLS
+    transport: Transport = field(default_factory=Transport)
+    #: the case sources to plan (``--phases``; None: all)
+    phases: frozenset[CaseSource] | None = None
+    #: the check ids to run (``--checks``; None: all); only the cases they need are sent
+    checks: frozenset[str] | None = None
+    #: stop sending after this many exchanges failed a check (None: never)
+    max_failures: int | None = None
+    #: at most this many requests a second (None: no limit)
+    rate_limit: float | None = None
 
 
 @dataclass(kw_only=True)
@@ -89,7 +101,8 @@ class RunResult:
 def plan_cases(
     contract: Contract, config: RunConfig, *, model: str, reasoner: str | None, seed: int
 ) -> list[Case]:
-    """Every case of a run, in the order they are sent."""
+    """Every case of a run, in the order they are sent: the phases chosen, and of those
+    the cases the chosen checks need."""
     cases = example_cases(contract, model=model, max_tokens=config.max_tokens)
     cases += scenario_cases(model, reasoner, max_tokens=config.max_tokens)
     cases += generated_cases(
@@ -122,7 +135,18 @@ def plan_cases(
         for c in cases
     ]
     # a "negative" the contract does not reject (its document lacks the rule) is no negative
-    return [c for c in planned if c.expectation != "reject" or c.violations]
+    planned = [c for c in planned if c.expectation != "reject" or c.violations]
+    return chosen(planned, config)
+
+
+def chosen(cases: list[Case], config: RunConfig) -> list[Case]:
+    """``cases`` of the configured phases that the configured checks need."""
+    if config.phases is not None:
+        cases = [c for c in cases if c.source in config.phases]
+    if config.checks is not None:
+        checks = [CHECKS[i] for i in config.checks]
+        cases = [c for c in cases if needed_by(c, checks)]
+    return cases
 
 
 async def run_async(
@@ -145,7 +169,9 @@ async def run_async(
         budget["left"] -= 1
         budget["sent"] += 1
 
-    async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+    async with httpx.AsyncClient(
+        limits=limits, follow_redirects=False, **config.transport.client_options()
+    ) as client:
         available: tuple[str, ...] = ()
         if cases is not None and config.model is not None:
             model = config.model
@@ -158,6 +184,7 @@ async def run_async(
                 path=operation.path,
                 limits=config.limits,
                 on_request=spend,
+                transport=config.transport,
             )
             model, available = checked.model, checked.models
         reasoner = config.reasoning_model or next(
@@ -165,7 +192,7 @@ async def run_async(
         )
         if cases is None:
             cases = plan_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
-        replay = load_examples(config.examples_db) if config.examples_db else []
+        replay = chosen(load_examples(config.examples_db), config) if config.examples_db else []
         if replay:
             again = {body_key(c.body) for c in replay}
             cases = replay + [c for c in cases if body_key(c.body) not in again]
@@ -177,9 +204,11 @@ async def run_async(
         skipped: list[str] = []
         results: list[ExchangeResult | None] = [None] * len(cases)
         semaphore = asyncio.Semaphore(max(config.workers, 1))
-        done = 0
+        done = failed = 0
+        pace = _Pace(config.rate_limit)
 
         async def sent(case: Case) -> Exchange:
+            await pace.wait()
             return await send(
                 client,
                 case,
@@ -187,20 +216,27 @@ async def run_async(
                 api_key=config.api_key,
                 limits=config.limits,
                 on_request=spend,
+                transport=config.transport,
             )
 
         async def one(position: int, case: Case) -> None:
             nonlocal done
+            nonlocal failed
             async with semaphore:
-                if budget["left"] <= 0:
+                enough = config.max_failures is not None and failed >= config.max_failures
+                if budget["left"] <= 0 or enough:
                     skipped.append(case.name)
                 else:
                     try:
                         exchange = await sent(case)
                     except TargetUnreachable as exc:
                         # The target went away mid-run: this case fails, the run goes on.
-                        exchange = _lost(case, config.base_url, str(exc))
-                    results[position] = check_exchange(contract, exchange, operation=operation)
+                        exchange = _lost(case, config, str(exc))
+                    result = check_exchange(
+                        contract, exchange, operation=operation, selected=config.checks
+                    )
+                    failed += any(o.status == "fail" for o in result.outcomes.values())
+                    results[position] = result
             done += 1
             if progress is not None:
                 progress(done, len(cases))
@@ -234,6 +270,11 @@ async def run_async(
                 result.evidence["shrunk"] = smaller
     finished = [r for r in results if r is not None]
     kept, notes = 0, []
+    if config.max_failures is not None and failed >= config.max_failures and skipped:
+        notes.append(
+            f"stopped after {failed} failing exchange(s) (--max-failures "
+            f"{config.max_failures}): {len(skipped)} case(s) not sent"
+        )
     if config.examples_db is not None:
         try:
             kept = save_examples(config.examples_db, cases, finished)
@@ -255,6 +296,23 @@ async def run_async(
     )
 
 
+class _Pace:
+    """At most ``rate`` request starts a second, spread evenly (``--rate-limit``)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1 / rate if rate else 0.0
+        self.next = 0.0
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = time.monotonic()
+        start = max(now, self.next)
+        self.next = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
 def describe_plan(cases: list[Case], *, model: str, seed: int) -> str:
     """One line: how many cases of each source, the model, the seed (to draw them again) and
     what the run may spend (:func:`token_budget`)."""
@@ -272,8 +330,8 @@ def describe_plan(cases: list[Case], *, model: str, seed: int) -> str:
     return f"{len(cases)} case(s) planned ({parts}), model {model}, seed {seed}; {spend}"
 
 
-def _lost(case: Case, base_url: str, reason: str) -> Exchange:
-    url = base_url.rstrip("/") + case.path
+def _lost(case: Case, config: RunConfig, reason: str) -> Exchange:
+    url = join_url(config.base_url, case.path)
     return Exchange(
         id=case.name,
         request=Request.create(method=case.method, url=url, body=case.body),
@@ -281,7 +339,7 @@ def _lost(case: Case, base_url: str, reason: str) -> Exchange:
         expectation=case.expectation,
         case=case.name,
         interrupted=f"no response: {reason}",
-        reproduce=curl_command(case, url),
+        reproduce=curl_command(case, url, config.transport),
         violations=case.violations,
     )
 

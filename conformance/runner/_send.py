@@ -11,20 +11,32 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import re
 import shlex
 import time
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from .._errors import TargetUnreachable
+from .._errors import TargetUnreachable, UsageError
 from .._util import is_sse_media_type
 from ..exchange import REDACTED, EventSource, Exchange, Request, Response, Timings
 from ._cases import Case
 
-__all__ = ["API_KEY_VARIABLE", "Limits", "TargetUnreachable", "curl_command", "send"]
+__all__ = [
+    "API_KEY_VARIABLE",
+    "Header",
+    "Limits",
+    "TargetUnreachable",
+    "Transport",
+    "curl_command",
+    "join_url",
+    "parse_header",
+    "send",
+]
 
 WRONG_KEY = "sk-conformance-wrong-key"
 API_KEY_VARIABLE = "CONFORMANCE_API_KEY"
@@ -49,6 +61,91 @@ class Limits:
     total: float = 600.0
     max_bytes: int = 32 * 1024 * 1024
     retries: int = 2
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Header:
+    """A header sent with every request (``-H``). Its value is a secret: it is sent, never
+    written; a replay command writes ``shown`` (the ``$VARIABLE`` it came from, or
+    ``[REDACTED]``)."""
+
+    name: str
+    value: str = field(repr=False)
+    shown: str = REDACTED
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Transport:
+    """How requests reach the target: the header the key goes in (``Authorization: Bearer
+    KEY``, or the bare key in another, such as Azure's ``api-key``), headers for every request,
+    a proxy, TLS verification (a CA bundle path, or off) and a client certificate."""
+
+    auth_header: str = "Authorization"
+    headers: tuple[Header, ...] = ()
+    proxy: str | None = None
+    verify: bool | str = True
+    client_cert: str | None = None
+
+    def key_value(self, key: str) -> str:
+        """What the auth header carries for ``key``."""
+        return f"Bearer {key}" if self.auth_header.lower() == "authorization" else key
+
+    def client_options(self) -> dict[str, Any]:
+        """The ``httpx.AsyncClient`` keyword arguments of this transport."""
+        options: dict[str, Any] = {"verify": self.verify}
+        if self.proxy:
+            options["proxy"] = self.proxy
+        if self.client_cert:
+            options["cert"] = self.client_cert
+        return options
+
+    def secrets(self, api_key: str | None) -> tuple[str, ...]:
+        """The values no report may hold: the key and every header value."""
+        return tuple(s for s in (api_key, *(h.value for h in self.headers)) if s)
+
+
+#: Generated text or a tool call in a body (JSON or SSE): a non-empty ``content``,
+#: ``reasoning_content`` or ``text`` string, or a ``tool_calls`` list with an item.
+_CONTENT = re.compile(
+    rb'"(?:content|reasoning_content|text|delta)"\s*:\s*"(?!")|"tool_calls"\s*:\s*\[\s*\{'
+)
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
+
+
+def parse_header(text: str, environ: Mapping[str, str]) -> Header:
+    """A ``-H 'Name: value'`` option as a :class:`Header`; ``$VAR`` and ``${VAR}`` in the value
+    are read from ``environ`` (so a secret stays out of shell history and replay commands).
+    :class:`UsageError` naming the header, never its value, when it is malformed or a variable
+    is unset."""
+    name, colon, value = text.partition(":")
+    name, value = name.strip(), value.strip()
+    if not colon or not _TOKEN.fullmatch(name):
+        # the text may be a secret: it is not repeated
+        raise UsageError(
+            "-H/--header: a header is written 'Name: value' (e.g. 'api-key: $KEY'), the name "
+            "without spaces; one given is not"
+        )
+
+    def expand(match: re.Match[str]) -> str:
+        variable = match[1] or match[2]
+        if variable not in environ:
+            raise UsageError(f"-H/--header {name!r}: the variable ${variable} is not set")
+        return environ[variable]
+
+    return Header(
+        name=name,
+        value=_VARIABLE.sub(expand, value),
+        shown=value if _VARIABLE.search(value) else REDACTED,
+    )
+
+
+def join_url(base_url: str, path: str) -> str:
+    """``path`` under ``base_url``, the base URL's query kept (``?api-version=...`` goes on
+    every request, after the path, not inside it)."""
+    split = httpx.URL(base_url)
+    joined = split.copy_with(raw_path=split.raw_path.split(b"?")[0].rstrip(b"/") + path.encode())
+    return str(joined.copy_with(query=split.query or None))
 
 
 class _Decoder:
@@ -77,17 +174,28 @@ class _Decoder:
         return out, self.produced > self.limit or bool(self.inflate.unconsumed_tail)
 
 
-def _headers(case: Case, api_key: str | None) -> dict[str, str]:
+def _headers(case: Case, api_key: str | None, transport: Transport) -> dict[str, str]:
     headers = {
         "Content-Type": "application/json",
         "Accept": "application/json, text/event-stream",
         "Accept-Encoding": "gzip, deflate",  # encodings we can decode within the size limit
     }
+    for header in transport.headers:
+        headers[header.name] = header.value
     if case.auth == "valid" and api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
+        headers[transport.auth_header] = transport.key_value(api_key)
     elif case.auth == "wrong":
-        headers["Authorization"] = f"Bearer {WRONG_KEY}"
+        headers[transport.auth_header] = transport.key_value(WRONG_KEY)
     return headers
+
+
+def _recorded(headers: dict[str, str], transport: Transport) -> dict[str, str]:
+    """``headers`` as a report may show them: the key's header and every ``-H`` value
+    redacted (whatever their names; known secret names are redacted by Request.create)."""
+    hidden = {h.name.lower() for h in transport.headers}
+    if transport.auth_header.lower() != "authorization":
+        hidden.add(transport.auth_header.lower())
+    return {k: REDACTED if k.lower() in hidden else v for k, v in headers.items()}
 
 
 def _payload(case: Case) -> bytes:
@@ -96,9 +204,9 @@ def _payload(case: Case) -> bytes:
     return b"" if case.body is None else json.dumps(case.body).encode()
 
 
-def curl_command(case: Case, url: str) -> str:
-    """A shell command that replays ``case``; the key is ``$CONFORMANCE_API_KEY``, never its
-    value."""
+def curl_command(case: Case, url: str, transport: Transport = Transport()) -> str:
+    """A shell command that replays ``case``; the key is ``$CONFORMANCE_API_KEY`` and every
+    other header value the ``$VARIABLE`` it came from (or ``[REDACTED]``), never a value."""
     parts = ["curl", "-sS"]
     if case.stream:
         parts.append("-N")
@@ -109,14 +217,24 @@ def curl_command(case: Case, url: str) -> str:
         "-H",
         shlex.quote("Content-Type: application/json"),
     ]
+    for header in transport.headers:
+        parts += ["-H", _shown(f"{header.name}: {header.shown}")]
     if case.auth == "valid":
-        parts += ["-H", f'"Authorization: Bearer ${API_KEY_VARIABLE}"']
+        key = transport.key_value(f"${API_KEY_VARIABLE}")
+        parts += ["-H", f'"{transport.auth_header}: {key}"']
     elif case.auth == "wrong":
-        parts += ["-H", shlex.quote(f"Authorization: Bearer {WRONG_KEY}")]
+        parts += ["-H", shlex.quote(f"{transport.auth_header}: {transport.key_value(WRONG_KEY)}")]
     payload = _payload(case)
     if payload:
         parts += ["--data-binary", shlex.quote(payload.decode("utf-8", errors="replace"))]
     return " ".join(parts)
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a shell, its ``$VARIABLE`` s left for the shell to expand."""
+    if "$" not in text:
+        return shlex.quote(text)
+    return '"' + "".join(c if c not in '"\\`' else "\\" + c for c in text) + '"'
 
 
 def _retry_after(response: httpx.Response, attempt: int) -> float:
@@ -141,15 +259,18 @@ async def send(
     api_key: str | None,
     limits: Limits = Limits(),
     on_request: Any = None,
+    transport: Transport = Transport(),
 ) -> Exchange:
     """Send ``case`` (retrying 429/503 as ``Retry-After`` says, ``limits.retries`` times) and
-    read the answer within ``limits``. ``on_request`` is called before each attempt (budgets)."""
-    url = base_url.rstrip("/") + case.path
+    read the answer within ``limits``. ``on_request`` is called before each attempt (budgets).
+    ``transport`` says which headers carry the key and what else goes with every request (the
+    client's proxy and TLS settings are the caller's: :meth:`Transport.client_options`)."""
+    url = join_url(base_url, case.path)
     for attempt in range(limits.retries + 1):
         if on_request is not None:
             on_request()
         try:
-            exchange, wait = await _attempt(client, case, url, api_key, limits, attempt)
+            exchange, wait = await _attempt(client, case, url, api_key, limits, attempt, transport)
         except _StaleConnection as exc:
             if attempt == limits.retries:
                 raise TargetUnreachable(
@@ -174,6 +295,8 @@ class _Reading:
     to_headers: float | None = None
     first_event: float | None = None
     max_gap: float | None = None
+    first_content: float | None = None
+    tail: bytes = b""  # the end of the last part, for a marker split across two reads
     last: float = 0.0
     interrupted: str | None = None
     retry: float | None = None  # seconds to wait before sending again (429, 503)
@@ -194,11 +317,14 @@ async def _attempt(
     api_key: str | None,
     limits: Limits,
     attempt: int,
+    transport: Transport,
 ) -> tuple[Exchange, float | None]:
     """Send ``case`` once and read the answer within ``limits``: an exchange (cut short, and
     saying why, when a limit was hit mid-body), and how long to wait before a retry."""
-    headers = _headers(case, api_key)
-    request = Request.create(method=case.method, url=url, headers=headers, body=case.body)
+    headers = _headers(case, api_key, transport)
+    request = Request.create(
+        method=case.method, url=url, headers=_recorded(headers, transport), body=case.body
+    )
     timeout = httpx.Timeout(limits.first_byte, connect=limits.connect)
     reading = _Reading(start=time.perf_counter())
     try:
@@ -236,7 +362,7 @@ async def _attempt(
         raise TargetUnreachable(f"{url}: {_describe(exc)}") from None
     except httpx.HTTPError as exc:
         raise TargetUnreachable(f"{url}: {_describe(exc)}") from None
-    return _exchange(case, url, request, reading, api_key), reading.retry
+    return _exchange(case, url, request, reading, api_key, transport), reading.retry
 
 
 def _describe(exc: BaseException) -> str:
@@ -288,28 +414,39 @@ async def _read_body(response: httpx.Response, reading: _Reading, limits: Limits
             reading.interrupted = f"the body could not be decoded ({exc})"
             return
         reading.parts.append(decoded)
+        if reading.first_content is None:
+            if _CONTENT.search(reading.tail + decoded):
+                reading.first_content = reading.last
+            reading.tail = decoded[-64:]
         if over:
             reading.interrupted = f"the body exceeded {limits.max_bytes} bytes (the size limit)"
             return
 
 
-def _scrub(data: bytes, secret: str | None) -> bytes:
-    """``data`` with the key replaced, should the server echo it (in an error message, say):
-    what a response says goes into reports, so the key is redacted as it arrives, the way a
-    request's headers are."""
-    if not secret or len(secret) < 6:
-        return data
-    return data.replace(secret.encode(), REDACTED.encode())
+def _scrub(data: bytes, secrets: tuple[str, ...]) -> bytes:
+    """``data`` with the key and the header values replaced, should the server echo them (in
+    an error message, say): what a response says goes into reports, so secrets are redacted as
+    they arrive, the way a request's headers are."""
+    for secret in secrets:
+        if len(secret) >= 6:
+            data = data.replace(secret.encode(), REDACTED.encode())
+    return data
 
 
 def _exchange(
-    case: Case, url: str, request: Request, reading: _Reading, api_key: str | None
+    case: Case,
+    url: str,
+    request: Request,
+    reading: _Reading,
+    api_key: str | None,
+    transport: Transport,
 ) -> Exchange:
     status = reading.status
     assert status is not None
     timings = Timings(
         to_headers=reading.to_headers,
         to_first_event=reading.first_event,
+        to_first_content=reading.first_content,
         max_event_gap=reading.max_gap,
         total=time.perf_counter() - reading.start,
     )
@@ -317,9 +454,10 @@ def _exchange(
     # What the request asked for decides how a success is read (a stream served with the wrong
     # Content-Type is still a stream, and HTTP-CONTENT-TYPE-001 says so); an error is a body.
     streamed = is_sse_media_type(content_type) or (case.stream and 200 <= status < 300)
-    body = _scrub(b"".join(reading.parts), api_key)
+    secrets = transport.secrets(api_key)
+    body = _scrub(b"".join(reading.parts), secrets)
     headers = tuple(
-        (name, _scrub(value.encode("latin-1", "replace"), api_key).decode("latin-1"))
+        (name, _scrub(value.encode("latin-1", "replace"), secrets).decode("latin-1"))
         for name, value in reading.headers
     )
     response = Response(
@@ -336,6 +474,6 @@ def _exchange(
         expectation=case.expectation,
         case=case.name,
         interrupted=reading.interrupted,
-        reproduce=curl_command(case, url),
+        reproduce=curl_command(case, url, transport),
         violations=case.violations,
     )

@@ -62,6 +62,32 @@ def test_junit(faulty: tuple[Path, dict[str, Any]]) -> None:
     assert "  where: " in case.result[0].text and ", chunk " in case.result[0].text
 
 
+def test_every_exchange_carries_its_timings(faulty: tuple[Path, dict[str, Any]]) -> None:
+    directory, report = faulty
+    for exchange in report["exchanges"]:
+        timings = exchange["timings"]
+        assert 0 < timings["to_headers"] <= timings["total"], exchange["id"]
+        assert timings["to_first_event"] is not None and timings["max_event_gap"] is not None
+    streamed = next(e for e in report["exchanges"] if e["id"] == "stream")
+    assert 0 < streamed["timings"]["to_first_content"] <= streamed["timings"]["total"]
+    rejected = next(e for e in report["exchanges"] if e["id"] == "invalid-json")
+    assert rejected["timings"]["to_first_content"] is None  # an error carries no content
+    total = report["run"]["timings"]["total"]
+    assert total["count"] == len(report["exchanges"])
+    assert total["p50"] <= total["p90"] <= total["p99"] <= total["max"]
+    judged = [c for c in report["checks"] if c["exercised"]]
+    assert all(c["time_s"] > 0 for c in judged)
+    junit = ET.fromstring((directory / "junit.xml").read_text())
+    times = [float(case.get("time")) for case in junit.iter("testcase")]
+    assert sum(t > 0 for t in times) == len(judged)
+    page = (directory / "report.html").read_text()
+    assert page.count('<details class="exchange"') == len(report["exchanges"])
+    failing = [e for e in report["exchanges"] if e["failed_checks"]]
+    opened = re.findall(r'<details class="exchange" id="[^"]+" open>', page)
+    assert failing and len(opened) == len(failing)  # failures open, passes collapsed
+    assert "<b>timings</b>headers " in page and "<th>p99</th>" in page
+
+
 def test_summary_and_badge(faulty: tuple[Path, dict[str, Any]]) -> None:
     directory, _ = faulty
     summary = (directory / "summary.md").read_text()

@@ -1,0 +1,110 @@
+"""Choosing what runs: phases (where cases come from), checks (by id or category), and the
+cases a selection of checks needs, so that ``--checks STREAM-DONE-001`` sends streams only.
+
+A case is needed when one selected check can judge it: the check judges what the case's
+request expects (``Check.judges``), reads its kind of response (a stream rule needs a stream,
+a JSON-body check a body), and the request asks for the feature the check is about. The last
+is read from the response property names a check ``requires``; a property a request turns on
+by another name is mapped below. Selecting more than needed is harmless (a check that finds
+nothing to judge says "not exercised"); selecting less would starve it, so the mapping errs on
+the side of sending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .._errors import UsageError
+from .._vocab import CaseSource
+
+if TYPE_CHECKING:
+    from ..checks import Check
+    from ._cases import Case
+
+__all__ = ["PHASES", "needed_by", "parse_phases", "select_checks"]
+
+#: ``--phases`` names, and the cases (by source) each one plans (schemathesis' spirit).
+PHASES: dict[str, CaseSource] = {
+    "examples": "example",
+    "scenarios": "scenario",
+    "property": "property",
+    "negative": "negative",
+    "auth": "auth",
+}
+#: The request property a case carries when the response property a check requires can
+#: appear (chat completions: a tool call needs ``tools``...). Properties not listed (usage
+#: counters, reasoning) can appear in any answer.
+_ASKED_BY = {
+    "tool_calls": "tools",
+    "logprobs": "logprobs",
+    "stop": "stop",
+    "response_format": "response_format",
+}
+
+
+def parse_phases(text: str) -> frozenset[CaseSource]:
+    """``--phases a,b`` as the case sources they plan; :class:`UsageError` on an unknown one."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PHASES]
+    if unknown or not names:
+        raise UsageError(
+            f"--phases {text!r}: "
+            + (f"unknown {', '.join(unknown)}; " if unknown else "")
+            + f"give a comma-separated list of {', '.join(PHASES)}"
+        )
+    return frozenset(PHASES[n] for n in names)
+
+
+def select_checks(
+    include: Iterable[str], exclude: Iterable[str], checks: dict[str, Check]
+) -> frozenset[str] | None:
+    """The check ids ``--checks`` and ``--exclude-checks`` leave (ids or categories, comma
+    separated, case-insensitive); None when neither was given (every check)."""
+    include, exclude = list(include), list(exclude)
+    if not include and not exclude:
+        return None
+    categories = sorted({c.category for c in checks.values()})
+
+    def resolve(values: list[str], flag: str) -> set[str]:
+        out: set[str] = set()
+        for value in (v.strip() for text in values for v in text.split(",")):
+            if not value:
+                continue
+            matched = {
+                i for i, c in checks.items() if value.upper() == i or value.lower() == c.category
+            }
+            if not matched:
+                raise UsageError(
+                    f"{flag} {value!r} is neither a check id nor a category (categories: "
+                    f"{', '.join(categories)}; the ids: 'conformance checks')"
+                )
+            out |= matched
+        return out
+
+    chosen = resolve(include, "--checks") if include else set(checks)
+    chosen -= resolve(exclude, "--exclude-checks")
+    if not chosen:
+        raise UsageError("--checks and --exclude-checks leave no check to run")
+    return frozenset(chosen)
+
+
+def _asks(body: Any, name: str) -> bool:
+    request_name = _ASKED_BY.get(name)
+    if request_name is None:
+        return True
+    return isinstance(body, dict) and body.get(request_name) not in (None, False, [], "")
+
+
+def needed_by(case: Case, checks: Iterable[Check]) -> bool:
+    """Whether one of ``checks`` can judge the answer to ``case``."""
+    for check in checks:
+        if case.expectation not in check.judges:
+            continue
+        if case.stream and check.rule is None and check.run_on == "json":
+            continue  # it reads a JSON body, a stream has none
+        if not case.stream and check.run is None:
+            continue  # a stream rule
+        if all(_asks(case.body, name) for name in check.requires):
+            return True
+    return False
