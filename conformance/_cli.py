@@ -551,6 +551,34 @@ def _cmd_report_schema(args: argparse.Namespace, out: IO[str], err: IO[str]) -> 
     return EXIT_OK
 
 
+def _writable(directory: str) -> None:
+    """Exit 2 now, before any request, when the reports cannot be written."""
+    from .report import ensure_writable
+
+    try:
+        ensure_writable(directory)
+    except OSError as exc:
+        raise UsageError(
+            f"--report-dir {directory}: cannot write there ({exc.strerror or exc}); give a "
+            "writable directory"
+        ) from None
+
+
+def _quiet_hypothesis() -> None:
+    """Hypothesis keeps caches in ``.hypothesis/`` of the current directory: a run writes
+    them to the user's cache directory instead (unless $HYPOTHESIS_STORAGE_DIRECTORY says
+    where), so it leaves nothing where it was started."""
+    import os
+    from pathlib import Path
+
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    set_hypothesis_home_dir(cache / "conformance" / "hypothesis")
+
+
 def _rate(text: str | None) -> float | None:
     """``--rate-limit N/s`` or ``N/m`` as requests a second."""
     if text is None:
@@ -670,8 +698,10 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         max_failures=args.max_failures,
         rate_limit=_rate(args.rate_limit),
     )
+    _quiet_hypothesis()
     if args.dry_run:
         return _dry_run(contract, config, out)
+    _writable(args.report_dir)
 
     def announce(url: str) -> None:
         err.write(f"conformance: no --base-url: checking the embedded reference server ({url})\n")

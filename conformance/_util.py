@@ -100,13 +100,30 @@ except ImportError:  # pragma: no cover - orjson is a dependency; this keeps it 
     _orjson = None
 
 
+def _umask() -> int:
+    """The process's umask (Linux reads it without changing it; elsewhere it is set and put
+    back at once)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` so that a killed run never leaves half a file."""
+    """Write ``text`` to ``path`` so that a killed run never leaves half a file; the file gets
+    the mode a plain ``open`` would give it (0644 under umask 022), not mkstemp's 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

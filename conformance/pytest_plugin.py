@@ -185,7 +185,7 @@ def _run(config: pytest.Config, contract: Contract) -> SessionRun:
     from ._errors import ConformanceError
     from ._session import live_report
     from .checks import CHECKS
-    from .report import write_all
+    from .report import ensure_writable, write_all
     from .runner import RunConfig, Transport, parse_header, select_checks
 
     strict = config.getoption(STRICT)
@@ -195,6 +195,13 @@ def _run(config: pytest.Config, contract: Contract) -> SessionRun:
             "--base-url is empty (an unset CI variable?); give the endpoint's URL, or leave the "
             "option out to check the embedded reference server"
         )
+    report_dir = _option(config, REPORT_DIR, "reports")
+    try:
+        ensure_writable(report_dir)
+    except OSError as exc:
+        raise _usage(
+            f"{REPORT_DIR} {report_dir}: cannot write there ({exc.strerror or exc})"
+        ) from None
     try:
         selected = select_checks(config.getoption(CHECKS_OPTION), [], CHECKS)
         collected = config.stash.get(COLLECTED_KEY, frozenset())
@@ -221,7 +228,7 @@ def _run(config: pytest.Config, contract: Contract) -> SessionRun:
     except ConformanceError as exc:
         # a bad option, a refused key, an unreachable target: one line, not an error per test
         raise _usage(str(exc)) from None
-    path = write_all(report, _option(config, REPORT_DIR, "reports"))["report.json"]
+    path = write_all(report, report_dir)["report.json"]
     return {"report": report, "path": path, "strict": strict}
 
 

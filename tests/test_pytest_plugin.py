@@ -136,6 +136,10 @@ def test_a_project_with_its_own_model_and_api_key_options_runs_cleanly(
             "*conformance: -H/--header: a header is written 'Name: value'*",
         ),
         (["--base-url", "http://127.0.0.1:9"], "*conformance: *127.0.0.1:9*"),
+        (
+            ["--conformance-report-dir", "/dev/null/reports"],
+            "*conformance: --conformance-report-dir /dev/null/reports: cannot write there*",
+        ),
     ],
 )
 def test_usage_errors_are_one_line_not_an_error_per_test(

@@ -8,7 +8,7 @@ from ._json import LEVELS, REPORT_VERSION, build_report, finalize, report_schema
 from ._merge import merge_reports, read_report
 from ._text import render_check, render_text
 from ._types import CheckEntry, FailureEntry, Report
-from ._write import OUTPUTS, write_all, write_report
+from ._write import OUTPUTS, ensure_writable, write_all, write_report
 
 __all__ = [
     "LEVELS",
@@ -19,6 +19,7 @@ __all__ = [
     "FailureEntry",
     "Report",
     "build_report",
+    "ensure_writable",
     "finalize",
     "load_baseline",
     "merge_reports",

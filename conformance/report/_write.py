@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from .._util import write_text_atomic
@@ -11,7 +12,7 @@ from ._junit import render_junit
 from ._markdown import render_badge, render_summary
 from ._types import Report
 
-__all__ = ["OUTPUTS", "write_all", "write_report"]
+__all__ = ["OUTPUTS", "ensure_writable", "write_all", "write_report"]
 
 OUTPUTS = ("report.json", "junit.xml", "report.html", "summary.md", "badge.svg")
 
@@ -19,6 +20,17 @@ OUTPUTS = ("report.json", "junit.xml", "report.html", "summary.md", "badge.svg")
 def write_report(report: Report, directory: str | Path) -> Path:
     """Write report.json alone (atomically)."""
     return write_text_atomic(Path(directory) / "report.json", dumps(report))
+
+
+def ensure_writable(directory: str | Path) -> Path:
+    """Create ``directory`` if needed and prove a file can be written there (before any
+    request is sent: a run whose reports cannot be written is not worth its tokens). Raises
+    OSError when it cannot."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".conformance-probe-"):
+        pass
+    return folder
 
 
 def write_all(report: Report, directory: str | Path) -> dict[str, Path]:
