@@ -34,6 +34,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+def _profile_names() -> str:
+    from .contract._profiles import available_profiles
+
+    return ", ".join(available_profiles())
+
+
 def _add_contract_options(parser: argparse.ArgumentParser, *, with_spec: bool = True) -> None:
     if with_spec:
         parser.add_argument(
@@ -46,8 +52,8 @@ def _add_contract_options(parser: argparse.ArgumentParser, *, with_spec: bool = 
     parser.add_argument(
         "--profile",
         metavar="NAME",
-        help="deepseek (the shipped spec + errata, the default), literal (the spec as written), "
-        "or a profile file",
+        help=f"a profile ({_profile_names()}; default deepseek: the shipped spec + errata) or a "
+        "profile file",
     )
     parser.add_argument(
         "--overlay",
@@ -68,6 +74,12 @@ def _add_lint(commands: Any) -> None:
     )
     _add_contract_options(lint)
     lint.add_argument("--format", choices=("text", "json"), default="text")
+    lint.add_argument(
+        "--all",
+        action="store_true",
+        help="every operation and component of the document, not only what the profile's "
+        "operation uses",
+    )
     lint.set_defaults(handler=_cmd_lint)
 
 
@@ -118,7 +130,9 @@ def _add_run(commands: Any) -> None:
         metavar="N",
         help="max_tokens of cases that need no more (default 16)",
     )
-    run.add_argument("--workers", type=int, default=4, metavar="N", help="concurrent requests")
+    run.add_argument(
+        "--workers", type=int, default=4, metavar="N", help="concurrent requests (default 4)"
+    )
     run.add_argument(
         "--seed",
         metavar="N|random",
@@ -224,7 +238,40 @@ def _add_run(commands: Any) -> None:
         help="send the I-th of N slices of the cases "
         "(merge the reports with 'conformance report merge')",
     )
+    _add_output_options(run)
     run.set_defaults(handler=_cmd_run)
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-v", "--verbose", action="store_true", help="every deviation and exchange"
+    )
+    loudness.add_argument("-q", "--quiet", action="store_true", help="only the verdict lines")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="stdout: the text summary (default), or report.json itself",
+    )
+
+
+def _verbosity(args: argparse.Namespace) -> int:
+    return 0 if args.quiet else 2 if args.verbose else 1
+
+
+def _finish(args: argparse.Namespace, report: Any, text: str, out: IO[str], err: IO[str]) -> int:
+    """Print the outcome (text, or report.json with --format json), write the reports, and
+    say the exit status."""
+    from .report import dumps
+
+    if args.format == "json":
+        out.write(dumps(report))
+        _write_outputs(report, args.report_dir, err)
+    else:
+        out.write(text)
+        _write_outputs(report, args.report_dir, out)
+    return EXIT_FAILED if report["verdict"] == "fail" else EXIT_OK
 
 
 def _add_transport_options(parser: argparse.ArgumentParser) -> None:
@@ -309,6 +356,7 @@ def _add_validate(commands: Any) -> None:
     )
     validate.add_argument("--baseline", metavar="FILE", help="accepted failures")
     validate.add_argument("--strict", action="store_true", help="SHOULD failures fail too")
+    _add_output_options(validate)
     validate.set_defaults(handler=_cmd_validate)
 
 
@@ -710,7 +758,7 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         err.write(f"conformance: {line}\n")
         err.flush()
 
-    with _progress(err) as tick:
+    with _progress(err) as watch:
         result, report = live_report(
             contract,
             config,
@@ -718,41 +766,65 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             baseline=_baseline(args.baseline),  # type: ignore[arg-type]
             on_embedded=announce,
             on_plan=plan,
-            progress=tick,
+            watch=watch,
         )
     for note in result.notes:
         err.write(f"conformance: note: {note}\n")
-    out.write(render_text(result.results, report, only_failures=True))
-    _write_outputs(report, args.report_dir, out)
-    return EXIT_FAILED if report["verdict"] == "fail" else EXIT_OK
+    text = render_text(result.results, report, only_failures=True, verbosity=_verbosity(args))
+    return _finish(args, report, text, out, err)
 
 
 class _progress:
-    """A rich progress bar on a terminal; nothing otherwise (CI logs stay clean)."""
+    """Progress while a run is sending: on a terminal a live line (``37/84``, the case waited
+    on the longest); elsewhere (CI logs) a plain line every ``interval`` seconds, so a hanging
+    server is seen as it hangs, not after the run."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], *, interval: float = 10.0) -> None:
+        import threading
+
+        from .runner import RunWatch
+
         self.stream = stream
-        self.bar: object = None
+        self.interval = interval
+        self.watch = RunWatch()
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
 
-    def __enter__(self) -> Callable[[int, int], None] | None:
-        if not (hasattr(self.stream, "isatty") and self.stream.isatty()):
-            return None
+    def __enter__(self) -> Any:
+        import threading
+
+        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        target = self._live if tty else self._lines
+        self.thread = threading.Thread(target=target, name="conformance-progress", daemon=True)
+        self.thread.start()
+        return self.watch
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+    def _lines(self) -> None:
+        while not self.stop.wait(self.interval):
+            if self.watch.total:
+                self.stream.write(f"conformance: {self.watch.line()}\n")
+                self.stream.flush()
+
+    def _live(self) -> None:
         from rich.console import Console
         from rich.progress import Progress
 
-        progress = Progress(console=Console(file=self.stream), transient=True)
-        task = progress.add_task("checking", total=None)
-        progress.start()
-        self.bar = progress
-
-        def tick(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        return tick
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()  # type: ignore[attr-defined]
+        with Progress(console=Console(file=self.stream), transient=True) as progress:
+            task = progress.add_task("checking", total=None)
+            while not self.stop.wait(0.25):
+                slowest = self.watch.slowest()
+                waiting = f" · waiting on {slowest[0]} {slowest[1]:.0f}s" if slowest else ""
+                progress.update(
+                    task,
+                    completed=self.watch.done,
+                    total=self.watch.total or None,
+                    description=f"{self.watch.done}/{self.watch.total}{waiting}",
+                )
 
 
 def _cmd_validate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
@@ -782,16 +854,14 @@ def _cmd_validate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         fail_on="SHOULD" if args.strict else "MUST",
         baseline=baseline,  # type: ignore[arg-type]
     )
-    out.write(render_text(results, report))
-    _write_outputs(report, args.report_dir, out)
-    return EXIT_FAILED if report["verdict"] == "fail" else EXIT_OK
+    return _finish(args, report, render_text(results, report, verbosity=_verbosity(args)), out, err)
 
 
 def _cmd_lint(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from .contract import lint
 
     contract = _load(args)
-    findings = lint(contract)
+    findings = lint(contract, whole_document=args.all)
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
     if args.format == "json":

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .contract import Contract
     from .report import Baseline, Report
-    from .runner import RunConfig, RunResult
+    from .runner import RunConfig, RunResult, RunWatch
 
 __all__ = ["live_report"]
 
@@ -22,7 +22,7 @@ def live_report(
     strict: bool = False,
     baseline: Baseline | None = None,
     on_embedded: Callable[[str], None] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    watch: RunWatch | None = None,
     on_plan: Callable[[str], None] | None = None,
 ) -> tuple[RunResult, Report]:
     """Run ``config`` (against the embedded reference server when its base_url is empty) and
@@ -44,7 +44,7 @@ def live_report(
             )
             if on_embedded is not None:
                 on_embedded(url)
-        result = run(contract, config, progress=progress, on_plan=on_plan)
+        result = run(contract, config, watch=watch, on_plan=on_plan)
     report = build_report(
         contract,
         result.results,

@@ -89,8 +89,11 @@ def test_validate_text_output_and_report(tmp_path: Path) -> None:
     )
     assert code == 1
     assert "ok   deepseek-chat-stream.response.http  (HTTP 200, stream of 4 events)" in out
-    assert "[STREAM-CHUNK-SCHEMA-001 MUST] 'prompt_cache_hit_tokens' is a required property" in out
-    assert "      where: chunk 8, at /usage" in out
+    assert (
+        "FAIL STREAM-CHUNK-SCHEMA-001 (MUST) Every chunk matches the documented chunk schema: 1 failure(s) on 1 exchange(s)\n    [1x] 'prompt_cache_hit_tokens' is a required property\n      where: chunk 8, at /usage\n"
+        in out
+    )
+    assert "      exchanges: openai-gpt41-stream-tools.response.http" in out
     report = load_report(tmp_path)
     assert report["summary"]["exchanges"] == 2 and report["verdict"] == "fail"
     assert report["target"] == {"base_url": None, "model": None}

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, relevance
 
 from .._sse import parse_sse
-from .._util import join_pointer, pointer_of, strict_json
+from .._util import escape_token, join_pointer, pointer_of, strict_json
 from ._examples import media_examples as _media_examples
 from ._model import ADAPTER_RESPONSE_KEY, METHODS, Contract, StreamSpec
 from ._walk import iter_schema_roots, iter_subschemas, resolve_pointer
@@ -504,8 +504,63 @@ RULES: dict[str, tuple[str, Callable[[Contract], Iterator[Finding]]]] = {
 }
 
 
-def lint(contract: Contract) -> list[Finding]:
-    """Every finding of every rule, errors first, in document order within a severity."""
+def lint(contract: Contract, *, whole_document: bool = False) -> list[Finding]:
+    """Every finding of every rule, errors first, in document order within a severity: about
+    the profile's operation, what it references and the document as a whole, or (with
+    ``whole_document``) about every operation and component."""
+    findings = _all_findings(contract)
+    if whole_document or not any(
+        o.method == contract.profile.method and o.path == contract.profile.path
+        for o in contract.operations
+    ):
+        return findings  # no operation of the profile's here: the document is all there is
+    path, reached = escape_token(contract.operation().path), _reached(contract)
+    return [f for f in findings if _in_scope(f.pointer, path, reached)]
+
+
+def _in_scope(pointer: str, path: str, reached: set[str]) -> bool:
+    """Whether a finding at ``pointer`` concerns the profile's operation: the document's own
+    parts (info, security, servers...), the operation's path item, and the components the
+    operation reaches through ``$ref`` s; not other operations or unused components."""
+    parts = pointer.split("/")
+    if len(parts) < 3 or parts[1] not in ("paths", "components"):
+        return True
+    if parts[1] == "paths":
+        return parts[2] == path
+    if parts[2] == "securitySchemes" or len(parts) < 4:
+        return True
+    return f"/components/{parts[2]}/{parts[3]}" in reached
+
+
+def _reached(contract: Contract) -> set[str]:
+    """The components (``/components/KIND/NAME``) the profile's operation references, directly
+    or through other components."""
+    document = contract.document
+    operation = contract.operation()
+    start = document["paths"][operation.path]
+    seen: set[str] = set()
+    stack: list[Any] = [start]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/"):
+                target = "/".join(ref[1:].split("/")[:4])
+                if target not in seen:
+                    seen.add(target)
+                    kind, name = target.split("/")[2:4]
+                    stack.append(document.get("components", {}).get(kind, {}).get(_unescape(name)))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return seen
+
+
+def _unescape(token: str) -> str:
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def _all_findings(contract: Contract) -> list[Finding]:
     findings: list[Finding] = []
     for _title, rule in RULES.values():
         try:

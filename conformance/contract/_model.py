@@ -59,6 +59,8 @@ def explain_error(error: ValidationError) -> ValidationError:
             for g in groups
             if not all(e.validator == "type" and tuple(e.absolute_path) == here for e in g)
         ]
+        if not typed:  # the value is none of the types the branches allow: say which
+            return _none_of_the_types(error, [e for g in groups for e in g])
         # a branch whose discriminator matched (no const/enum error) first, then the fewest
         best = min(
             typed or groups,
@@ -66,6 +68,53 @@ def explain_error(error: ValidationError) -> ValidationError:
         )
         error = max(best, key=lambda e: len(e.absolute_path))
     return _described(error)
+
+
+_ARTICLES = {"integer": "an integer", "object": "an object", "array": "an array", "null": "null"}
+
+
+def _a(kind: str) -> str:
+    return _ARTICLES.get(kind, f"a {kind}")
+
+
+def _kind_of(value: Any) -> str:
+    """A JSON value as a person names it: ``the integer 400``, ``null``, ``an object``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"the string {shown!r}"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _none_of_the_types(error: ValidationError, causes: list[ValidationError]) -> ValidationError:
+    """``expected a string or null, got the integer 400`` for an anyOf/oneOf whose every
+    branch rejects the value's type (instead of "400 is not valid under any of the given
+    schemas")."""
+    kinds: list[str] = []
+    for cause in causes:
+        wanted = cause.validator_value
+        for kind in wanted if isinstance(wanted, list) else [wanted]:
+            if isinstance(kind, str) and kind not in kinds:
+                kinds.append(kind)
+    if "number" in kinds and "integer" in kinds:
+        kinds.remove("integer")
+    names = [_a(k) for k in kinds]
+    expected = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return ValidationError(
+        f"expected {expected}, got {_kind_of(error.instance)}",
+        validator="type",
+        validator_value=kinds,
+        instance=error.instance,
+        path=list(error.absolute_path),
+        schema_path=list(error.absolute_schema_path),
+    )
 
 
 def _described(error: ValidationError) -> ValidationError:

@@ -4,9 +4,17 @@ a Markdown summary and a badge, all rendered from the report's fields; baselines
 from __future__ import annotations
 
 from ._baseline import Baseline, load_baseline
-from ._json import LEVELS, REPORT_VERSION, build_report, finalize, report_schema, report_schema_text
+from ._json import (
+    LEVELS,
+    REPORT_VERSION,
+    build_report,
+    dumps,
+    finalize,
+    report_schema,
+    report_schema_text,
+)
 from ._merge import merge_reports, read_report
-from ._text import render_check, render_text
+from ._text import FailureGroup, failure_groups, render_check, render_text
 from ._types import CheckEntry, FailureEntry, Report
 from ._write import OUTPUTS, ensure_writable, write_all, write_report
 
@@ -17,9 +25,12 @@ __all__ = [
     "Baseline",
     "CheckEntry",
     "FailureEntry",
+    "FailureGroup",
     "Report",
     "build_report",
+    "dumps",
     "ensure_writable",
+    "failure_groups",
     "finalize",
     "load_baseline",
     "merge_reports",

@@ -14,6 +14,7 @@ from html import escape
 from typing import Any, cast
 
 from ..checks import where_parts
+from ._text import FailureGroup, failure_groups
 from ._types import CheckEntry, ExchangeEntry, FailureEntry, Report
 
 __all__ = ["render_html"]
@@ -93,6 +94,19 @@ def _failure(failure: FailureEntry, events: dict[str, dict[int, str]]) -> str:
         rows.append(f"<pre>{escape(excerpt)}</pre>")
     rows.append(_reproduce(failure["reproduce"]))
     return '<div class="failure">' + "".join(rows) + "</div>"
+
+
+def _group(group: FailureGroup, events: dict[str, dict[int, str]]) -> str:
+    """One deviation: how often and where it was seen, then its first failure in full."""
+    links = ", ".join(
+        f'<a href="#ex-{_anchor(name)}">{escape(name)}</a>' for name in group.exchanges[:20]
+    )
+    more = len(group.exchanges) - 20
+    seen = links + (f" and {more} more" if more > 0 else "")
+    head = (
+        f'<div class="kv"><b>{group.count}x</b>on {len(group.exchanges)} exchange(s): {seen}</div>'
+    )
+    return head + _failure(cast("FailureEntry", group.first), events)
 
 
 def _reproduce(command: str | None) -> str:
@@ -235,7 +249,7 @@ def _blockers(report: Report) -> str:
     run = report.get("run")
     if run and run["cases_skipped"]:
         partial += (
-            f"<p>Not sent ({len(run['cases_skipped'])}, the request budget ran out): "
+            f"<p>Not sent ({len(run['cases_skipped'])}; the request budget ran out, or --max-failures stopped the run): "
             + ", ".join(f"<code>{escape(c)}</code>" for c in run["cases_skipped"])
             + "</p>"
         )
@@ -332,7 +346,7 @@ def render_html(report: Report) -> str:
         for check in members:
             if check["status"] not in ("fail", "error"):
                 continue
-            failures = "".join(_failure(f, events) for f in check["failures"])
+            failures = "".join(_group(g, events) for g in failure_groups(check))
             if check.get("suppressed_failures"):
                 failures += f'<div class="kv">... and {check["suppressed_failures"]} more</div>'
             if check["status"] == "error":

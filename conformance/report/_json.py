@@ -126,7 +126,7 @@ def _run_holds_back(report: Report) -> str | None:
     if run["cases_skipped"]:
         return (
             f"{len(run['cases_skipped'])} of {run['cases_planned']} case(s) were not sent (the "
-            "request budget ran out; raise --max-requests)"
+            "request budget ran out, or --max-failures stopped the run; raise --max-requests)"
         )
     return None
 
@@ -355,4 +355,5 @@ def _excerpt(contract: Contract, pointer: str | None, max_lines: int = 30) -> st
 
 
 def dumps(report: Report) -> str:
+    """report.json's text: indented, UTF-8 as it is."""
     return json.dumps(report, indent=2, ensure_ascii=False, default=repr) + "\n"

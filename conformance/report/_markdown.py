@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from ..checks import where_parts
-from ._text import describe_waiver
+from ._text import describe_waiver, failure_groups
 from ._types import Report
 
 __all__ = ["render_badge", "render_summary"]
@@ -41,7 +41,7 @@ def render_summary(report: Report) -> str:
         )
         if run["cases_skipped"]:
             lines.append(
-                f"Not sent ({len(run['cases_skipped'])}, the request budget ran out): "
+                f"Not sent ({len(run['cases_skipped'])}; the request budget ran out, or --max-failures stopped the run): "
                 + ", ".join(f"`{c}`" for c in run["cases_skipped"])
             )
     idle = [c["id"] for c in report["checks"] if c["status"] == "skip" and c["applicable"]]
@@ -62,24 +62,28 @@ def render_summary(report: Report) -> str:
     if failed:
         lines += [
             "",
-            "| check | severity | level | failures | first failure |",
+            "| check | severity | level | failures | deviations (how often, where first seen) |",
             "|---|---|---|---|---|",
         ]
         for check in failed:
-            first = (
-                check["failures"][0]
-                if check["failures"]
-                else {"message": "; ".join(check.get("errors") or [])}
-            )
-            where = where_parts(first, exchange=True)
+            groups = failure_groups(check)
+            deviations = [
+                f"{g.count}x {_cell(g.first['message'])}"
+                + (f" ({_cell(', '.join(where))})" if (where := where_parts(g.first)) else "")
+                + f", e.g. {_cell(', '.join(g.exchanges[:3]))}"
+                for g in groups[:3]
+            ]
+            if len(groups) > 3:
+                deviations.append(f"and {len(groups) - 3} more")
+            if not groups:
+                deviations = [_cell("; ".join(check.get("errors") or []))]
             waived = (
                 " (waived)" if check.get("waiver") and not check["waiver"].get("expired") else ""
             )
             lines.append(
                 f"| `{check['id']}`{waived} | {check['severity']} | {check['level']} | "
                 f"{len(check['failures']) + check.get('suppressed_failures', 0)} | "
-                f"{_cell(first['message'])}"
-                + (f" ({_cell(', '.join(where))})" if where else "")
+                + "<br>".join(deviations)
                 + " |"
             )
     baseline = report.get("baseline")

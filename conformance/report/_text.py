@@ -3,17 +3,87 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..checks import CHECKS, render_failure
+from ..checks import render_failure
 from ._json import gating_of, is_waived
 from ._types import Report, WaiverEntry
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
 
-__all__ = ["describe_waiver", "render_check", "render_text", "split_failures", "summary_lines"]
+__all__ = [
+    "FailureGroup",
+    "describe_waiver",
+    "failure_groups",
+    "render_check",
+    "render_text",
+    "split_failures",
+    "summary_lines",
+]
+
+#: What varies between two reports of one deviation: quoted strings and numbers in a message,
+#: array indexes in a pointer.
+_VARYING = re.compile(r"'[^']*'|\"[^\"]*\"|-?\b\d+(?:\.\d+)?(?:e[-+]?\d+)?\b")
+_INDEX = re.compile(r"/\d+(?=/|$)")
+#: Groups shown per check, and exchanges named per group, unless verbose.
+SHOWN_GROUPS = 5
+SHOWN_EXCHANGES = 3
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FailureGroup:
+    """One deviation of a check, however many exchanges show it: the failures whose
+    signature (the pointer without its array indexes, the schema path, the message without
+    its values) is the same, with the first of them and the exchanges, in order."""
+
+    signature: str
+    first: Mapping[str, Any]
+    count: int
+    exchanges: tuple[str, ...]
+
+
+def failure_groups(check: Mapping[str, Any]) -> list[FailureGroup]:
+    """The failures of a check of report.json, grouped by signature, most frequent first."""
+    found: dict[str, list[Mapping[str, Any]]] = {}
+    for failure in check["failures"]:
+        pointer = _INDEX.sub("/*", failure.get("instance_path") or "")
+        signature = " ".join(
+            (pointer, failure.get("schema_path") or "", _VARYING.sub("…", failure["message"]))
+        )
+        found.setdefault(signature, []).append(failure)
+    groups = [
+        FailureGroup(
+            signature=signature,
+            first=members[0],
+            count=len(members),
+            exchanges=tuple(dict.fromkeys(str(m.get("exchange") or "") for m in members)),
+        )
+        for signature, members in found.items()
+    ]
+    return sorted(groups, key=lambda g: -g.count)
+
+
+def render_groups(check: Mapping[str, Any], *, verbose: bool = False) -> list[str]:
+    """A failing check's deviations as lines: ``[Nx] message`` (the first failure's where,
+    value, schema and replay), and the exchanges that show it."""
+    lines = []
+    groups = failure_groups(check)
+    shown = groups if verbose else groups[:SHOWN_GROUPS]
+    for group in shown:
+        text = render_failure(group.first, label=f"{group.count}x")
+        named = group.exchanges if verbose else group.exchanges[:SHOWN_EXCHANGES]
+        more = len(group.exchanges) - len(named)
+        seen = ", ".join(named) + (f" (+{more} more)" if more else "")
+        lines.append(_indent(text + f"\n  exchanges: {seen}"))
+    if len(groups) > len(shown):
+        lines.append(f"    ... and {len(groups) - len(shown)} more deviation(s) (-v shows all)")
+    if check.get("suppressed_failures"):
+        lines.append(f"    ({check['suppressed_failures']} more failure(s) were not kept)")
+    return lines
 
 
 def _indent(text: str, prefix: str = "    ") -> str:
@@ -37,42 +107,60 @@ def render_check(check: Mapping[str, Any], *, limit: int | None = None) -> str:
 
 
 def render_text(
-    results: Sequence[ExchangeResult], report: Report, *, only_failures: bool = False
+    results: Sequence[ExchangeResult],
+    report: Report,
+    *,
+    only_failures: bool = False,
+    verbosity: int = 1,
 ) -> str:
-    """The console summary of a run or a validation: each exchange with its failures (grouped
-    by exchange), then the counts and the verdict."""
-    lines = []
-    for result in results:
-        kind = f"stream of {result.chunks} events" if result.stream else "JSON body"
-        failed = [(cid, o) for cid, o in result.outcomes.items() if o.status in ("fail", "error")]
-        if only_failures and not failed:
-            continue
-        mark = "FAIL" if failed else "ok"
-        lines.append(f"{mark:<4} {result.exchange_id}  (HTTP {result.status}, {kind})")
-        for check_id, outcome in failed:
-            severity = CHECKS[check_id].severity
-            if outcome.status == "error":
-                lines.append(f"    [{check_id}] ERROR: {outcome.reason}")
-            for failure in outcome.failures:
-                text = render_failure(failure.as_fields(), label=f"{check_id} {severity}")
-                lines.append(_indent(text))
-            if outcome.suppressed:
-                lines.append(f"    ... and {outcome.suppressed} more {check_id} failures")
-        if failed and "shrunk" in result.evidence:
-            shrunk = json.dumps(result.evidence["shrunk"])  # escaped: no lone surrogate to print
-            lines.append(f"    shrunk, still failing: {shrunk}")
-        skipped = sorted(
-            {
-                o.reason
-                for o in result.outcomes.values()
-                if o.status == "skip" and o.reason and "no request" in o.reason
-            }
-        )
-        for reason in skipped:
-            lines.append(f"    note: request-dependent rules skipped: {reason}")
-    lines.append("")
+    """The console summary of a run or a validation: each failing check once, its failures
+    grouped by deviation (one bug seen on 54 exchanges is one entry, with its count and the
+    first exchanges that show it), then the counts and the verdict. ``only_failures`` leaves
+    out the list of exchanges; ``verbosity`` 0 prints only the verdict lines, 2 every
+    deviation and exchange."""
+    lines: list[str] = []
+    if verbosity > 0 and not only_failures:
+        for result in results:
+            kind = f"stream of {result.chunks} events" if result.stream else "JSON body"
+            failed = any(o.status in ("fail", "error") for o in result.outcomes.values())
+            lines.append(
+                f"{'FAIL' if failed else 'ok':<4} {result.exchange_id}  (HTTP {result.status}, {kind})"
+            )
+            for reason in sorted(
+                {
+                    o.reason
+                    for o in result.outcomes.values()
+                    if o.status == "skip" and o.reason and "no request" in o.reason
+                }
+            ):
+                lines.append(f"    note: request-dependent rules skipped: {reason}")
+        lines.append("")
+    if verbosity > 0:
+        lines += _failing_checks(report, verbose=verbosity > 1)
     lines += summary_lines(report)
     return "\n".join(lines) + "\n"
+
+
+def _failing_checks(report: Report, *, verbose: bool) -> list[str]:
+    lines: list[str] = []
+    order = {"MUST": 0, "SHOULD": 1, "MAY": 2}
+    failing = [c for c in report["checks"] if c["status"] in ("fail", "error")]
+    shrunk = {e["id"]: e["shrunk_body"] for e in report["exchanges"] if "shrunk_body" in e}
+    for check in sorted(failing, key=lambda c: order.get(c["severity"], 3)):
+        exchanges = {f.get("exchange") for f in check["failures"]}
+        lines.append(
+            f"{'FAIL' if check['status'] == 'fail' else 'ERROR'} {check['id']} "
+            f"({check['severity']}) {check['title']}: {len(check['failures'])} failure(s) on "
+            f"{len(exchanges)} exchange(s)"
+        )
+        for error in check.get("errors") or []:
+            lines.append(f"    ERROR: {error}")
+        lines += render_groups(check, verbose=verbose)
+        for exchange in dict.fromkeys(e for e in exchanges if e in shrunk):
+            body = json.dumps(shrunk[exchange])  # escaped: no lone surrogate to print
+            lines.append(f"    {exchange} shrunk, still failing: {body}")
+        lines.append("")
+    return lines
 
 
 def summary_lines(report: Report) -> list[str]:
@@ -96,7 +184,8 @@ def summary_lines(report: Report) -> list[str]:
             f"model {report['target']['model']}, seed {report['seed']}"
             + (f"; {run['replayed']} earlier failure(s) replayed" if run.get("replayed") else "")
             + (
-                f"; {len(run['cases_skipped'])} case(s) not sent (the request budget ran out): "
+                f"; {len(run['cases_skipped'])} case(s) not sent (the request budget ran out, or "
+                "--max-failures stopped the run): "
                 + ", ".join(run["cases_skipped"][:10])
                 + (" ..." if len(run["cases_skipped"]) > 10 else "")
                 if run["cases_skipped"]

@@ -16,7 +16,7 @@ from ._cases import (
     token_budget,
 )
 from ._preflight import Preflight, preflight
-from ._run import RunConfig, RunResult, describe_plan, plan_cases, run, run_async
+from ._run import RunConfig, RunResult, RunWatch, describe_plan, plan_cases, run, run_async
 from ._select import PHASES, needed_by, parse_phases, select_checks
 from ._send import (
     API_KEY_VARIABLE,
@@ -39,6 +39,7 @@ __all__ = [
     "Preflight",
     "RunConfig",
     "RunResult",
+    "RunWatch",
     "TargetUnreachable",
     "TokenBudget",
     "Transport",

@@ -37,7 +37,16 @@ from ._shrink import shrink
 if TYPE_CHECKING:
     from ..contract import Contract
 
-__all__ = ["RunConfig", "RunResult", "chosen", "describe_plan", "plan_cases", "run", "run_async"]
+__all__ = [
+    "RunConfig",
+    "RunResult",
+    "RunWatch",
+    "chosen",
+    "describe_plan",
+    "plan_cases",
+    "run",
+    "run_async",
+]
 
 
 #: The seed of a run that names none: the same command draws the same cases (repeatable
@@ -81,6 +90,32 @@ class RunConfig:
 
 
 @dataclass(kw_only=True)
+class RunWatch:
+    """What a run is doing, for a progress display to read from another thread: how many of
+    how many cases are done, and since when each case in flight has been waiting."""
+
+    total: int = 0
+    done: int = 0
+    in_flight: dict[str, float] = field(default_factory=dict)  # case -> time.monotonic()
+
+    def slowest(self, now: float | None = None) -> tuple[str, float] | None:
+        """The case in flight the longest, and for how many seconds (None when none is)."""
+        waiting = dict(self.in_flight)  # a copy: the run's thread changes it
+        if not waiting:
+            return None
+        name, since = min(waiting.items(), key=lambda item: item[1])
+        return name, (time.monotonic() if now is None else now) - since
+
+    def line(self, now: float | None = None) -> str:
+        """``37/84 done; waiting longest on tools-auto (12 s)``."""
+        text = f"{self.done}/{self.total} done"
+        slowest = self.slowest(now)
+        if slowest is not None:
+            text += f"; waiting longest on {slowest[0]} ({slowest[1]:.0f} s)"
+        return text
+
+
+@dataclass(kw_only=True)
 class RunResult:
     """A finished live run: the checked exchanges, what was sent and spent, and what was not sent."""
 
@@ -92,7 +127,7 @@ class RunResult:
     requests_sent: int
     tokens_spent: int
     cases_planned: int
-    cases_skipped: list[str]  # not sent: the request budget ran out
+    cases_skipped: list[str]  # not sent: the request budget ran out, or --max-failures
     replayed: int = 0  # cases replayed first from the examples database
     examples_kept: int = 0  # failing generated cases now kept there
     notes: list[str] = field(default_factory=list)  # what the user should know (not failures)
@@ -153,11 +188,13 @@ async def run_async(
     contract: Contract,
     config: RunConfig,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    watch: RunWatch | None = None,
     on_plan: Callable[[str], None] | None = None,
     cases: list[Case] | None = None,
 ) -> RunResult:
-    """Run ``config``; ``cases`` replaces the planned ones (benchmarks, custom suites)."""
+    """Run ``config``; ``cases`` replaces the planned ones (benchmarks, custom suites);
+    ``watch`` is kept up to date for a progress display."""
+    watch = watch if watch is not None else RunWatch()
     started = datetime.now(UTC)
     clock = time.perf_counter()
     seed = config.seed if config.seed is not None else DEFAULT_SEED
@@ -201,6 +238,7 @@ async def run_async(
             cases = [c for i, c in enumerate(cases) if i % count == index - 1]
         if on_plan is not None:
             on_plan(describe_plan(cases, model=model, seed=seed))
+        watch.total = len(cases)
         skipped: list[str] = []
         results: list[ExchangeResult | None] = [None] * len(cases)
         semaphore = asyncio.Semaphore(max(config.workers, 1))
@@ -227,19 +265,21 @@ async def run_async(
                 if budget["left"] <= 0 or enough:
                     skipped.append(case.name)
                 else:
+                    watch.in_flight[case.name] = time.monotonic()
                     try:
                         exchange = await sent(case)
                     except TargetUnreachable as exc:
                         # The target went away mid-run: this case fails, the run goes on.
                         exchange = _lost(case, config, str(exc))
+                    finally:
+                        watch.in_flight.pop(case.name, None)
                     result = check_exchange(
                         contract, exchange, operation=operation, selected=config.checks
                     )
                     failed += any(o.status == "fail" for o in result.outcomes.values())
                     results[position] = result
             done += 1
-            if progress is not None:
-                progress(done, len(cases))
+            watch.done = done
 
         tasks = [asyncio.create_task(one(i, case)) for i, case in enumerate(cases)]
         try:
