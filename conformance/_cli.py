@@ -175,6 +175,28 @@ def _add_run(commands: Any) -> None:
         "auth (default: all)",
     )
     run.add_argument(
+        "--operation",
+        action="append",
+        default=[],
+        metavar="'METHOD /path'",
+        help="check only this operation of those the profile certifies (repeatable; default: "
+        "all of them, e.g. POST /chat/completions and GET /models)",
+    )
+    run.add_argument(
+        "--include-path",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="check only the operations at this path (repeatable)",
+    )
+    run.add_argument(
+        "--exclude-path",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="leave out the operations at this path (repeatable)",
+    )
+    run.add_argument(
         "--checks",
         action="append",
         default=[],
@@ -356,6 +378,12 @@ def _add_validate(commands: Any) -> None:
     )
     validate.add_argument("--baseline", metavar="FILE", help="accepted failures")
     validate.add_argument("--strict", action="store_true", help="SHOULD failures fail too")
+    validate.add_argument(
+        "--operation",
+        metavar="'METHOD /path'",
+        help="the operation the recordings answer (default: the profile's main one, e.g. "
+        "'GET /models')",
+    )
     _add_output_options(validate)
     validate.set_defaults(handler=_cmd_validate)
 
@@ -695,7 +723,14 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from ._session import live_report
     from .checks import CHECKS
     from .report import render_text
-    from .runner import API_KEY_VARIABLE, Limits, RunConfig, parse_phases, select_checks
+    from .runner import (
+        API_KEY_VARIABLE,
+        Limits,
+        RunConfig,
+        parse_phases,
+        select_checks,
+        select_operations,
+    )
 
     _positive(args.max_requests, "--max-requests")
     _positive(args.max_examples, "--max-examples", zero=True)
@@ -745,6 +780,12 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         checks=select_checks(args.checks, args.exclude_checks, CHECKS),
         max_failures=args.max_failures,
         rate_limit=_rate(args.rate_limit),
+        operations=select_operations(
+            [op.label for op in contract.certified_operations()],
+            args.operation,
+            args.include_path,
+            args.exclude_path,
+        ),
     )
     _quiet_hypothesis()
     if args.dry_run:
@@ -841,6 +882,9 @@ def _cmd_validate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     clock = time.perf_counter()
     contract = _load(args)
     operation = contract.operation()
+    if args.operation:
+        method, _, path = args.operation.strip().partition(" ")
+        operation = contract.operation(method, path.strip())
     baseline = _baseline(args.baseline)
     results = []
     for name in args.files:

@@ -210,9 +210,21 @@ class Check:
     #: (``accept``); the HTTP and schema rules read errors too. What cases a selection of
     #: checks needs (``--checks``) is read from this.
     judges: tuple[Expectation, ...] = ("accept",)
+    #: The operation families whose exchanges it judges (a rule about chat completions never
+    #: judges an embedding); None: every operation (status, content type, schemas, framing).
+    families: tuple[str, ...] | None = ("chat",)
 
-    def not_applicable(self, contract: Contract) -> str | None:
-        """Why this check does not apply to ``contract`` at all, or None when it does."""
+    def not_applicable(self, contract: Contract, operation: Operation | None = None) -> str | None:
+        """Why this check does not apply to ``contract`` (or to ``operation`` of it), or None
+        when it does."""
+        if operation is not None and self.families is not None:
+            family = operation.family or "generic"
+            if family not in self.families:
+                return (
+                    f"does not apply to {operation.label}: a rule of {'/'.join(self.families)} "
+                    f"operations ({operation.label} is "
+                    + (f"{family})" if operation.family else "not certified by the profile)")
+                )
         missing = [name for name in self.requires if not contract.declares(name)]
         if missing:
             return f"does not apply: the contract declares no {', '.join(missing)}"
@@ -252,6 +264,7 @@ def response_check(
     without_response: bool = False,
     hint: str = "",
     judges: tuple[Expectation, ...] = ("accept",),
+    families: tuple[str, ...] | None = ("chat",),
 ) -> Callable[
     [Callable[[CheckContext], Iterator[Failure]]], Callable[[CheckContext], Iterator[Failure]]
 ]:
@@ -276,6 +289,7 @@ def response_check(
                 without_response=without_response,
                 hint=hint,
                 judges=judges,
+                families=families,
             )
         )
         return fn
@@ -293,6 +307,7 @@ def stream_rule(
     source: str | None = None,
     requires: tuple[str, ...] = (),
     hint: str | None = None,
+    families: tuple[str, ...] | None = ("chat",),
 ) -> Callable[[type[Any]], type[Any]]:
     """Register a stream rule. A new check needs its metadata (severity defaults to MUST,
     category to ``stream``, level to ``streaming``); with the id of a registered response
@@ -322,6 +337,7 @@ def stream_rule(
                     rule=cls,
                     requires=requires,
                     hint=hint or "",
+                    families=families,
                 )
             )
         return cls

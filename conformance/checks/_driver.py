@@ -60,6 +60,7 @@ class ExchangeResult:
     chunks: int = 0
     tokens: int = 0  # usage.total_tokens, when the response reported it
     case: str | None = None
+    operation: str | None = None  # "POST /chat/completions"
     #: What a person needs to see (request, response head, body excerpt or the events around
     #: the failures), bounded in size; secrets were redacted when the request was made.
     evidence: dict[str, Any] = field(default_factory=dict)
@@ -80,7 +81,7 @@ def summary_from_body(body: Any) -> Summary | None:
         entry = summary.choice(as_int(choice.get("index"), position))
         entry.finish_reason = choice.get("finish_reason")
         message = as_dict(choice.get("message"))
-        content = message.get("content")
+        content = message.get("content", choice.get("text"))  # a text completion's text
         entry.content = content if isinstance(content, str) else ""
         reasoning = message.get("reasoning_content")
         entry.reasoning_content = reasoning if isinstance(reasoning, str) else ""
@@ -124,6 +125,9 @@ class _Accumulator:
                 entry.finish_reason = choice["finish_reason"]
             delta = choice.get("delta")
             if not isinstance(delta, dict):
+                if isinstance(choice.get("text"), str):  # a text completion's chunk
+                    text = choice["text"].encode("utf-8", errors="surrogatepass")
+                    self.parts.setdefault((index, "content"), bytearray()).extend(text)
                 continue
             for field_name in ("content", "reasoning_content"):
                 if isinstance(delta.get(field_name), str):
@@ -267,6 +271,7 @@ def check_exchange(
         chunks=chunks,
         tokens=total if is_int(total) else 0,
         case=exchange.case,
+        operation=ctx.operation.label,
         evidence=_evidence(exchange, events, chunks),
     )
 
@@ -281,7 +286,7 @@ def _applicable(
     saying why."""
     kept = []
     for check in checks:
-        reason = check.not_applicable(ctx.contract)
+        reason = check.not_applicable(ctx.contract, ctx.operation)
         if reason is None and selected is not None and check.id not in selected:
             reason = "not selected (--checks / --exclude-checks)"
         if reason is None:

@@ -33,6 +33,7 @@ MAX_SCHEMA_ERRORS = 20
 
 @response_check(
     id="HTTP-STATUS-001",
+    families=None,
     judges=("accept", "reject", "unauthorized"),
     title="The status code is documented for the operation",
     severity="MUST",
@@ -92,6 +93,7 @@ def _expectation(ctx: CheckContext, wanted: str) -> None:
 
 @response_check(
     id="HTTP-ACCEPT-001",
+    families=None,
     judges=("accept",),
     title="A valid request gets a 2xx response",
     severity="MUST",
@@ -113,6 +115,7 @@ def accepted(ctx: CheckContext) -> Iterator[Failure]:
 
 @response_check(
     id="NEGATIVE-INPUT-001",
+    families=None,
     judges=("reject",),
     title="An invalid request gets a 4xx response",
     severity="MUST",
@@ -133,6 +136,7 @@ def rejected(ctx: CheckContext) -> Iterator[Failure]:
 
 @response_check(
     id="AUTH-001",
+    families=None,
     judges=("unauthorized",),
     title="A request without a valid API key gets 401",
     severity="MUST",
@@ -156,6 +160,7 @@ def unauthorized(ctx: CheckContext) -> Iterator[Failure]:
 
 @response_check(
     id="HTTP-COMPLETE-001",
+    families=None,
     judges=("accept", "reject", "unauthorized"),
     title="The response arrives whole within the time and size limits",
     severity="MUST",
@@ -178,6 +183,7 @@ def complete(ctx: CheckContext) -> Iterator[Failure]:
 
 @response_check(
     id="HTTP-CONTENT-TYPE-001",
+    families=None,
     judges=("accept", "reject", "unauthorized"),
     title="The Content-Type is the documented one the request asked for",
     severity="MUST",
@@ -210,6 +216,7 @@ def content_type(ctx: CheckContext) -> Iterator[Failure]:
 
 @response_check(
     id="BODY-JSON-001",
+    families=None,
     judges=("accept", "reject", "unauthorized"),
     title="A non-streamed body is strict JSON (no NaN or Infinity)",
     severity="MUST",
@@ -248,6 +255,7 @@ def _schema_failures(
 
 @response_check(
     id="BODY-SCHEMA-001",
+    families=None,
     judges=("accept", "reject", "unauthorized"),
     title="A non-streamed body matches the documented schema",
     severity="MUST",
@@ -266,6 +274,7 @@ def body_schema(ctx: CheckContext) -> Iterator[Failure]:
 
 @stream_rule(
     id="STREAM-CHUNK-SCHEMA-001",
+    families=None,
     title="Every chunk matches the documented chunk schema",
     severity="MUST",
     category="schema",

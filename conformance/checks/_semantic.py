@@ -52,6 +52,7 @@ def _reasoning_tokens(usage: dict[str, Any]) -> int:
 
 @response_check(
     id="USAGE-TOTAL-001",
+    families=("chat", "completions"),
     title="total_tokens = prompt_tokens + completion_tokens",
     severity="MUST",
     category="usage",
@@ -80,6 +81,7 @@ def usage_total(ctx: CheckContext) -> Iterator[Failure]:
 
 @response_check(
     id="USAGE-CACHE-001",
+    families=("chat", "completions"),
     title="prompt_cache_hit_tokens + prompt_cache_miss_tokens = prompt_tokens",
     severity="MUST",
     category="usage",
@@ -143,6 +145,7 @@ def _max_tokens(ctx: CheckContext) -> int:
 
 @response_check(
     id="MAX-TOKENS-001",
+    families=("chat", "completions"),
     title="completion_tokens (beyond reasoning) <= max_tokens",
     severity="MUST",
     category="limits",
@@ -169,6 +172,7 @@ def max_tokens(ctx: CheckContext) -> Iterator[Failure]:
 
 @response_check(
     id="FINISH-LENGTH-001",
+    families=("chat", "completions"),
     title='finish_reason "length" only when max_tokens could have been reached',
     severity="SHOULD",
     category="limits",
@@ -197,6 +201,7 @@ def finish_length(ctx: CheckContext) -> Iterator[Failure]:
 
 @response_check(
     id="STOP-001",
+    families=("chat", "completions"),
     title="No stop sequence appears in the content",
     severity="MUST",
     category="stop",

@@ -22,6 +22,7 @@ def _index(choice: dict[str, Any], position: int) -> int:
 
 @stream_rule(
     id="STREAM-FRAMING-001",
+    families=None,
     title="The stream's last event is terminated by a blank line",
     severity="MUST",
     source="WHATWG §9.2.6 (an unterminated final event is discarded)",
@@ -39,6 +40,7 @@ class Terminated(RuleBase):
 
 @stream_rule(
     id="STREAM-FRAMING-002",
+    families=None,
     title="The stream is valid UTF-8",
     severity="MUST",
     source="WHATWG §9.2.5 (event streams must be encoded as UTF-8)",
@@ -57,6 +59,7 @@ class Utf8(RuleBase):
 
 @stream_rule(
     id="STREAM-DONE-001",
+    families=None,
     title="data: [DONE] comes exactly once, last",
     severity="MUST",
     source="DS25 (the stream ends with data: [DONE]); D2#1, D2#19",
@@ -64,6 +67,9 @@ class Utf8(RuleBase):
 class Done(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:
         super().__init__(ctx)
+        stream = ctx.variant.stream if ctx.variant else None
+        if stream is not None and not stream.sentinels:
+            raise SkipCheck(f"{ctx.operation.label} streams end without a sentinel")
         self.done_at: int | None = None
         self.after_done = 0
 
@@ -102,6 +108,7 @@ class Done(RuleBase):
 
 @stream_rule(
     id="STREAM-JSON-001",
+    families=None,
     title="Every event other than the sentinel carries a JSON object",
     severity="MUST",
     source="DS25 (each data: is a chat completion chunk object); RFC8259 (no NaN or Infinity)",
@@ -142,6 +149,7 @@ class JsonPayload(RuleBase):
 
 @stream_rule(
     id="STREAM-ERROR-001",
+    families=None,
     title="No in-band error object inside a 200 stream",
     severity="MUST",
     source="DSERR (errors are HTTP statuses); D2#2",
@@ -170,6 +178,7 @@ CONSTANT_FIELDS = ("id", "created", "model", "system_fingerprint", "object")
 
 @stream_rule(
     id="STREAM-CONSTANT-001",
+    families=("chat", "completions"),
     title="id, created, model, system_fingerprint and object are the same in every chunk",
     severity="MUST",
     source="OAI CreateChatCompletionStreamResponse.id ('Each chunk has the same ID'); "
@@ -285,6 +294,7 @@ class LaterRole(RuleBase):
 
 @stream_rule(
     id="STREAM-FINISH-001",
+    families=("chat", "completions"),
     title="Each choice has exactly one finish_reason, on its last chunk",
     severity="MUST",
     source="DS25 (finish_reason on the terminal chunk); D2#13",

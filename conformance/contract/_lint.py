@@ -514,11 +514,13 @@ def lint(contract: Contract, *, whole_document: bool = False) -> list[Finding]:
         for o in contract.operations
     ):
         return findings  # no operation of the profile's here: the document is all there is
-    path, reached = escape_token(contract.operation().path), _reached(contract)
-    return [f for f in findings if _in_scope(f.pointer, path, reached)]
+    certified = contract.certified_operations()
+    paths = {escape_token(op.path) for op in certified}
+    reached = _reached(contract, [op.path for op in certified])
+    return [f for f in findings if _in_scope(f.pointer, paths, reached)]
 
 
-def _in_scope(pointer: str, path: str, reached: set[str]) -> bool:
+def _in_scope(pointer: str, paths: set[str], reached: set[str]) -> bool:
     """Whether a finding at ``pointer`` concerns the profile's operation: the document's own
     parts (info, security, servers...), the operation's path item, and the components the
     operation reaches through ``$ref`` s; not other operations or unused components."""
@@ -526,20 +528,18 @@ def _in_scope(pointer: str, path: str, reached: set[str]) -> bool:
     if len(parts) < 3 or parts[1] not in ("paths", "components"):
         return True
     if parts[1] == "paths":
-        return parts[2] == path
+        return parts[2] in paths
     if parts[2] == "securitySchemes" or len(parts) < 4:
         return True
     return f"/components/{parts[2]}/{parts[3]}" in reached
 
 
-def _reached(contract: Contract) -> set[str]:
-    """The components (``/components/KIND/NAME``) the profile's operation references, directly
-    or through other components."""
+def _reached(contract: Contract, paths: list[str]) -> set[str]:
+    """The components (``/components/KIND/NAME``) the path items of ``paths`` reference,
+    directly or through other components."""
     document = contract.document
-    operation = contract.operation()
-    start = document["paths"][operation.path]
     seen: set[str] = set()
-    stack: list[Any] = [start]
+    stack: list[Any] = [document["paths"][path] for path in paths]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):

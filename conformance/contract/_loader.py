@@ -203,7 +203,11 @@ class _Deref:
 
 
 def _stream_spec(
-    media: dict[str, Any], location: str, media_type: str, deref: _Deref, profile: Profile
+    media: dict[str, Any],
+    location: str,
+    media_type: str,
+    deref: _Deref,
+    fallback: tuple[str, ...],
 ) -> StreamSpec:
     key = "itemSchema" if "itemSchema" in media else "schema" if "schema" in media else None
     event_location = join_pointer(location, key) if key else None
@@ -242,13 +246,18 @@ def _stream_spec(
         location=location,
         event_schema=event_location,
         data_schema=data_location,
-        sentinels=tuple(sentinels) if sentinels else profile.sentinels,
+        sentinels=tuple(sentinels) if sentinels else fallback,
         sentinels_documented=documented,
     )
 
 
 def _variant(
-    status: str, name: str | None, response: Any, location: str, deref: _Deref, profile: Profile
+    status: str,
+    name: str | None,
+    response: Any,
+    location: str,
+    deref: _Deref,
+    sentinels: tuple[str, ...],
 ) -> ResponseVariant:
     response, location = deref(response, location)
     content = response.get("content") if isinstance(response, dict) else None
@@ -260,7 +269,7 @@ def _variant(
             continue
         media_location = join_pointer(location, "content", media_type)
         if is_sse_media_type(media_type) and stream is None:
-            stream = _stream_spec(media, media_location, media_type, deref, profile)
+            stream = _stream_spec(media, media_location, media_type, deref, sentinels)
         elif is_json_media_type(media_type) and json_media_type is None:
             json_media_type = media_type
             if "schema" in media:
@@ -286,6 +295,7 @@ def _operations(
 ) -> Iterator[Operation]:
     deref = _Deref(normalized, uri, registry, source)
     global_security = normalized.get("security")
+    certified = {(o.method, o.path): o for o in profile.operations}
     for path, item in (normalized.get("paths") or {}).items():
         item_location = join_pointer("/paths", path)
         item, item_location = deref(item, item_location)
@@ -296,6 +306,9 @@ def _operations(
             if not isinstance(op, dict):
                 continue
             location = join_pointer(item_location, method)
+            spec = certified.get((method, path))
+            # the profile's sentinels for its operations; others: the main operation's
+            sentinels = spec.sentinels if spec else profile.sentinels
             request_media_type = request_schema = None
             body, body_location = deref(
                 op.get("requestBody"), join_pointer(location, "requestBody")
@@ -322,7 +335,7 @@ def _operations(
                 else:
                     status, name = key, None
                 responses.setdefault(status, []).append(
-                    _variant(status, name, response, response_location, deref, profile)
+                    _variant(status, name, response, response_location, deref, sentinels)
                 )
             security = op.get("security", global_security) or []
             yield Operation(
@@ -335,4 +348,6 @@ def _operations(
                 request_required=required,
                 responses={k: tuple(v) for k, v in responses.items()},
                 security=tuple(s for s in security if isinstance(s, dict)),
+                family=spec.family if spec else None,
+                stream_selector=spec.stream_selector if spec else None,
             )

@@ -203,6 +203,16 @@ class Operation:
     request_required: bool
     responses: Mapping[str, tuple[ResponseVariant, ...]]
     security: tuple[Mapping[str, Any], ...]
+    #: The rule family the profile gives it (``chat``, ``models``...); None for an operation
+    #: the profile does not certify (only the checks of every operation apply).
+    family: str | None = None
+    #: JSON pointer into the request body whose ``true`` selects the event stream.
+    stream_selector: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``POST /chat/completions``."""
+        return f"{self.method.upper()} {self.path}"
 
     @property
     def requires_auth(self) -> bool:
@@ -362,10 +372,28 @@ class Contract:
 
     # -- the one rule that picks a response ------------------------------------------------
 
-    def wants_stream(self, request_body: Any) -> bool:
-        """Whether a request asks for an event stream (the profile's selector is ``true``)."""
+    def certified_operations(self) -> tuple[Operation, ...]:
+        """The operations the profile certifies that the document has, the main one first
+        (:class:`OperationNotFound` when the main one is missing; another is left out)."""
+        main = self.operation()
+        more = [
+            op
+            for spec in self.profile.more_operations
+            for op in self.operations
+            if (op.method, op.path) == (spec.method, spec.path)
+        ]
+        return (main, *more)
+
+    def wants_stream(self, request_body: Any, operation: Operation | None = None) -> bool:
+        """Whether a request asks for an event stream (the operation's selector, else the
+        profile's, is ``true``)."""
+        selector = (operation.stream_selector if operation else None) or (
+            self.profile.stream_selector if operation is None or operation.family else None
+        )
+        if selector is None:
+            return False
         try:
-            return resolve_pointer(request_body, self.profile.stream_selector) is True
+            return resolve_pointer(request_body, selector) is True
         except (KeyError, TypeError):
             return False
 
@@ -388,7 +416,7 @@ class Contract:
                 break
         if not variants:
             return None
-        if stream if stream is not None else self.wants_stream(request_body):
+        if stream if stream is not None else self.wants_stream(request_body, operation):
             preferred = [v for v in variants if v.stream is not None]
         else:
             preferred = [v for v in variants if v.json_schema is not None]

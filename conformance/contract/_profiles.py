@@ -14,11 +14,41 @@ from .._errors import UsageError
 from .._resources import spec_dir
 from ._document import read_document
 
-__all__ = ["USAGE_PLACEMENTS", "Profile", "available_profiles", "load_profile"]
+__all__ = [
+    "FAMILIES",
+    "USAGE_PLACEMENTS",
+    "Profile",
+    "ProfileOperation",
+    "available_profiles",
+    "load_profile",
+]
 
 #: Where a stream's usage object belongs: on the chunk that carries ``finish_reason``
 #: (DeepSeek), or on an extra chunk with ``choices: []`` after it (OpenAI).
 USAGE_PLACEMENTS = ("finish_chunk", "usage_chunk")
+
+
+#: The operation families rules are written for: a rule of ``chat`` never judges an embedding.
+#: ``generic`` operations get only the checks every operation gets (status, content type,
+#: schemas, framing).
+FAMILIES = ("chat", "completions", "responses", "models", "embeddings", "generic")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProfileOperation:
+    """An operation the profile certifies: where it is, its family (which rules apply), and
+    how a request selects its event stream."""
+
+    method: str
+    path: str
+    family: str = "generic"
+    #: JSON pointer into the request body whose ``true`` selects the stream (None: no stream)
+    stream_selector: str | None = None
+    sentinels: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return f"{self.method.upper()} {self.path}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -41,6 +71,22 @@ class Profile:
     #: fields as Option/Optional, clients read null as missing): such a null is then valid in
     #: requests and responses, never a negative and never a schema failure.
     null_is_absent: bool = False
+    #: The family of the main operation (``operation:``), and the other operations the
+    #: profile certifies (``operations:``).
+    family: str = "chat"
+    more_operations: tuple[ProfileOperation, ...] = ()
+
+    @property
+    def operations(self) -> tuple[ProfileOperation, ...]:
+        """Every operation the profile certifies, the main one first."""
+        main = ProfileOperation(
+            method=self.method,
+            path=self.path,
+            family=self.family,
+            stream_selector=self.stream_selector,
+            sentinels=self.sentinels,
+        )
+        return (main, *self.more_operations)
 
 
 def available_profiles() -> list[str]:
@@ -104,7 +150,35 @@ def load_profile(name: str) -> Profile:
         usage_placement=placement,
         sentinels=tuple(str(s) for s in stream.get("sentinels", ["[DONE]"])),
         null_is_absent=_flag(name, data, "null_is_absent"),
+        family=_family(name, operation.get("family", "chat")),
+        more_operations=tuple(_more(name, data.get("operations") or [])),
     )
+
+
+def _family(name: str, value: Any) -> str:
+    if value not in FAMILIES:
+        raise UsageError(f"profile {name!r}: family {value!r} is not one of {', '.join(FAMILIES)}")
+    return str(value)
+
+
+def _more(name: str, items: Any) -> list[ProfileOperation]:
+    if not isinstance(items, list):
+        raise UsageError(f"profile {name!r}: operations is not a list")
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+            raise UsageError(f"profile {name!r}: an operation needs a method and a path")
+        stream = item.get("stream") or {}
+        out.append(
+            ProfileOperation(
+                method=str(item.get("method", "post")).lower(),
+                path=item["path"],
+                family=_family(name, item.get("family", "generic")),
+                stream_selector=stream.get("selector"),
+                sentinels=tuple(str(s) for s in stream.get("sentinels", [])),
+            )
+        )
+    return out
 
 
 def _flag(name: str, data: dict[str, Any], key: str) -> bool:

@@ -19,7 +19,7 @@ from jsonschema import ValidationError
 from .._vocab import Severity
 
 if TYPE_CHECKING:
-    from ._model import Contract
+    from ._model import Contract, Operation
 
 __all__ = ["REQUEST_RULES", "RequestRule", "request_errors", "request_is_valid"]
 
@@ -80,10 +80,12 @@ REQUEST_RULES: tuple[RequestRule, ...] = (
 )
 
 
-def request_errors(contract: Contract, body: Any) -> Iterator[ValidationError]:
-    """Every error of ``body`` as the request of ``contract``'s operation: the request
-    schema's, then the request rules' (for the operations they belong to)."""
-    operation = contract.operation()
+def request_errors(
+    contract: Contract, body: Any, operation: Operation | None = None
+) -> Iterator[ValidationError]:
+    """Every error of ``body`` as the request of ``operation`` (default: the profile's main
+    one): the request schema's, then the request rules' (for the operations they belong to)."""
+    operation = operation or contract.operation()
     if operation.request_schema is None:
         return
     yield from contract.validator(operation.request_schema).iter_errors(body)
@@ -92,6 +94,6 @@ def request_errors(contract: Contract, body: Any) -> Iterator[ValidationError]:
             yield from rule.find(body)
 
 
-def request_is_valid(contract: Contract, body: Any) -> bool:
-    """Whether ``body`` is a valid request of ``contract``'s operation (schema and rules)."""
-    return next(request_errors(contract, body), None) is None
+def request_is_valid(contract: Contract, body: Any, operation: Operation | None = None) -> bool:
+    """Whether ``body`` is a valid request of ``operation`` (schema and rules)."""
+    return next(request_errors(contract, body, operation), None) is None

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .._errors import UsageError
-from ..contract import Contract, load_contract, request_errors
+from ..contract import Contract, Operation, load_contract, request_errors
 from ._faults import FAULTS
 from ._generate import Completion, generate, tokenize
 from ._variants import VARIANTS
@@ -34,6 +34,8 @@ __all__ = ["DEFAULT_API_KEY", "MODELS", "create_app"]
 DEFAULT_API_KEY = "sk-conformance-reference"
 MODELS = ("deepseek-chat", "deepseek-reasoner")
 FINGERPRINT = "fp_conformance_reference"
+#: DeepSeek's fill-in-the-middle completion (Beta), when the contract documents it (DSFIM).
+FIM_PATH = "/beta/completions"
 SSE_TYPE = "text/event-stream; charset=utf-8"
 
 
@@ -79,6 +81,8 @@ class _Server:
         self.request_schema = operation.request_schema
         self.bounds = _bounds(contract.schema(self.request_schema))
         self.documented = _documented(contract, contract.schema(self.request_schema))
+        fim = [o for o in contract.operations if (o.method, o.path) == ("post", FIM_PATH)]
+        self.fim = fim[0] if fim and fim[0].request_schema else None
 
     def sse(self, data: str, *, terminated: bool = True) -> bytes:
         """One ``data`` event, framed as the variants say."""
@@ -133,16 +137,15 @@ class _Server:
     async def models(self, request: Request) -> Response:
         if not self.authorized(request):
             return self.unauthorized()
-        return JSONResponse(
-            {
-                "object": "list",
-                "data": [{"id": m, "object": "model", "owned_by": "deepseek"} for m in MODELS],
-            }
-        )
+        models = [{"id": m, "object": "model", "owned_by": "deepseek"} for m in MODELS]
+        if self.has("models-bad-shape"):
+            models = [{"id": m["id"], "object": "model"} for m in models]
+        return JSONResponse({"object": "list", "data": models})
 
-    def invalid(self, body: Any) -> Response | None:
-        """The error response for an invalid request, or None."""
-        errors = list(request_errors(self.contract, body))
+    def invalid(self, body: Any, operation: Operation | None = None) -> Response | None:
+        """The error response for an invalid request (of ``operation``, default chat
+        completions), or None."""
+        errors = list(request_errors(self.contract, body, operation))
         if self.has("lenient-tool-call-id"):
             errors = [e for e in errors if not _about_a_tool_call_id(body)]
         if errors:
@@ -159,7 +162,7 @@ class _Server:
             return self.error(
                 400, f"Invalid {param or 'request'} value: {error.message}", param=param
             )
-        if "strict-input" in self.variants:
+        if "strict-input" in self.variants and operation is None:
             problem = self.undocumented(body)
             if problem is not None:
                 return self.error(
@@ -214,6 +217,72 @@ class _Server:
         if problem is not None and not self.has("accept-invalid"):
             return problem
         return self.complete(body)
+
+    async def fim_completions(self, request: Request) -> Response:
+        """``POST /beta/completions``: fill in the middle (DSFIM), as JSON or a stream."""
+        if self.fim is None:
+            return self.error(404, "Not Found")
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if not self.authorized(request):
+            return self.unauthorized()
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            return self.error(413, f"the request body exceeds {MAX_BODY} bytes")
+        return await run_in_threadpool(self.fim_answer, raw)
+
+    def fim_answer(self, raw: bytes) -> Response:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return self.error(400, "Failed to parse the request body as JSON")
+        if not isinstance(body, dict):
+            return self.error(422, "Failed to deserialize the JSON body: expected an object")
+        problem = self.invalid(body, self.fim)
+        if problem is not None and not self.has("accept-invalid"):
+            return problem
+        prompt = str(body.get("prompt") or "") + str(body.get("suffix") or "")
+        request = {
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": body.get("max_tokens"),
+            "stop": body.get("stop"),
+        }
+        completion = generate(request, reasoner=False)
+        base = {
+            "id": str(uuid.UUID(int=completion.seed << 64 | completion.seed)),
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": MODELS[0],
+            "system_fingerprint": FINGERPRINT,
+        }
+
+        def choice(text: str, finish: str | None) -> dict[str, Any]:
+            return {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+
+        if body.get("stream") is not True:
+            answer = {
+                **base,
+                "choices": [choice(completion.content, completion.finish_reason)],
+                "usage": self.usage(completion),
+            }
+            return Response(_dumps(answer), media_type="application/json")
+        items: list[Any] = [
+            {**base, "choices": [choice(token, None)]} for token in completion.content_tokens
+        ]
+        items.append(
+            {
+                **base,
+                "choices": [choice("", completion.finish_reason)],
+                "usage": self.usage(completion),
+            }
+        )
+        frames = self.frames(items)
+
+        async def produce() -> AsyncIterator[bytes]:
+            for frame in frames:
+                yield frame
+
+        return StreamingResponse(produce(), media_type=SSE_TYPE)
 
     # -- completions --------------------------------------------------------------------
 
@@ -503,6 +572,7 @@ def create_app(
         Route("/chat/completions", server.chat, methods=["POST"]),
         Route("/v1/chat/completions", server.chat, methods=["POST"]),
         Route("/models", server.models, methods=["GET"]),
+        Route(FIM_PATH, server.fim_completions, methods=["POST"]),
         Route("/v1/models", server.models, methods=["GET"]),
     ]
     app = Starlette(routes=routes)

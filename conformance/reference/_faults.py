@@ -61,6 +61,12 @@ _LIST = [
         breaks=("NEGATIVE-INPUT-001",),
     ),
     Fault(
+        name="models-bad-shape",
+        description="GET /models lists models without owned_by (another operation than chat: "
+        "the generic checks judge every operation the profile certifies)",
+        breaks=("BODY-SCHEMA-001",),
+    ),
+    Fault(
         name="json-as-text-plain",
         description="serves JSON completions as text/plain",
         breaks=("HTTP-CONTENT-TYPE-001",),

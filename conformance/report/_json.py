@@ -209,7 +209,9 @@ def build_report(
             "status": _status(statuses),
             "exchanges": len(outcomes),
             "exercised": sum(s in ("pass", "fail") for s in statuses),
-            "applicable": check.not_applicable(contract) is None,
+            "applicable": any(
+                check.not_applicable(contract, op) is None for op in contract.certified_operations()
+            ),
             "failures": failures,
             "suppressed_failures": sum(o.suppressed for o in outcomes),
             "skip_reasons": _counted(o.reason for o in outcomes if o.status == "skip" and o.reason),
@@ -232,6 +234,7 @@ def build_report(
     for r in results:
         exchange: ExchangeEntry = {
             "id": r.exchange_id,
+            "operation": r.operation,
             "status": r.status,
             "stream": r.stream,
             "chunks": r.chunks,

@@ -124,6 +124,7 @@ class Percentiles(TypedDict):
 
 class ExchangeEntry(TypedDict):
     id: str
+    operation: NotRequired[str | None]  # "POST /chat/completions"
     status: int
     stream: bool
     chunks: int

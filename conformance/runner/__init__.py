@@ -12,12 +12,13 @@ from ._cases import (
     generated_cases,
     mutation_cases,
     negative_cases,
+    operation_cases,
     scenario_cases,
     token_budget,
 )
 from ._preflight import Preflight, preflight
 from ._run import RunConfig, RunResult, RunWatch, describe_plan, plan_cases, run, run_async
-from ._select import PHASES, needed_by, parse_phases, select_checks
+from ._select import PHASES, needed_by, parse_phases, select_checks, select_operations
 from ._send import (
     API_KEY_VARIABLE,
     Header,
@@ -52,6 +53,7 @@ __all__ = [
     "mutation_cases",
     "needed_by",
     "negative_cases",
+    "operation_cases",
     "parse_header",
     "parse_phases",
     "plan_cases",
@@ -60,6 +62,7 @@ __all__ = [
     "run_async",
     "scenario_cases",
     "select_checks",
+    "select_operations",
     "send",
     "token_budget",
 ]

@@ -12,6 +12,7 @@ short contents):
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import random
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from ..exchange import Violation
 from ._mutations import make_negative, mutations, object_schema, pick
 
 if TYPE_CHECKING:
-    from ..contract import Contract
+    from ..contract import Contract, Operation
 
 __all__ = [
     "MODALITIES",
@@ -35,6 +36,7 @@ __all__ = [
     "example_cases",
     "generated_cases",
     "negative_cases",
+    "operation_cases",
     "scenario_cases",
     "token_budget",
 ]
@@ -57,6 +59,8 @@ class Case:
     source: CaseSource = "scenario"
     #: For a negative: what the body breaks (computed from the contract when planned).
     violations: tuple[Violation, ...] = ()
+    #: The rule family of the case's operation (which checks can judge its answer).
+    family: str = "chat"
 
     @property
     def stream(self) -> bool:
@@ -359,6 +363,61 @@ def mutation_cases(contract: Contract, *, model: str, max_tokens: int) -> list[C
                 )
             )
     return cases
+
+
+def operation_cases(
+    contract: Contract, operation: Operation, *, max_tokens: int = 16
+) -> list[Case]:
+    """The cases of an operation the profile certifies besides the main one: its request
+    examples (``max_tokens`` capped; or, without a request body, one plain request), the first
+    one streamed when the operation streams, and the request without a key when it is
+    secured. Their answers get the checks of their family and of every operation."""
+    slug = operation.path.strip("/").replace("/", "-") or "root"
+    family = operation.family or "generic"
+    method = operation.method.upper()
+    path = operation.path
+    cases = [
+        Case(
+            name=f"{slug}-example-{label}",
+            body=_capped(value, max_tokens),
+            source="example",
+            method=method,
+            path=path,
+            family=family,
+        )
+        for label, value in request_examples(contract, operation)
+    ]
+    if not cases and operation.request_schema is None:
+        cases.append(
+            Case(name=slug, body=None, source="scenario", method=method, path=path, family=family)
+        )
+    selector = operation.stream_selector
+    if cases and isinstance(cases[0].body, dict) and selector and selector.count("/") == 1:
+        # the first example again, streamed: the operation's stream gets checked too
+        streamed = {**cases[0].body, selector[1:]: True}
+        cases.append(dataclasses.replace(cases[0], name=f"{slug}-stream", body=streamed))
+    if operation.requires_auth and cases:
+        cases.append(
+            dataclasses.replace(
+                cases[0],
+                name=f"{slug}-auth-missing",
+                auth="none",
+                expectation="unauthorized",
+                source="auth",
+            )
+        )
+    return cases
+
+
+def _capped(body: Any, max_tokens: int) -> Any:
+    """``body`` with its ``max_tokens`` no higher than ``max_tokens`` (frugality)."""
+    if (
+        isinstance(body, dict)
+        and is_int(body.get("max_tokens"))
+        and body["max_tokens"] > max_tokens
+    ):
+        return {**body, "max_tokens": max_tokens}
+    return body
 
 
 def auth_cases(model: str) -> list[Case]:

@@ -24,6 +24,7 @@ from ._cases import (
     generated_cases,
     mutation_cases,
     negative_cases,
+    operation_cases,
     scenario_cases,
     token_budget,
     violations_of,
@@ -87,6 +88,8 @@ class RunConfig:
     max_failures: int | None = None
     #: at most this many requests a second (None: no limit)
     rate_limit: float | None = None
+    #: the operations to check ("GET /models"), of those the profile certifies (None: all)
+    operations: frozenset[str] | None = None
 
 
 @dataclass(kw_only=True)
@@ -136,8 +139,32 @@ class RunResult:
 def plan_cases(
     contract: Contract, config: RunConfig, *, model: str, reasoner: str | None, seed: int
 ) -> list[Case]:
-    """Every case of a run, in the order they are sent: the phases chosen, and of those
-    the cases the chosen checks need."""
+    """Every case of a run, in the order they are sent: of the operations chosen, the phases
+    chosen, and of those the cases the chosen checks need."""
+    main, *others = contract.certified_operations()
+    chosen_ops = config.operations
+    cases: list[Case] = []
+    if chosen_ops is None or main.label in chosen_ops:
+        cases = _main_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
+    for operation in others:
+        if chosen_ops is None or operation.label in chosen_ops:
+            cases += operation_cases(contract, operation, max_tokens=config.max_tokens)
+    planned = [
+        dataclasses.replace(c, violations=violations_of(contract, c))
+        if c.expectation == "reject"
+        else c
+        for c in cases
+    ]
+    # a "negative" the contract does not reject (its document lacks the rule) is no negative
+    planned = [c for c in planned if c.expectation != "reject" or c.violations]
+    return chosen(planned, config)
+
+
+def _main_cases(
+    contract: Contract, config: RunConfig, *, model: str, reasoner: str | None, seed: int
+) -> list[Case]:
+    """The cases of the profile's main operation (chat completions): examples, scenarios,
+    generated positives and negatives, auth."""
     cases = example_cases(contract, model=model, max_tokens=config.max_tokens)
     cases += scenario_cases(model, reasoner, max_tokens=config.max_tokens)
     cases += generated_cases(
@@ -163,15 +190,7 @@ def plan_cases(
     )
     if contract.operation().requires_auth:
         cases += auth_cases(model)
-    planned = [
-        dataclasses.replace(c, violations=violations_of(contract, c))
-        if c.expectation == "reject"
-        else c
-        for c in cases
-    ]
-    # a "negative" the contract does not reject (its document lacks the rule) is no negative
-    planned = [c for c in planned if c.expectation != "reject" or c.violations]
-    return chosen(planned, config)
+    return cases
 
 
 def chosen(cases: list[Case], config: RunConfig) -> list[Case]:
@@ -244,6 +263,7 @@ async def run_async(
         semaphore = asyncio.Semaphore(max(config.workers, 1))
         done = failed = 0
         pace = _Pace(config.rate_limit)
+        operations = {(op.method.upper(), op.path): op for op in contract.operations}
 
         async def sent(case: Case) -> Exchange:
             await pace.wait()
@@ -274,7 +294,10 @@ async def run_async(
                     finally:
                         watch.in_flight.pop(case.name, None)
                     result = check_exchange(
-                        contract, exchange, operation=operation, selected=config.checks
+                        contract,
+                        exchange,
+                        operation=operations.get((case.method.upper(), case.path), operation),
+                        selected=config.checks,
                     )
                     failed += any(o.status == "fail" for o in result.outcomes.values())
                     results[position] = result

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..checks import Check
     from ._cases import Case
 
-__all__ = ["PHASES", "needed_by", "parse_phases", "select_checks"]
+__all__ = ["PHASES", "needed_by", "parse_phases", "select_checks", "select_operations"]
 
 #: ``--phases`` names, and the cases (by source) each one plans (schemathesis' spirit).
 PHASES: dict[str, CaseSource] = {
@@ -89,6 +89,44 @@ def select_checks(
     return frozenset(chosen)
 
 
+def select_operations(
+    certified: Iterable[str],
+    operations: Iterable[str],
+    include_paths: Iterable[str],
+    exclude_paths: Iterable[str],
+) -> frozenset[str] | None:
+    """The operations (``GET /models``) ``--operation``, ``--include-path`` and
+    ``--exclude-path`` leave of the ``certified`` ones; None when none was given (all)."""
+    certified = list(certified)
+    operations, include, exclude = list(operations), list(include_paths), list(exclude_paths)
+    if not operations and not include and not exclude:
+        return None
+    known = ", ".join(repr(label) for label in certified)
+    chosen = set(certified)
+    if operations:
+        wanted = set()
+        for text in operations:
+            method, _, path = text.strip().partition(" ")
+            label = f"{method.upper()} {path.strip()}"
+            if label not in certified:
+                raise UsageError(
+                    f"--operation {text!r} is not an operation the profile certifies ({known})"
+                )
+            wanted.add(label)
+        chosen = wanted
+    paths = {label.split(" ", 1)[1] for label in certified}
+    for flag, values in (("--include-path", include), ("--exclude-path", exclude)):
+        unknown = sorted(set(values) - paths)
+        if unknown:
+            raise UsageError(f"{flag} {unknown[0]!r} is not a path the profile certifies ({known})")
+    if include:
+        chosen = {label for label in chosen if label.split(" ", 1)[1] in include}
+    chosen = {label for label in chosen if label.split(" ", 1)[1] not in exclude}
+    if not chosen:
+        raise UsageError("--operation, --include-path and --exclude-path leave no operation")
+    return frozenset(chosen)
+
+
 def _asks(body: Any, name: str) -> bool:
     request_name = _ASKED_BY.get(name)
     if request_name is None:
@@ -100,6 +138,8 @@ def needed_by(case: Case, checks: Iterable[Check]) -> bool:
     """Whether one of ``checks`` can judge the answer to ``case``."""
     for check in checks:
         if case.expectation not in check.judges:
+            continue
+        if check.families is not None and case.family not in check.families:
             continue
         if case.stream and check.rule is None and check.run_on == "json":
             continue  # it reads a JSON body, a stream has none

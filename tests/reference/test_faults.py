@@ -12,7 +12,14 @@ import pytest
 from conformance import ServerStartError, UsageError
 from conformance.checks import CHECKS, check_exchange
 from conformance.reference import DEFAULT_API_KEY, FAULTS, create_app, serve_in_thread
-from conformance.runner import Limits, auth_cases, negative_cases, scenario_cases, send
+from conformance.runner import (
+    Limits,
+    auth_cases,
+    negative_cases,
+    operation_cases,
+    scenario_cases,
+    send,
+)
 
 MODEL = "deepseek-chat"
 CASES = [
@@ -22,17 +29,27 @@ CASES = [
 ]
 
 
+def _cases(contract: Any) -> list[tuple[Any, Any]]:
+    """The chat cases, and those of the profile's other operations (GET /models), each with
+    the operation its answer is checked against."""
+    main, *others = contract.certified_operations()
+    out = [(case, main) for case in CASES]
+    for operation in others:
+        out += [(case, operation) for case in operation_cases(contract, operation)]
+    return out
+
+
 async def _run(
     app: Any, contract: Any, base_url: str = "http://reference", **kwargs: Any
 ) -> dict[str, set[str]]:
     transport = httpx.ASGITransport(app=app) if app is not None else None
     failed: dict[str, set[str]] = {}
     async with httpx.AsyncClient(transport=transport) as client:
-        for case in CASES:
+        for case, operation in _cases(contract):
             exchange = await send(
                 client, case, base_url=base_url, api_key=DEFAULT_API_KEY, **kwargs
             )
-            result = check_exchange(contract, exchange)
+            result = check_exchange(contract, exchange, operation=operation)
             for check_id, outcome in result.outcomes.items():
                 assert outcome.status != "error", f"{case.name}: {check_id}: {outcome.reason}"
                 if outcome.status == "fail":
@@ -121,11 +138,11 @@ def test_starving_faults_leave_their_checks_not_exercised(deepseek: Any, name: s
 
     async def go() -> None:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:
-            for case in CASES:
+            for case, operation in _cases(deepseek):
                 exchange = await send(
                     client, case, base_url="http://reference", api_key=DEFAULT_API_KEY
                 )
-                outcomes = check_exchange(deepseek, exchange).outcomes
+                outcomes = check_exchange(deepseek, exchange, operation=operation).outcomes
                 judged.update(c for c, o in outcomes.items() if o.status in ("pass", "fail"))
 
     asyncio.run(go())
