@@ -167,3 +167,21 @@ def test_an_accepted_invalid_request_does_bounded_work() -> None:
             next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))
         )
         assert peak_kb < 200 * 1024, f"peak RSS {peak_kb / 1024:.0f} MB"
+
+
+def test_serve_can_want_the_key_in_another_header() -> None:
+    with serve_process("--auth-header", "api-key", "--variant", "crlf") as (url, _):
+        assert httpx.get(f"{url}/models", headers={"api-key": KEY}).status_code == 200
+        bearer = httpx.get(f"{url}/models", headers={"Authorization": f"Bearer {KEY}"})
+        assert bearer.status_code == 401
+        streamed = httpx.post(
+            f"{url}/chat/completions",
+            json={
+                "model": "deepseek-chat",
+                "messages": [{"role": "user", "content": "Hi"}],
+                "stream": True,
+                "max_tokens": 4,
+            },
+            headers={"api-key": KEY},
+        )
+        assert streamed.content.endswith(b"data: [DONE]\r\n\r\n")
