@@ -345,24 +345,46 @@ def valid_base(model: str, max_tokens: int) -> dict[str, Any]:
     }
 
 
-def mutation_cases(contract: Contract, *, model: str, max_tokens: int) -> list[Case]:
-    """One negative per constraint the request schema documents (a required field missing, a
-    wrong type, a bound just outside, an array just too long or short, a bad enum value), each
-    breaking that constraint only, named after it."""
-    base = valid_base(model, max_tokens)
+def mutation_cases(
+    contract: Contract,
+    *,
+    model: str,
+    max_tokens: int,
+    operation: Operation | None = None,
+    base: dict[str, Any] | None = None,
+) -> list[Case]:
+    """One negative per constraint the request schema of ``operation`` (default: the main
+    one, from the smallest valid chat body; another from ``base``) documents (a required field
+    missing, a wrong type, a bound just outside, an array just too long or short, a bad enum
+    value), each breaking that constraint only, named after it."""
+    main = contract.operation()
+    operation = operation or main
+    stamp = _stamp(operation, main)
+    base = base if base is not None else valid_base(model, max_tokens)
     cases = []
-    for mutation in mutations(contract):
-        body = make_negative(contract, base, mutation)
+    for mutation in mutations(contract, operation):
+        body = make_negative(contract, base, mutation, operation)
         if body is not None:
             cases.append(
                 Case(
-                    name=f"negative-{mutation.name}",
+                    name=f"{stamp['prefix']}negative-{mutation.name}",
                     body=body,
                     expectation="reject",
                     source="negative",
+                    method=operation.method.upper(),
+                    path=operation.path,
+                    family=stamp["family"],
                 )
             )
     return cases
+
+
+def operation_of(contract: Contract, case: Case) -> Operation:
+    """The operation a case is sent to (the main one when the document has no other there)."""
+    for operation in contract.operations:
+        if operation.method.upper() == case.method.upper() and operation.path == case.path:
+            return operation
+    return contract.operation()
 
 
 def operation_cases(
@@ -443,8 +465,8 @@ def body_key(body: Any) -> str:
     return json.dumps(body, sort_keys=True, default=str)
 
 
-def _documented_properties(contract: Contract) -> list[str]:
-    location = contract.operation().request_schema
+def _documented_properties(contract: Contract, operation: Operation) -> list[str]:
+    location = operation.request_schema
     return list(object_schema(contract, contract.schema(location))[1]) if location else []
 
 
@@ -555,7 +577,9 @@ def _answer_tool_calls(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _draw_positives(contract: Contract, count: int, seed: int) -> list[Any]:
+def _draw_positives(
+    contract: Contract, count: int, seed: int, operation: Operation | None = None
+) -> list[Any]:
     """Bodies schemathesis draws from the request schema (repeatable by ``seed``), with every
     object closed to undocumented properties."""
     import warnings
@@ -567,7 +591,7 @@ def _draw_positives(contract: Contract, count: int, seed: int) -> list[Any]:
 
     from ..contract import effective_document
 
-    operation = contract.operation()
+    operation = operation or contract.operation()
     document = effective_document(contract)
     _documented_only(document)
     with warnings.catch_warnings():
@@ -605,8 +629,10 @@ def generated_cases(
     negative: bool = False,
     exclude: set[str] | None = None,
     modalities: frozenset[str] = frozenset({"text"}),
+    operation: Operation | None = None,
 ) -> list[Case]:
-    """Bodies drawn by schemathesis from the effective request schema (repeatable by ``seed``).
+    """Bodies drawn by schemathesis from the effective request schema of ``operation``
+    (default: the main one; repeatable by ``seed``).
 
     Positives: only documented properties, content parts of ``modalities`` only, at most ``MAX_CHOICES`` choices, the
     model pinned, ``max_tokens`` capped, at most ``MAX_BODY`` bytes, and valid. Negatives: such
@@ -616,12 +642,15 @@ def generated_cases(
     """
     if count <= 0:
         return []
-    catalogue = mutations(contract)
+    main = contract.operation()
+    operation = operation or main
+    stamp = _stamp(operation, main)
+    catalogue = mutations(contract, operation)
     rng = random.Random(seed)
     cases: list[Case] = []
     seen: set[str] = set(exclude or ())
-    documented = set(_documented_properties(contract))
-    for body in _draw_positives(contract, count, seed):
+    documented = set(_documented_properties(contract, operation))
+    for body in _draw_positives(contract, count, seed, operation):
         if len(cases) >= count:
             break
         if not isinstance(body, dict) or not _within(body, modalities):
@@ -631,17 +660,17 @@ def generated_cases(
         body = _answer_tool_calls(frugal(documented_only, model=model, max_tokens=max_tokens))
         if is_int(body.get("n")) and body["n"] > MAX_CHOICES:
             body["n"] = MAX_CHOICES
-        if not request_is_valid(contract, body):
+        if not request_is_valid(contract, body, operation):
             continue
-        name = f"property-{len(cases) + 1}"
+        name = f"{stamp['prefix']}property-{len(cases) + 1}"
         if negative:
             if not catalogue:
                 return []
             mutation = pick(catalogue, rng)
-            body = make_negative(contract, body, mutation)
+            body = make_negative(contract, body, mutation, operation)
             if body is None:
                 continue
-            name = f"negative-{len(cases) + 1}-{mutation.name}"
+            name = f"{stamp['prefix']}negative-{len(cases) + 1}-{mutation.name}"
         key = body_key(body)
         if key in seen or len(key.encode()) > MAX_BODY:
             continue
@@ -652,9 +681,21 @@ def generated_cases(
                 body=body,
                 expectation="reject" if negative else "accept",
                 source="negative" if negative else "property",
+                method=operation.method.upper(),
+                path=operation.path,
+                family=str(stamp["family"]),
             )
         )
     return cases
+
+
+def _stamp(operation: Operation, main: Operation) -> dict[str, str]:
+    """How the cases of ``operation`` are named (its path as a prefix, unless it is the main
+    one) and which rule family judges them."""
+    if operation is main:
+        return {"prefix": "", "family": operation.family or "chat"}
+    slug = operation.path.strip("/").replace("/", "-") or "root"
+    return {"prefix": f"{slug}-", "family": operation.family or "generic"}
 
 
 #: The violations a negative case keeps, at the most (one is the aim).
@@ -670,11 +711,12 @@ def violations_of(contract: Contract, case: Case) -> tuple[Violation, ...]:
             body = strict_json(case.raw)
         except ValueError as exc:
             return (Violation(instance_path="", keyword="json", message=f"not JSON ({exc})"),)
-    location = contract.operation().request_schema
+    operation = operation_of(contract, case)
+    location = operation.request_schema
     if location is None:
         return ()
     out = []
-    for error in request_errors(contract, body):
+    for error in request_errors(contract, body, operation):
         error = explain_error(error)
         out.append(
             Violation(

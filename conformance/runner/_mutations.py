@@ -24,7 +24,7 @@ from .._util import pointer_of
 from ..contract import explain_error, request_errors
 
 if TYPE_CHECKING:
-    from ..contract import Contract
+    from ..contract import Contract, Operation
 
 __all__ = ["Mutation", "apply_mutation", "make_negative", "mutations", "object_schema", "pick"]
 
@@ -145,9 +145,10 @@ def object_schema(contract: Contract, schema: Any) -> tuple[list[str], dict[str,
     return required, properties
 
 
-def mutations(contract: Contract) -> list[Mutation]:
-    """Every one-constraint mutation the request schema documents, in schema order."""
-    location = contract.operation().request_schema
+def mutations(contract: Contract, operation: Operation | None = None) -> list[Mutation]:
+    """Every one-constraint mutation the request schema of ``operation`` (default: the main
+    one) documents, in schema order."""
+    location = (operation or contract.operation()).request_schema
     if location is None:
         return []
     required, properties = object_schema(contract, contract.schema(location))
@@ -158,11 +159,11 @@ def mutations(contract: Contract) -> list[Mutation]:
         if name in ("model", "stream"):
             continue  # the model stays pinned; stream selects the response, not a constraint
         out += _value_mutations(contract, (name,), prop)
-    # the first message: a role no variant has, content of the wrong type
-    out += [
-        Mutation(kind="bad-enum", path=("messages", 0, "role"), value="wizard"),
-        Mutation(kind="wrong-type", path=("messages", 0, "content"), value=7),
-    ]
+    if "messages" in properties:  # the first message: a role no variant has, bad content
+        out += [
+            Mutation(kind="bad-enum", path=("messages", 0, "role"), value="wizard"),
+            Mutation(kind="wrong-type", path=("messages", 0, "content"), value=7),
+        ]
     unique: dict[tuple[str, str, str], Mutation] = {}
     for mutation in out:
         unique.setdefault((mutation.kind, mutation.pointer, repr(mutation.value)), mutation)
@@ -213,11 +214,17 @@ def _on_the_way(where: tuple[Any, ...], target: tuple[Any, ...]) -> bool:
     return where[:shorter] == target[:shorter]
 
 
-def make_negative(contract: Contract, base: dict[str, Any], mutation: Mutation) -> Any:
+def make_negative(
+    contract: Contract,
+    base: dict[str, Any],
+    mutation: Mutation,
+    operation: Operation | None = None,
+) -> Any:
     """``base`` with ``mutation`` made, and with the fields the mutated one makes required
-    filled in (``top_logprobs`` needs ``logprobs: true``): a body the contract rejects for
-    that one constraint only. None when no such body can be made."""
-    location = contract.operation().request_schema
+    filled in (``top_logprobs`` needs ``logprobs: true``): a body the contract rejects (as a
+    request of ``operation``, default the main one) for that one constraint only. None when no
+    such body can be made."""
+    location = (operation or contract.operation()).request_schema
     assert location is not None
     _, properties = object_schema(contract, contract.schema(location))
     try:
@@ -225,7 +232,7 @@ def make_negative(contract: Contract, base: dict[str, Any], mutation: Mutation) 
     except (LookupError, TypeError):
         return None  # the path is not in this body (a drawn positive with fewer messages)
     for _attempt in range(3):
-        errors = [explain_error(e) for e in request_errors(contract, body)]
+        errors = [explain_error(e) for e in request_errors(contract, body, operation)]
         if not errors:
             return None
         strays = [e for e in errors if not _on_the_way(tuple(e.absolute_path), mutation.path)]

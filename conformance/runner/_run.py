@@ -36,7 +36,7 @@ from ._send import Limits, TargetUnreachable, Transport, curl_command, join_url,
 from ._shrink import shrink
 
 if TYPE_CHECKING:
-    from ..contract import Contract
+    from ..contract import Contract, Operation
 
 __all__ = [
     "RunConfig",
@@ -148,7 +148,7 @@ def plan_cases(
         cases = _main_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
     for operation in others:
         if chosen_ops is None or operation.label in chosen_ops:
-            cases += operation_cases(contract, operation, max_tokens=config.max_tokens)
+            cases += _other_cases(contract, config, operation, model=model, seed=seed, have=cases)
     planned = [
         dataclasses.replace(c, violations=violations_of(contract, c))
         if c.expectation == "reject"
@@ -158,6 +158,52 @@ def plan_cases(
     # a "negative" the contract does not reject (its document lacks the rule) is no negative
     planned = [c for c in planned if c.expectation != "reject" or c.violations]
     return chosen(planned, config)
+
+
+def _other_cases(
+    contract: Contract,
+    config: RunConfig,
+    operation: Operation,
+    *,
+    model: str,
+    seed: int,
+    have: list[Case],
+) -> list[Case]:
+    """The cases of another operation the profile certifies: its examples (and a streamed
+    one, and one without the key), then, when it takes a JSON body, positives drawn from its
+    request schema and one-constraint negatives of its first example (the model pinned to the
+    example's: another operation may serve other models)."""
+    cases = operation_cases(contract, operation, max_tokens=config.max_tokens)
+    examples = [c.body for c in cases if c.source == "example" and isinstance(c.body, dict)]
+    if operation.request_schema is None or not examples:
+        return cases
+    base = examples[0]
+    pinned = str(base.get("model") or model)
+    cases += generated_cases(
+        contract,
+        count=config.max_examples,
+        seed=seed,
+        model=pinned,
+        max_tokens=config.max_tokens,
+        exclude={body_key(c.body) for c in [*have, *cases]},
+        modalities=config.modalities,
+        operation=operation,
+    )
+    cases += mutation_cases(
+        contract, model=pinned, max_tokens=config.max_tokens, operation=operation, base=base
+    )
+    cases += generated_cases(
+        contract,
+        count=config.max_examples,
+        seed=seed,
+        model=pinned,
+        max_tokens=config.max_tokens,
+        negative=True,
+        exclude={body_key(c.body) for c in [*have, *cases]},
+        modalities=config.modalities,
+        operation=operation,
+    )
+    return cases
 
 
 def _main_cases(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..checks import check_exchange
 from ..contract import request_is_valid
+from ._cases import operation_of
 from ._mutations import object_schema
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ Sender = Callable[["Case"], Awaitable["Exchange | None"]]
 
 
 def _kept_fields(contract: Contract, case: Case) -> set[str]:
-    location = contract.operation().request_schema
+    location = operation_of(contract, case).request_schema
     required = object_schema(contract, contract.schema(location))[0] if location else []
     return set(required) | _broken(case) | {"max_tokens"}  # keeps a wrong acceptance cheap
 
@@ -63,7 +64,9 @@ async def shrink(
     steps += [_without(key) for key in sorted(set(body) - _kept_fields(contract, case))]
     for step in steps:
         candidate = step(body)  # each step applies to the body as shrunk so far
-        if case.expectation == "accept" and not request_is_valid(contract, candidate):
+        if case.expectation == "accept" and not request_is_valid(
+            contract, candidate, operation_of(contract, case)
+        ):
             continue  # a positive stays valid
         exchange = await send(dataclasses.replace(case, name=f"{case.name}-shrink", body=candidate))
         if exchange is None:
