@@ -465,6 +465,15 @@ def _add_serve(commands: Any) -> None:
         help="the header that must carry the key (default Authorization: Bearer KEY; another "
         "carries the bare key, e.g. api-key)",
     )
+    serve.add_argument(
+        "--mock",
+        action="store_true",
+        help="answer every operation the profile certifies from the document's schemas "
+        "(schema-driven; with --profile, e.g. openai); --fault takes the mock's faults",
+    )
+    serve.add_argument(
+        "--profile", metavar="NAME", help="the profile --mock serves (default deepseek)"
+    )
     serve.set_defaults(handler=_cmd_serve)
 
 
@@ -941,6 +950,7 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from .reference import (
         DEFAULT_API_KEY,
         FAULTS,
+        MOCK_FAULTS,
         VARIANTS,
         create_app,
         unknown_faults,
@@ -960,7 +970,13 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         out.write(f"{len(FAULTS)} faults\n\nvariants (legal: every check still passes)\n")
         for variant in VARIANTS.values():
             out.write(f"{variant.name:<{width}}  {variant.description} ({variant.source})\n")
+        out.write("\nfaults of --mock (generic: every operation shows them)\n")
+        for mock_fault in MOCK_FAULTS.values():
+            out.write(f"{mock_fault.name:<{width}}  {', '.join(mock_fault.breaks)}\n")
+            out.write(f"{'':<{width}}  {mock_fault.description}\n")
         return EXIT_OK
+    if args.mock:
+        return _serve_mock(args, out)
     for kind, unknown in (
         ("fault", unknown_faults(args.fault)),
         ("variant", unknown_variants(args.variant)),
@@ -994,6 +1010,42 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     faults = f" with faults: {', '.join(args.fault)}" if args.fault else ""
     faults += f" (variants: {', '.join(args.variant)})" if args.variant else ""
     out.write(f"conformance reference server on http://{args.host}:{args.port}{faults}\n")
+    out.flush()
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=1
+    )
+    return EXIT_OK
+
+
+def _listening(host: str, port: int) -> None:
+    import socket
+
+    if not 0 < port < 65536:
+        raise UsageError(f"--port {port} is not a port number (1-65535)")
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+
+
+def _serve_mock(args: argparse.Namespace, out: IO[str]) -> int:
+    """``serve --mock``: every operation of the profile, answered from its schemas."""
+    import uvicorn
+
+    from .contract import load_contract
+    from .reference import DEFAULT_API_KEY, create_mock_app
+
+    contract = load_contract(profile=args.profile or "deepseek")
+    app = create_mock_app(
+        contract=contract, faults=args.fault, api_keys=args.api_key or [DEFAULT_API_KEY]
+    )
+    _listening(args.host, args.port)
+    served = ", ".join(op.label for op in contract.certified_operations())
+    out.write(
+        f"conformance mock of the {contract.profile.name} profile on "
+        f"http://{args.host}:{args.port} ({served})\n"
+    )
     out.flush()
     uvicorn.run(
         app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=1

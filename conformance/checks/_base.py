@@ -131,6 +131,9 @@ class Chunk:
     json_error: str | None = None
     #: (position, choice) of each object in ``payload["choices"]``, computed once per chunk.
     choices: tuple[tuple[int, dict[str, Any]], ...] = ()
+    #: The event's ``event:`` field (``message`` when it has none): named events select their
+    #: schema by it (OpenAI's Responses API).
+    event: str = "message"
 
     @staticmethod
     def choices_of(payload: Any) -> tuple[tuple[int, dict[str, Any]], ...]:

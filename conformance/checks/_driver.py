@@ -213,8 +213,11 @@ class _Collector:
 
 
 def _chunk(event: Any, sentinels: tuple[str, ...]) -> Chunk:
+    name = getattr(event, "event", "message") or "message"
     if event.data in sentinels:
-        return Chunk(index=event.index, offset=event.offset, data=event.data, sentinel=True)
+        return Chunk(
+            index=event.index, offset=event.offset, data=event.data, sentinel=True, event=name
+        )
     try:
         payload = strict_json(event.data)
     except ValueError as exc:
@@ -224,6 +227,7 @@ def _chunk(event: Any, sentinels: tuple[str, ...]) -> Chunk:
             data=event.data,
             sentinel=False,
             json_error=str(exc),
+            event=name,
         )
     return Chunk(
         index=event.index,
@@ -232,6 +236,7 @@ def _chunk(event: Any, sentinels: tuple[str, ...]) -> Chunk:
         sentinel=False,
         payload=payload,
         choices=Chunk.choices_of(payload),
+        event=name,
     )
 
 

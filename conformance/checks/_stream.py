@@ -68,6 +68,11 @@ class Done(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:
         super().__init__(ctx)
         stream = ctx.variant.stream if ctx.variant else None
+        if stream is None:  # an undocumented status: the operation's documented stream says
+            stream = next(
+                (v.stream for vs in ctx.operation.responses.values() for v in vs if v.stream),
+                None,
+            )
         if stream is not None and not stream.sentinels:
             raise SkipCheck(f"{ctx.operation.label} streams end without a sentinel")
         self.done_at: int | None = None

@@ -93,14 +93,18 @@ CLOCK_TOOL = {
 }
 
 
-def frugal(body: Any, *, model: str, max_tokens: int) -> Any:
-    """``body`` with the model pinned, ``max_tokens`` capped and message contents short."""
+def frugal(body: Any, *, model: str, max_tokens: int, documented: set[str] | None = None) -> Any:
+    """``body`` with the model pinned, ``max_tokens`` capped and message contents short; with
+    ``documented`` (the properties the request schema has), only those are set (an embedding
+    request has no ``max_tokens``)."""
     if not isinstance(body, dict):
         return body
     body = copy.deepcopy(body)
-    body["model"] = model
-    limit = body.get("max_tokens")
-    body["max_tokens"] = min(limit, max_tokens) if is_int(limit) and limit > 0 else max_tokens
+    if documented is None or "model" in documented:
+        body["model"] = model
+    if documented is None or "max_tokens" in documented:
+        limit = body.get("max_tokens")
+        body["max_tokens"] = min(limit, max_tokens) if is_int(limit) and limit > 0 else max_tokens
     for message in body.get("messages") or []:
         if isinstance(message, dict) and isinstance(message.get("content"), str):
             message["content"] = message["content"][:MAX_CONTENT]
@@ -388,12 +392,17 @@ def operation_of(contract: Contract, case: Case) -> Operation:
 
 
 def operation_cases(
-    contract: Contract, operation: Operation, *, max_tokens: int = 16
+    contract: Contract,
+    operation: Operation,
+    *,
+    max_tokens: int = 16,
+    base: Any = None,
 ) -> list[Case]:
     """The cases of an operation the profile certifies besides the main one: its request
-    examples (``max_tokens`` capped; or, without a request body, one plain request), the first
-    one streamed when the operation streams, and the request without a key when it is
-    secured. Their answers get the checks of their family and of every operation."""
+    examples (``max_tokens`` capped; without any, ``base``, a body drawn from its schema; or,
+    without a request body, one plain request), the first one streamed when the operation
+    streams, and the request without a key when it is secured. Their answers get the checks
+    of their family and of every operation."""
     slug = operation.path.strip("/").replace("/", "-") or "root"
     family = operation.family or "generic"
     method = operation.method.upper()
@@ -409,9 +418,9 @@ def operation_cases(
         )
         for label, value in request_examples(contract, operation)
     ]
-    if not cases and operation.request_schema is None:
+    if not cases and (operation.request_schema is None or isinstance(base, dict)):
         cases.append(
-            Case(name=slug, body=None, source="scenario", method=method, path=path, family=family)
+            Case(name=slug, body=base, source="scenario", method=method, path=path, family=family)
         )
     selector = operation.stream_selector
     if cases and isinstance(cases[0].body, dict) and selector and selector.count("/") == 1:
@@ -657,7 +666,9 @@ def generated_cases(
             continue
         # only documented properties (the schema's allOf parts cannot all be closed)
         documented_only = {k: _trimmed(v) for k, v in body.items() if k in documented}
-        body = _answer_tool_calls(frugal(documented_only, model=model, max_tokens=max_tokens))
+        body = _answer_tool_calls(
+            frugal(documented_only, model=model, max_tokens=max_tokens, documented=documented)
+        )
         if is_int(body.get("n")) and body["n"] > MAX_CHOICES:
             body["n"] = MAX_CHOICES
         if not request_is_valid(contract, body, operation):

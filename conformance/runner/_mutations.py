@@ -38,6 +38,9 @@ _SAMPLES: tuple[tuple[str, Any], ...] = (
     ("array", []),
 )
 NOT_IN_ENUM = "__not_in_enum__"
+#: The longest array a too-long negative sends (maxItems + 1): a body stays a few KB (an
+#: embeddings input of 2049 strings would be 10 KB of "x").
+MAX_TOO_LONG = 256
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -118,7 +121,7 @@ def _value_mutations(
         items = _branches(contract, branch.get("items"))
         item_types = _types(items)
         most = branch.get("maxItems")
-        if isinstance(most, int) and item_types == {"string"}:
+        if isinstance(most, int) and most < MAX_TOO_LONG and item_types == {"string"}:
             yield Mutation(kind="too-long", path=path, value=["x"] * (most + 1))
         least = branch.get("minItems")
         if isinstance(least, int) and least > 0:

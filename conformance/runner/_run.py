@@ -174,14 +174,13 @@ def _other_cases(
     request schema and one-constraint negatives of its first example (the model pinned to the
     example's: another operation may serve other models)."""
     cases = operation_cases(contract, operation, max_tokens=config.max_tokens)
-    examples = [c.body for c in cases if c.source == "example" and isinstance(c.body, dict)]
-    if operation.request_schema is None or not examples:
+    if operation.request_schema is None:
         return cases
-    base = examples[0]
-    pinned = str(base.get("model") or model)
-    cases += generated_cases(
+    examples = [c.body for c in cases if c.source == "example" and isinstance(c.body, dict)]
+    pinned = str(examples[0].get("model") or model) if examples else model
+    positives = generated_cases(
         contract,
-        count=config.max_examples,
+        count=max(config.max_examples, 1),
         seed=seed,
         model=pinned,
         max_tokens=config.max_tokens,
@@ -189,6 +188,15 @@ def _other_cases(
         modalities=config.modalities,
         operation=operation,
     )
+    if not examples and positives:  # no example: the first drawn body plays its part
+        base_body = positives[0].body
+        cases = operation_cases(contract, operation, max_tokens=config.max_tokens, base=base_body)
+        positives = positives[1:]
+    bodies = [c.body for c in cases if isinstance(c.body, dict) and c.auth == "valid"]
+    if not bodies:
+        return cases + positives
+    base = bodies[0]
+    cases += positives
     cases += mutation_cases(
         contract, model=pinned, max_tokens=config.max_tokens, operation=operation, base=base
     )

@@ -178,7 +178,9 @@ BREAKS: dict[str, Callable[[], Exchange]] = {
 
 
 def test_every_registered_check_has_a_breaking_exchange() -> None:
-    assert set(BREAKS) == set(CHECKS)
+    # the rules of other families are broken by the mock (tests/reference/test_mock.py)
+    chat = {i for i, c in CHECKS.items() if c.families is None or "chat" in c.families}
+    assert set(BREAKS) == chat
 
 
 @pytest.mark.parametrize("check_id", sorted(BREAKS))
@@ -407,7 +409,7 @@ def test_no_response_fails_only_completeness(deepseek: Any) -> None:
     result = run(deepseek, exchange)
     assert failing(result) == {"HTTP-COMPLETE-001": "fail"}
     assert all(
-        o.reason and o.reason.startswith("no response")
+        o.reason and o.reason.startswith(("no response", "does not apply"))
         for k, o in result.outcomes.items()
         if k != "HTTP-COMPLETE-001"
     )

@@ -36,7 +36,7 @@ def _documented(contract: Any) -> set[str]:
 def test_a_plan_is_small_documented_and_never_repeats(profile: str) -> None:
     contract = load_contract(profile=profile)
     cases = _plan(contract)
-    bodies = [(json.dumps(c.body, sort_keys=True), c.auth) for c in cases if c.raw is None]
+    bodies = [(c.path, json.dumps(c.body, sort_keys=True), c.auth) for c in cases if c.raw is None]
     assert len(bodies) == len(set(bodies)), "a body repeats"
     assert sum(c.raw is not None for c in cases) == 1  # one malformed-JSON case
     documented = _documented(contract)

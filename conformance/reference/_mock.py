@@ -1,0 +1,290 @@
+"""The schema-driven reference server: every operation a profile certifies, answered from the
+document's own schemas (``conformance serve --profile NAME --mock``).
+
+The deepseek reference server is hand-written: it knows what chat completions mean (stop
+sequences, tools, logprobs). The mock knows only what the document says, so it can stand in
+for any operation of any document: it checks the key and the request against the contract,
+answers 200 with an instance of the documented JSON schema (:mod:`._instances`), and streams
+instances of the documented event schema (one per event type for a stream of named events,
+in the order their names say: ``response.created`` first, ``response.completed`` last,
+``sequence_number`` counting). Its faults are the generic ones, which apply to every
+operation: the generic checks are proven on each of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from .._errors import UsageError
+from ..contract import request_errors
+from ._instances import InstanceError, instance
+
+if TYPE_CHECKING:
+    from ..contract import Contract, Operation, ResponseVariant
+
+__all__ = ["MOCK_FAULTS", "MockFault", "create_mock_app"]
+
+SSE_TYPE = "text/event-stream; charset=utf-8"
+#: The events a stream of ``responses`` events is made of, in order (OpenAI's Responses API).
+RESPONSE_EVENTS = (
+    "response.created",
+    "response.in_progress",
+    "response.output_text.delta",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.completed",
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MockFault:
+    """A generic way the mock breaks the contract, on every operation, and the checks that
+    must then fail there."""
+
+    name: str
+    description: str
+    breaks: tuple[str, ...]
+    #: only answers of this kind show it: "json", "stream" or "any"
+    shows_on: str = "any"
+
+
+MOCK_FAULTS: dict[str, MockFault] = {
+    f.name: f
+    for f in (
+        MockFault(
+            name="drop-required",
+            description="leaves the first required property out of every answer and event",
+            breaks=("BODY-SCHEMA-001", "STREAM-CHUNK-SCHEMA-001"),
+        ),
+        MockFault(
+            name="wrong-type",
+            description="writes the first required property as a list",
+            breaks=("BODY-SCHEMA-001", "STREAM-CHUNK-SCHEMA-001"),
+        ),
+        MockFault(
+            name="undocumented-status",
+            description="answers valid requests with HTTP 299",
+            breaks=("HTTP-STATUS-001",),
+        ),
+        MockFault(
+            name="bad-content-type",
+            description="serves JSON as text/plain and streams as application/octet-stream",
+            breaks=("HTTP-CONTENT-TYPE-001",),
+        ),
+        MockFault(
+            name="responses-out-of-order",
+            description="a response stream opens with its terminal event",
+            breaks=("RESPONSES-ORDER-001",),
+            shows_on="stream",
+        ),
+        MockFault(
+            name="sequence-repeats",
+            description="every event of a response stream has sequence_number 0",
+            breaks=("RESPONSES-SEQUENCE-001",),
+            shows_on="stream",
+        ),
+        MockFault(
+            name="event-name-mismatch",
+            description="named events are all called 'message'",
+            breaks=("RESPONSES-EVENT-001",),
+            shows_on="stream",
+        ),
+        MockFault(
+            name="broken-framing",
+            description="ends the stream's events with a lone CR, and the last one with none",
+            breaks=("STREAM-FRAMING-001", "STREAM-DONE-001"),
+            shows_on="stream",
+        ),
+    )
+}
+
+
+#: What the generic faults leave alone: the fields the rules of a family read to make sense of
+#: an answer (a broken schema is the fault; a response stream losing its order is another).
+_KEPT = frozenset({"type", "sequence_number", "choices", "finish_reason", "index"})
+
+
+def _break(value: Any, fault: str) -> Any:
+    """``value`` with a required property dropped or mistyped (``drop-required``,
+    ``wrong-type``); other values as they are."""
+    if not fault or not isinstance(value, dict) or not value:
+        return value
+    first = next((k for k in value if k not in _KEPT), next(iter(value)))
+    if fault == "drop-required":
+        return {k: v for k, v in value.items() if k != first}
+    return {**value, first: [value[first]]}
+
+
+class _Mock:
+    def __init__(
+        self, contract: Contract, faults: frozenset[str], api_keys: frozenset[str]
+    ) -> None:
+        self.contract = contract
+        self.faults = faults
+        self.api_keys = api_keys
+        self.answers: dict[str, Any] = {}
+
+    def error(self, operation: Operation, status: int, message: str) -> Response:
+        variant = self.variant(operation, status, {})
+        body: Any = {"error": {"message": message, "type": "invalid_request_error"}}
+        if variant is not None and variant.json_schema is not None:
+            with contextlib.suppress(InstanceError):
+                body = instance(self.contract, variant.json_schema, text=message)
+        return Response(json.dumps(body), status_code=status, media_type="application/json")
+
+    def variant(self, operation: Operation, status: int, body: Any) -> ResponseVariant | None:
+        return self.contract.select_response(operation, status, body)
+
+    def authorized(self, operation: Operation, request: Request) -> bool:
+        if not operation.requires_auth:
+            return True
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and token.strip() in self.api_keys
+
+    def handler(self, operation: Operation) -> Any:
+        async def answer(request: Request) -> Response:
+            if not self.authorized(operation, request):
+                return self.error(operation, 401, "Incorrect API key provided")
+            body: Any = None
+            if operation.request_schema is not None:
+                try:
+                    body = json.loads(await request.body())
+                except ValueError:
+                    return self.error(operation, 400, "The body is not JSON")
+                problem = next(request_errors(self.contract, body, operation), None)
+                if problem is not None:
+                    return self.error(operation, 400, f"Invalid request: {problem.message}")
+            return self.success(operation, body)
+
+        return answer
+
+    def success(self, operation: Operation, body: Any) -> Response:
+        status = 299 if "undocumented-status" in self.faults else 200
+        wants = self.contract.wants_stream(body, operation) if isinstance(body, dict) else False
+        variant = self.variant(operation, 200, body if isinstance(body, dict) else {})
+        if variant is None:
+            return self.error(operation, 500, "the document has no 200 answer here")
+        try:
+            if wants and variant.stream is not None and variant.stream.data_schema:
+                return self.stream(operation, variant, status)
+            if variant.json_schema is None:
+                return Response(status_code=status)
+            value = _break(self.cached(variant.json_schema), self.fault)
+        except InstanceError as exc:
+            return self.error(operation, 500, str(exc))
+        media = "text/plain" if "bad-content-type" in self.faults else "application/json"
+        return Response(json.dumps(value), status_code=status, media_type=media)
+
+    @property
+    def fault(self) -> str:
+        return next((f for f in ("drop-required", "wrong-type") if f in self.faults), "")
+
+    def cached(self, pointer: str) -> Any:
+        if pointer not in self.answers:
+            self.answers[pointer] = instance(self.contract, pointer)
+        return copy.deepcopy(self.answers[pointer])
+
+    def events(
+        self, operation: Operation, variant: ResponseVariant
+    ) -> list[tuple[str | None, Any]]:
+        """(event name, data) of a stream: named events in their order, or chunks."""
+        stream = variant.stream
+        assert stream is not None and stream.data_schema is not None
+        if operation.family == "responses":
+            out: list[tuple[str | None, Any]] = []
+            for number, name in enumerate(RESPONSE_EVENTS):
+                data = self.cached(self.branch(stream.data_schema, name))
+                data["sequence_number"] = 0 if "sequence-repeats" in self.faults else number
+                label = "message" if "event-name-mismatch" in self.faults else name
+                out.append((label, data))
+            if "responses-out-of-order" in self.faults:
+                out.insert(0, out.pop())
+                for number, (_label, data) in enumerate(out):
+                    data["sequence_number"] = number
+            return out
+        chunks = [self.cached(stream.data_schema) for _ in range(3)]
+        for chunk in chunks[:-1]:  # a choice finishes once, on the last chunk
+            for choice in chunk.get("choices") or [] if isinstance(chunk, dict) else []:
+                if isinstance(choice, dict) and "finish_reason" in choice:
+                    choice["finish_reason"] = None
+        valid = all(self.contract.is_valid(stream.data_schema, c) for c in chunks)
+        if not valid:  # the schema does not let a choice go unfinished: as it was made
+            chunks = [self.cached(stream.data_schema) for _ in range(3)]
+        return [(None, chunk) for chunk in chunks]
+
+    def branch(self, pointer: str, name: str) -> str:
+        """The branch of an event schema (``anyOf`` keyed by ``type``) for event ``name``."""
+        schema = self.contract.schema(pointer)
+        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
+            pointer = schema["$ref"][1:]
+            schema = self.contract.schema(pointer)
+        for key in ("anyOf", "oneOf"):
+            for i, branch in enumerate(schema.get(key) or []):
+                target = f"{pointer}/{key}/{i}"
+                resolved = branch
+                while isinstance(resolved, dict) and isinstance(resolved.get("$ref"), str):
+                    target = resolved["$ref"][1:]
+                    resolved = self.contract.schema(target)
+                kind = ((resolved or {}).get("properties") or {}).get("type") or {}
+                if name == kind.get("const") or name in (kind.get("enum") or []):
+                    return target
+        raise InstanceError(f"{pointer} documents no {name!r} event")
+
+    def stream(self, operation: Operation, variant: ResponseVariant, status: int) -> Response:
+        events = self.events(operation, variant)
+        assert variant.stream is not None
+        end = "\r" if "broken-framing" in self.faults else "\n\n"
+        frames = []
+        for name, data in events:
+            head = f"event: {name}\n" if name else ""
+            frames.append(f"{head}data: {json.dumps(_break(data, self.fault))}{end}")
+        frames += [f"data: {sentinel}{end}" for sentinel in variant.stream.sentinels]
+        if "broken-framing" in self.faults:
+            frames[-1] = frames[-1].rstrip("\r")
+        media = "application/octet-stream" if "bad-content-type" in self.faults else SSE_TYPE
+
+        async def produce() -> AsyncIterator[bytes]:
+            for frame in frames:
+                yield frame.encode()
+
+        return StreamingResponse(produce(), status_code=status, media_type=media)
+
+
+def create_mock_app(
+    *,
+    contract: Contract,
+    faults: Iterable[str] = (),
+    api_keys: Iterable[str] = ("sk-conformance-reference",),
+) -> Starlette:
+    """The schema-driven mock of ``contract``: every operation its profile certifies, at its
+    path (and under ``/v1``)."""
+    chosen = frozenset(faults)
+    unknown = sorted(chosen - set(MOCK_FAULTS))
+    if unknown:
+        raise UsageError(
+            f"unknown mock fault(s): {', '.join(unknown)} (see 'conformance serve --list-faults')"
+        )
+    mock = _Mock(contract, chosen, frozenset(api_keys))
+    routes = []
+    for operation in contract.certified_operations():
+        for prefix in ("", "/v1"):
+            routes.append(
+                Route(
+                    prefix + operation.path,
+                    mock.handler(operation),
+                    methods=[operation.method.upper()],
+                )
+            )
+    app = Starlette(routes=routes)
+    app.state.mock = mock
+    return app

@@ -1,0 +1,117 @@
+"""The schema-driven mock: every operation the openai profile certifies answered from the
+document's schemas; the generic checks pass on it, and each of its faults fails the checks it
+names on every operation that shows it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import UsageError
+from conformance.contract import load_contract
+from conformance.reference import DEFAULT_API_KEY, MOCK_FAULTS, create_mock_app, serve_in_thread
+from conformance.reference._instances import instance
+from tests.helpers import cli, load_report
+
+OPERATIONS = ("GET /models", "POST /completions", "POST /embeddings", "POST /responses")
+
+
+@pytest.fixture(scope="module")
+def openai() -> Any:
+    return load_contract(profile="openai")
+
+
+def _run(contract: Any, tmp_path: Path, *faults: str) -> tuple[int, str, dict[str, Any]]:
+    with serve_in_thread(create_mock_app(contract=contract, faults=faults)) as url:
+        chosen = [flag for label in OPERATIONS for flag in ("--operation", label)]
+        code, out, _ = cli(
+            "run",
+            *("--profile", "openai", "--base-url", url, "--api-key", DEFAULT_API_KEY),
+            *("--model", "gpt-test", "--max-examples", "1", "--shrink-budget", "0"),
+            *chosen,
+            *("--report-dir", str(tmp_path)),
+        )
+    return code, out, load_report(tmp_path)
+
+
+def test_every_answer_is_an_instance_of_its_schema(openai: Any) -> None:
+    for operation in openai.certified_operations():
+        variant = operation.responses["200"][0]
+        assert variant.json_schema is not None
+        assert openai.is_valid(variant.json_schema, instance(openai, variant.json_schema))
+
+
+def test_the_clean_mock_passes_on_four_operations_two_streamed(openai: Any, tmp_path: Path) -> None:
+    code, out, report = _run(openai, tmp_path)
+    assert code == 0, out
+    seen = {e["operation"] for e in report["exchanges"]}
+    assert seen == set(OPERATIONS)
+    streamed = {e["operation"] for e in report["exchanges"] if e["stream"]}
+    assert streamed == {"POST /completions", "POST /responses"}
+    statuses = {c["id"]: c["status"] for c in report["checks"]}
+    for judged in ("RESPONSES-ORDER-001", "RESPONSES-SEQUENCE-001", "RESPONSES-EVENT-001"):
+        assert statuses[judged] == "pass", judged
+    assert statuses["STREAM-DONE-001"] == "pass"  # /completions' [DONE]; /responses has none
+
+
+@pytest.mark.parametrize("name", sorted(MOCK_FAULTS))
+def test_each_mock_fault_fails_its_checks_on_every_operation_that_shows_it(
+    openai: Any, tmp_path: Path, name: str
+) -> None:
+    fault = MOCK_FAULTS[name]
+    code, out, report = _run(openai, tmp_path, name)
+    operation_of = {e["id"]: e["operation"] for e in report["exchanges"]}
+    failing = {
+        c["id"]: {operation_of[f["exchange"]] for f in c["failures"]}
+        for c in report["checks"]
+        if c["status"] == "fail"
+    }
+    assert code == 1 or fault.breaks == ("RESPONSES-EVENT-001",), out  # a SHOULD does not gate
+    broken = set().union(*(failing.get(check, set()) for check in fault.breaks))
+    assert broken, f"{name} broke none of {fault.breaks}"
+    if fault.shows_on == "any":  # a generic fault: on every operation
+        assert broken == set(OPERATIONS), (name, broken)
+    unrelated = {c for c in failing if c not in fault.breaks and c != "STREAM-JSON-001"}
+    assert not unrelated, (name, {c: failing[c] for c in unrelated})
+
+
+def test_an_unknown_mock_fault_is_a_usage_error(openai: Any) -> None:
+    with pytest.raises(UsageError, match=r"unknown mock fault\(s\): nope"):
+        create_mock_app(contract=openai, faults=["nope"])
+
+
+def test_serve_lists_the_mock_faults() -> None:
+    code, out, _ = cli("serve", "--list-faults")
+    assert code == 0 and "faults of --mock (generic: every operation shows them)" in out
+    assert "drop-required" in out and "RESPONSES-ORDER-001" in out
+
+
+def test_validate_checks_a_recorded_responses_stream(openai: Any, tmp_path: Path) -> None:
+    """A /responses stream recorded (here from the mock) is checked offline: its events
+    against their schemas and the rules of named events."""
+    from starlette.testclient import TestClient
+
+    with TestClient(create_mock_app(contract=openai)) as client:
+        answer = client.post(
+            "/responses",
+            json={"model": "gpt-test", "input": "Hi", "stream": True},
+            headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"},
+        )
+    assert answer.status_code == 200 and b"event: response.created" in answer.content
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
+    good, bad = tmp_path / "responses.http", tmp_path / "responses-bad.http"
+    good.write_bytes(head + answer.content)
+    bad.write_bytes(head + answer.content.replace(b'"sequence_number": 3', b'"sequence_number": 1'))
+    outcomes = []
+    for path in (good, bad):
+        code, out, _ = cli(
+            "validate",
+            str(path),
+            *("--profile", "openai", "--operation", "POST /responses"),
+            *("--report-dir", str(tmp_path / path.stem)),
+        )
+        outcomes.append((code, out))
+    assert outcomes[0][0] == 0, outcomes[0][1]
+    assert outcomes[1][0] == 1 and "FAIL RESPONSES-SEQUENCE-001" in outcomes[1][1]
