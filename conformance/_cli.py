@@ -119,9 +119,9 @@ def _add_run(commands: Any) -> None:
     run.add_argument(
         "--max-requests",
         type=int,
-        default=200,
         metavar="N",
-        help="the request budget, retries included (default 200)",
+        help="the request budget, retries included (default 200; 2000 against the embedded "
+        "server, which costs nothing)",
     )
     run.add_argument(
         "--max-tokens",
@@ -725,6 +725,11 @@ def _modalities(text: str) -> frozenset[str]:
     return frozenset(names)
 
 
+#: The request budget of a run against the embedded server (free, and every case of a
+#: profile with many operations fits).
+EMBEDDED_BUDGET = 2000
+
+
 def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import os
     from pathlib import Path
@@ -741,6 +746,8 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         select_operations,
     )
 
+    if args.max_requests is None:
+        args.max_requests = 200 if args.base_url else EMBEDDED_BUDGET
     _positive(args.max_requests, "--max-requests")
     _positive(args.max_examples, "--max-examples", zero=True)
     _positive(args.max_tokens, "--max-tokens")

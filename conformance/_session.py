@@ -35,9 +35,12 @@ def live_report(
     embedded = not config.base_url
     with contextlib.ExitStack() as stack:
         if embedded:
-            from .reference import DEFAULT_API_KEY, create_app, serve_in_thread
+            from .reference import DEFAULT_API_KEY, create_app, create_mock_app, serve_in_thread
 
-            app = create_app(contract=contract, auth_header=config.transport.auth_header)
+            if contract.profile.embedded == "mock":
+                app = create_mock_app(contract=contract)
+            else:
+                app = create_app(contract=contract, auth_header=config.transport.auth_header)
             url = stack.enter_context(serve_in_thread(app))
             config = dataclasses.replace(
                 config, base_url=url, api_key=config.api_key or DEFAULT_API_KEY

@@ -145,3 +145,48 @@ class EventName(RuleBase):
                 ),
             )
         return ()
+
+
+@stream_rule(
+    id="RESPONSES-DELTA-001",
+    title="The text deltas add up to the text the done event gives",
+    severity="MUST",
+    category="stream",
+    source="OAIRS (response.output_text.delta carries a part of the text, "
+    "response.output_text.done the whole of it)",
+    families=("responses",),
+)
+class Deltas(RuleBase):
+    only_if = "output_text"
+
+    def __init__(self, ctx: CheckContext) -> None:
+        super().__init__(ctx)
+        self.parts: dict[tuple[object, object, object], list[str]] = {}
+        self.judged = False
+
+    def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
+        payload = as_dict(chunk.payload)
+        kind = payload.get("type")
+        key = (payload.get("item_id"), payload.get("output_index"), payload.get("content_index"))
+        if kind == "response.output_text.delta" and isinstance(payload.get("delta"), str):
+            self.parts.setdefault(key, []).append(payload["delta"])
+        elif kind == "response.output_text.done" and isinstance(payload.get("text"), str):
+            self.judged = True
+            streamed = "".join(self.parts.pop(key, []))
+            if streamed != payload["text"]:
+                return (
+                    self.fail(
+                        f"the deltas of item {key[0]!r} add up to {streamed[:80]!r}, but "
+                        f"response.output_text.done says {payload['text'][:80]!r}; a client "
+                        "shows one and stores the other",
+                        chunk_index=chunk.index,
+                        instance_path="/text",
+                        value=payload["text"],
+                    ),
+                )
+        return ()
+
+    def on_end(self) -> Iterator[Failure]:
+        if not self.judged:
+            raise SkipCheck("no response.output_text.done event")
+        return iter(())

@@ -75,6 +75,9 @@ class Profile:
     #: profile certifies (``operations:``).
     family: str = "chat"
     more_operations: tuple[ProfileOperation, ...] = ()
+    #: What ``conformance run`` checks with no target: the behavioural ``reference`` server
+    #: (DeepSeek's contract) or the schema-driven ``mock`` of this profile.
+    embedded: str = "reference"
 
     @property
     def operations(self) -> tuple[ProfileOperation, ...]:
@@ -152,7 +155,14 @@ def load_profile(name: str) -> Profile:
         null_is_absent=_flag(name, data, "null_is_absent"),
         family=_family(name, operation.get("family", "chat")),
         more_operations=tuple(_more(name, data.get("operations") or [])),
+        embedded=_embedded(name, data.get("embedded", "reference")),
     )
+
+
+def _embedded(name: str, value: Any) -> str:
+    if value not in ("reference", "mock"):
+        raise UsageError(f"profile {name!r}: embedded is {value!r}, expected reference or mock")
+    return str(value)
 
 
 def _family(name: str, value: Any) -> str:

@@ -7,8 +7,12 @@ for any operation of any document: it checks the key and the request against the
 answers 200 with an instance of the documented JSON schema (:mod:`._instances`), and streams
 instances of the documented event schema (one per event type for a stream of named events,
 in the order their names say: ``response.created`` first, ``response.completed`` last,
-``sequence_number`` counting). Its faults are the generic ones, which apply to every
-operation: the generic checks are proven on each of them.
+``sequence_number`` counting). A family's answers are shaped as its rules read them (chat:
+log-probabilities only when asked, JSON in JSON mode, the role first, usage with
+``include_usage``; responses: deltas that add up to the done text); beyond that it honours
+nothing (no tool calls, no stop at ``max_tokens``), so those checks stay "not exercised".
+Its faults are the generic ones, which apply to every operation (the generic checks are
+proven on each of them), and those of named-event streams.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ __all__ = ["MOCK_FAULTS", "MockFault", "create_mock_app"]
 
 SSE_TYPE = "text/event-stream; charset=utf-8"
 #: The events a stream of ``responses`` events is made of, in order (OpenAI's Responses API).
+#: (The two deltas are "Hel" and "lo", the done event's text "Hello".)
 RESPONSE_EVENTS = (
     "response.created",
     "response.in_progress",
@@ -100,6 +105,12 @@ MOCK_FAULTS: dict[str, MockFault] = {
             shows_on="stream",
         ),
         MockFault(
+            name="delta-mismatch",
+            description="a response stream's done event gives another text than its deltas",
+            breaks=("RESPONSES-DELTA-001",),
+            shows_on="stream",
+        ),
+        MockFault(
             name="broken-framing",
             description="ends the stream's events with a lone CR, and the last one with none",
             breaks=("STREAM-FRAMING-001", "STREAM-DONE-001"),
@@ -123,6 +134,34 @@ def _break(value: Any, fault: str) -> Any:
     if fault == "drop-required":
         return {k: v for k, v in value.items() if k != first}
     return {**value, first: [value[first]]}
+
+
+def _shaped_chat(answer: Any, request: Any, *, stream: bool) -> Any:
+    """A chat answer made from the schema, shaped as the request asks (what chat rules read):
+    log-probabilities only when asked, as many alternatives as asked, their bytes the token's;
+    JSON content in JSON mode; no refusal."""
+    if not isinstance(answer, dict):
+        return answer
+    request = request if isinstance(request, dict) else {}
+    wanted = request.get("logprobs") is True
+    top = request.get("top_logprobs") if isinstance(request.get("top_logprobs"), int) else 0
+    mode = request.get("response_format")
+    json_mode = isinstance(mode, dict) and mode.get("type") in ("json_object", "json_schema")
+    for choice in answer.get("choices") or []:
+        if not isinstance(choice, dict):
+            continue
+        token = {"token": "x", "logprob": -0.5, "bytes": [120]}
+        choice["logprobs"] = (
+            {"content": [{**token, "top_logprobs": [dict(token)] * top}], "refusal": None}
+            if wanted
+            else None
+        )
+        message = choice.get("message")
+        if not stream and isinstance(message, dict):
+            message["content"] = "{}" if json_mode else "x"
+            message.pop("refusal", None)
+            message["refusal"] = None
+    return answer
 
 
 class _Mock:
@@ -176,10 +215,13 @@ class _Mock:
             return self.error(operation, 500, "the document has no 200 answer here")
         try:
             if wants and variant.stream is not None and variant.stream.data_schema:
-                return self.stream(operation, variant, status)
+                return self.stream(operation, variant, status, body)
             if variant.json_schema is None:
                 return Response(status_code=status)
-            value = _break(self.cached(variant.json_schema), self.fault)
+            value = self.cached(variant.json_schema)
+            if operation.family == "chat":
+                value = _shaped_chat(value, body, stream=False)
+            value = _break(value, self.fault)
         except InstanceError as exc:
             return self.error(operation, 500, str(exc))
         media = "text/plain" if "bad-content-type" in self.faults else "application/json"
@@ -202,9 +244,14 @@ class _Mock:
         assert stream is not None and stream.data_schema is not None
         if operation.family == "responses":
             out: list[tuple[str | None, Any]] = []
+            deltas = iter(("Hel", "lo"))
             for number, name in enumerate(RESPONSE_EVENTS):
                 data = self.cached(self.branch(stream.data_schema, name))
                 data["sequence_number"] = 0 if "sequence-repeats" in self.faults else number
+                if name == "response.output_text.delta":
+                    data["delta"] = next(deltas)
+                elif name == "response.output_text.done":
+                    data["text"] = "Goodbye" if "delta-mismatch" in self.faults else "Hello"
                 label = "message" if "event-name-mismatch" in self.faults else name
                 out.append((label, data))
             if "responses-out-of-order" in self.faults:
@@ -220,6 +267,28 @@ class _Mock:
         valid = all(self.contract.is_valid(stream.data_schema, c) for c in chunks)
         if not valid:  # the schema does not let a choice go unfinished: as it was made
             chunks = [self.cached(stream.data_schema) for _ in range(3)]
+        return [(None, chunk) for chunk in chunks]
+
+    def chat_chunks(
+        self, events: list[tuple[str | None, Any]], body: Any
+    ) -> list[tuple[str | None, Any]]:
+        """Chat chunks as chat rules read them: the role first, content after, and with
+        ``include_usage`` a last ``choices: []`` chunk with the usage (the profile's place)."""
+        chunks = [_shaped_chat(data, body, stream=True) for _name, data in events]
+        mode = body.get("response_format") if isinstance(body, dict) else None
+        text = "{}" if isinstance(mode, dict) and mode.get("type") != "text" else "x"
+        for position, chunk in enumerate(chunks):
+            for choice in chunk.get("choices") or []:
+                delta: dict[str, Any] = {"content": text}
+                if position == 0:
+                    delta = {"role": "assistant", "content": ""}
+                elif position == len(chunks) - 1:
+                    delta = {}
+                choice["delta"] = delta
+        options = body.get("stream_options") if isinstance(body, dict) else None
+        if isinstance(options, dict) and options.get("include_usage") is True and chunks:
+            usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+            chunks.append({**chunks[-1], "choices": [], "usage": usage})
         return [(None, chunk) for chunk in chunks]
 
     def branch(self, pointer: str, name: str) -> str:
@@ -240,9 +309,13 @@ class _Mock:
                     return target
         raise InstanceError(f"{pointer} documents no {name!r} event")
 
-    def stream(self, operation: Operation, variant: ResponseVariant, status: int) -> Response:
+    def stream(
+        self, operation: Operation, variant: ResponseVariant, status: int, body: Any
+    ) -> Response:
         events = self.events(operation, variant)
         assert variant.stream is not None
+        if operation.family == "chat":
+            events = self.chat_chunks(events, body)
         end = "\r" if "broken-framing" in self.faults else "\n\n"
         frames = []
         for name, data in events:

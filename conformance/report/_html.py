@@ -14,7 +14,7 @@ from html import escape
 from typing import Any, cast
 
 from ..checks import where_parts
-from ._text import FailureGroup, failure_groups
+from ._text import FailureGroup, by_operation, failure_groups
 from ._types import CheckEntry, ExchangeEntry, FailureEntry, Report
 
 __all__ = ["render_html"]
@@ -219,6 +219,22 @@ def _run_timings(report: Report) -> str:
     )
 
 
+def _operations(report: Report) -> str:
+    """The report by operation, when it has more than one."""
+    rows = by_operation(report)
+    if len(rows) < 2:
+        return ""
+    body = "".join(
+        f"<tr><td><code>{escape(row.operation)}</code></td><td>{row.exchanges}</td>"
+        f"<td>{len(row.judged)}</td><td>{escape(', '.join(row.failed) or 'none')}</td></tr>"
+        for row in rows
+    )
+    return (
+        '<h2>Operations</h2><table class="operations"><tr><th>operation</th><th>exchanges</th>'
+        f"<th>checks judged</th><th>failed</th></tr>{body}</table>"
+    )
+
+
 def _failed_list(checks: list[CheckEntry]) -> str:
     failed = [c for c in checks if c["status"] in ("fail", "error")]
     if not failed:
@@ -296,6 +312,7 @@ def render_html(report: Report) -> str:
         _blockers(report),
         "</header><main>",
         _failed_list(checks),
+        _operations(report),
         '<div class="filters">'
         + "".join(
             f'<button data-status="{s}"{" class=on" if s == "all" else ""}>{label}</button>'

@@ -23,6 +23,7 @@ from ._types import (
     ExchangeEntry,
     FailureEntry,
     LevelBlocker,
+    OperationEntry,
     Percentiles,
     Report,
     ReportSummary,
@@ -216,6 +217,7 @@ def build_report(
             "suppressed_failures": sum(o.suppressed for o in outcomes),
             "skip_reasons": _counted(o.reason for o in outcomes if o.status == "skip" and o.reason),
             "errors": sorted({o.reason for o in outcomes if o.status == "error" and o.reason}),
+            "operations": _by_operation(check.id, results),
             "time_s": round(
                 sum(
                     r.evidence.get("timings", {}).get("total") or 0.0
@@ -278,6 +280,23 @@ def build_report(
     if baseline is not None:
         report["baseline"] = baseline.describe(checks)
     return finalize(report)
+
+
+def _by_operation(check_id: str, results: Sequence[ExchangeResult]) -> list[OperationEntry]:
+    """How the check fared on each operation it looked at (the report grouped by operation)."""
+    found: dict[str, OperationEntry] = {}
+    for r in results:
+        outcome = r.outcomes.get(check_id)
+        if outcome is None or r.operation is None:
+            continue
+        entry = found.setdefault(
+            r.operation,
+            {"operation": r.operation, "exchanges": 0, "exercised": 0, "failed": 0},
+        )
+        entry["exchanges"] += 1
+        entry["exercised"] += outcome.status in ("pass", "fail")
+        entry["failed"] += outcome.status == "fail"
+    return list(found.values())
 
 
 _NO_TIMINGS: TimingsEntry = {

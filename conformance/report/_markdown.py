@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from ..checks import where_parts
-from ._text import describe_waiver, failure_groups
+from ._text import by_operation, describe_waiver, failure_groups
 from ._types import Report
 
 __all__ = ["render_badge", "render_summary"]
@@ -57,6 +57,15 @@ def render_summary(report: Report) -> str:
                 f"- `{b['check']}`: {_cell(b['reason'])}" if b["check"] else f"- {b['reason']}"
                 for b in blockers
             ),
+        ]
+    rows = by_operation(report)
+    if len(rows) > 1:
+        lines += ["", "| operation | exchanges | checks judged | failed |", "|---|---|---|---|"]
+        lines += [
+            f"| `{row.operation}` | {row.exchanges} | {len(row.judged)} | "
+            + (", ".join(f"`{c}`" for c in row.failed) or "none")
+            + " |"
+            for row in rows
         ]
     failed = [c for c in report["checks"] if c["status"] in ("fail", "error")]
     if failed:

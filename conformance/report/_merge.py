@@ -9,7 +9,7 @@ from typing import Any, cast
 from .._errors import UsageError
 from .._util import pointer_of
 from ._json import _status, finalize, recount, report_schema, run_timings
-from ._types import CheckEntry, Report
+from ._types import CheckEntry, OperationEntry, Report
 
 __all__ = ["merge_reports", "read_report"]
 
@@ -110,6 +110,7 @@ def merge_reports(reports: list[Report], *, allow_partial: bool = False) -> Repo
                 "skip_reasons": recount([p["skip_reasons"] for p in parts]),
                 "errors": sorted({r for p in parts for r in p["errors"]}),
                 "time_s": round(sum(p.get("time_s", 0.0) for p in parts), 6),
+                "operations": _merged_operations(parts),
             }
         )
     merged["checks"] = checks
@@ -130,3 +131,17 @@ def merge_reports(reports: list[Report], *, allow_partial: bool = False) -> Repo
             "timings": run_timings(merged["exchanges"]),
         }
     return finalize(merged)
+
+
+def _merged_operations(parts: list[CheckEntry]) -> list[OperationEntry]:
+    """The per-operation counts of a check over the shards, added up."""
+    merged: dict[str, OperationEntry] = {}
+    for part in parts:
+        for entry in part.get("operations") or []:
+            total = merged.setdefault(
+                entry["operation"],
+                {"operation": entry["operation"], "exchanges": 0, "exercised": 0, "failed": 0},
+            )
+            for key in ("exchanges", "exercised", "failed"):
+                total[key] += entry[key]
+    return list(merged.values())

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FailureGroup",
+    "OperationRow",
+    "by_operation",
     "describe_waiver",
     "failure_groups",
     "render_check",
@@ -44,6 +46,39 @@ class FailureGroup:
     first: Mapping[str, Any]
     count: int
     exchanges: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OperationRow:
+    """One operation of a report: its exchanges, and the checks that judged and failed it."""
+
+    operation: str
+    exchanges: int
+    judged: tuple[str, ...]
+    failed: tuple[str, ...]
+
+
+def by_operation(report: Report) -> list[OperationRow]:
+    """The report grouped by operation, in the order the exchanges came."""
+    counts: dict[str, int] = {}
+    for exchange in report["exchanges"]:
+        label = exchange.get("operation") or "unknown"
+        counts[label] = counts.get(label, 0) + 1
+    rows = []
+    for label, exchanges in counts.items():
+        judged, failed = [], []
+        for check in report["checks"]:
+            for entry in check.get("operations") or []:
+                if entry["operation"] == label and entry["exercised"]:
+                    judged.append(check["id"])
+                if entry["operation"] == label and entry["failed"]:
+                    failed.append(check["id"])
+        rows.append(
+            OperationRow(
+                operation=label, exchanges=exchanges, judged=tuple(judged), failed=tuple(failed)
+            )
+        )
+    return rows
 
 
 def failure_groups(check: Mapping[str, Any]) -> list[FailureGroup]:
@@ -177,6 +212,13 @@ def summary_lines(report: Report) -> list[str]:
     if summary["checks_errored"]:
         counts.append(f"{summary['checks_errored']} errored")
     lines = [f"{summary['exchanges']} exchange(s); checks: {', '.join(counts)}"]
+    rows = by_operation(report)
+    if len(rows) > 1:
+        lines += [
+            f"  {row.operation}: {row.exchanges} exchange(s), {len(row.judged)} check(s) judged"
+            + (f", failed: {', '.join(row.failed)}" if row.failed else "")
+            for row in rows
+        ]
     run = report.get("run")
     if run:
         lines.append(

@@ -100,6 +100,17 @@ class CheckEntry(TypedDict):
     waiver: NotRequired[WaiverState]
     #: seconds spent on the exchanges it judged (their total times): JUnit's testcase time
     time_s: NotRequired[float]
+    #: the check on each operation it looked at
+    operations: NotRequired[list[OperationEntry]]
+
+
+class OperationEntry(TypedDict):
+    """A check on one operation: the exchanges it looked at, judged, and failed."""
+
+    operation: str
+    exchanges: int
+    exercised: int
+    failed: int
 
 
 class TimingsEntry(TypedDict):

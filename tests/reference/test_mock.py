@@ -23,9 +23,11 @@ def openai() -> Any:
     return load_contract(profile="openai")
 
 
-def _run(contract: Any, tmp_path: Path, *faults: str) -> tuple[int, str, dict[str, Any]]:
+def _run(
+    contract: Any, tmp_path: Path, *faults: str, operations: tuple[str, ...] = OPERATIONS
+) -> tuple[int, str, dict[str, Any]]:
     with serve_in_thread(create_mock_app(contract=contract, faults=faults)) as url:
-        chosen = [flag for label in OPERATIONS for flag in ("--operation", label)]
+        chosen = [flag for label in operations for flag in ("--operation", label)]
         code, out, _ = cli(
             "run",
             *("--profile", "openai", "--base-url", url, "--api-key", DEFAULT_API_KEY),
@@ -43,15 +45,23 @@ def test_every_answer_is_an_instance_of_its_schema(openai: Any) -> None:
         assert openai.is_valid(variant.json_schema, instance(openai, variant.json_schema))
 
 
-def test_the_clean_mock_passes_on_four_operations_two_streamed(openai: Any, tmp_path: Path) -> None:
-    code, out, report = _run(openai, tmp_path)
+def test_the_clean_mock_passes_on_five_operations_three_streamed(
+    openai: Any, tmp_path: Path
+) -> None:
+    every = ("POST /chat/completions", *OPERATIONS)
+    code, out, report = _run(openai, tmp_path, operations=every)
     assert code == 0, out
     seen = {e["operation"] for e in report["exchanges"]}
-    assert seen == set(OPERATIONS)
+    assert seen == set(every)
     streamed = {e["operation"] for e in report["exchanges"] if e["stream"]}
-    assert streamed == {"POST /completions", "POST /responses"}
+    assert streamed == {"POST /chat/completions", "POST /completions", "POST /responses"}
     statuses = {c["id"]: c["status"] for c in report["checks"]}
-    for judged in ("RESPONSES-ORDER-001", "RESPONSES-SEQUENCE-001", "RESPONSES-EVENT-001"):
+    for judged in (
+        "RESPONSES-ORDER-001",
+        "RESPONSES-SEQUENCE-001",
+        "RESPONSES-EVENT-001",
+        "RESPONSES-DELTA-001",
+    ):
         assert statuses[judged] == "pass", judged
     assert statuses["STREAM-DONE-001"] == "pass"  # /completions' [DONE]; /responses has none
 
@@ -115,3 +125,12 @@ def test_validate_checks_a_recorded_responses_stream(openai: Any, tmp_path: Path
         outcomes.append((code, out))
     assert outcomes[0][0] == 0, outcomes[0][1]
     assert outcomes[1][0] == 1 and "FAIL RESPONSES-SEQUENCE-001" in outcomes[1][1]
+
+
+def test_a_run_of_the_openai_profile_with_no_target_checks_its_mock(tmp_path: Path) -> None:
+    code, out, err = cli("run", "--profile", "openai", "--report-dir", str(tmp_path))
+    assert code == 0, out
+    assert "checking the embedded reference server" in err
+    report = load_report(tmp_path)
+    assert {e["operation"] for e in report["exchanges"]} == {"POST /chat/completions", *OPERATIONS}
+    assert not report["run"]["cases_skipped"]  # the embedded server's budget fits the plan

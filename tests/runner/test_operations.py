@@ -163,3 +163,17 @@ def test_validate_checks_a_recorded_completions_stream(tmp_path: Path) -> None:
         )
         assert code == expected, out
     assert "FAIL STREAM-DONE-001" in out and "FAIL STREAM-ROLE" not in out
+
+
+def test_the_report_is_grouped_by_operation(tmp_path: Path) -> None:
+    code, out, _ = run_against(tmp_path, "--max-examples", "1", faults=("models-bad-shape",))
+    assert code == 1
+    report = load_report(tmp_path)
+    schema = next(c for c in report["checks"] if c["id"] == "BODY-SCHEMA-001")
+    per = {e["operation"]: e for e in schema["operations"]}
+    assert per["GET /models"]["failed"] == 1 and per["POST /chat/completions"]["failed"] == 0
+    assert per["POST /beta/completions"]["exercised"] > 0
+    assert "  GET /models: 2 exchange(s), " in out and "failed: BODY-SCHEMA-001" in out
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| `GET /models` | 2 | " in summary and "`BODY-SCHEMA-001` |" in summary
+    assert "<h2>Operations</h2>" in (tmp_path / "report.html").read_text()
