@@ -142,6 +142,18 @@ class _Server:
             models = [{"id": m["id"], "object": "model"} for m in models]
         return JSONResponse({"object": "list", "data": models})
 
+    async def balance(self, request: Request) -> Response:
+        """``GET /user/balance`` (DSBAL): a fixed, generous balance."""
+        if not self.authorized(request):
+            return self.unauthorized()
+        info = {
+            "currency": "CNY",
+            "total_balance": "110.00",
+            "granted_balance": "10.00",
+            "topped_up_balance": "100.00",
+        }
+        return JSONResponse({"is_available": True, "balance_infos": [info]})
+
     def invalid(self, body: Any, operation: Operation | None = None) -> Response | None:
         """The error response for an invalid request (of ``operation``, default chat
         completions), or None."""
@@ -573,6 +585,7 @@ def create_app(
         Route("/v1/chat/completions", server.chat, methods=["POST"]),
         Route("/models", server.models, methods=["GET"]),
         Route(FIM_PATH, server.fim_completions, methods=["POST"]),
+        Route("/user/balance", server.balance, methods=["GET"]),
         Route("/v1/models", server.models, methods=["GET"]),
     ]
     app = Starlette(routes=routes)

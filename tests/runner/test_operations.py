@@ -19,6 +19,7 @@ def test_the_deepseek_profile_certifies_chat_models_and_fim() -> None:
     assert [(o.label, o.family) for o in contract.certified_operations()] == [
         ("POST /chat/completions", "chat"),
         ("GET /models", "models"),
+        ("GET /user/balance", "generic"),
         ("POST /beta/completions", "completions"),
     ]
     models = contract.operation("get", "/models")
@@ -65,7 +66,7 @@ def test_choosing_operations(tmp_path: Path) -> None:
         (
             [
                 *("--exclude-path", "/models", "--exclude-path", "/chat/completions"),
-                *("--exclude-path", "/beta/completions"),
+                *("--exclude-path", "/beta/completions", "--exclude-path", "/user/balance"),
             ],
             "leave no operation",
         ),
