@@ -127,14 +127,13 @@ class Sequence(RuleBase):
 class EventName(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:
         super().__init__(ctx)
-        self.named = False
+        self.judged = False
 
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         kind = _type(chunk)
         if chunk.sentinel or kind is None:
             return ()
-        if chunk.event != "message":
-            self.named = True
+        self.judged = True
         if chunk.event != kind:
             return (
                 self.fail(
@@ -145,6 +144,11 @@ class EventName(RuleBase):
                 ),
             )
         return ()
+
+    def on_end(self) -> Iterator[Failure]:
+        if not self.judged:
+            raise SkipCheck("no event data carries a type")
+        return iter(())
 
 
 @stream_rule(

@@ -178,15 +178,14 @@ def _other_cases(
         return cases
     examples = [c.body for c in cases if c.source == "example" and isinstance(c.body, dict)]
     pinned = str(examples[0].get("model") or model) if examples else model
-    positives = generated_cases(
+    positives = _drawn(
         contract,
-        count=max(config.max_examples, 1),
-        seed=seed,
+        config,
         model=pinned,
-        max_tokens=config.max_tokens,
-        exclude={body_key(c.body) for c in [*have, *cases]},
-        modalities=config.modalities,
+        seed=seed,
+        have=[*have, *cases],
         operation=operation,
+        count=max(config.max_examples, 1),
     )
     if not examples and positives:  # no example: the first drawn body plays its part
         base_body = positives[0].body
@@ -200,18 +199,42 @@ def _other_cases(
     cases += mutation_cases(
         contract, model=pinned, max_tokens=config.max_tokens, operation=operation, base=base
     )
-    cases += generated_cases(
+    cases += _drawn(
         contract,
-        count=config.max_examples,
-        seed=seed,
+        config,
         model=pinned,
-        max_tokens=config.max_tokens,
+        seed=seed,
+        have=[*have, *cases],
+        operation=operation,
         negative=True,
-        exclude={body_key(c.body) for c in [*have, *cases]},
+    )
+    return cases
+
+
+def _drawn(
+    contract: Contract,
+    config: RunConfig,
+    *,
+    model: str,
+    seed: int,
+    have: list[Case],
+    operation: Operation | None = None,
+    negative: bool = False,
+    count: int | None = None,
+) -> list[Case]:
+    """Positives (or negatives) drawn from an operation's request schema, none of them a body
+    of ``have``."""
+    return generated_cases(
+        contract,
+        count=config.max_examples if count is None else count,
+        seed=seed,
+        model=model,
+        max_tokens=config.max_tokens,
+        negative=negative,
+        exclude={body_key(c.body) for c in have},
         modalities=config.modalities,
         operation=operation,
     )
-    return cases
 
 
 def _main_cases(
@@ -221,27 +244,10 @@ def _main_cases(
     generated positives and negatives, auth."""
     cases = example_cases(contract, model=model, max_tokens=config.max_tokens)
     cases += scenario_cases(model, reasoner, max_tokens=config.max_tokens)
-    cases += generated_cases(
-        contract,
-        count=config.max_examples,
-        seed=seed,
-        model=model,
-        max_tokens=config.max_tokens,
-        exclude={body_key(c.body) for c in cases},
-        modalities=config.modalities,
-    )
+    cases += _drawn(contract, config, model=model, seed=seed, have=cases)
     cases += negative_cases(model, max_tokens=config.max_tokens)
     cases += mutation_cases(contract, model=model, max_tokens=config.max_tokens)
-    cases += generated_cases(
-        contract,
-        count=config.max_examples,
-        seed=seed,
-        model=model,
-        max_tokens=config.max_tokens,
-        negative=True,
-        exclude={body_key(c.body) for c in cases},
-        modalities=config.modalities,
-    )
+    cases += _drawn(contract, config, model=model, seed=seed, have=cases, negative=True)
     if contract.operation().requires_auth:
         cases += auth_cases(model)
     return cases

@@ -134,3 +134,27 @@ def test_a_run_of_the_openai_profile_with_no_target_checks_its_mock(tmp_path: Pa
     report = load_report(tmp_path)
     assert {e["operation"] for e in report["exchanges"]} == {"POST /chat/completions", *OPERATIONS}
     assert not report["run"]["cases_skipped"]  # the embedded server's budget fits the plan
+
+
+def test_named_event_rules_judge_nothing_without_events_to_judge(openai: Any) -> None:
+    from conformance.checks import check_exchange
+    from conformance.exchange import EventSource, Exchange, Request, Response
+
+    raw = b'data: {"delta": "x"}\n\n'
+    exchange = Exchange(
+        id="untyped",
+        request=Request.create(method="POST", url="http://x/responses", body={"stream": True}),
+        response=Response(
+            status=200,
+            headers=(("Content-Type", "text/event-stream"),),
+            body=None,
+            events=EventSource([raw]),
+        ),
+        expectation="accept",
+    )
+    outcomes = check_exchange(
+        openai, exchange, operation=openai.operation("post", "/responses")
+    ).outcomes
+    for rule in ("RESPONSES-EVENT-001", "RESPONSES-SEQUENCE-001", "RESPONSES-DELTA-001"):
+        assert outcomes[rule].status == "skip", (rule, outcomes[rule])
+    assert outcomes["RESPONSES-ORDER-001"].status == "fail"  # no response.created first
