@@ -474,6 +474,9 @@ def _add_serve(commands: Any) -> None:
     serve.add_argument(
         "--profile", metavar="NAME", help="the profile --mock serves (default deepseek)"
     )
+    serve.add_argument(
+        "--seed", type=int, default=0, help="--mock: the same seed gives the same answers"
+    )
     serve.set_defaults(handler=_cmd_serve)
 
 
@@ -1045,7 +1048,10 @@ def _serve_mock(args: argparse.Namespace, out: IO[str]) -> int:
 
     contract = load_contract(profile=args.profile or "deepseek")
     app = create_mock_app(
-        contract=contract, faults=args.fault, api_keys=args.api_key or [DEFAULT_API_KEY]
+        contract=contract,
+        faults=args.fault,
+        api_keys=args.api_key or [DEFAULT_API_KEY],
+        seed=args.seed,
     )
     _listening(args.host, args.port)
     served = ", ".join(op.label for op in contract.certified_operations())

@@ -166,12 +166,14 @@ def _shaped_chat(answer: Any, request: Any, *, stream: bool) -> Any:
 
 class _Mock:
     def __init__(
-        self, contract: Contract, faults: frozenset[str], api_keys: frozenset[str]
+        self, contract: Contract, faults: frozenset[str], api_keys: frozenset[str], seed: int
     ) -> None:
         self.contract = contract
         self.faults = faults
         self.api_keys = api_keys
         self.answers: dict[str, Any] = {}
+        #: the free text of every answer: the same seed, the same answers
+        self.text = "x" if seed == 0 else f"x{seed}"
 
     def error(self, operation: Operation, status: int, message: str) -> Response:
         variant = self.variant(operation, status, {})
@@ -233,7 +235,7 @@ class _Mock:
 
     def cached(self, pointer: str) -> Any:
         if pointer not in self.answers:
-            self.answers[pointer] = instance(self.contract, pointer)
+            self.answers[pointer] = instance(self.contract, pointer, text=self.text)
         return copy.deepcopy(self.answers[pointer])
 
     def events(
@@ -338,16 +340,17 @@ def create_mock_app(
     contract: Contract,
     faults: Iterable[str] = (),
     api_keys: Iterable[str] = ("sk-conformance-reference",),
+    seed: int = 0,
 ) -> Starlette:
     """The schema-driven mock of ``contract``: every operation its profile certifies, at its
-    path (and under ``/v1``)."""
+    path (and under ``/v1``); the same ``seed`` gives the same answers."""
     chosen = frozenset(faults)
     unknown = sorted(chosen - set(MOCK_FAULTS))
     if unknown:
         raise UsageError(
             f"unknown mock fault(s): {', '.join(unknown)} (see 'conformance serve --list-faults')"
         )
-    mock = _Mock(contract, chosen, frozenset(api_keys))
+    mock = _Mock(contract, chosen, frozenset(api_keys), seed)
     routes = []
     for operation in contract.certified_operations():
         for prefix in ("", "/v1"):

@@ -158,3 +158,17 @@ def test_named_event_rules_judge_nothing_without_events_to_judge(openai: Any) ->
     for rule in ("RESPONSES-EVENT-001", "RESPONSES-SEQUENCE-001", "RESPONSES-DELTA-001"):
         assert outcomes[rule].status == "skip", (rule, outcomes[rule])
     assert outcomes["RESPONSES-ORDER-001"].status == "fail"  # no response.created first
+
+
+def test_the_same_seed_gives_the_same_answers(openai: Any) -> None:
+    from starlette.testclient import TestClient
+
+    def models(seed: int) -> Any:
+        with TestClient(create_mock_app(contract=openai, seed=seed)) as client:
+            auth = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
+            return client.get("/models", headers=auth).json()
+
+    assert models(3) == models(3) != models(4)
+    assert openai.is_valid(
+        "/paths/~1models/get/responses/200/content/application~1json/schema", models(4)
+    )
