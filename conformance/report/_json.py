@@ -103,9 +103,11 @@ def _holds_back(check: CheckEntry) -> str | None:
     if check["status"] == "error":
         return "the check itself errored"
     if check["status"] == "skip":
-        # "applies to streamed responses only" is about the exchange, not the feature: the
-        # other reasons say what did not happen.
-        telling = [r for r in check["skip_reasons"] if not r.startswith("applies to ")]
+        # "applies to streamed responses only" and "does not apply to GET /models" are about
+        # the exchange, not the feature: the other reasons say what did not happen.
+        telling = [
+            r for r in check["skip_reasons"] if not r.startswith(("applies to ", "does not apply"))
+        ]
         reasons = "; ".join(telling or check["skip_reasons"]) or "no exchange applied"
         registered = CHECKS.get(check["id"])
         hint = f"; hint: {registered.hint}" if registered is not None and registered.hint else ""
