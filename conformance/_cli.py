@@ -78,7 +78,7 @@ def _add_lint(commands: Any) -> None:
         "--all",
         action="store_true",
         help="every operation and component of the document, not only what the profile's "
-        "operation uses",
+        "operations use",
     )
     lint.set_defaults(handler=_cmd_lint)
 
