@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ._app import DEFAULT_API_KEY, MODELS, create_app
 from ._faults import FAULTS, Fault, unknown_faults
-from ._mock import MOCK_FAULTS, MockFault, create_mock_app
+from ._mock import MOCK_FAULTS, create_mock_app
 from ._serve import serve_in_thread
 from ._variants import VARIANTS, Variant, unknown_variants
 
@@ -18,7 +18,6 @@ __all__ = [
     "MODELS",
     "VARIANTS",
     "Fault",
-    "MockFault",
     "Variant",
     "create_app",
     "create_mock_app",

@@ -25,6 +25,8 @@ class Fault:
     starves: tuple[str, ...] = ()
     #: a run against it stops before the cases, with a line containing this (the preflight)
     stops_run: str | None = None
+    #: which answers show it: "any", or only "stream"s (a fault of the framing or the events)
+    shows_on: str = "any"
 
 
 _LIST = [

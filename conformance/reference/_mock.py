@@ -21,7 +21,6 @@ import contextlib
 import copy
 import json
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -31,12 +30,13 @@ from starlette.routing import Route
 
 from .._errors import UsageError
 from ..contract import request_errors
+from ._faults import Fault
 from ._instances import InstanceError, instance
 
 if TYPE_CHECKING:
     from ..contract import Contract, Operation, ResponseVariant
 
-__all__ = ["MOCK_FAULTS", "MockFault", "create_mock_app"]
+__all__ = ["MOCK_FAULTS", "create_mock_app"]
 
 SSE_TYPE = "text/event-stream; charset=utf-8"
 #: The events a stream of ``responses`` events is made of, in order (OpenAI's Responses API).
@@ -51,66 +51,56 @@ RESPONSE_EVENTS = (
 )
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class MockFault:
-    """A generic way the mock breaks the contract, on every operation, and the checks that
-    must then fail there."""
-
-    name: str
-    description: str
-    breaks: tuple[str, ...]
-    #: only answers of this kind show it: "json", "stream" or "any"
-    shows_on: str = "any"
-
-
-MOCK_FAULTS: dict[str, MockFault] = {
+#: The mock's faults: generic ones, which every operation shows, and those of named-event
+#: streams (the same :class:`Fault` data as the reference server's).
+MOCK_FAULTS: dict[str, Fault] = {
     f.name: f
     for f in (
-        MockFault(
+        Fault(
             name="drop-required",
             description="leaves the first required property out of every answer and event",
             breaks=("BODY-SCHEMA-001", "STREAM-CHUNK-SCHEMA-001"),
         ),
-        MockFault(
+        Fault(
             name="wrong-type",
             description="writes the first required property as a list",
             breaks=("BODY-SCHEMA-001", "STREAM-CHUNK-SCHEMA-001"),
         ),
-        MockFault(
+        Fault(
             name="undocumented-status",
             description="answers valid requests with HTTP 299",
             breaks=("HTTP-STATUS-001",),
         ),
-        MockFault(
+        Fault(
             name="bad-content-type",
             description="serves JSON as text/plain and streams as application/octet-stream",
             breaks=("HTTP-CONTENT-TYPE-001",),
         ),
-        MockFault(
+        Fault(
             name="responses-out-of-order",
             description="a response stream opens with its terminal event",
             breaks=("RESPONSES-ORDER-001",),
             shows_on="stream",
         ),
-        MockFault(
+        Fault(
             name="sequence-repeats",
             description="every event of a response stream has sequence_number 0",
             breaks=("RESPONSES-SEQUENCE-001",),
             shows_on="stream",
         ),
-        MockFault(
+        Fault(
             name="event-name-mismatch",
             description="named events are all called 'message'",
             breaks=("RESPONSES-EVENT-001",),
             shows_on="stream",
         ),
-        MockFault(
+        Fault(
             name="delta-mismatch",
             description="a response stream's done event gives another text than its deltas",
             breaks=("RESPONSES-DELTA-001",),
             shows_on="stream",
         ),
-        MockFault(
+        Fault(
             name="broken-framing",
             description="ends the stream's events with a lone CR, and the last one with none",
             breaks=("STREAM-FRAMING-001", "STREAM-DONE-001"),
