@@ -475,6 +475,12 @@ def _add_serve(commands: Any) -> None:
         "--profile", metavar="NAME", help="the profile --mock serves (default deepseek)"
     )
     serve.add_argument(
+        "--spec",
+        metavar="PATH",
+        help="--mock: the OpenAPI document to serve (without --profile: every operation of it "
+        "whose responses can be checked)",
+    )
+    serve.add_argument(
         "--seed", type=int, default=0, help="--mock: the same seed gives the same answers"
     )
     serve.set_defaults(handler=_cmd_serve)
@@ -987,6 +993,8 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         return EXIT_OK
     if args.mock:
         return _serve_mock(args, out)
+    if args.spec:
+        raise UsageError("serve --spec needs --mock (the reference server serves its profile)")
     for kind, unknown in (
         ("fault", unknown_faults(args.fault)),
         ("variant", unknown_variants(args.variant)),
@@ -1046,7 +1054,7 @@ def _serve_mock(args: argparse.Namespace, out: IO[str]) -> int:
     from .contract import load_contract
     from .reference import DEFAULT_API_KEY, create_mock_app
 
-    contract = load_contract(profile=args.profile or "deepseek")
+    contract = load_contract(args.spec, profile=args.profile or (None if args.spec else "deepseek"))
     app = create_mock_app(
         contract=contract,
         faults=args.fault,

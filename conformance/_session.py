@@ -37,7 +37,9 @@ def live_report(
         if embedded:
             from .reference import DEFAULT_API_KEY, create_app, create_mock_app, serve_in_thread
 
-            if contract.profile.embedded == "mock":
+            if contract.profile.embedded == "mock" or not _same(
+                contract.source, contract.profile.spec
+            ):
                 app = create_mock_app(contract=contract)
             else:
                 app = create_app(contract=contract, auth_header=config.transport.auth_header)
@@ -67,6 +69,16 @@ def live_report(
             "shard": None if config.shard is None else f"{config.shard[0]}/{config.shard[1]}",
             "replayed": result.replayed,
             "examples_kept": result.examples_kept,
+            "notes": list(result.notes),
         },
     )
     return result, report
+
+
+def _same(source: str, spec: str) -> bool:
+    """Whether the contract's document is its profile's own (else: the mock serves it)."""
+    from pathlib import Path
+
+    if "://" in source or "://" in spec:
+        return source == spec
+    return Path(source).resolve() == Path(spec).resolve()

@@ -286,7 +286,7 @@ class ChunkSchema(RuleBase):
         stream = ctx.variant.stream if ctx.variant else None
         if stream is None or stream.data_schema is None:
             raise SkipCheck("no event-stream schema is documented for this status")
-        self.location = stream.data_schema
+        self.stream = stream
         self.reported = 0
         self.suppressed = 0
         self.validated = 0
@@ -296,10 +296,21 @@ class ChunkSchema(RuleBase):
         if payload is None:
             return ()
         self.validated += 1
-        if self.ctx.contract.is_valid(self.location, payload):
+        location = self.stream.data_schema_for(chunk.event)
+        if location is None:  # the document names its events, and not this one
+            names = ", ".join(repr(n) for n, _ in self.stream.named_events)
+            return [
+                self.fail(
+                    f"event {chunk.event or 'message'!r} is not an event the document describes "
+                    f"({names}); name each event as documented (the event: field)",
+                    chunk_index=chunk.index,
+                    value=chunk.event,
+                )
+            ]
+        if self.ctx.contract.is_valid(location, payload):
             return ()
         out: list[Failure] = []
-        for f in _schema_failures(self.ctx, self.location, payload, chunk.index):
+        for f in _schema_failures(self.ctx, location, payload, chunk.index):
             if self.reported < MAX_SCHEMA_ERRORS:
                 self.reported += 1
                 out.append(f)

@@ -8,10 +8,24 @@ from ._examples import request_examples
 from ._export import effective_document, export_document
 from ._lint import Finding, lint
 from ._loader import load_contract, overlaid_document
-from ._model import Contract, Operation, ResponseVariant, StreamSpec, explain_error
+from ._model import (
+    Contract,
+    Operation,
+    Parameter,
+    ResponseVariant,
+    StreamSpec,
+    explain_error,
+)
 from ._overlay import Overlay, OverlayAction, apply_overlay, load_overlay
 from ._profiles import Profile, available_profiles, load_profile
-from ._requests import REQUEST_RULES, RequestRule, request_errors, request_is_valid
+from ._requests import (
+    REQUEST_RULES,
+    RequestRule,
+    parameter_errors,
+    parameter_text,
+    request_errors,
+    request_is_valid,
+)
 
 __all__ = [
     "REQUEST_RULES",
@@ -20,6 +34,7 @@ __all__ = [
     "Operation",
     "Overlay",
     "OverlayAction",
+    "Parameter",
     "Profile",
     "RawDocument",
     "RequestRule",
@@ -36,6 +51,8 @@ __all__ = [
     "load_overlay",
     "load_profile",
     "overlaid_document",
+    "parameter_errors",
+    "parameter_text",
     "read_document",
     "request_errors",
     "request_examples",

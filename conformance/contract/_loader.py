@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from ._model import (
     METHODS,
     Contract,
     Operation,
+    Parameter,
     ResponseVariant,
     StreamSpec,
 )
@@ -202,6 +204,46 @@ class _Deref:
         raise SpecError("$ref chain is too long (a cycle?)", source=self.source, pointer=location)
 
 
+def _parameters(deref: _Deref, lists: list[tuple[Any, str]]) -> tuple[Parameter, ...]:
+    """The path and query parameters of the path item then the operation (the operation's
+    replace the path item's of the same name and location)."""
+    found: dict[tuple[str, str], Parameter] = {}
+    for items, items_location in lists:
+        if not isinstance(items, list):
+            continue
+        for index, raw in enumerate(items):
+            param, param_location = deref(raw, join_pointer(items_location, index))
+            if not isinstance(param, dict) or param.get("in") not in ("path", "query"):
+                continue
+            name = param.get("name")
+            if not isinstance(name, str):
+                continue
+            schema = param.get("schema")
+            examples: list[Any] = []
+            if "example" in param:
+                examples.append(param["example"])
+            for example in (param.get("examples") or {}).values():
+                example, _ = deref(example, param_location)
+                if isinstance(example, dict) and "value" in example:
+                    examples.append(example["value"])
+            if isinstance(schema, dict):
+                examples += list(schema.get("examples") or [])
+                examples += [schema[k] for k in ("example", "default", "const") if k in schema]
+                examples += list(schema.get("enum") or [])
+            found[(param["in"], name)] = Parameter(
+                name=name,
+                location=param["in"],
+                required=param.get("required") is True or param["in"] == "path",
+                schema=join_pointer(param_location, "schema") if "schema" in param else None,
+                examples=tuple({_key(e): e for e in examples}.values()),
+            )
+    return tuple(found.values())
+
+
+def _key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def _stream_spec(
     media: dict[str, Any],
     location: str,
@@ -213,6 +255,7 @@ def _stream_spec(
     event_location = join_pointer(location, key) if key else None
     data_location: str | None = None
     sentinels: list[str] = []
+    named: list[tuple[str, str]] = []
     if key is not None and event_location is not None:
         event, event_location = deref(media[key], event_location)
         branches: list[tuple[Any, str]] = [(event, event_location)]
@@ -235,7 +278,11 @@ def _stream_spec(
             if isinstance(data.get("const"), str):
                 sentinels.append(data["const"])
             elif isinstance(data.get("contentSchema"), dict):
-                data_location = join_pointer(data_ptr, "contentSchema")
+                name = _event_name(properties.get("event"))
+                if name is None or data_location is None:
+                    data_location = join_pointer(data_ptr, "contentSchema")
+                if name is not None:
+                    named.append((name, join_pointer(data_ptr, "contentSchema")))
         if not event_shaped:
             # The common convention (the official OpenAI document): the schema describes the
             # JSON carried in each event's data.
@@ -248,7 +295,21 @@ def _stream_spec(
         data_schema=data_location,
         sentinels=tuple(sentinels) if sentinels else fallback,
         sentinels_documented=documented,
+        named_events=tuple(named),
     )
+
+
+def _event_name(schema: Any) -> str | None:
+    """The one ``event`` value an itemSchema branch allows (``const``, or a one-value
+    ``enum``), else None."""
+    if not isinstance(schema, dict):
+        return None
+    if isinstance(schema.get("const"), str):
+        return str(schema["const"])
+    enum = schema.get("enum")
+    if isinstance(enum, list) and len(enum) == 1 and isinstance(enum[0], str):
+        return enum[0]
+    return None
 
 
 def _variant(
@@ -307,8 +368,8 @@ def _operations(
                 continue
             location = join_pointer(item_location, method)
             spec = certified.get((method, path))
-            # the profile's sentinels for its operations; others: the main operation's
-            sentinels = spec.sentinels if spec else profile.sentinels
+            # the profile's sentinels for its operations; others end as their document says
+            sentinels = spec.sentinels if spec else ()
             request_media_type = request_schema = None
             body, body_location = deref(
                 op.get("requestBody"), join_pointer(location, "requestBody")
@@ -338,6 +399,17 @@ def _operations(
                     _variant(status, name, response, response_location, deref, sentinels)
                 )
             security = op.get("security", global_security) or []
+            parameters = _parameters(
+                deref,
+                [
+                    (item.get("parameters"), join_pointer(item_location, "parameters")),
+                    (op.get("parameters"), join_pointer(location, "parameters")),
+                ],
+            )
+            family = spec.family if spec else None
+            selector = spec.stream_selector if spec else None
+            if spec is None and profile.all_operations:
+                family, selector = _generic(profile, body, request_media_type, responses)
             yield Operation(
                 method=method,
                 path=path,
@@ -348,6 +420,25 @@ def _operations(
                 request_required=required,
                 responses={k: tuple(v) for k, v in responses.items()},
                 security=tuple(s for s in security if isinstance(s, dict)),
-                family=spec.family if spec else None,
-                stream_selector=spec.stream_selector if spec else None,
+                family=family,
+                stream_selector=selector,
+                parameters=parameters,
             )
+
+
+def _generic(
+    profile: Profile,
+    body: Any,
+    request_media_type: str | None,
+    responses: dict[str, list[ResponseVariant]],
+) -> tuple[str | None, str | None]:
+    """For ``operations: all``: (``generic``, its stream selector) when the suite can send the
+    operation's request (a JSON body, or none) and check a response of it, else (None, None)."""
+    sendable = request_media_type is not None or not (
+        isinstance(body, dict) and body.get("content")
+    )
+    variants = [v for vs in responses.values() for v in vs]
+    if not sendable or not any(v.json_schema or v.stream for v in variants):
+        return None, None
+    both = any(v.stream for v in variants) and any(v.json_schema for v in variants)
+    return "generic", profile.stream_selector if both else None

@@ -24,6 +24,7 @@ from ._walk import resolve_pointer
 __all__ = [
     "Contract",
     "Operation",
+    "Parameter",
     "ResponseVariant",
     "StreamSpec",
     "explain_error",
@@ -174,6 +175,24 @@ class StreamSpec:
     data_schema: str | None  # JSON Schema of the JSON in each non-sentinel ``data``
     sentinels: tuple[str, ...]
     sentinels_documented: bool  # False when they come from the profile, not the document
+    #: (event name, data schema) of the itemSchema branches an ``event`` value selects
+    #: (``properties: {event: {const: progress}, data: {contentSchema: ...}}``): an event
+    #: with such a name is read with that schema, not ``data_schema``.
+    named_events: tuple[tuple[str, str], ...] = ()
+
+    def data_schema_for(self, event: str | None) -> str | None:
+        """The schema of the data of an event called ``event`` (``message`` when unnamed):
+        the branch its name selects, else ``data_schema``; None when the document names its
+        events and this one is not among them."""
+        if not self.named_events:
+            return self.data_schema
+        name = event or "message"
+        for named, location in self.named_events:
+            if named == name:
+                return location
+        return (
+            self.data_schema if self.data_schema not in dict(self.named_events).values() else None
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -188,6 +207,19 @@ class ResponseVariant:
     json_media_type: str | None
     json_schema: str | None
     stream: StreamSpec | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Parameter:
+    """A path or query parameter of an operation (header and cookie parameters are not sent)."""
+
+    name: str
+    location: str  # "path" or "query"
+    required: bool
+    schema: str | None  # JSON pointer of its schema in the normalised document
+    #: Values the document gives for it: the parameter's ``example``/``examples``, then its
+    #: schema's ``examples``, ``example``, ``default``, ``const`` and ``enum``, in that order.
+    examples: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -208,6 +240,8 @@ class Operation:
     family: str | None = None
     #: JSON pointer into the request body whose ``true`` selects the event stream.
     stream_selector: str | None = None
+    #: Its path and query parameters (path-item ones first, overridden by the operation's).
+    parameters: tuple[Parameter, ...] = ()
 
     @property
     def label(self) -> str:
@@ -382,6 +416,8 @@ class Contract:
             for op in self.operations
             if (op.method, op.path) == (spec.method, spec.path)
         ]
+        if self.profile.all_operations:
+            more += [op for op in self.operations if op.family and op not in (main, *more)]
         return (main, *more)
 
     def wants_stream(self, request_body: Any, operation: Operation | None = None) -> bool:

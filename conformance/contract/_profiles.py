@@ -78,6 +78,10 @@ class Profile:
     #: What ``conformance run`` checks with no target: the behavioural ``reference`` server
     #: (DeepSeek's contract) or the schema-driven ``mock`` of this profile.
     embedded: str = "reference"
+    #: ``operations: all``: besides the main one, every operation of the document whose
+    #: responses the suite can check (a JSON or event-stream schema) and whose request it can
+    #: send (a JSON body or none), each of family ``generic``.
+    all_operations: bool = False
 
     @property
     def operations(self) -> tuple[ProfileOperation, ...]:
@@ -154,7 +158,10 @@ def load_profile(name: str) -> Profile:
         sentinels=tuple(str(s) for s in stream.get("sentinels", ["[DONE]"])),
         null_is_absent=_flag(name, data, "null_is_absent"),
         family=_family(name, operation.get("family", "chat")),
-        more_operations=tuple(_more(name, data.get("operations") or [])),
+        more_operations=tuple(
+            _more(name, [] if data.get("operations") == "all" else data.get("operations") or [])
+        ),
+        all_operations=data.get("operations") == "all",
         embedded=_embedded(name, data.get("embedded", "reference")),
     )
 
@@ -173,7 +180,7 @@ def _family(name: str, value: Any) -> str:
 
 def _more(name: str, items: Any) -> list[ProfileOperation]:
     if not isinstance(items, list):
-        raise UsageError(f"profile {name!r}: operations is not a list")
+        raise UsageError(f"profile {name!r}: operations is not a list (nor 'all')")
     out = []
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):

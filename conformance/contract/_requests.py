@@ -10,7 +10,8 @@ read the schema's own errors.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +20,16 @@ from jsonschema import ValidationError
 from .._vocab import Severity
 
 if TYPE_CHECKING:
-    from ._model import Contract, Operation
+    from ._model import Contract, Operation, Parameter
 
-__all__ = ["REQUEST_RULES", "RequestRule", "request_errors", "request_is_valid"]
+__all__ = [
+    "REQUEST_RULES",
+    "RequestRule",
+    "parameter_errors",
+    "parameter_text",
+    "request_errors",
+    "request_is_valid",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -97,3 +105,83 @@ def request_errors(
 def request_is_valid(contract: Contract, body: Any, operation: Operation | None = None) -> bool:
     """Whether ``body`` is a valid request of ``operation`` (schema and rules)."""
     return next(request_errors(contract, body, operation), None) is None
+
+
+_INTEGER = re.compile(r"-?\d+")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
+
+
+def _types(contract: Contract, pointer: str | None) -> list[str]:
+    try:
+        schema: Any = contract.schema(pointer) if pointer else None
+        for _ in range(16):
+            if isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
+                schema = contract.schema(schema["$ref"][1:])
+    except (KeyError, LookupError):
+        return []
+    if not isinstance(schema, dict):
+        return []
+    kinds = schema.get("type")
+    return [str(k) for k in kinds] if isinstance(kinds, list) else [str(kinds)] if kinds else []
+
+
+def _read(text: str, kinds: list[str]) -> Any:
+    """A parameter's text as the JSON value its schema's type reads (OAS style ``form`` or
+    ``simple``, primitives): a text that is no such value stays a string, which the schema
+    then rejects."""
+    if "integer" in kinds and _INTEGER.fullmatch(text):
+        return int(text)
+    if "number" in kinds and _NUMBER.fullmatch(text):
+        return float(text) if any(c in text for c in ".eE") else int(text)
+    if "boolean" in kinds and text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def parameter_text(value: Any) -> str:
+    """How a parameter's JSON value is written in a path or query (``true``, ``20``, ``x``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def parameter_errors(
+    contract: Contract,
+    operation: Operation,
+    *,
+    path: Mapping[str, str],
+    query: Sequence[tuple[str, str]],
+) -> Iterator[tuple[Parameter, ValidationError]]:
+    """Every error of a request's path and query parameters, as sent (text), against the
+    operation's parameters: a required one missing, or a value its schema rejects (read as
+    the schema's type first: ``limit=20`` is the integer 20). Parameters the operation does
+    not document are not errors (servers ignore them)."""
+    given: dict[str, list[str]] = {}
+    for name, text in query:
+        given.setdefault(name, []).append(text)
+    for parameter in operation.parameters:
+        texts = (
+            given.get(parameter.name, [])
+            if parameter.location == "query"
+            else ([path[parameter.name]] if parameter.name in path else [])
+        )
+        if not texts:
+            if parameter.required:
+                yield (
+                    parameter,
+                    ValidationError(
+                        "missing (it is required)",
+                        validator="required",
+                        validator_value=[parameter.name],
+                        instance=None,
+                    ),
+                )
+            continue
+        if parameter.schema is None:
+            continue
+        kinds = _types(contract, parameter.schema)
+        value: Any = [_read(t, _types(contract, f"{parameter.schema}/items")) for t in texts]
+        if "array" not in kinds:
+            value = _read(texts[-1], kinds)
+        for error in contract.validator(parameter.schema).iter_errors(value):
+            yield parameter, error

@@ -161,7 +161,9 @@ class Violation:
     """One way a request breaks the contract: where in the body, the schema keyword, what is
     wrong, and where in the spec (a negative case names the violations it carries)."""
 
-    instance_path: str  # JSON pointer into the request body ("" for the body itself)
+    #: JSON pointer into the request body ("" for the body itself); ``?name`` for a query
+    #: parameter, ``{name}`` for a path parameter
+    instance_path: str
     keyword: str  # the schema keyword that rejects it (type, enum, maximum, required, json...)
     message: str
     schema_path: str | None = None

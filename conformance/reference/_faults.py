@@ -25,7 +25,8 @@ class Fault:
     starves: tuple[str, ...] = ()
     #: a run against it stops before the cases, with a line containing this (the preflight)
     stops_run: str | None = None
-    #: which answers show it: "any", or only "stream"s (a fault of the framing or the events)
+    #: which answers show it: "any", only "stream"s (a fault of the framing or the events), or
+    #: requests with "parameters" (path or query)
     shows_on: str = "any"
 
 

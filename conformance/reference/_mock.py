@@ -29,7 +29,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from .._errors import UsageError
-from ..contract import request_errors
+from ..contract import parameter_errors, request_errors
 from ._faults import Fault
 from ._instances import InstanceError, instance
 
@@ -99,6 +99,12 @@ MOCK_FAULTS: dict[str, Fault] = {
             description="a response stream's done event gives another text than its deltas",
             breaks=("RESPONSES-DELTA-001",),
             shows_on="stream",
+        ),
+        Fault(
+            name="lenient-parameters",
+            description="answers requests whose path or query parameters break their schema",
+            breaks=("NEGATIVE-INPUT-001",),
+            shows_on="parameters",
         ),
         Fault(
             name="broken-framing",
@@ -195,6 +201,22 @@ class _Mock:
                 problem = next(request_errors(self.contract, body, operation), None)
                 if problem is not None:
                     return self.error(operation, 400, f"Invalid request: {problem.message}")
+            bad = next(
+                parameter_errors(
+                    self.contract,
+                    operation,
+                    path={k: str(v) for k, v in request.path_params.items()},
+                    query=request.query_params.multi_items(),
+                ),
+                None,
+            )
+            if bad is not None and "lenient-parameters" not in self.faults:
+                parameter, error = bad
+                return self.error(
+                    operation,
+                    400,
+                    f"Invalid {parameter.location} parameter {parameter.name}: {error.message}",
+                )
             return self.success(operation, body)
 
         return answer
@@ -206,7 +228,8 @@ class _Mock:
         if variant is None:
             return self.error(operation, 500, "the document has no 200 answer here")
         try:
-            if wants and variant.stream is not None and variant.stream.data_schema:
+            streams = variant.stream is not None and variant.stream.data_schema
+            if streams and (wants or variant.json_schema is None):
                 return self.stream(operation, variant, status, body)
             if variant.json_schema is None:
                 return Response(status_code=status)
@@ -251,6 +274,9 @@ class _Mock:
                 for number, (_label, data) in enumerate(out):
                     data["sequence_number"] = number
             return out
+        if stream.named_events:  # each event the document names, in its order, once
+            wrong = "event-name-mismatch" in self.faults
+            return [("message" if wrong else n, self.cached(p)) for n, p in stream.named_events]
         chunks = [self.cached(stream.data_schema) for _ in range(3)]
         for chunk in chunks[:-1]:  # a choice finishes once, on the last chunk
             for choice in chunk.get("choices") or [] if isinstance(chunk, dict) else []:

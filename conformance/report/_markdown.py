@@ -44,6 +44,7 @@ def render_summary(report: Report) -> str:
                 f"Not sent ({len(run['cases_skipped'])}; the request budget ran out, or --max-failures stopped the run): "
                 + ", ".join(f"`{c}`" for c in run["cases_skipped"])
             )
+        lines += [f"Note: {note}" for note in run.get("notes") or []]
     idle = [c["id"] for c in report["checks"] if c["status"] == "skip" and c["applicable"]]
     if idle:
         lines.append("Not exercised: " + ", ".join(f"`{i}`" for i in idle))

@@ -169,6 +169,8 @@ class RunInfo(TypedDict):
     merged_shards: NotRequired[list[str | None]]
     replayed: NotRequired[int]  # cases replayed first from the examples database
     examples_kept: NotRequired[int]  # failing generated cases kept there for the next run
+    #: what the user should know that is not a failure (an operation not exercised, ...)
+    notes: NotRequired[list[str]]
     #: each timing of the exchanges (to_headers, to_first_content, total...) over the run
     timings: NotRequired[dict[str, Percentiles]]
 

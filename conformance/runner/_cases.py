@@ -18,12 +18,28 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
 
 from .._util import is_int, pointer_of, strict_json
 from .._vocab import Auth, CaseSource, Expectation
-from ..contract import explain_error, request_errors, request_examples, request_is_valid
+from ..contract import (
+    explain_error,
+    parameter_errors,
+    parameter_text,
+    request_errors,
+    request_examples,
+    request_is_valid,
+)
 from ..exchange import Violation
-from ._mutations import make_negative, mutations, object_schema, pick
+from ._mutations import (
+    Mutation,
+    make_negative,
+    mutations,
+    object_schema,
+    parameter_mutations,
+    pick,
+    sample,
+)
 
 if TYPE_CHECKING:
     from ..contract import Contract, Operation
@@ -37,6 +53,8 @@ __all__ = [
     "generated_cases",
     "negative_cases",
     "operation_cases",
+    "parameter_cases",
+    "parameter_values",
     "scenario_cases",
     "token_budget",
 ]
@@ -61,10 +79,32 @@ class Case:
     violations: tuple[Violation, ...] = ()
     #: The rule family of the case's operation (which checks can judge its answer).
     family: str = "chat"
+    #: The values of the path's parameters (``path`` keeps its template) and the query, as
+    #: JSON values (``20``, ``true``); written as text when sent.
+    path_values: tuple[tuple[str, Any], ...] = ()
+    query: tuple[tuple[str, Any], ...] = ()
 
     @property
     def stream(self) -> bool:
         return isinstance(self.body, dict) and self.body.get("stream") is True
+
+    @property
+    def target(self) -> str:
+        """The path as sent: its parameters filled in (percent-encoded) and the query after
+        it (an array is the name repeated, OAS' ``form`` style, exploded)."""
+        path = self.path
+        for name, value in self.path_values:
+            path = path.replace("{" + name + "}", quote(parameter_text(value), safe=""))
+        pairs = self.query_text()
+        return path + ("?" + urlencode(pairs) if pairs else "")
+
+    def query_text(self) -> list[tuple[str, str]]:
+        """The query as the server reads it: (name, text) pairs."""
+        return [
+            (name, parameter_text(item))
+            for name, value in self.query
+            for item in (value if isinstance(value, list) else [value])
+        ]
 
 
 WEATHER_TOOL = {
@@ -440,6 +480,122 @@ def operation_cases(
     return cases
 
 
+#: Path parameters that name a model: the run's model fills them (``GET /models/{model}``).
+MODEL_PARAMETERS = ("model", "model_id")
+
+Values = tuple[tuple[str, Any], ...]
+
+
+def parameter_values(
+    contract: Contract, operation: Operation, *, model: str
+) -> tuple[Values, Values] | str:
+    """The path values and the required query of a valid request of ``operation``: the run's
+    model for a path parameter that names one, else the document's first example (or default,
+    or enum value); a required query parameter without one gets a simple value of its schema.
+    A text saying what is missing when a path parameter has no known value (an id of a
+    resource the suite cannot know: the operation is not exercised, as schemathesis' "missing
+    test data")."""
+    path: list[tuple[str, Any]] = []
+    query: list[tuple[str, Any]] = []
+    for parameter in operation.parameters:
+        if parameter.location == "path":
+            if parameter.name in MODEL_PARAMETERS:
+                path.append((parameter.name, model))
+            elif parameter.examples:
+                path.append((parameter.name, parameter.examples[0]))
+            else:
+                return (
+                    f"{operation.label} was not exercised: the document gives no value for its "
+                    f"path parameter {parameter.name!r} (an example or an enum would do)"
+                )
+        elif parameter.required:
+            value = parameter.examples[0] if parameter.examples else None
+            if value is None and parameter.schema is not None:
+                value = sample(contract, contract.schema(parameter.schema))
+            if value is None:
+                return (
+                    f"{operation.label} was not exercised: the document gives no value for its "
+                    f"required query parameter {parameter.name!r}"
+                )
+            query.append((parameter.name, value))
+    return tuple(path), tuple(query)
+
+
+def parameter_cases(
+    contract: Contract, operation: Operation, base: Case, *, count: int = 0, seed: int = 0
+) -> list[Case]:
+    """From ``base`` (a valid request of ``operation``, its parameters set): the request with
+    every optional query parameter the document gives a value for, ``count`` queries drawn
+    by schemathesis from the parameters' schemas (valid ones, new ones), then one negative
+    per constraint of a path or query parameter, each breaking that one only."""
+    slug = operation.path.strip("/").replace("/", "-") or "root"
+    optional = [
+        (p.name, p.examples[0])
+        for p in operation.parameters
+        if p.location == "query" and not p.required and p.examples
+    ]
+    cases = []
+    if optional:
+        cases.append(
+            dataclasses.replace(
+                base, name=f"{slug}-query", query=(*base.query, *optional), source="example"
+            )
+        )
+    queries = [c.query_text() for c in cases] + [base.query_text()]
+    if count > 0 and any(p.location == "query" for p in operation.parameters):
+        for drawn in _draw_positives(contract, count, seed, operation, part="query"):
+            if len([c for c in cases if c.source == "property"]) >= count:
+                break
+            if not isinstance(drawn, dict):
+                continue
+            query = tuple(
+                (name, value)
+                for name, value in drawn.items()
+                if any(p.name == name and p.location == "query" for p in operation.parameters)
+                and not isinstance(value, dict)
+            )
+            case = dataclasses.replace(
+                base,
+                name=f"{slug}-query-property-{sum(c.source == 'property' for c in cases) + 1}",
+                query=query,
+                source="property",
+            )
+            text = case.query_text()
+            valid = not any(
+                parameter_errors(contract, operation, path=dict(case.path_values), query=text)
+            )
+            if valid and text not in queries and len(case.target) < MAX_BODY:
+                queries.append(text)
+                cases.append(case)
+    for mutation in parameter_mutations(contract, operation):
+        case = _mutated_parameters(base, mutation)
+        errors = list(
+            parameter_errors(
+                contract, operation, path=dict(case.path_values), query=case.query_text()
+            )
+        )
+        if len(errors) == 1 and errors[0][0].name == mutation.path[1]:
+            cases.append(
+                dataclasses.replace(
+                    case,
+                    name=f"{slug}-negative-{mutation.name}",
+                    expectation="reject",
+                    source="negative",
+                )
+            )
+    return cases
+
+
+def _mutated_parameters(base: Case, mutation: Mutation) -> Case:
+    location, name = (str(part) for part in mutation.path)
+    delete = mutation.kind == "missing-required"
+    if location == "path":
+        values = tuple((k, mutation.value if k == name else v) for k, v in base.path_values)
+        return dataclasses.replace(base, path_values=values)
+    query = tuple((k, v) for k, v in base.query if k != name)
+    return dataclasses.replace(base, query=query if delete else (*query, (name, mutation.value)))
+
+
 def _capped(body: Any, max_tokens: int) -> Any:
     """``body`` with its ``max_tokens`` no higher than ``max_tokens`` (frugality)."""
     if (
@@ -587,10 +743,15 @@ def _answer_tool_calls(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _draw_positives(
-    contract: Contract, count: int, seed: int, operation: Operation | None = None
+    contract: Contract,
+    count: int,
+    seed: int,
+    operation: Operation | None = None,
+    part: str = "body",
 ) -> list[Any]:
-    """Bodies schemathesis draws from the request schema (repeatable by ``seed``), with every
-    object closed to undocumented properties."""
+    """Bodies (or the ``query`` dicts) schemathesis draws from the request schema and the
+    parameters (repeatable by ``seed``), with every object closed to undocumented
+    properties."""
     import warnings
 
     import schemathesis
@@ -620,7 +781,7 @@ def _draw_positives(
     )
     @given(case=strategy)
     def draw(case: Any) -> None:
-        drawn.append(case.body)
+        drawn.append(getattr(case, part))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -723,10 +884,24 @@ def violations_of(contract: Contract, case: Case) -> tuple[Violation, ...]:
         except ValueError as exc:
             return (Violation(instance_path="", keyword="json", message=f"not JSON ({exc})"),)
     operation = operation_of(contract, case)
+    out = [
+        Violation(
+            instance_path=("?" if parameter.location == "query" else "{")
+            + parameter.name
+            + ("" if parameter.location == "query" else "}"),
+            keyword=str(error.validator),
+            message=f"{parameter.location} parameter {parameter.name!r}: {error.message}",
+            schema_path=contract.schema_pointer(parameter.schema, error.absolute_schema_path)
+            if parameter.schema and error.absolute_schema_path
+            else None,
+        )
+        for parameter, error in parameter_errors(
+            contract, operation, path=dict(case.path_values), query=case.query_text()
+        )
+    ]
     location = operation.request_schema
     if location is None:
-        return ()
-    out = []
+        return tuple(out)
     for error in request_errors(contract, body, operation):
         error = explain_error(error)
         out.append(

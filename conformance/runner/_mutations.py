@@ -26,7 +26,16 @@ from ..contract import explain_error, request_errors
 if TYPE_CHECKING:
     from ..contract import Contract, Operation
 
-__all__ = ["Mutation", "apply_mutation", "make_negative", "mutations", "object_schema", "pick"]
+__all__ = [
+    "Mutation",
+    "apply_mutation",
+    "make_negative",
+    "mutations",
+    "object_schema",
+    "parameter_mutations",
+    "pick",
+    "sample",
+]
 
 _DELETE: Any = object()
 #: A value of each JSON type, to put where another type is documented.
@@ -187,6 +196,32 @@ def apply_mutation(body: dict[str, Any], mutation: Mutation) -> dict[str, Any]:
     else:
         node[last] = copy.deepcopy(mutation.value)
     return result
+
+
+def parameter_mutations(contract: Contract, operation: Operation) -> list[Mutation]:
+    """One-constraint mutations of the operation's path and query parameters, each at
+    ``(location, name)``: a required query parameter missing, a value that does not read as
+    its type (only text travels: ``x`` where an integer belongs), a bound just outside, a
+    value outside its enum."""
+    out: list[Mutation] = []
+    for parameter in operation.parameters:
+        where = (parameter.location, parameter.name)
+        if parameter.location == "query" and parameter.required:
+            out.append(Mutation(kind="missing-required", path=where, value=_DELETE))
+        if parameter.schema is None:
+            continue
+        for mutation in _value_mutations(contract, where, contract.schema(parameter.schema), 1):
+            if mutation.kind == "wrong-type" and not isinstance(mutation.value, str):
+                continue  # 7 where a string belongs is the text "7": a string
+            if mutation.kind in ("too-long", "too-short"):
+                continue
+            out.append(mutation)
+    return out
+
+
+def sample(contract: Contract, schema: Any) -> Any:
+    """A simple value ``schema`` accepts (None when it has no simple one)."""
+    return _sample(contract, schema)
 
 
 def _sample(contract: Contract, schema: Any) -> Any:

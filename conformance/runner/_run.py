@@ -25,6 +25,8 @@ from ._cases import (
     mutation_cases,
     negative_cases,
     operation_cases,
+    parameter_cases,
+    parameter_values,
     scenario_cases,
     token_budget,
     violations_of,
@@ -172,7 +174,33 @@ def _other_cases(
     """The cases of another operation the profile certifies: its examples (and a streamed
     one, and one without the key), then, when it takes a JSON body, positives drawn from its
     request schema and one-constraint negatives of its first example (the model pinned to the
-    example's: another operation may serve other models)."""
+    example's: another operation may serve other models). Every case carries the values of
+    its path and query parameters; parameters get their own query case and negatives. None
+    when a path parameter has no known value (see :func:`parameter_values`)."""
+    values = parameter_values(contract, operation, model=model)
+    if isinstance(values, str):
+        return []
+    path_values, query = values
+    cases = [
+        dataclasses.replace(c, path_values=path_values, query=query)
+        for c in _body_cases(contract, config, operation, model=model, seed=seed, have=have)
+    ]
+    if cases and operation.parameters:
+        cases += parameter_cases(
+            contract, operation, cases[0], count=max(config.max_examples, 1), seed=seed
+        )
+    return cases
+
+
+def _body_cases(
+    contract: Contract,
+    config: RunConfig,
+    operation: Operation,
+    *,
+    model: str,
+    seed: int,
+    have: list[Case],
+) -> list[Case]:
     cases = operation_cases(contract, operation, max_tokens=config.max_tokens)
     if operation.request_schema is None:
         return cases
@@ -393,6 +421,12 @@ async def run_async(
                 result.evidence["shrunk"] = smaller
     finished = [r for r in results if r is not None]
     kept, notes = 0, []
+    notes += [
+        reason
+        for operation in contract.certified_operations()[1:]
+        if (config.operations is None or operation.label in config.operations)
+        and isinstance(reason := parameter_values(contract, operation, model=model), str)
+    ]
     if config.max_failures is not None and failed >= config.max_failures and skipped:
         notes.append(
             f"stopped after {failed} failing exchange(s) (--max-failures "
@@ -454,7 +488,7 @@ def describe_plan(cases: list[Case], *, model: str, seed: int) -> str:
 
 
 def _lost(case: Case, config: RunConfig, reason: str) -> Exchange:
-    url = join_url(config.base_url, case.path)
+    url = join_url(config.base_url, case.target)
     return Exchange(
         id=case.name,
         request=Request.create(method=case.method, url=url, body=case.body),

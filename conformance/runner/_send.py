@@ -141,11 +141,14 @@ def parse_header(text: str, environ: Mapping[str, str]) -> Header:
 
 
 def join_url(base_url: str, path: str) -> str:
-    """``path`` under ``base_url``, the base URL's query kept (``?api-version=...`` goes on
-    every request, after the path, not inside it)."""
+    """``path`` (which may carry its own query) under ``base_url``, the base URL's query kept
+    (``?api-version=...`` goes on every request, after the path, not inside it, before the
+    path's own query)."""
     split = httpx.URL(base_url)
+    path, _, own = path.partition("?")
     joined = split.copy_with(raw_path=split.raw_path.split(b"?")[0].rstrip(b"/") + path.encode())
-    return str(joined.copy_with(query=split.query or None))
+    query = b"&".join(q for q in (split.query, own.encode()) if q)
+    return str(joined.copy_with(query=query or None))
 
 
 class _Decoder:
@@ -265,7 +268,7 @@ async def send(
     read the answer within ``limits``. ``on_request`` is called before each attempt (budgets).
     ``transport`` says which headers carry the key and what else goes with every request (the
     client's proxy and TLS settings are the caller's: :meth:`Transport.client_options`)."""
-    url = join_url(base_url, case.path)
+    url = join_url(base_url, case.target)
     for attempt in range(limits.retries + 1):
         if on_request is not None:
             on_request()

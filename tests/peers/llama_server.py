@@ -128,10 +128,16 @@ def free_port() -> int:
 
 
 def certify(
-    binary: Path, gguf: Path, template: Path, profile: str, out: Path, extra: list[str]
+    binary: Path,
+    gguf: Path,
+    template: Path,
+    profile: str,
+    out: Path,
+    extra: list[str],
+    server_flags: tuple[str, ...] = (),
 ) -> int:
     port = free_port()
-    log = (out.parent / f"llama-server-{profile}.log").open("w")
+    log = (out.parent / f"{out.name}.log").open("w")
     command = [
         str(binary),
         "-m",
@@ -153,6 +159,7 @@ def certify(
         str(template),
         "--api-key",
         KEY,
+        *server_flags,
     ]
     print("+", " ".join(command).replace(KEY, "$KEY"), flush=True)
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -220,13 +227,25 @@ def main() -> int:
     deepseek = src / "models" / "templates" / "deepseek-ai-DeepSeek-V3.1.jinja"
     plan = {"openai": templates / "gemma.jinja", "deepseek": deepseek}
     codes = {}
+    runs: list[tuple[str, str, tuple[str, ...], list[str]]] = []
     for profile in args.profile or ["openai", "deepseek"]:
-        out = ROOT / "reports" / "peers" / f"llama-server-{profile}"
+        runs.append((profile, f"llama-server-{profile}", (), args.extra))
+        if profile == "openai":
+            # llama-server serves /v1/embeddings only when started with --embeddings (and then
+            # refuses completions): a second server, and a run of that operation alone
+            runs.append(
+                (
+                    profile,
+                    "llama-server-openai-embeddings",
+                    ("--embeddings", "--pooling", "mean"),
+                    ["--operation", "POST /embeddings", *args.extra],
+                )
+            )
+    for profile, name, flags, extra in runs:
+        out = ROOT / "reports" / "peers" / name
         out.mkdir(parents=True, exist_ok=True)
-        codes[profile] = certify(binary, gguf, plan[profile], profile, out, args.extra)
-        print(
-            f"== {profile}: conformance run exited {codes[profile]}; reports in {out}", flush=True
-        )
+        codes[name] = certify(binary, gguf, plan[profile], profile, out, extra, flags)
+        print(f"== {name}: conformance run exited {codes[name]}; reports in {out}", flush=True)
     # 1 (not conforming) is a result, not a failure of this job; 2 means it could not run.
     return 2 if 2 in codes.values() else 0
 
