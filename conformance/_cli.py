@@ -390,7 +390,7 @@ def _add_validate(commands: Any) -> None:
 
 def _add_report(commands: Any) -> None:
     report = commands.add_parser("report", help="work with reports")
-    report.set_defaults(handler=_needs_command("report", "merge or schema"))
+    report.set_defaults(handler=_needs_command("report", "merge, diff, matrix or schema"))
     report_commands = report.add_subparsers(
         dest="report_command", metavar="COMMAND", parser_class=_Parser
     )
@@ -408,6 +408,44 @@ def _add_report(commands: Any) -> None:
         help="merge even with a shard missing or given twice (the report then grants no level)",
     )
     merge.set_defaults(handler=_cmd_report_merge)
+    diff = report_commands.add_parser(
+        "diff",
+        help="what got worse (or better) from one report to another",
+        description="Compare two report.json (directories or files): new failing checks, new "
+        "ways a failing check fails, fixed checks, checks no longer exercised, level and "
+        "verdict changes, timings slower beyond a threshold. Exit 1 when something got worse, "
+        "0 otherwise, 2 when the reports cannot be compared (another profile or document).",
+    )
+    diff.add_argument("old", metavar="OLD", help="the earlier report (directory or report.json)")
+    diff.add_argument("new", metavar="NEW", help="the later report")
+    diff.add_argument("--format", choices=("text", "json", "md"), default="text")
+    diff.add_argument(
+        "--force", action="store_true", help="compare reports of different contracts anyway"
+    )
+    diff.add_argument(
+        "--slower",
+        type=float,
+        default=20.0,
+        metavar="PERCENT",
+        help="a timing's p50 or p99 is worse when it grew by more than this (default 20) and "
+        "by more than --slower-floor-ms",
+    )
+    diff.add_argument("--slower-floor-ms", type=float, default=50.0, metavar="MS")
+    diff.set_defaults(handler=_cmd_report_diff)
+    matrix = report_commands.add_parser(
+        "matrix",
+        help="one table of checks x servers from many reports",
+        description="Render the features (the checks, by category and level) of many reports "
+        "side by side: pass, fail (with the first failure), not exercised, not applicable.",
+    )
+    matrix.add_argument("reports", nargs="+", metavar="REPORT", help="report directory or file")
+    matrix.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="matrix.html or matrix.md (default: Markdown on stdout)",
+    )
+    matrix.set_defaults(handler=_cmd_report_matrix)
     schema = report_commands.add_parser(
         "schema",
         help="print the JSON Schema of report.json",
@@ -636,6 +674,45 @@ def _cmd_report_merge(args: argparse.Namespace, out: IO[str], err: IO[str]) -> i
     _write_outputs(merged, args.output, out)
     out.write(render_text([], merged).lstrip("\n"))
     return EXIT_FAILED if merged["verdict"] == "fail" else EXIT_OK
+
+
+def _cmd_report_diff(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from .report import diff_reports, read_report, render_diff
+
+    diff = diff_reports(
+        read_report(args.old),
+        read_report(args.new),
+        old_label=args.old,
+        new_label=args.new,
+        force=args.force,
+        slower=args.slower / 100,
+        floor_s=args.slower_floor_ms / 1000,
+    )
+    out.write(render_diff(diff, args.format))
+    return EXIT_FAILED if diff.worse else EXIT_OK
+
+
+def _cmd_report_matrix(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    from pathlib import Path
+
+    from .report import build_matrix, read_report, render_matrix_html, render_matrix_markdown
+
+    matrix = build_matrix([(r, read_report(r)) for r in args.reports])
+    if args.output is None:
+        out.write(render_matrix_markdown(matrix))
+        return EXIT_OK
+    target = Path(args.output)
+    html = target.suffix.lower() in (".html", ".htm")
+    text = render_matrix_html(matrix) if html else render_matrix_markdown(matrix)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)
+    except OSError as exc:
+        raise UsageError(f"-o {target}: cannot write it ({exc.strerror or exc})") from None
+    out.write(f"matrix of {len(matrix.columns)} report(s): {target}\n")
+    return EXIT_OK
 
 
 def _cmd_report_schema(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:

@@ -79,3 +79,28 @@ def run_against(report_dir: Path, *args: str, faults: tuple[str, ...] = ()) -> t
             str(report_dir),
             *args,
         )
+
+
+def chromium(profile: Path) -> list[str]:
+    """The command line of headless Chromium (Debian's ``chromium``, which .ci/run installs),
+    its user data in ``profile``."""
+    import shutil
+
+    import pytest
+
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return [
+                path,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+            ]
+    pytest.skip("no Chromium here (Debian's 'chromium' package; .ci/run installs it)")

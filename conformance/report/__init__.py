@@ -4,6 +4,7 @@ a Markdown summary and a badge, all rendered from the report's fields; baselines
 from __future__ import annotations
 
 from ._baseline import Baseline, load_baseline
+from ._diff import Change, ReportDiff, diff_reports, render_diff
 from ._json import (
     LEVELS,
     REPORT_VERSION,
@@ -13,6 +14,7 @@ from ._json import (
     report_schema,
     report_schema_text,
 )
+from ._matrix import Matrix, build_matrix, render_matrix_html, render_matrix_markdown
 from ._merge import merge_reports, read_report
 from ._text import FailureGroup, failure_groups, render_check, render_text
 from ._types import CheckEntry, FailureEntry, Report
@@ -23,11 +25,16 @@ __all__ = [
     "OUTPUTS",
     "REPORT_VERSION",
     "Baseline",
+    "Change",
     "CheckEntry",
     "FailureEntry",
     "FailureGroup",
+    "Matrix",
     "Report",
+    "ReportDiff",
+    "build_matrix",
     "build_report",
+    "diff_reports",
     "dumps",
     "ensure_writable",
     "failure_groups",
@@ -36,6 +43,9 @@ __all__ = [
     "merge_reports",
     "read_report",
     "render_check",
+    "render_diff",
+    "render_matrix_html",
+    "render_matrix_markdown",
     "render_text",
     "report_schema",
     "report_schema_text",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,7 +15,7 @@ from conformance._cli import checks_markdown
 from conformance.checks import CHECKS
 from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
 from conformance.report import OUTPUTS
-from tests.helpers import ROOT, cli, load_report, run_against
+from tests.helpers import ROOT, chromium, cli, load_report, run_against
 
 FAST = ["--max-examples", "1", "--seed", "5"]
 ARTIFACTS = ROOT / "reports" / "test-artifacts"
@@ -108,31 +107,11 @@ def test_html_is_self_contained(faulty: tuple[Path, dict[str, Any]]) -> None:
     assert "$CONFORMANCE_API_KEY" in page and DEFAULT_API_KEY not in page
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("no Chromium here (Debian's 'chromium' package; .ci/run installs it)")
-
-
 def test_html_renders_in_headless_chromium(
     faulty: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
-    browser = _chromium()
     directory, _ = faulty
-    flags = [
-        browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
+    flags = chromium(tmp_path / "profile")
     url = (directory / "report.html").resolve().as_uri()
     dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
