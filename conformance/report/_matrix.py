@@ -34,6 +34,8 @@ class Column:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Cell:
+    """What one report says of one check."""
+
     status: CellStatus
     #: the first failure (fail), why nothing was judged (not exercised), else ""
     note: str = ""
@@ -41,6 +43,8 @@ class Cell:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Row:
+    """A check, and its cell in each report."""
+
     check: str
     title: str
     severity: str
@@ -51,6 +55,8 @@ class Row:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Matrix:
+    """Reports side by side: a column per report, a row per check, a cell per both."""
+
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
 
