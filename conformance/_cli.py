@@ -524,6 +524,90 @@ def _add_serve(commands: Any) -> None:
     serve.set_defaults(handler=_cmd_serve)
 
 
+def _add_proxy(commands: Any) -> None:
+    proxy = commands.add_parser(
+        "proxy",
+        help="a validating proxy: forward live traffic unchanged and check every exchange",
+        description="Forward every request to --upstream and stream each answer back as it "
+        "arrives, unchanged (same status, same headers but the hop-by-hop ones, same bytes), "
+        "while the checks judge a copy of every exchange of an operation the profile "
+        "certifies (others are forwarded and counted). The reports are written on SIGINT or "
+        "SIGTERM and every --flush-every checked exchanges, atomically; the client's key is "
+        "never kept.",
+    )
+    proxy.add_argument(
+        "--upstream", required=True, metavar="URL", help="where requests go (the server checked)"
+    )
+    proxy.add_argument("--host", default="127.0.0.1")
+    proxy.add_argument("--port", type=int, default=8001)
+    proxy.add_argument("--profile", metavar="NAME", help="the contract (default deepseek)")
+    proxy.add_argument("--spec", metavar="PATH", help="OpenAPI document (default: the profile's)")
+    proxy.add_argument("--report-dir", default="reports", metavar="DIR")
+    proxy.add_argument(
+        "--flush-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write the reports every N checked exchanges (default: only at the end)",
+    )
+    proxy.add_argument(
+        "--auth-header",
+        metavar="NAME",
+        default="Authorization",
+        help="the header the clients' key comes in (never kept; replays name $CONFORMANCE_API_KEY)",
+    )
+    proxy.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="the longest wait for an upstream read (default 600 s)",
+    )
+    proxy.set_defaults(handler=_cmd_proxy)
+
+
+def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    import uvicorn
+
+    from .contract import load_contract
+    from .proxy import create_proxy_app
+
+    if not args.upstream.startswith(("http://", "https://")):
+        raise UsageError(f"--upstream {args.upstream!r} is not an http(s) URL")
+    if args.flush_every < 0:
+        raise UsageError(f"--flush-every {args.flush_every} is negative")
+    contract = load_contract(args.spec, profile=args.profile or (None if args.spec else "deepseek"))
+    _writable(args.report_dir)
+    _listening(args.host, args.port)
+    app = create_proxy_app(
+        contract=contract,
+        upstream=args.upstream,
+        report_dir=args.report_dir,
+        flush_every=args.flush_every,
+        auth_header=args.auth_header,
+        timeout=args.timeout,
+        on_exit=lambda state: out.write(
+            f"conformance proxy: {state.forwarded} request(s) forwarded, "
+            f"{len(state.results)} checked; reports: {args.report_dir}\n"
+        ),
+    )
+    checked = ", ".join(op.label for op in contract.certified_operations())
+    out.write(
+        f"conformance proxy on http://{args.host}:{args.port} -> {args.upstream} "
+        f"(checking {checked}; reports in {args.report_dir} on exit)\n"
+    )
+    out.flush()
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+    return EXIT_OK  # (after SIGINT or SIGTERM uvicorn ends the process by that signal)
+
+
 def _add_spec(commands: Any) -> None:
     spec = commands.add_parser("spec", help="work with the effective contract")
     spec.set_defaults(handler=_needs_command("spec", "export"))
@@ -569,6 +653,7 @@ def _build_parser() -> argparse.ArgumentParser:
         _add_report,
         _add_checks,
         _add_serve,
+        _add_proxy,
         _add_spec,
     ):
         add(commands)

@@ -17,6 +17,7 @@ ALLOWED = {
     "runner": {"contract", "exchange", "checks"},
     "report": {"contract", "exchange", "checks", "runner"},
     "reference": {"contract"},
+    "proxy": {"contract", "exchange", "checks", "runner", "report"},
 }
 STAGES = set(ALLOWED)
 

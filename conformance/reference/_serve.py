@@ -40,7 +40,7 @@ def serve_in_thread(
             host=host,
             port=port,
             log_level="error",
-            lifespan="off",
+            lifespan="auto",  # an app that keeps resources (the proxy) closes them
             timeout_graceful_shutdown=1,
         )
     )

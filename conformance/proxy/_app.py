@@ -1,0 +1,465 @@
+"""The validating proxy, a plain ASGI app (run by uvicorn, like the reference server).
+
+Every request is forwarded to the upstream; the response goes back to the client as it
+arrives, byte for byte (``aiter_raw``: still compressed if the upstream compressed it), with
+the same status and headers but the hop-by-hop ones. The next upstream read waits until the
+client took the last piece (ASGI ``send`` waits for the transport), so a slow client slows the
+upstream read and nothing piles up. A copy of the body, up to ``max_bytes``, is kept for the
+checks, which run when the exchange ends, in a worker thread: they never delay a byte to the
+client, and an error of theirs is counted, never raised into the client's answer.
+
+What is kept never holds a secret: request headers are redacted when the request is made
+(:class:`~conformance.exchange.Request`), and the key the client sent is scrubbed from the
+kept copy of the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .._util import is_sse_media_type
+from ..checks import check_exchange
+from ..exchange import EventSource, Exchange, Request, Response, Timings
+from ..report import build_report, write_all
+from ..runner import Case, Transport, curl_command
+
+if TYPE_CHECKING:
+    from ..checks import ExchangeResult
+    from ..contract import Contract, Operation
+    from ..report import Report
+
+__all__ = ["ProxyState", "create_proxy_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: RFC 9110 section 7.6.1: connection-specific fields a proxy does not forward.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+#: The largest request body forwarded (a chat request is a few KB; 413 beyond).
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+REDACTED = "[REDACTED]"
+
+
+@dataclass
+class ProxyState:
+    """What the proxy has seen: the checked exchanges and the counts of the rest."""
+
+    contract: Contract
+    upstream: str
+    report_dir: Path | None
+    flush_every: int = 0
+    forwarded: int = 0
+    unclassified: int = 0
+    upstream_errors: int = 0
+    check_errors: int = 0
+    truncated: int = 0
+    results: list[ExchangeResult] = field(default_factory=list)
+    models: Counter[str] = field(default_factory=Counter)
+    started_at: str = field(
+        default_factory=lambda: (
+            datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        )
+    )
+    clock: float = field(default_factory=time.perf_counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    pending: list[Future[None]] = field(default_factory=list)
+    in_flight: int = 0
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until no exchange is in flight and every one read has been judged."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                busy, pending = self.in_flight, list(self.pending)
+            if not busy:
+                wait(pending, timeout=max(deadline - time.monotonic(), 0))
+                return
+            time.sleep(0.005)
+
+    def report(self) -> Report:
+        """The report of what was seen so far."""
+        with self.lock:
+            results = list(self.results)
+            notes = [
+                f"{self.forwarded} request(s) forwarded to {self.upstream}, {len(results)} "
+                f"checked, {self.unclassified} of no operation of the contract (forwarded, not "
+                f"judged), {self.upstream_errors} upstream failure(s) (answered 502), "
+                f"{self.truncated} kept only in part (the size limit), {self.check_errors} "
+                "check error(s)"
+            ]
+            model = self.models.most_common(1)[0][0] if self.models else None
+        return build_report(
+            self.contract,
+            results,
+            started_at=self.started_at,
+            duration_s=time.perf_counter() - self.clock,
+            base_url=self.upstream,
+            model=model,
+            run={
+                "requests_sent": self.forwarded,
+                "tokens_spent": sum(r.tokens for r in results),
+                "cases_planned": len(results),
+                "cases_skipped": [],
+                "embedded_server": False,
+                "shard": None,
+                "notes": notes,
+            },
+        )
+
+    def flush(self) -> Path | None:
+        """Write every output of the report (atomically, report.json last)."""
+        if self.report_dir is None:
+            return None
+        write_all(self.report(), self.report_dir)
+        return self.report_dir / "report.json"
+
+
+def _matcher(operations: tuple[Operation, ...]) -> Callable[[str, str], Operation | None]:
+    """The operation a request is for: its method, and a path that ends with the operation's
+    template (``/v1/chat/completions`` is ``/chat/completions``), the longest template first."""
+    compiled = []
+    for op in sorted(operations, key=lambda o: len(o.path), reverse=True):
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(op.path))
+        compiled.append((op.method.upper(), re.compile(f"(?:/.*)?{pattern}/?"), op))
+
+    def match(method: str, path: str) -> Operation | None:
+        for wanted, pattern, op in compiled:
+            if wanted == method and pattern.fullmatch(path):
+                return op
+        return None
+
+    return match
+
+
+class _Gunzip:
+    """Decodes the kept copy of a compressed answer (gzip, deflate); others are not judged."""
+
+    def __init__(self, encoding: str) -> None:
+        encoding = encoding.strip().lower()
+        self.decoder = (
+            zlib.decompressobj(16 + zlib.MAX_WBITS)
+            if encoding in ("gzip", "x-gzip")
+            else zlib.decompressobj()
+            if encoding == "deflate"
+            else None
+        )
+        self.unsupported = encoding not in ("", "identity") and self.decoder is None
+
+    def __call__(self, data: bytes) -> bytes:
+        return self.decoder.decompress(data) if self.decoder is not None else data
+
+
+def create_proxy_app(
+    *,
+    contract: Contract,
+    upstream: str,
+    report_dir: str | Path | None = None,
+    flush_every: int = 0,
+    auth_header: str = "Authorization",
+    max_bytes: int = 8 * 1024 * 1024,
+    timeout: float = 600.0,
+    client: httpx.AsyncClient | None = None,
+    on_exit: Callable[[ProxyState], object] | None = None,
+) -> Any:
+    """The proxy of ``upstream`` for ``contract``'s certified operations. Its ``state``
+    attribute is the :class:`ProxyState`; the report is written at shutdown (uvicorn's, on
+    SIGINT or SIGTERM; ``on_exit`` is called then) and every ``flush_every`` checked
+    exchanges."""
+    state = ProxyState(
+        contract=contract,
+        upstream=upstream.rstrip("/"),
+        report_dir=Path(report_dir) if report_dir is not None else None,
+        flush_every=flush_every,
+    )
+    match = _matcher(contract.certified_operations())
+    transport = Transport(auth_header=auth_header)
+    workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-checks")
+    shared: dict[str, httpx.AsyncClient] = {}
+
+    def upstream_client() -> httpx.AsyncClient:
+        if client is not None:
+            return client
+        if "client" not in shared:
+            shared["client"] = httpx.AsyncClient(
+                timeout=httpx.Timeout(timeout, connect=30.0),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+                follow_redirects=False,
+            )
+        return shared["client"]
+
+    def judge(exchange: Exchange, operation: Operation, model: str | None) -> None:
+        try:
+            result = check_exchange(contract, exchange, operation=operation)
+        except Exception:  # a crash of the checks never reaches a client
+            with state.lock:
+                state.check_errors += 1
+            return
+        with state.lock:
+            state.results.append(result)
+            if model:
+                state.models[model] += 1
+            due = state.flush_every > 0 and len(state.results) % state.flush_every == 0
+        if due:
+            try:
+                state.flush()
+            except OSError:
+                with state.lock:
+                    state.check_errors += 1
+
+    async def lifespan(receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                workers.shutdown(wait=True)  # the exchanges already read get judged
+                if "client" in shared:
+                    await shared["client"].aclose()
+                state.flush()
+                if on_exit is not None:
+                    on_exit(state)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        with state.lock:
+            state.in_flight += 1
+        try:
+            await _proxy(scope, receive, send)
+        finally:
+            with state.lock:
+                state.in_flight -= 1
+
+    async def _proxy(scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        path = scope.get("raw_path") or scope["path"].encode()
+        path_text = scope["path"]
+        query = scope.get("query_string") or b""
+        url = (
+            state.upstream
+            + path.decode("latin-1")
+            + ("?" + query.decode("latin-1") if query else "")
+        )
+        body = bytearray()
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > MAX_REQUEST_BYTES:
+                await _plain(send, 413, b"request body too large for the proxy")
+                return
+            if not message.get("more_body"):
+                break
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in scope["headers"]
+            if k.decode("latin-1").lower() not in HOP_BY_HOP | {"host", "content-length"}
+        ]
+        secrets = _secrets(headers, auth_header)
+        with state.lock:
+            state.forwarded += 1
+            number = state.forwarded
+        operation = match(method, path_text)
+        if operation is None:
+            with state.lock:
+                state.unclassified += 1
+        started = time.perf_counter()
+        request = upstream_client().build_request(method, url, headers=headers, content=bytes(body))
+        try:
+            response = await upstream_client().send(request, stream=True)
+        except httpx.HTTPError as exc:
+            with state.lock:
+                state.upstream_errors += 1
+            await _plain(send, 502, f"conformance proxy: the upstream failed: {exc}".encode())
+            return
+        to_headers = time.perf_counter() - started
+        kept: list[bytes] = []
+        size = 0
+        decode = _Gunzip(response.headers.get("content-encoding", ""))
+        truncated = decode.unsupported
+        first = last = None
+        gap = 0.0
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status_code,
+                    "headers": [
+                        (k, v)
+                        for k, v in response.headers.raw
+                        if k.decode("latin-1").lower() not in HOP_BY_HOP
+                    ],
+                }
+            )
+            async for piece in response.aiter_raw():
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+                if operation is None or truncated:
+                    continue
+                now = time.perf_counter() - started
+                first = now if first is None else first
+                gap = max(gap, now - last) if last is not None else gap
+                last = now
+                try:
+                    data = decode(piece)
+                except zlib.error:
+                    truncated = True
+                    continue
+                if size + len(data) > max_bytes:
+                    truncated = True
+                    continue
+                kept.append(data)
+                size += len(data)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except (httpx.HTTPError, OSError) as exc:
+            with state.lock:
+                state.upstream_errors += 1
+            interrupted: str | None = f"the upstream failed mid-body ({type(exc).__name__})"
+        else:
+            interrupted = None
+        finally:
+            await response.aclose()
+        if operation is None:
+            return
+        if truncated:
+            with state.lock:
+                state.truncated += 1
+            interrupted = interrupted or f"more than {max_bytes} bytes, or not decodable: not kept"
+        exchange = _exchange(
+            number=number,
+            method=method,
+            url=url,
+            path=path_text + ("?" + query.decode("latin-1") if query else ""),
+            headers=headers,
+            body=bytes(body),
+            status=response.status_code,
+            response_headers=tuple(response.headers.multi_items()),
+            kept=_scrub(b"".join(kept), secrets),
+            secrets=secrets,
+            timings=Timings(
+                to_headers=to_headers,
+                to_first_event=first,
+                max_event_gap=gap,
+                total=time.perf_counter() - started,
+            ),
+            interrupted=interrupted,
+            transport=transport,
+        )
+        model = (
+            exchange.request_body.get("model") if isinstance(exchange.request_body, dict) else None
+        )
+        future = workers.submit(
+            judge, exchange, operation, model if isinstance(model, str) else None
+        )
+        with state.lock:
+            state.pending = [f for f in state.pending if not f.done()] + [future]
+
+    app.state = state  # type: ignore[attr-defined]
+    return app
+
+
+def _secrets(headers: list[tuple[str, str]], auth_header: str) -> tuple[str, ...]:
+    out = []
+    for name, value in headers:
+        if name.lower() in ("authorization", "api-key", "x-api-key", auth_header.lower()):
+            out.append(value.split(" ", 1)[1] if " " in value else value)
+    return tuple(s for s in out if len(s) >= 6)
+
+
+def _scrub(data: bytes, secrets: tuple[str, ...]) -> bytes:
+    for secret in secrets:
+        data = data.replace(secret.encode(), REDACTED.encode())
+    return data
+
+
+def _exchange(
+    *,
+    number: int,
+    method: str,
+    url: str,
+    path: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    status: int,
+    response_headers: tuple[tuple[str, str], ...],
+    kept: bytes,
+    secrets: tuple[str, ...],
+    timings: Timings,
+    interrupted: str | None,
+    transport: Transport,
+) -> Exchange:
+    try:
+        parsed: Any = json.loads(body) if body else None
+    except ValueError:
+        parsed = body.decode("utf-8", "replace")
+    content_type = next((v for k, v in response_headers if k.lower() == "content-type"), "")
+    streamed = is_sse_media_type(content_type)
+    name = f"proxy-{number}"
+    case = Case(name=name, body=parsed, method=method, path=path)
+    scrubbed = tuple(
+        (k, _scrub(v.encode("latin-1", "replace"), secrets).decode("latin-1"))
+        for k, v in response_headers
+    )
+    return Exchange(
+        id=name,
+        request=Request.create(
+            method=method,
+            url=url,
+            headers=[
+                (k, _scrub(v.encode("latin-1", "replace"), secrets).decode("latin-1"))
+                for k, v in headers
+            ],
+            body=parsed,
+        ),
+        response=Response(
+            status=status,
+            headers=scrubbed,
+            body=None if streamed else kept,
+            events=EventSource([kept]) if streamed else None,
+        ),
+        timings=timings,
+        case=name,
+        interrupted=interrupted,
+        reproduce=curl_command(case, url, transport),
+    )
+
+
+async def _plain(send: Send, status: int, text: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+    )
+    await send({"type": "http.response.body", "body": text})

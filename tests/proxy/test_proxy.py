@@ -1,0 +1,214 @@
+"""The validating proxy: the official openai SDK gets through it exactly the bytes the upstream
+sent; the proxy's report judges them (and fails the checks an upstream fault breaks); other
+paths are forwarded and counted; the key is never kept; SIGTERM leaves a valid report."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from conformance.contract import load_contract
+from conformance.proxy import create_proxy_app
+from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
+from conformance.report import read_report
+from tests.helpers import ROOT, free_port
+
+HI = [{"role": "user", "content": "Hi"}]
+
+
+class Recorder:
+    """Wraps an ASGI app and keeps the body bytes of each answer it sends, in order."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.bodies: list[bytes] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        parts: list[bytes] = []
+
+        async def recording(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                parts.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    self.bodies.append(b"".join(parts))
+            await send(message)
+
+        await self.app(scope, receive, recording)
+
+
+@contextlib.contextmanager
+def proxied(*faults: str, report_dir: Path) -> Iterator[tuple[str, Recorder, Any]]:
+    """The reference server (with ``faults``) recorded, and the proxy in front of it."""
+    contract = load_contract()
+    upstream = Recorder(create_app(faults=faults))
+    with serve_in_thread(upstream) as upstream_url:
+        app = create_proxy_app(contract=contract, upstream=upstream_url, report_dir=report_dir)
+        with serve_in_thread(app) as proxy_url:
+            yield proxy_url, upstream, app.state
+
+
+def _sdk(base_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=base_url + "/v1", api_key=DEFAULT_API_KEY, max_retries=0)
+
+
+def _stream_bytes(client: openai.OpenAI, **extra: Any) -> bytes:
+    with client.chat.completions.with_streaming_response.create(
+        model="deepseek-chat", messages=HI, stream=True, max_tokens=8, **extra
+    ) as response:
+        return b"".join(response.iter_bytes())
+
+
+def test_the_sdk_gets_through_the_proxy_exactly_what_the_upstream_sent(tmp_path: Path) -> None:
+    with proxied(report_dir=tmp_path) as (url, upstream, state):
+        client = _sdk(url)
+        received = _stream_bytes(client, stream_options={"include_usage": True})
+        assert received == upstream.bodies[-1] and received.endswith(b"data: [DONE]\n\n")
+        chunks = list(
+            client.chat.completions.create(
+                model="deepseek-chat", messages=HI, stream=True, max_tokens=8
+            )
+        )
+        assert chunks and chunks[-1].choices[0].finish_reason is not None
+        answer = client.chat.completions.with_raw_response.create(
+            model="deepseek-chat", messages=HI, max_tokens=8
+        )
+        assert answer.http_response.content == upstream.bodies[-1]
+        assert answer.parse().choices[0].message.content
+        state.settle()
+        report = state.report()
+    assert report["verdict"] == "pass", [c["id"] for c in report["checks"] if c["status"] == "fail"]
+    assert report["summary"]["exchanges"] == 3
+    assert {e["operation"] for e in report["exchanges"]} == {"POST /chat/completions"}
+
+
+def test_upstream_faults_fail_the_named_checks_and_the_client_gets_every_byte(
+    tmp_path: Path,
+) -> None:
+    with proxied("no-done", "usage-total-wrong", report_dir=tmp_path) as (url, upstream, state):
+        client = _sdk(url)
+        received = _stream_bytes(client, stream_options={"include_usage": True})
+        assert received == upstream.bodies[-1] and b"[DONE]" not in received
+        plain = client.chat.completions.with_raw_response.create(
+            model="deepseek-chat", messages=HI, max_tokens=8
+        )
+        assert plain.http_response.content == upstream.bodies[-1]
+        state.settle()
+        state.flush()
+    report = read_report(str(tmp_path))  # valid against the shipped schema
+    failed = {c["id"] for c in report["checks"] if c["status"] == "fail"}
+    assert {"STREAM-DONE-001", "USAGE-TOTAL-001"} <= failed
+    reproduce = next(c for c in report["checks"] if c["id"] == "USAGE-TOTAL-001")["failures"][0][
+        "reproduce"
+    ]
+    assert "$CONFORMANCE_API_KEY" in reproduce
+    for written in tmp_path.iterdir():
+        assert DEFAULT_API_KEY not in written.read_text(errors="replace"), written.name
+
+
+def test_other_paths_are_forwarded_and_counted_not_judged(tmp_path: Path) -> None:
+    with proxied(report_dir=tmp_path) as (url, _upstream, state):
+        answer = httpx.get(url + "/nowhere", timeout=10)
+        assert answer.status_code == 404
+        state.settle()
+        report = state.report()
+    assert report["summary"]["exchanges"] == 0
+    assert "1 request(s) forwarded" in report["run"]["notes"][0]
+    assert "1 of no operation of the contract" in report["run"]["notes"][0]
+
+
+def test_a_crashing_check_never_reaches_the_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import conformance.proxy._app as proxy_app
+
+    def boom(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a bug in a check")
+
+    monkeypatch.setattr(proxy_app, "check_exchange", boom)
+    with proxied(report_dir=tmp_path) as (url, upstream, state):
+        received = _stream_bytes(_sdk(url))
+        assert received == upstream.bodies[-1]
+        state.settle()
+        assert state.check_errors == 1 and "1 check error(s)" in state.report()["run"]["notes"][0]
+
+
+def test_an_unreachable_upstream_is_a_502_with_words(tmp_path: Path) -> None:
+    app = create_proxy_app(
+        contract=load_contract(), upstream=f"http://127.0.0.1:{free_port()}", report_dir=tmp_path
+    )
+    with serve_in_thread(app) as url:
+        answer = httpx.post(url + "/chat/completions", json={}, timeout=10)
+    assert answer.status_code == 502 and b"the upstream failed" in answer.content
+
+
+def _wait(url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(url, timeout=1)
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not start")
+
+
+def test_sigterm_mid_run_leaves_a_valid_report(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    serve_port, proxy_port = free_port(), free_port()
+    command = [sys.executable, "-m", "conformance._cli"]
+    upstream = subprocess.Popen(
+        [*command, "serve", "--port", str(serve_port), "--chunk-delay-ms", "50"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    proxy = subprocess.Popen(
+        [
+            *command,
+            "proxy",
+            *("--upstream", f"http://127.0.0.1:{serve_port}"),
+            *("--port", str(proxy_port), "--report-dir", str(tmp_path)),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        _wait(f"http://127.0.0.1:{serve_port}/models", deadline)
+        _wait(f"http://127.0.0.1:{proxy_port}/models", deadline)
+        client = _sdk(f"http://127.0.0.1:{proxy_port}")
+        for _ in range(2):
+            client.chat.completions.create(model="deepseek-chat", messages=HI, max_tokens=4)
+        stream = client.chat.completions.create(
+            model="deepseek-chat", messages=HI, stream=True, max_tokens=64
+        )
+        next(iter(stream))  # a stream is open when the signal comes
+        proxy.send_signal(signal.SIGTERM)
+        with contextlib.suppress(Exception):
+            list(stream)
+        out, err = proxy.communicate(timeout=60)
+    finally:
+        for process in (proxy, upstream):
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+    # uvicorn shuts down gracefully, then ends by the signal it got (as a process should)
+    assert proxy.returncode in (0, -signal.SIGTERM), err
+    report = read_report(str(tmp_path))
+    assert report["summary"]["exchanges"] >= 3, json.dumps(report["run"])
+    assert "conformance proxy: " in out and "forwarded" in out
