@@ -78,7 +78,7 @@ class SSEParser:
         self._last_event_id: str | None = None
         self._retry: int | None = None
         self._event_offset: int | None = None
-        self._pending_lines: list[str] = []  # raw lines of the current block, for the tail
+        self._pending_lines: list[bytes] = []  # raw lines of the current block, for the tail
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Parse ``chunk`` and return the events it completed (possibly none)."""
@@ -114,7 +114,9 @@ class SSEParser:
             self._line(bytes(self._buffer), self._buffer_offset)
             self._buffer.clear()
         if self._pending_lines:
-            self.framing.unterminated_tail = "\n".join(self._pending_lines)
+            self.framing.unterminated_tail = "\n".join(
+                line.decode("utf-8", errors="replace") for line in self._pending_lines
+            )
         return events
 
     # -- internals -------------------------------------------------------------------------
@@ -152,9 +154,25 @@ class SSEParser:
         events: list[SSEEvent] = []
         offset = self._buffer_offset
         for raw in bytes(buf[:end]).split(b"\n"):
-            event = self._line(raw, offset)
-            if event is not None:
-                events.append(event)
+            # the two lines nearly every stream is made of, inline (the hot path): a data
+            # line of valid UTF-8 after "data: ", and the blank line that dispatches
+            if raw[:6] == b"data: ":
+                try:
+                    value = raw[6:].decode("utf-8")
+                except UnicodeDecodeError:
+                    self._line(raw, offset)
+                else:
+                    if self._event_offset is None:
+                        self._event_offset = offset
+                    self._pending_lines.append(raw)
+                    self._data.append(value)
+                    self._has_data = True
+            elif not raw:
+                event = self._dispatch()
+                if event is not None:
+                    events.append(event)
+            else:
+                self._line(raw, offset)
             offset += len(raw) + 1
         del buf[: end + 1]
         self._buffer_offset += end + 1
@@ -170,7 +188,7 @@ class SSEParser:
             return self._dispatch()
         if self._event_offset is None:
             self._event_offset = offset
-        self._pending_lines.append(line)
+        self._pending_lines.append(raw)
         if line.startswith(":"):
             self.framing.comment_count += 1
             if len(self.framing.comments) < MAX_KEPT_COMMENTS:

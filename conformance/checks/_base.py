@@ -111,6 +111,10 @@ class Summary:
     choices: dict[int, ChoiceSummary] = field(default_factory=dict)
     usage: Any = None
     usage_chunk: int | None = None  # the chunk that carried usage, in a stream
+    #: In a stream: how many choice deltas came, and the chunk where each choice's content
+    #: began (its first non-empty ``content``).
+    deltas: int = 0
+    content_from: dict[int, int] = field(default_factory=dict)
 
     def choice(self, index: int) -> ChoiceSummary:
         if index not in self.choices:
@@ -140,9 +144,11 @@ class Chunk:
         if not isinstance(payload, dict):
             return ()
         items = payload.get("choices")
-        if not isinstance(items, list):
+        if type(items) is not list:
             return ()
-        return tuple((i, c) for i, c in enumerate(items) if isinstance(c, dict))
+        if len(items) == 1 and type(items[0]) is dict:  # the common case, without a generator
+            return ((0, items[0]),)
+        return tuple([(i, c) for i, c in enumerate(items) if isinstance(c, dict)])
 
 
 @dataclass(kw_only=True)
@@ -159,6 +165,9 @@ class CheckContext:
     body: Any = _UNSET  # parsed JSON body of a non-streamed response
     body_error: str | None = None
     summary: Summary | None = None
+    #: While a stream is read: the summary so far, the current chunk included (stream rules
+    #: with a needle read what they do not see, such as where content began).
+    partial: Summary | None = None
     framing: Framing | None = None
 
     @property

@@ -108,32 +108,50 @@ class _Accumulator:
         self.parts: dict[tuple[int, str], bytearray] = {}
         self.arguments: dict[tuple[int, int], bytearray] = {}
 
+    def _append(self, key: tuple[int, str], text: str) -> None:
+        data = text.encode("utf-8", errors="surrogatepass")
+        part = self.parts.get(key)
+        if part is None:
+            self.parts[key] = bytearray(data)
+        else:
+            part += data
+
     def feed(self, chunk: Chunk) -> None:
+        # the hot path: once per chunk, so lookups are inlined (measured in
+        # benchmarks/bench_validate.py)
         payload = chunk.payload
-        if not isinstance(payload, dict):
+        if type(payload) is not dict:
             return
         if payload.get("usage") is not None:
             self.summary.usage = payload["usage"]
             self.summary.usage_chunk = chunk.index
-        choices = payload.get("choices")
-        for position, choice in enumerate(choices if isinstance(choices, list) else []):
-            if not isinstance(choice, dict):
-                continue
-            index = as_int(choice.get("index"), position)
-            entry = self.summary.choice(index)
-            if choice.get("finish_reason") is not None:
-                entry.finish_reason = choice["finish_reason"]
+        choices = self.summary.choices
+        self.summary.deltas += len(chunk.choices)
+        for position, choice in chunk.choices:
+            index = choice.get("index")
+            if type(index) is not int:
+                index = position
+            entry = choices.get(index)
+            if entry is None:
+                entry = self.summary.choice(index)
+            finish = choice.get("finish_reason")
+            if finish is not None:
+                entry.finish_reason = finish
             delta = choice.get("delta")
-            if not isinstance(delta, dict):
+            if type(delta) is not dict:
                 if isinstance(choice.get("text"), str):  # a text completion's chunk
-                    text = choice["text"].encode("utf-8", errors="surrogatepass")
-                    self.parts.setdefault((index, "content"), bytearray()).extend(text)
+                    self._append((index, "content"), choice["text"])
                 continue
-            for field_name in ("content", "reasoning_content"):
-                if isinstance(delta.get(field_name), str):
-                    text = delta[field_name].encode("utf-8", errors="surrogatepass")
-                    self.parts.setdefault((index, field_name), bytearray()).extend(text)
-            for call in delta.get("tool_calls") or []:
+            content = delta.get("content")
+            if type(content) is str:
+                self._append((index, "content"), content)
+                if content and index not in self.summary.content_from:
+                    self.summary.content_from[index] = chunk.index
+            reasoning = delta.get("reasoning_content")
+            if type(reasoning) is str:
+                self._append((index, "reasoning_content"), reasoning)
+            calls = delta.get("tool_calls")
+            for call in calls if calls else ():
                 if not isinstance(call, dict) or not is_int(call.get("index")):
                     continue
                 slot = entry.tool_calls.setdefault(
@@ -214,12 +232,11 @@ class _Collector:
 
 def _chunk(event: Any, sentinels: tuple[str, ...]) -> Chunk:
     name = getattr(event, "event", "message") or "message"
-    if event.data in sentinels:
-        return Chunk(
-            index=event.index, offset=event.offset, data=event.data, sentinel=True, event=name
-        )
+    data = event.data
+    if data in sentinels:
+        return Chunk(index=event.index, offset=event.offset, data=data, sentinel=True, event=name)
     try:
-        payload = strict_json(event.data)
+        payload = strict_json(data)
     except ValueError as exc:
         return Chunk(
             index=event.index,
@@ -387,25 +404,30 @@ def _check_stream(
     )
     rules = _start_rules(ctx, checks, collector)
     accumulator = _Accumulator()
+    ctx.partial = accumulator.summary
     evidence = _Evidence()
-    # Rules with nothing to say per chunk (their on_chunk is the base one) are not called.
+    # Rules with nothing to say per chunk (their on_chunk is the base one) are not called; a
+    # rule with a needle (``only_if``) only for chunks whose data contains it. The loop is the
+    # hot path (once per rule per chunk): bound methods, and an empty needle for "always".
     active = [
-        (check_id, rule, getattr(rule, "only_if", None))
+        (check_id, rule.on_chunk, getattr(rule, "only_if", None) or "")
         for check_id, rule in rules
         if type(rule).on_chunk is not RuleBase.on_chunk
     ]
     chunks = 0
+    feed = accumulator.feed
+    observe = evidence.observe
     for event in events:
         chunk = _chunk(event, sentinels)
         chunks += 1
-        accumulator.feed(chunk)
+        feed(chunk)
         before = collector.total
         text = chunk.data
-        for check_id, rule, needle in active:
-            if needle is not None and needle not in text:
+        for check_id, on_chunk, needle in active:
+            if needle not in text:
                 continue
             try:
-                found = rule.on_chunk(chunk)
+                found = on_chunk(chunk)
             except SkipCheck as exc:
                 collector.skip(check_id, str(exc))
                 continue
@@ -417,7 +439,7 @@ def _check_stream(
         if collector.dropped:
             active = [r for r in active if r[0] not in collector.dropped]
             collector.dropped.clear()
-        evidence.observe(event.index, event.data, collector.total > before)
+        observe(event.index, text, collector.total > before)
     ctx.framing = events.framing
     summary = accumulator.finish()
     ctx.summary = summary if summary.choices or summary.usage is not None else None

@@ -79,6 +79,8 @@ class Done(RuleBase):
         self.after_done = 0
 
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
+        if self.done_at is None and not chunk.sentinel:
+            return ()  # the hot path
         out: list[Failure] = []
         if self.done_at is not None:
             self.after_done += 1
@@ -124,10 +126,12 @@ class JsonPayload(RuleBase):
         self.events = 0
 
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
-        out: list[Failure] = []
         if chunk.sentinel:
-            return out
+            return ()
         self.events += 1
+        if type(chunk.payload) is dict:
+            return ()  # the hot path
+        out: list[Failure] = []
         if chunk.json_error is not None:
             out.append(
                 self.fail(
@@ -179,6 +183,7 @@ class InBandError(RuleBase):
 
 
 CONSTANT_FIELDS = ("id", "created", "model", "system_fingerprint", "object")
+_ABSENT = object()
 
 
 @stream_rule(
@@ -195,12 +200,19 @@ class Constant(RuleBase):
         self.first: dict[str, tuple[int, Any]] = {}
         self.reported: set[str] = set()
         self.objects = 0
+        self.last: tuple[Any, ...] | None = None
 
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         out: list[Failure] = []
-        if not isinstance(chunk.payload, dict):
+        payload = chunk.payload
+        if type(payload) is not dict:
             return out
         self.objects += 1
+        # the same fields as the chunk before: judged then already (the hot path)
+        seen = tuple([payload.get(name, _ABSENT) for name in CONSTANT_FIELDS])
+        if seen == self.last:
+            return out
+        self.last = seen
         for name in CONSTANT_FIELDS:
             if name not in chunk.payload:
                 continue
@@ -240,7 +252,9 @@ class FirstRole(RuleBase):
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         out: list[Failure] = []
         for position, choice in chunk.choices:
-            index = _index(choice, position)
+            index = choice.get("index")
+            if type(index) is not int:
+                index = position
             if index in self.seen:
                 continue
             self.seen.add(index)
@@ -270,14 +284,11 @@ class FirstRole(RuleBase):
     source="DS25 (role enum: assistant); D2#10 ('role': '')",
 )
 class LaterRole(RuleBase):
-    def __init__(self, ctx: CheckContext) -> None:
-        super().__init__(ctx)
-        self.deltas = 0
+    only_if = '"role"'  # the deltas are counted by the driver (Summary.deltas)
 
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         out: list[Failure] = []
         for position, choice in chunk.choices:
-            self.deltas += 1
             delta = choice.get("delta")
             if isinstance(delta, dict) and delta.get("role") not in (None, "assistant"):
                 out.append(
@@ -292,7 +303,8 @@ class LaterRole(RuleBase):
         return out
 
     def on_end(self) -> Iterator[Failure]:
-        if self.deltas < 2:
+        summary = self.ctx.partial
+        if summary is None or summary.deltas < 2:
             raise SkipCheck("no delta after the first")
         return iter(())
 
@@ -314,9 +326,13 @@ class Finish(RuleBase):
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         out: list[Failure] = []
         for position, choice in chunk.choices:
-            index = _index(choice, position)
+            index = choice.get("index")
+            if type(index) is not int:
+                index = position
             self.choices.add(index)
             reason = choice.get("finish_reason")
+            if reason is None and not self.finished:
+                continue  # the hot path: nothing finished yet, nor now
             if index in self.finished and index not in self.reported:
                 self.reported.add(index)
                 what = "a second finish_reason" if reason is not None else "another chunk"
@@ -408,6 +424,8 @@ class UsagePlacement(RuleBase):
         self.placement = ctx.contract.profile.usage_placement
         self.issue: Failure | None = None
         self.seen = False
+
+    only_if = '"usage"'
 
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         payload = chunk.payload
@@ -557,9 +575,12 @@ class ToolFirst(RuleBase):
     "capture deepseek-reasoner-stream-include-usage",
 )
 class ReasoningOrder(RuleBase):
+    #: only chunks with reasoning; where each choice's content began is the driver's
+    #: (Summary.content_from)
+    only_if = '"reasoning_content"'
+
     def __init__(self, ctx: CheckContext) -> None:
         super().__init__(ctx)
-        self.content_started: set[int] = set()
         self.reported: set[int] = set()
         self.reasoning = False
 
@@ -575,13 +596,11 @@ class ReasoningOrder(RuleBase):
             if not isinstance(delta, dict):
                 continue
             index = _index(choice, position)
-            if delta.get("reasoning_content"):
-                self.reasoning = True
-            if (
-                delta.get("reasoning_content")
-                and index in self.content_started
-                and index not in self.reported
-            ):
+            if not delta.get("reasoning_content"):
+                continue
+            self.reasoning = True
+            began = self.ctx.partial.content_from.get(index) if self.ctx.partial else None
+            if began is not None and began < chunk.index and index not in self.reported:
                 self.reported.add(index)
                 out.append(
                     self.fail(
@@ -591,6 +610,4 @@ class ReasoningOrder(RuleBase):
                         value=delta["reasoning_content"],
                     )
                 )
-            if delta.get("content"):
-                self.content_started.add(index)
         return out

@@ -16,13 +16,14 @@ kept copy of the answer.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 import threading
 import time
 import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +39,7 @@ from ..runner import Case, Transport, curl_command
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
-    from ..contract import Contract, Operation
+    from ..contract import Contract, Operation, Profile
     from ..report import Report
 
 __all__ = ["ProxyState", "create_proxy_app"]
@@ -89,7 +90,7 @@ class ProxyState:
     )
     clock: float = field(default_factory=time.perf_counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    pending: list[Future[None]] = field(default_factory=list)
+    pending: list[Future[Any]] = field(default_factory=list)
     in_flight: int = 0
 
     def settle(self, timeout: float = 60.0) -> None:
@@ -187,11 +188,13 @@ def create_proxy_app(
     timeout: float = 600.0,
     client: httpx.AsyncClient | None = None,
     on_exit: Callable[[ProxyState], object] | None = None,
+    judge_in: str = "process",
 ) -> Any:
     """The proxy of ``upstream`` for ``contract``'s certified operations. Its ``state``
     attribute is the :class:`ProxyState`; the report is written at shutdown (uvicorn's, on
     SIGINT or SIGTERM; ``on_exit`` is called then) and every ``flush_every`` checked
-    exchanges."""
+    exchanges. ``judge_in``: ``process`` (a worker process with its own copy of the contract:
+    the checks never hold the proxy's GIL, so they add no latency to a chunk) or ``thread``."""
     state = ProxyState(
         contract=contract,
         upstream=upstream.rstrip("/"),
@@ -200,7 +203,17 @@ def create_proxy_app(
     )
     match = _matcher(contract.certified_operations())
     transport = Transport(auth_header=auth_header)
-    workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-checks")
+    workers: Executor
+    if judge_in == "process":
+        workers = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_load_worker,
+            initargs=(contract.source, contract.profile),
+        )
+    else:
+        _WORKER["contract"] = contract
+        workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-checks")
     shared: dict[str, httpx.AsyncClient] = {}
 
     def upstream_client() -> httpx.AsyncClient:
@@ -214,10 +227,10 @@ def create_proxy_app(
             )
         return shared["client"]
 
-    def judge(exchange: Exchange, operation: Operation, model: str | None) -> None:
+    def judged(future: Future[ExchangeResult], model: str | None) -> None:
         try:
-            result = check_exchange(contract, exchange, operation=operation)
-        except Exception:  # a crash of the checks never reaches a client
+            result = future.result()
+        except Exception:  # a crash of the checks (or of their process) never reaches a client
             with state.lock:
                 state.check_errors += 1
             return
@@ -355,7 +368,7 @@ def create_proxy_app(
             with state.lock:
                 state.truncated += 1
             interrupted = interrupted or f"more than {max_bytes} bytes, or not decodable: not kept"
-        exchange = _exchange(
+        parts = dict(
             number=number,
             method=method,
             url=url,
@@ -375,17 +388,48 @@ def create_proxy_app(
             interrupted=interrupted,
             transport=transport,
         )
-        model = (
-            exchange.request_body.get("model") if isinstance(exchange.request_body, dict) else None
-        )
-        future = workers.submit(
-            judge, exchange, operation, model if isinstance(model, str) else None
-        )
+        model = _model_of(bytes(body))
+        try:
+            future = workers.submit(_judge, parts, (operation.method, operation.path))
+        except RuntimeError:  # shutting down: this one is not judged
+            return
+        future.add_done_callback(lambda done: judged(done, model))
         with state.lock:
             state.pending = [f for f in state.pending if not f.done()] + [future]
 
     app.state = state  # type: ignore[attr-defined]
     return app
+
+
+#: The worker's contract (its process's own copy, or the proxy's in thread mode).
+_WORKER: dict[str, Any] = {}
+
+
+def _load_worker(source: str, profile: Profile) -> None:
+    import contextlib
+    import os
+
+    from ..contract import load_contract
+
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)  # the checks can wait; the bytes the clients wait for cannot
+
+    _WORKER["contract"] = load_contract(source, profile=profile)
+
+
+def _judge(parts: dict[str, Any], operation: tuple[str, str]) -> ExchangeResult:
+    """Check one exchange (in the worker): its parts are plain data, so they cross a process
+    boundary as they are."""
+    contract: Contract = _WORKER["contract"]
+    return check_exchange(contract, _exchange(**parts), operation=contract.operation(*operation))
+
+
+def _model_of(body: bytes) -> str | None:
+    try:
+        model = json.loads(body).get("model") if body else None
+    except (ValueError, AttributeError):
+        return None
+    return model if isinstance(model, str) else None
 
 
 def _secrets(headers: list[tuple[str, str]], auth_header: str) -> tuple[str, ...]:

@@ -51,6 +51,7 @@ __all__ = [
     "auth_cases",
     "example_cases",
     "generated_cases",
+    "minimal_body",
     "negative_cases",
     "operation_cases",
     "parameter_cases",
@@ -594,6 +595,27 @@ def _mutated_parameters(base: Case, mutation: Mutation) -> Case:
         return dataclasses.replace(base, path_values=values)
     query = tuple((k, v) for k, v in base.query if k != name)
     return dataclasses.replace(base, query=query if delete else (*query, (name, mutation.value)))
+
+
+def minimal_body(
+    contract: Contract, operation: Operation, *, model: str, max_tokens: int
+) -> dict[str, Any] | None:
+    """The smallest valid request body of ``operation`` that says something: its required
+    properties, each a simple value of its schema (``"x"``, the first enum value, the lowest
+    bound), the model pinned and ``max_tokens`` capped where documented; None when that is
+    not a valid request (a required object, say)."""
+    location = operation.request_schema
+    if location is None:
+        return None
+    required, properties = object_schema(contract, contract.schema(location))
+    body: dict[str, Any] = {}
+    for name in required:
+        value = sample(contract, properties.get(name))
+        if value is None:
+            return None
+        body[name] = value
+    body = frugal(body, model=model, max_tokens=max_tokens, documented=set(properties))
+    return body if request_is_valid(contract, body, operation) else None
 
 
 def _capped(body: Any, max_tokens: int) -> Any:

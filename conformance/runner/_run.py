@@ -22,6 +22,7 @@ from ._cases import (
     body_key,
     example_cases,
     generated_cases,
+    minimal_body,
     mutation_cases,
     negative_cases,
     operation_cases,
@@ -215,10 +216,20 @@ def _body_cases(
         operation=operation,
         count=max(config.max_examples, 1),
     )
-    if not examples and positives:  # no example: the first drawn body plays its part
-        base_body = positives[0].body
-        cases = operation_cases(contract, operation, max_tokens=config.max_tokens, base=base_body)
-        positives = positives[1:]
+    if not examples:
+        # no example: the smallest body that says something plays its part (the required
+        # properties, each a simple value of its schema: "prompt": "x"); else the drawn body
+        # with the fewest nulls and empty strings ("prompt": null is valid where the document
+        # says nullable, but tells little)
+        base_body = minimal_body(contract, operation, model=model, max_tokens=config.max_tokens)
+        if base_body is None and positives:
+            chosen = min(positives, key=lambda c: _nulls(c.body))
+            positives = [c for c in positives if c is not chosen]
+            base_body = chosen.body
+        if base_body is not None:
+            cases = operation_cases(
+                contract, operation, max_tokens=config.max_tokens, base=base_body
+            )
     bodies = [c.body for c in cases if isinstance(c.body, dict) and c.auth == "valid"]
     if not bodies:
         return cases + positives
@@ -237,6 +248,17 @@ def _body_cases(
         negative=True,
     )
     return cases
+
+
+def _nulls(value: Any) -> int:
+    """How many nulls and empty strings ``value`` holds, at any depth."""
+    if value is None or value == "":
+        return 1
+    if isinstance(value, dict):
+        return sum(_nulls(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_nulls(v) for v in value)
+    return 0
 
 
 def _drawn(

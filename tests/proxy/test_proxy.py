@@ -52,12 +52,16 @@ class Recorder:
 
 
 @contextlib.contextmanager
-def proxied(*faults: str, report_dir: Path) -> Iterator[tuple[str, Recorder, Any]]:
+def proxied(
+    *faults: str, report_dir: Path, judge_in: str = "process"
+) -> Iterator[tuple[str, Recorder, Any]]:
     """The reference server (with ``faults``) recorded, and the proxy in front of it."""
     contract = load_contract()
     upstream = Recorder(create_app(faults=faults))
     with serve_in_thread(upstream) as upstream_url:
-        app = create_proxy_app(contract=contract, upstream=upstream_url, report_dir=report_dir)
+        app = create_proxy_app(
+            contract=contract, upstream=upstream_url, report_dir=report_dir, judge_in=judge_in
+        )
         with serve_in_thread(app) as proxy_url:
             yield proxy_url, upstream, app.state
 
@@ -140,7 +144,7 @@ def test_a_crashing_check_never_reaches_the_client(
         raise RuntimeError("a bug in a check")
 
     monkeypatch.setattr(proxy_app, "check_exchange", boom)
-    with proxied(report_dir=tmp_path) as (url, upstream, state):
+    with proxied(report_dir=tmp_path, judge_in="thread") as (url, upstream, state):
         received = _stream_bytes(_sdk(url))
         assert received == upstream.bodies[-1]
         state.settle()
