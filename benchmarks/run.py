@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ("bench_load.py", "bench_validate.py", "bench_live.py")
+SCRIPTS = ("bench_load.py", "bench_validate.py", "bench_live.py", "bench_proxy.py")
 
 
 def main() -> int:

@@ -28,8 +28,8 @@ def _blocks(text: str, language: str) -> list[str]:
 
 
 def _commands(text: str) -> list[list[str]]:
-    """Every ``conformance run ...`` command of the snippets, as argv (line continuations
-    joined, YAML folded scalars read)."""
+    """Every ``conformance ...`` command of the snippets, as argv without the program (line
+    continuations joined, YAML folded scalars read)."""
     found = []
     for block in _blocks(text, "yaml"):
         for value in _strings(yaml.safe_load(block)):
@@ -51,9 +51,9 @@ def _strings(node: object) -> list[str]:
 
 def _in(text: str) -> list[list[str]]:
     return [
-        shlex.split(line.strip())[2:]
+        shlex.split(line.strip())[1:]
         for line in text.replace("\n  ", " ").splitlines()
-        if line.strip().startswith("conformance run")
+        if line.strip().startswith("conformance ")
     ]
 
 
@@ -65,7 +65,7 @@ def test_the_ci_snippets_are_yaml_and_call_only_real_flags() -> None:
     parser = _build_parser()
     for argv in commands:
         try:
-            args = parser.parse_args(["run", *argv])
+            args = parser.parse_args(argv)
         except SystemExit:  # pragma: no cover - the message names the bad flag
             pytest.fail(f"docs/ci.md calls a flag that does not exist: {argv}")
-        assert args.handler.__name__ == "_cmd_run"
+        assert args.handler.__name__ in ("_cmd_run", "_cmd_report_diff"), argv

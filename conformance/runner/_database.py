@@ -7,6 +7,7 @@ run with the generated cases that failed in it, replayed ones included.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,27 +50,68 @@ def load_examples(path: Path) -> list[Case]:
                 body=entry.get("body"),
                 expectation="reject" if entry["source"] == "negative" else "accept",
                 source=entry["source"],
+                # where it was sent (files of version 1 kept no operation: chat completions)
+                method=str(entry.get("method", "POST")),
+                path=str(entry.get("path", "/chat/completions")),
+                family=str(entry.get("family", "chat")),
+                path_values=_pairs(entry.get("path_values")),
+                query=_pairs(entry.get("query")),
             )
         )
     return cases
 
 
-def save_examples(path: Path, cases: list[Case], results: list[ExchangeResult]) -> int:
-    """Keep in ``path`` the generated cases that failed (replayed ones too); returns how many."""
+def _pairs(value: Any) -> tuple[tuple[str, Any], ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        (str(item[0]), item[1]) for item in value if isinstance(item, list) and len(item) == 2
+    )
+
+
+def save_examples(
+    path: Path,
+    cases: list[Case],
+    results: list[ExchangeResult],
+    *,
+    operations: frozenset[str] | None = None,
+) -> int:
+    """Keep in ``path`` the generated cases that failed (replayed ones too), and, when the run
+    chose its ``operations``, the cases kept for the others (it did not try them again);
+    returns how many."""
     failed = {r.exchange_id for r in results if r.failures}
-    kept, seen = [], set()
-    for case in cases:
-        if case.source not in _GENERATED or case.raw is not None or case.name not in failed:
+    kept: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    others = [
+        (dataclasses.replace(c, name=c.name.removeprefix(REPLAY_PREFIX)), True)
+        for c in (load_examples(path) if operations is not None else [])
+        if f"{c.method.upper()} {c.path}" not in (operations or ())
+    ]
+    for case, kept_before in [*others, *((c, False) for c in cases)]:
+        if case.source not in _GENERATED or case.raw is not None:
+            continue
+        if not kept_before and case.name not in failed:
             continue
         key = body_key(case.body)
         if key in seen:
             continue
         seen.add(key)
-        kept.append({"name": case.name, "source": case.source, "body": case.body})
+        kept.append(
+            {
+                "name": case.name,
+                "source": case.source,
+                "method": case.method,
+                "path": case.path,
+                "family": case.family,
+                "path_values": [list(p) for p in case.path_values],
+                "query": [list(p) for p in case.query],
+                "body": case.body,
+            }
+        )
         if len(kept) == MAX_EXAMPLES:
             break
     if not kept and not path.exists():
         return 0  # nothing failed, nothing to clear: no file
-    text = json.dumps({"version": 1, "examples": kept}, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps({"version": 2, "examples": kept}, indent=2, ensure_ascii=False) + "\n"
     write_text_atomic(path, text)
     return len(kept)

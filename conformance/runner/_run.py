@@ -303,8 +303,19 @@ def _main_cases(
     return cases
 
 
+def _known(contract: Contract, case: Case) -> bool:
+    """Whether ``case`` goes to an operation the profile certifies (a replayed case of
+    another document or profile does not)."""
+    return any(
+        (op.method.upper(), op.path) == (case.method.upper(), case.path)
+        for op in contract.certified_operations()
+    )
+
+
 def chosen(cases: list[Case], config: RunConfig) -> list[Case]:
-    """``cases`` of the configured phases that the configured checks need."""
+    """``cases`` of the configured operations and phases that the configured checks need."""
+    if config.operations is not None:
+        cases = [c for c in cases if f"{c.method.upper()} {c.path}" in config.operations]
     if config.phases is not None:
         cases = [c for c in cases if c.source in config.phases]
     if config.checks is not None:
@@ -358,7 +369,17 @@ async def run_async(
         )
         if cases is None:
             cases = plan_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
-        replay = chosen(load_examples(config.examples_db), config) if config.examples_db else []
+        replay = (
+            [
+                dataclasses.replace(c, violations=violations_of(contract, c))
+                if c.expectation == "reject"
+                else c
+                for c in chosen(load_examples(config.examples_db), config)
+                if _known(contract, c)
+            ]
+            if config.examples_db
+            else []
+        )
         if replay:
             again = {body_key(c.body) for c in replay}
             cases = replay + [c for c in cases if body_key(c.body) not in again]
@@ -456,7 +477,7 @@ async def run_async(
         )
     if config.examples_db is not None:
         try:
-            kept = save_examples(config.examples_db, cases, finished)
+            kept = save_examples(config.examples_db, cases, finished, operations=config.operations)
         except OSError as exc:
             notes.append(f"the examples database {config.examples_db} was not written: {exc}")
     return RunResult(

@@ -59,18 +59,22 @@ async def shrink(
     check_id = failing[0]
     body, changed = dict(case.body), False
     steps: list[Callable[[dict[str, Any]], dict[str, Any]]] = []
-    if "messages" not in _broken(case) and body.get("messages") != SIMPLEST_MESSAGES:
+    operation = operation_of(contract, case)
+    if (
+        "messages" in body  # a chat request: its simplest messages first
+        and "messages" not in _broken(case)
+        and body.get("messages") != SIMPLEST_MESSAGES
+    ):
         steps.append(lambda b: {**b, "messages": SIMPLEST_MESSAGES})
     steps += [_without(key) for key in sorted(set(body) - _kept_fields(contract, case))]
     for step in steps:
         candidate = step(body)  # each step applies to the body as shrunk so far
-        if case.expectation == "accept" and not request_is_valid(
-            contract, candidate, operation_of(contract, case)
-        ):
+        if case.expectation == "accept" and not request_is_valid(contract, candidate, operation):
             continue  # a positive stays valid
         exchange = await send(dataclasses.replace(case, name=f"{case.name}-shrink", body=candidate))
         if exchange is None:
             break
-        if check_exchange(contract, exchange).outcomes[check_id].status == "fail":
+        judged = check_exchange(contract, exchange, operation=operation)
+        if judged.outcomes[check_id].status == "fail":
             body, changed = candidate, True
     return body if changed else None

@@ -190,6 +190,31 @@ def test_failures_found_by_one_run_are_replayed_first_by_the_next(tmp_path: Path
     assert {f"replay-{e['name']}" for e in kept} == set(replayed)
 
 
+def test_replayed_cases_go_where_they_failed_and_only_when_their_operation_is_chosen(
+    tmp_path: Path,
+) -> None:
+    """A failing case of another operation is kept with its operation (a FIM body replayed at
+    chat completions, once, asked llama-server for 'messages'), and not replayed by a run of
+    other operations."""
+    run_against(tmp_path, "--seed", "2", "--shrink-budget", "0", faults=("accept-invalid",))
+    kept = json.loads((tmp_path / "examples.json").read_text())["examples"]
+    fim = [e for e in kept if e["path"] == "/beta/completions"]
+    assert fim and all(e["method"] == "POST" and e["family"] == "completions" for e in fim)
+    run_against(tmp_path, "--seed", "2", "--shrink-budget", "0", faults=("accept-invalid",))
+    report = load_report(tmp_path)
+    operations = {e["id"]: e["operation"] for e in report["exchanges"]}
+    assert {operations[f"replay-{e['name']}"] for e in fim} == {"POST /beta/completions"}
+    replayed = [e for e in report["exchanges"] if e["id"].startswith("replay-negative")]
+    assert all(e["violations"] for e in replayed)  # a replayed negative says what it breaks
+    run_against(
+        tmp_path, "--operation", "GET /models", "--shrink-budget", "0", faults=("accept-invalid",)
+    )
+    assert not [e for e in load_report(tmp_path)["exchanges"] if e["id"].startswith("replay-")]
+    # ... and the failures kept for the operations it did not run stay kept
+    still = json.loads((tmp_path / "examples.json").read_text())["examples"]
+    assert {e["name"] for e in fim} <= {e["name"] for e in still}
+
+
 def test_failing_generated_cases_shrink_to_a_handful_of_fields(tmp_path: Path) -> None:
     code, out, _ = run_against(tmp_path, "--seed", "2", faults=("accept-invalid",))
     report = load_report(tmp_path)
