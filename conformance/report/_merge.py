@@ -21,7 +21,9 @@ def read_report(directory: str) -> Report:
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file (a shard's report directory?)") from None
+        raise UsageError(
+            f"{path}: no such file (give a report directory or its report.json)"
+        ) from None
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: not a readable report.json ({exc})") from None
     problem = _schema_problem(report)

@@ -39,6 +39,7 @@ from ._mutations import (
     parameter_mutations,
     pick,
     sample,
+    schema_branches,
 )
 
 if TYPE_CHECKING:
@@ -618,6 +619,34 @@ def minimal_body(
     return body if request_is_valid(contract, body, operation) else None
 
 
+#: Other names of the output token limit (the Responses API's, chat's newer one).
+OUTPUT_LIMITS = ("max_output_tokens", "max_completion_tokens")
+
+
+def _output_capped(contract: Contract, operation: Operation, body: Any, max_tokens: int) -> Any:
+    """``body`` with every other output limit its operation documents set to ``max_tokens``
+    (or the schema's minimum for it, when higher): a drawn body without one lets a server
+    write until its context is full."""
+    if not isinstance(body, dict) or operation.request_schema is None:
+        return body
+    properties = object_schema(contract, contract.schema(operation.request_schema))[1]
+    for name in OUTPUT_LIMITS:
+        if name not in properties:
+            continue
+        floor = max(
+            (
+                b["minimum"]
+                for b in schema_branches(contract, properties[name])
+                if is_int(b.get("minimum"))
+            ),
+            default=0,
+        )
+        limit = max(max_tokens, floor)
+        given = body.get(name)
+        body = {**body, name: min(given, limit) if is_int(given) and given >= floor else limit}
+    return body
+
+
 def _capped(body: Any, max_tokens: int) -> Any:
     """``body`` with its ``max_tokens`` no higher than ``max_tokens`` (frugality)."""
     if (
@@ -852,6 +881,7 @@ def generated_cases(
         body = _answer_tool_calls(
             frugal(documented_only, model=model, max_tokens=max_tokens, documented=documented)
         )
+        body = _output_capped(contract, operation, body, max_tokens)
         if is_int(body.get("n")) and body["n"] > MAX_CHOICES:
             body["n"] = MAX_CHOICES
         if not request_is_valid(contract, body, operation):

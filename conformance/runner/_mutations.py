@@ -35,6 +35,7 @@ __all__ = [
     "parameter_mutations",
     "pick",
     "sample",
+    "schema_branches",
 ]
 
 _DELETE: Any = object()
@@ -217,6 +218,11 @@ def parameter_mutations(contract: Contract, operation: Operation) -> list[Mutati
                 continue
             out.append(mutation)
     return out
+
+
+def schema_branches(contract: Contract, schema: Any) -> list[dict[str, Any]]:
+    """``schema`` and the branches of its anyOf/oneOf, ``$ref`` s resolved."""
+    return _branches(contract, schema)
 
 
 def sample(contract: Contract, schema: Any) -> Any:

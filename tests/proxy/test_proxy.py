@@ -216,3 +216,18 @@ def test_sigterm_mid_run_leaves_a_valid_report(tmp_path: Path) -> None:
     report = read_report(str(tmp_path))
     assert report["summary"]["exchanges"] >= 3, json.dumps(report["run"])
     assert "conformance proxy: " in out and "forwarded" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["--upstream", "nope"], "--upstream 'nope' is not an http(s) URL"),
+        (["--upstream", "http://x", "--flush-every", "-1"], "--flush-every -1 is negative"),
+        (["--upstream", "http://x", "--port", "0"], "--port 0 is not a port number"),
+    ],
+)
+def test_bad_proxy_flags_are_one_line(argv: list[str], line: str, tmp_path: Path) -> None:
+    from tests.helpers import cli
+
+    code, _, err = cli("proxy", *argv, "--report-dir", str(tmp_path))
+    assert code == 2 and line in err and "Traceback" not in err

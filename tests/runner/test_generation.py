@@ -153,6 +153,24 @@ def test_every_case_that_must_be_accepted_keeps_every_rule(profile: str) -> None
             assert case.body["max_tokens"] <= max(64, CONFIG.max_tokens), case.name
 
 
+def test_every_request_of_another_operation_limits_its_output() -> None:
+    """A body without an output limit lets a server write until its context is full (75 s a
+    request on llama-server): every accepted case of POST /responses carries
+    max_output_tokens, at the schema's minimum (16) when the run's max_tokens is lower."""
+    openai = load_contract(profile="openai")
+    config = RunConfig(base_url="http://x", max_tokens=8, operations=frozenset({"POST /responses"}))
+    cases = plan_cases(openai, config, model="m", reasoner=None, seed=1)
+    accepted = [c for c in cases if c.expectation == "accept"]
+    assert accepted and {c.body.get("max_output_tokens") for c in accepted} == {16}
+
+
+def test_an_operation_without_examples_starts_from_its_smallest_meaningful_body() -> None:
+    openai = load_contract(profile="openai")
+    config = RunConfig(base_url="http://x", operations=frozenset({"POST /embeddings"}))
+    cases = plan_cases(openai, config, model="m", reasoner=None, seed=1)
+    assert cases[0].name == "embeddings" and cases[0].body == {"model": "m", "input": "x"}
+
+
 def test_positives_send_only_the_modalities_the_target_takes(tmp_path: Path) -> None:
     from conformance.runner._cases import _draw_positives, _within
 
