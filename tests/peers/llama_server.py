@@ -196,6 +196,9 @@ def certify(
                 "1",
                 "--timeout",
                 "120",
+                # every case of the five operations of the openai profile (about 260 requests)
+                "--max-requests",
+                "600",
                 *extra,
             ],
             env=env,
