@@ -104,3 +104,27 @@ def chromium(profile: Path) -> list[str]:
                 f"--user-data-dir={profile}",
             ]
     pytest.skip("no Chromium here (Debian's 'chromium' package; .ci/run installs it)")
+
+
+#: The smallest chat completions path item, for documents written in tests (YAML, indented
+#: under ``paths:``).
+CHAT_PATH = """  /chat/completions:
+    post:
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [model, messages]
+              properties:
+                model: {type: string}
+                messages: {type: array, minItems: 1, items: {type: object}}
+                max_tokens: {type: integer}
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: {type: object, required: [id], properties: {id: {type: string}}}
+"""

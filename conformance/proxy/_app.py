@@ -35,7 +35,7 @@ from .._util import is_sse_media_type
 from ..checks import check_exchange
 from ..exchange import EventSource, Exchange, Request, Response, Timings
 from ..report import build_report, write_all
-from ..runner import Case, Transport, curl_command
+from ..runner import Case, Transport, curl_command, scrub
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
@@ -65,7 +65,6 @@ HOP_BY_HOP = frozenset(
 )
 #: The largest request body forwarded (a chat request is a few KB; 413 beyond).
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
-REDACTED = "[REDACTED]"
 
 
 @dataclass
@@ -377,7 +376,7 @@ def create_proxy_app(
             body=bytes(body),
             status=response.status_code,
             response_headers=tuple(response.headers.multi_items()),
-            kept=_scrub(b"".join(kept), secrets),
+            kept=scrub(b"".join(kept), secrets),
             secrets=secrets,
             timings=Timings(
                 to_headers=to_headers,
@@ -440,12 +439,6 @@ def _secrets(headers: list[tuple[str, str]], auth_header: str) -> tuple[str, ...
     return tuple(s for s in out if len(s) >= 6)
 
 
-def _scrub(data: bytes, secrets: tuple[str, ...]) -> bytes:
-    for secret in secrets:
-        data = data.replace(secret.encode(), REDACTED.encode())
-    return data
-
-
 def _exchange(
     *,
     number: int,
@@ -471,7 +464,7 @@ def _exchange(
     name = f"proxy-{number}"
     case = Case(name=name, body=parsed, method=method, path=path)
     scrubbed = tuple(
-        (k, _scrub(v.encode("latin-1", "replace"), secrets).decode("latin-1"))
+        (k, scrub(v.encode("latin-1", "replace"), secrets).decode("latin-1"))
         for k, v in response_headers
     )
     return Exchange(
@@ -480,7 +473,7 @@ def _exchange(
             method=method,
             url=url,
             headers=[
-                (k, _scrub(v.encode("latin-1", "replace"), secrets).decode("latin-1"))
+                (k, scrub(v.encode("latin-1", "replace"), secrets).decode("latin-1"))
                 for k, v in headers
             ],
             body=parsed,

@@ -27,6 +27,7 @@ from ._send import (
     curl_command,
     join_url,
     parse_header,
+    scrub,
     send,
 )
 
@@ -61,6 +62,7 @@ __all__ = [
     "run",
     "run_async",
     "scenario_cases",
+    "scrub",
     "select_checks",
     "select_operations",
     "send",

@@ -35,6 +35,7 @@ __all__ = [
     "curl_command",
     "join_url",
     "parse_header",
+    "scrub",
     "send",
 ]
 
@@ -426,7 +427,7 @@ async def _read_body(response: httpx.Response, reading: _Reading, limits: Limits
             return
 
 
-def _scrub(data: bytes, secrets: tuple[str, ...]) -> bytes:
+def scrub(data: bytes, secrets: tuple[str, ...]) -> bytes:
     """``data`` with the key and the header values replaced, should the server echo them (in
     an error message, say): what a response says goes into reports, so secrets are redacted as
     they arrive, the way a request's headers are."""
@@ -458,9 +459,9 @@ def _exchange(
     # Content-Type is still a stream, and HTTP-CONTENT-TYPE-001 says so); an error is a body.
     streamed = is_sse_media_type(content_type) or (case.stream and 200 <= status < 300)
     secrets = transport.secrets(api_key)
-    body = _scrub(b"".join(reading.parts), secrets)
+    body = scrub(b"".join(reading.parts), secrets)
     headers = tuple(
-        (name, _scrub(value.encode("latin-1", "replace"), secrets).decode("latin-1"))
+        (name, scrub(value.encode("latin-1", "replace"), secrets).decode("latin-1"))
         for name, value in reading.headers
     )
     response = Response(

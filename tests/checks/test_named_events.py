@@ -9,32 +9,17 @@ import pytest
 
 from conformance.contract import load_contract
 from conformance.reference import DEFAULT_API_KEY, create_mock_app, serve_in_thread
-from tests.helpers import cli, load_report
+from tests.helpers import CHAT_PATH, cli, load_report
 
 #: A job whose progress streams as named events (written for these tests), beside chat.
-DOCUMENT = """
+DOCUMENT = (
+    """
 openapi: 3.2.0
 info: {title: jobs, version: "1"}
 paths:
-  /chat/completions:
-    post:
-      requestBody:
-        required: true
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [model, messages]
-              properties:
-                model: {type: string}
-                messages: {type: array, minItems: 1, items: {type: object}}
-      responses:
-        "200":
-          description: ok
-          content:
-            application/json:
-              schema: {type: object, required: [id], properties: {id: {type: string}}}
-  /jobs/{job_id}/events:
+"""
+    + CHAT_PATH
+    + """  /jobs/{job_id}/events:
     get:
       parameters:
         - {name: job_id, in: path, required: true, schema: {type: string}, example: job-1}
@@ -70,6 +55,7 @@ components:
       required: [result]
       properties: {result: {type: string}}
 """
+)
 EVENTS = "GET /jobs/{job_id}/events"
 
 

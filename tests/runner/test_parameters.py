@@ -15,33 +15,17 @@ from conformance.runner import RunConfig
 from conformance.runner._cases import parameter_values
 from conformance.runner._run import plan_cases
 from conformance.runner._send import join_url
-from tests.helpers import cli, load_report
+from tests.helpers import CHAT_PATH, cli, load_report
 
 #: A small document of things with parameters (written for these tests), beside chat.
-DOCUMENT = """
+DOCUMENT = (
+    """
 openapi: 3.1.0
 info: {title: things, version: "1"}
 paths:
-  /chat/completions:
-    post:
-      requestBody:
-        required: true
-        content:
-          application/json:
-            schema:
-              type: object
-              required: [model, messages]
-              properties:
-                model: {type: string}
-                messages: {type: array, minItems: 1, items: {type: object}}
-                max_tokens: {type: integer}
-      responses:
-        "200":
-          description: ok
-          content:
-            application/json:
-              schema: {type: object, required: [id], properties: {id: {type: string}}}
-  /models/{model}:
+"""
+    + CHAT_PATH
+    + """  /models/{model}:
     get:
       parameters:
         - {name: model, in: path, required: true, schema: {type: string}}
@@ -84,6 +68,7 @@ paths:
       responses:
         "200": {description: ok, content: {application/json: {schema: {type: object}}}}
 """
+)
 
 THINGS = ("GET /models/{model}", "GET /things", "DELETE /things/{thing_id}")
 
