@@ -15,6 +15,7 @@ kept copy of the answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import multiprocessing
 import re
@@ -322,6 +323,8 @@ def create_proxy_app(
         truncated = decode.unsupported
         first = last = None
         gap = 0.0
+        gone = asyncio.create_task(_disconnected(receive))  # the client may leave mid-answer
+        interrupted: str | None = None
         try:
             await send(
                 {
@@ -335,6 +338,9 @@ def create_proxy_app(
                 }
             )
             async for piece in response.aiter_raw():
+                if gone.done():
+                    interrupted = "the client went away before the end (the upstream read stopped)"
+                    break
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
                 if operation is None or truncated:
                     continue
@@ -352,14 +358,14 @@ def create_proxy_app(
                     continue
                 kept.append(data)
                 size += len(data)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            else:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except (httpx.HTTPError, OSError) as exc:
             with state.lock:
                 state.upstream_errors += 1
-            interrupted: str | None = f"the upstream failed mid-body ({type(exc).__name__})"
-        else:
-            interrupted = None
+            interrupted = f"the upstream failed mid-body ({type(exc).__name__})"
         finally:
+            gone.cancel()
             await response.aclose()
         if operation is None:
             return
@@ -421,6 +427,12 @@ def _judge(parts: dict[str, Any], operation: tuple[str, str]) -> ExchangeResult:
     boundary as they are."""
     contract: Contract = _WORKER["contract"]
     return check_exchange(contract, _exchange(**parts), operation=contract.operation(*operation))
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Returns when the client has gone (ASGI ``http.disconnect``)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _model_of(body: bytes) -> str | None:

@@ -231,3 +231,78 @@ def test_bad_proxy_flags_are_one_line(argv: list[str], line: str, tmp_path: Path
 
     code, _, err = cli("proxy", *argv, "--report-dir", str(tmp_path))
     assert code == 2 and line in err and "Traceback" not in err
+
+
+def test_flush_every_writes_the_report_while_running(tmp_path: Path) -> None:
+    contract = load_contract()
+    with serve_in_thread(create_app()) as upstream_url:
+        app = create_proxy_app(
+            contract=contract, upstream=upstream_url, report_dir=tmp_path, flush_every=2
+        )
+        with serve_in_thread(app) as url:
+            client = _sdk(url)
+            for _ in range(2):
+                client.chat.completions.create(model="deepseek-chat", messages=HI, max_tokens=4)
+            app.state.settle()
+            deadline = time.monotonic() + 10
+            while not (tmp_path / "report.json").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert read_report(str(tmp_path))["summary"]["exchanges"] == 2  # before the end
+
+
+class Endless:
+    """An upstream that streams 64 KiB events as fast as its client takes them, counting."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+        frame = b"data: " + b"x" * 65536 + b"\n\n"
+        with contextlib.suppress(Exception):
+            while True:
+                await send({"type": "http.response.body", "body": frame, "more_body": True})
+                self.sent += len(frame)
+
+
+def test_a_slow_client_slows_the_upstream_and_a_long_answer_is_kept_in_part(
+    tmp_path: Path,
+) -> None:
+    upstream = Endless()
+    with serve_in_thread(upstream) as upstream_url:
+        app = create_proxy_app(
+            contract=load_contract(),
+            upstream=upstream_url,
+            report_dir=tmp_path,
+            max_bytes=100_000,
+        )
+        with (
+            serve_in_thread(app) as url,
+            httpx.stream(
+                "POST",
+                url + "/chat/completions",
+                json={"model": "m", "messages": HI, "stream": True},
+                timeout=30,
+            ) as answer,
+        ):
+            parts = answer.iter_raw()
+            received = len(next(parts))
+            time.sleep(2)  # the client stops reading: the upstream must stop soon after
+            stalled = upstream.sent
+            time.sleep(1)
+            assert upstream.sent - stalled < 1_000_000, "the upstream kept writing"
+            assert stalled < 64 * 1024 * 1024  # socket buffers only, no pile-up in the proxy
+            for _ in range(20):
+                received += len(next(parts))
+        assert received > 65536
+        app.state.settle()
+        report = app.state.report()
+    assert "1 kept only in part (the size limit)" in report["run"]["notes"][0]
