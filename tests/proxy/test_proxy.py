@@ -4,6 +4,7 @@ paths are forwarded and counted; the key is never kept; SIGTERM leaves a valid r
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -251,7 +252,8 @@ def test_flush_every_writes_the_report_while_running(tmp_path: Path) -> None:
 
 
 class Endless:
-    """An upstream that streams 64 KiB events as fast as its client takes them, counting."""
+    """An upstream that streams 64 KiB events as fast as its client takes them, counting,
+    until its client leaves (or 256 MiB: a bound, should a test go wrong)."""
 
     def __init__(self) -> None:
         self.sent = 0
@@ -259,6 +261,14 @@ class Endless:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.create_task(watch())
         await send(
             {
                 "type": "http.response.start",
@@ -268,9 +278,11 @@ class Endless:
         )
         frame = b"data: " + b"x" * 65536 + b"\n\n"
         with contextlib.suppress(Exception):
-            while True:
+            while not gone.is_set() and self.sent < 256 * 1024 * 1024:
                 await send({"type": "http.response.body", "body": frame, "more_body": True})
                 self.sent += len(frame)
+                await asyncio.sleep(0)  # a send to a closed connection returns at once
+        watcher.cancel()
 
 
 def test_a_slow_client_slows_the_upstream_and_a_long_answer_is_kept_in_part(
@@ -305,4 +317,7 @@ def test_a_slow_client_slows_the_upstream_and_a_long_answer_is_kept_in_part(
         assert received > 65536
         app.state.settle()
         report = app.state.report()
+        stopped = upstream.sent
+        time.sleep(0.5)
+        assert upstream.sent == stopped, "the proxy kept reading after its client left"
     assert "1 kept only in part (the size limit)" in report["run"]["notes"][0]
