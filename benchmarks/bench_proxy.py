@@ -9,6 +9,7 @@ proxy`` in front of it, and this client (httpx, ``--streams`` concurrent streams
 chunk: its arrival time here minus its stamp; the proxy's added latency is the proxied
 percentile minus the direct one. Two phases: paced (a chunk every 2 ms, as a model writes:
 latency) and unpaced (as fast as the upstream can: throughput, chunks/s over all streams).
+``--pin`` puts the proxy (and its check worker) on a CPU of its own and the load on the others.
 """
 
 from __future__ import annotations
@@ -72,6 +73,21 @@ def upstream_app(delay_s: float) -> Any:
     return app
 
 
+#: With --pin (and two CPUs or more): the proxy (and its check worker) on one CPU, the load
+#: (this client and the upstream) on the others, as a proxy runs beside, not inside, the
+#: traffic it checks. Without it, the scheduler places everything.
+PROXY_CPUS: set[int] = set()
+LOAD_CPUS: set[int] = set()
+
+
+def _pin(cpus: set[int]) -> Any:
+    def pin() -> None:
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    return pin
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -125,7 +141,8 @@ def wait_up(url: str) -> None:
 def start_upstream(delay_s: float) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve-upstream", str(port), "--delay", str(delay_s)]
+        [sys.executable, __file__, "--serve-upstream", str(port), "--delay", str(delay_s)],
+        preexec_fn=_pin(LOAD_CPUS),
     )
     url = f"http://127.0.0.1:{port}"
     wait_up(url)
@@ -145,6 +162,7 @@ def start_proxy(upstream: str, reports: str) -> tuple[subprocess.Popen[bytes], s
         ],
         env=env,
         stdout=subprocess.DEVNULL,
+        preexec_fn=_pin(PROXY_CPUS),
     )
     url = f"http://127.0.0.1:{port}"
     wait_up(url + "/nowhere")
@@ -156,6 +174,11 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=16)
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the proxy on one CPU, the client and the upstream on the others",
+    )
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--delay", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -164,6 +187,13 @@ def main() -> int:
 
         uvicorn.run(upstream_app(args.delay), port=args.serve_upstream, log_level="error")
         return 0
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise SystemExit("--pin needs two CPUs or more")
+        PROXY_CPUS.add(cpus[-1])
+        LOAD_CPUS.update(cpus[:-1])
+        os.sched_setaffinity(0, LOAD_CPUS)
     rows = []
     for name, delay in (("paced (a chunk every 2 ms)", 0.002), ("unpaced", 0.0)):
         upstream, upstream_url = start_upstream(delay)
