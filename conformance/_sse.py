@@ -215,7 +215,7 @@ class SSEParser:
     def _dispatch(self) -> SSEEvent | None:
         offset = self._event_offset
         self._event_offset = None
-        self._pending_lines = []
+        self._pending_lines.clear()
         if not self._has_data:
             if offset is not None:
                 self.framing.discarded_empty_events += 1

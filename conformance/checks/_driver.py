@@ -144,7 +144,11 @@ class _Accumulator:
                 continue
             content = delta.get("content")
             if type(content) is str:
-                self._append((index, "content"), content)
+                part = self.parts.get((index, "content"))
+                if part is None:
+                    self._append((index, "content"), content)
+                else:  # the hot path of _append, inline
+                    part += content.encode("utf-8", errors="surrogatepass")
                 if content and index not in self.summary.content_from:
                     self.summary.content_from[index] = chunk.index
             reasoning = delta.get("reasoning_content")
@@ -231,7 +235,7 @@ class _Collector:
 
 
 def _chunk(event: Any, sentinels: tuple[str, ...]) -> Chunk:
-    name = getattr(event, "event", "message") or "message"
+    name = event.event or "message"
     data = event.data
     if data in sentinels:
         return Chunk(index=event.index, offset=event.offset, data=data, sentinel=True, event=name)
@@ -414,9 +418,11 @@ def _check_stream(
         for check_id, rule in rules
         if type(rule).on_chunk is not RuleBase.on_chunk
     ]
+
     chunks = 0
     feed = accumulator.feed
     observe = evidence.observe
+    keep_last = evidence.last.append
     for event in events:
         chunk = _chunk(event, sentinels)
         chunks += 1
@@ -439,7 +445,10 @@ def _check_stream(
         if collector.dropped:
             active = [r for r in active if r[0] not in collector.dropped]
             collector.dropped.clear()
-        observe(event.index, text, collector.total > before)
+        if collector.total > before or chunk.index < EVIDENCE_FIRST_EVENTS:
+            observe(chunk.index, text, collector.total > before)
+        else:  # the hot path of _Evidence.observe, inline
+            keep_last((chunk.index, text[:EVIDENCE_DATA_CHARS]))
     ctx.framing = events.framing
     summary = accumulator.finish()
     ctx.summary = summary if summary.choices or summary.usage is not None else None

@@ -6,6 +6,7 @@ Each rule's ``source`` cites ids of docs/sources.md (DS25, WHATWG, D2#N bugs, ca
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -184,6 +185,7 @@ class InBandError(RuleBase):
 
 CONSTANT_FIELDS = ("id", "created", "model", "system_fingerprint", "object")
 _ABSENT = object()
+_CONSTANT = operator.itemgetter(*CONSTANT_FIELDS)
 
 
 @stream_rule(
@@ -209,7 +211,10 @@ class Constant(RuleBase):
             return out
         self.objects += 1
         # the same fields as the chunk before: judged then already (the hot path)
-        seen = tuple([payload.get(name, _ABSENT) for name in CONSTANT_FIELDS])
+        try:
+            seen = _CONSTANT(payload)
+        except KeyError:
+            seen = tuple([payload.get(name, _ABSENT) for name in CONSTANT_FIELDS])
         if seen == self.last:
             return out
         self.last = seen
@@ -320,19 +325,17 @@ class Finish(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:
         super().__init__(ctx)
         self.finished: dict[int, int] = {}  # choice index -> chunk of its finish_reason
-        self.choices: set[int] = set()
         self.reported: set[int] = set()
 
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
         out: list[Failure] = []
         for position, choice in chunk.choices:
+            reason = choice.get("finish_reason")
+            if reason is None and not self.finished:
+                continue  # the hot path: nothing finished yet, nor now (choices: the summary's)
             index = choice.get("index")
             if type(index) is not int:
                 index = position
-            self.choices.add(index)
-            reason = choice.get("finish_reason")
-            if reason is None and not self.finished:
-                continue  # the hot path: nothing finished yet, nor now
             if index in self.finished and index not in self.reported:
                 self.reported.add(index)
                 what = "a second finish_reason" if reason is not None else "another chunk"
@@ -350,9 +353,10 @@ class Finish(RuleBase):
         return out
 
     def on_end(self) -> Iterator[Failure]:
-        if not self.choices:
+        seen = set(self.ctx.partial.choices) if self.ctx.partial is not None else set()
+        if not seen:
             raise SkipCheck("no chunk has a choice")
-        for index in sorted(self.choices - set(self.finished)):
+        for index in sorted(seen - set(self.finished)):
             yield self.fail(
                 f"choice {index} never got a finish_reason; clients cannot tell a complete "
                 "answer from a cut one"

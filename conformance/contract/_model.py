@@ -8,7 +8,7 @@ once and caches it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -386,13 +386,18 @@ class Contract:
         Falls back to Python jsonschema for a schema jsonschema-rs cannot compile (e.g. a
         ``$ref`` into another file).
         """
+        return bool(self.is_valid_function(location)(instance))
+
+    def is_valid_function(self, location: str) -> Callable[[Any], bool]:
+        """:meth:`is_valid` of one schema, as a function of the instance alone (a stream rule
+        calls it once per chunk)."""
         fast = self._fast.get(location)
         if fast is None:
             fast = self._compile_fast(location)
             self._fast[location] = fast
         if fast is False:
-            return bool(self.validator(location).is_valid(instance))
-        return bool(fast.is_valid(instance))
+            return self.validator(location).is_valid
+        return fast.is_valid  # type: ignore[no-any-return]
 
     def _compile_fast(self, location: str) -> Any:
         try:
