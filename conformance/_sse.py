@@ -153,9 +153,40 @@ class SSEParser:
         self.framing.line_endings.add("LF")
         events: list[SSEEvent] = []
         offset = self._buffer_offset
-        for raw in bytes(buf[:end]).split(b"\n"):
-            # the two lines nearly every stream is made of, inline (the hot path): a data
-            # line of valid UTF-8 after "data: ", and the blank line that dispatches
+        lines = bytes(buf[:end]).split(b"\n")
+        last = len(lines) - 1
+        skip = False
+        for i, raw in enumerate(lines):
+            if skip:  # the blank line of an event dispatched whole below
+                skip = False
+                offset += 1
+                continue
+            # the event nearly every stream is made of, whole (the hot path): one data line
+            # of valid UTF-8 after "data: " then the blank line, nothing pending before it
+            if (
+                self._event_offset is None
+                and raw[:6] == b"data: "
+                and i < last
+                and not lines[i + 1]
+            ):
+                try:
+                    value = raw[6:].decode("utf-8")
+                except UnicodeDecodeError:
+                    pass  # the line by line path records where
+                else:
+                    events.append(
+                        SSEEvent(
+                            index=self._index,
+                            offset=offset,
+                            data=value,
+                            id=self._last_event_id,
+                        )
+                    )
+                    self._index += 1
+                    skip = True
+                    offset += len(raw) + 1
+                    continue
+            # then, line by line: a data line and a blank line inline, the others by _line
             if raw[:6] == b"data: ":
                 try:
                     value = raw[6:].decode("utf-8")
