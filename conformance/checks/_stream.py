@@ -205,10 +205,9 @@ class Constant(RuleBase):
         self.last: tuple[Any, ...] | None = None
 
     def on_chunk(self, chunk: Chunk) -> Iterable[Failure]:
-        out: list[Failure] = []
         payload = chunk.payload
         if type(payload) is not dict:
-            return out
+            return ()
         self.objects += 1
         # the same fields as the chunk before: judged then already (the hot path)
         try:
@@ -216,8 +215,9 @@ class Constant(RuleBase):
         except KeyError:
             seen = tuple([payload.get(name, _ABSENT) for name in CONSTANT_FIELDS])
         if seen == self.last:
-            return out
+            return ()
         self.last = seen
+        out: list[Failure] = []
         for name in CONSTANT_FIELDS:
             if name not in chunk.payload:
                 continue
@@ -261,7 +261,7 @@ class FirstRole(RuleBase):
             if type(index) is not int:
                 index = position
             if index in self.seen:
-                continue
+                continue  # the hot path
             self.seen.add(index)
             delta = choice.get("delta")
             role = delta.get("role") if isinstance(delta, dict) else None
