@@ -16,8 +16,10 @@ kept copy of the answer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import multiprocessing
+import os
 import re
 import threading
 import time
@@ -411,9 +413,6 @@ _WORKER: dict[str, Any] = {}
 
 
 def _load_worker(source: str, profile: Profile) -> None:
-    import contextlib
-    import os
-
     from ..contract import load_contract
 
     with contextlib.suppress(OSError, AttributeError):

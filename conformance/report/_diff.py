@@ -115,33 +115,25 @@ def diff_reports(
     for entry in new["checks"]:
         check = entry["id"]
         was = before.get(check)
-        if was is None:
-            if entry["status"] == "fail":
-                changes.append(
-                    Change(
-                        kind="new-failure",
-                        worse=True,
-                        check=check,
-                        old=None,
-                        new="fail",
-                        message=f"{check} fails (a check {old_label} did not have): "
-                        f"{entry['failures'][0]['message'] if entry['failures'] else ''}",
-                    )
-                )
-            continue
-        failing_then, failing_now = was["status"] == "fail", entry["status"] == "fail"
+        failing_then = was is not None and was["status"] == "fail"
+        failing_now = entry["status"] == "fail"
         if failing_now and not failing_then:
             first = entry["failures"][0]["message"] if entry["failures"] else ""
+            before_text = (
+                f"a check {old_label} did not have" if was is None else f"{_said(was)} before"
+            )
             changes.append(
                 Change(
                     kind="new-failure",
                     worse=True,
                     check=check,
-                    old=was["status"],
+                    old=None if was is None else was["status"],
                     new="fail",
-                    message=f"{check} fails now ({_said(was)} before): {first}",
+                    message=f"{check} fails now ({before_text}): {first}",
                 )
             )
+        if was is None:
+            continue
         elif failing_then and not failing_now and _exercised(entry):
             changes.append(
                 Change(
