@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,10 +23,16 @@ def _free_port(host: str) -> int:
 
 @contextmanager
 def serve_in_thread(
-    app: Any, *, host: str = "127.0.0.1", start_timeout: float = 20.0
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    start_timeout: float = 20.0,
+    stop_timeout: float = 10.0,
 ) -> Iterator[str]:
     """Serve ``app`` with uvicorn on a free port; yields its base URL; stops it on exit.
-    :class:`ServerStartError` when it cannot listen or does not start in ``start_timeout``."""
+    :class:`ServerStartError` when it cannot listen or does not start in ``start_timeout``; a
+    ``ResourceWarning`` when it has not stopped ``stop_timeout`` seconds after (an app that
+    never yields to its event loop: its thread goes on)."""
     import uvicorn
 
     try:
@@ -60,4 +67,11 @@ def serve_in_thread(
         yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=stop_timeout)
+        if thread.is_alive():  # an app that never yields keeps its thread (and a core) busy
+            warnings.warn(
+                f"the server on {host}:{port} did not stop within {stop_timeout:g} s; its "
+                "thread goes on",
+                ResourceWarning,
+                stacklevel=3,
+            )

@@ -4,6 +4,8 @@ reference server passes every check of every scenario."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from typing import Any
 
 import httpx
@@ -137,6 +139,26 @@ def test_a_server_that_cannot_start_is_a_tool_error() -> None:
         serve_in_thread(create_app(), host="203.0.113.1"),
     ):
         pass  # pragma: no cover
+
+
+def test_a_server_that_does_not_stop_says_so() -> None:
+    """An app that blocks its event loop keeps the server's thread past the stop: a warning
+    (an error under pytest), not a thread spinning unseen for the rest of the suite."""
+
+    async def blocking(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        time.sleep(2)  # blocks the loop: the server cannot stop meanwhile
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with (
+        pytest.warns(ResourceWarning, match=r"did not stop within 0\.2 s"),
+        serve_in_thread(blocking, stop_timeout=0.2) as url,
+        contextlib.suppress(httpx.HTTPError),
+    ):
+        httpx.get(url, timeout=0.3)
+    time.sleep(2)  # the blocked request ends; the thread with it
 
 
 @pytest.mark.parametrize("name", sorted(n for n, f in FAULTS.items() if f.starves))
