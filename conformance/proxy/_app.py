@@ -38,7 +38,7 @@ from .._util import is_sse_media_type
 from ..checks import check_exchange
 from ..exchange import EventSource, Exchange, Request, Response, Timings
 from ..report import build_report, write_all
-from ..runner import Case, Transport, curl_command, scrub
+from ..runner import Case, Decoder, Transport, curl_command, scrub
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
@@ -159,24 +159,6 @@ def _matcher(operations: tuple[Operation, ...]) -> Callable[[str, str], Operatio
         return None
 
     return match
-
-
-class _Gunzip:
-    """Decodes the kept copy of a compressed answer (gzip, deflate); others are not judged."""
-
-    def __init__(self, encoding: str) -> None:
-        encoding = encoding.strip().lower()
-        self.decoder = (
-            zlib.decompressobj(16 + zlib.MAX_WBITS)
-            if encoding in ("gzip", "x-gzip")
-            else zlib.decompressobj()
-            if encoding == "deflate"
-            else None
-        )
-        self.unsupported = encoding not in ("", "identity") and self.decoder is None
-
-    def __call__(self, data: bytes) -> bytes:
-        return self.decoder.decompress(data) if self.decoder is not None else data
 
 
 def create_proxy_app(
@@ -320,9 +302,10 @@ def create_proxy_app(
             return
         to_headers = time.perf_counter() - started
         kept: list[bytes] = []
-        size = 0
-        decode = _Gunzip(response.headers.get("content-encoding", ""))
-        truncated = decode.unsupported
+        # the kept copy, decoded (gzip, deflate) within max_bytes however small the input (a
+        # gzip bomb inflates no further); another encoding is forwarded, not judged
+        decoder = Decoder(response.headers.get("content-encoding", ""), max_bytes)
+        truncated = decoder.unsupported
         first = last = None
         gap = 0.0
         gone = asyncio.create_task(_disconnected(receive))  # the client may leave mid-answer
@@ -351,15 +334,14 @@ def create_proxy_app(
                 gap = max(gap, now - last) if last is not None else gap
                 last = now
                 try:
-                    data = decode(piece)
+                    data, over = decoder.feed(piece)
                 except zlib.error:
                     truncated = True
                     continue
-                if size + len(data) > max_bytes:
+                if over:
                     truncated = True
                     continue
                 kept.append(data)
-                size += len(data)
             else:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except (httpx.HTTPError, OSError) as exc:

@@ -21,6 +21,7 @@ from ._run import RunConfig, RunResult, RunWatch, describe_plan, plan_cases, run
 from ._select import PHASES, needed_by, parse_phases, select_checks, select_operations
 from ._send import (
     API_KEY_VARIABLE,
+    Decoder,
     Header,
     Limits,
     Transport,
@@ -36,6 +37,7 @@ __all__ = [
     "MODALITIES",
     "PHASES",
     "Case",
+    "Decoder",
     "Header",
     "Limits",
     "Preflight",

@@ -28,6 +28,7 @@ from ._cases import Case
 
 __all__ = [
     "API_KEY_VARIABLE",
+    "Decoder",
     "Header",
     "Limits",
     "TargetUnreachable",
@@ -152,7 +153,7 @@ def join_url(base_url: str, path: str) -> str:
     return str(joined.copy_with(query=query or None))
 
 
-class _Decoder:
+class Decoder:
     """Content-Encoding decoding that never produces more than ``limit`` bytes in all, however
     small the compressed input (httpx's decoders inflate a gzip bomb in one call)."""
 
@@ -382,7 +383,7 @@ def _over_total(limits: Limits) -> str:
 async def _read_body(response: httpx.Response, reading: _Reading, limits: Limits) -> None:
     """Read and decode the body into ``reading.parts`` until it ends or a limit is hit (then
     ``reading.interrupted`` says which)."""
-    decoder = _Decoder(response.headers.get("content-encoding", ""), limits.max_bytes)
+    decoder = Decoder(response.headers.get("content-encoding", ""), limits.max_bytes)
     if decoder.unsupported:
         reading.interrupted = (
             f"the body has Content-Encoding {response.headers['content-encoding']!r}, "
