@@ -283,7 +283,7 @@ def create_proxy_app(
             for k, v in scope["headers"]
             if k.decode("latin-1").lower() not in HOP_BY_HOP | {"host", "content-length"}
         ]
-        secrets = _secrets(headers, auth_header)
+        secrets = _secrets(headers, auth_header) + _query_secrets(query)
         with state.lock:
             state.forwarded += 1
             number = state.forwarded
@@ -424,6 +424,18 @@ def _model_of(body: bytes) -> str | None:
     return model if isinstance(model, str) else None
 
 
+#: Query parameters that carry a key (Gemini's ``key``, Azure-style ``api-key``, OAuth tokens).
+SECRET_QUERY = frozenset({"key", "api-key", "api_key", "apikey", "token", "access_token"})
+
+
+def _query_secrets(query: bytes) -> tuple[str, ...]:
+    from urllib.parse import parse_qsl, quote
+
+    found = [v for k, v in parse_qsl(query.decode("latin-1")) if k.lower() in SECRET_QUERY]
+    # as sent (percent-encoded) and as read
+    return tuple(s for v in found for s in {v, quote(v, safe="")} if len(s) >= 6)
+
+
 def _secrets(headers: list[tuple[str, str]], auth_header: str) -> tuple[str, ...]:
     out = []
     for name, value in headers:
@@ -448,6 +460,9 @@ def _exchange(
     interrupted: str | None,
     transport: Transport,
 ) -> Exchange:
+    # a key in the query (``?key=...``) is kept out of the URL and the replay too
+    url = scrub(url.encode("latin-1", "replace"), secrets).decode("latin-1")
+    path = scrub(path.encode("latin-1", "replace"), secrets).decode("latin-1")
     try:
         parsed: Any = json.loads(body) if body else None
     except ValueError:

@@ -321,3 +321,22 @@ def test_a_slow_client_slows_the_upstream_and_a_long_answer_is_kept_in_part(
         time.sleep(0.5)
         assert upstream.sent == stopped, "the proxy kept reading after its client left"
     assert "1 kept only in part (the size limit)" in report["run"]["notes"][0]
+
+
+def test_a_key_in_the_query_is_never_kept(tmp_path: Path) -> None:
+    secret = "sk-in-the-query-123456"
+    with proxied(report_dir=tmp_path) as (url, _upstream, state):
+        answer = httpx.post(
+            f"{url}/chat/completions?key={secret}",
+            json={"model": "deepseek-chat", "messages": HI, "max_tokens": 4},
+            headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"},
+            timeout=30,
+        )
+        assert answer.status_code == 200  # forwarded as sent
+        state.settle()
+        state.flush()
+    report = read_report(str(tmp_path))
+    assert report["summary"]["exchanges"] == 1
+    for written in tmp_path.iterdir():
+        text = written.read_text(errors="replace")
+        assert secret not in text and DEFAULT_API_KEY not in text, written.name
