@@ -397,6 +397,37 @@ class _Evidence:
         return {**self.kept, **dict(self.last)}
 
 
+def _rule_groups(
+    rules: list[tuple[str, Any]], gone: set[str]
+) -> tuple[list[tuple[str, Any]], list[tuple[str, list[tuple[str, Any]]]]]:
+    """The rules fed every chunk, and the others grouped by their needle (``only_if``): a
+    needle is looked for once per chunk however many rules share it. Rules with nothing to say
+    per chunk (their ``on_chunk`` is the base one) and the ``gone`` ones (they skipped or
+    erred mid-stream) are left out. The hot path is once per rule per
+    chunk: bound methods, grouped."""
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    for check_id, rule in rules:
+        if type(rule).on_chunk is not RuleBase.on_chunk and check_id not in gone:
+            needle = getattr(rule, "only_if", None) or ""
+            groups.setdefault(needle, []).append((check_id, rule.on_chunk))
+    always = groups.pop("", [])
+    return always, list(groups.items())
+
+
+def _feed_rules(members: list[tuple[str, Any]], chunk: Chunk, collector: _Collector) -> None:
+    for check_id, on_chunk in members:
+        try:
+            found = on_chunk(chunk)
+        except SkipCheck as exc:
+            collector.skip(check_id, str(exc))
+            continue
+        except Exception as exc:
+            collector.error(check_id, exc)
+            continue
+        if found:  # an empty tuple or list: nothing to record (the common case)
+            collector.add(check_id, iter(found))
+
+
 def _check_stream(
     ctx: CheckContext, events: EventSource, checks: list[Check], collector: _Collector
 ) -> tuple[int, dict[int, str]]:
@@ -410,15 +441,8 @@ def _check_stream(
     accumulator = _Accumulator()
     ctx.partial = accumulator.summary
     evidence = _Evidence()
-    # Rules with nothing to say per chunk (their on_chunk is the base one) are not called; a
-    # rule with a needle (``only_if``) only for chunks whose data contains it. The loop is the
-    # hot path (once per rule per chunk): bound methods, and an empty needle for "always".
-    active = [
-        (check_id, rule.on_chunk, getattr(rule, "only_if", None) or "")
-        for check_id, rule in rules
-        if type(rule).on_chunk is not RuleBase.on_chunk
-    ]
-
+    gone: set[str] = set()  # rules that skipped or erred mid-stream: fed no more
+    always, needled = _rule_groups(rules, gone)
     chunks = 0
     feed = accumulator.feed
     observe = evidence.observe
@@ -429,22 +453,14 @@ def _check_stream(
         feed(chunk)
         before = collector.total
         text = chunk.data
-        for check_id, on_chunk, needle in active:
-            if needle not in text:
-                continue
-            try:
-                found = on_chunk(chunk)
-            except SkipCheck as exc:
-                collector.skip(check_id, str(exc))
-                continue
-            except Exception as exc:
-                collector.error(check_id, exc)
-                continue
-            if found:  # an empty tuple or list: nothing to record (the common case)
-                collector.add(check_id, iter(found))
+        _feed_rules(always, chunk, collector)
+        for needle, members in needled:
+            if needle in text:
+                _feed_rules(members, chunk, collector)
         if collector.dropped:
-            active = [r for r in active if r[0] not in collector.dropped]
+            gone |= collector.dropped
             collector.dropped.clear()
+            always, needled = _rule_groups(rules, gone)
         if collector.total > before or chunk.index < EVIDENCE_FIRST_EVENTS:
             observe(chunk.index, text, collector.total > before)
         else:  # the hot path of _Evidence.observe, inline

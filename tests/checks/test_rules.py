@@ -413,3 +413,32 @@ def test_no_response_fails_only_completeness(deepseek: Any) -> None:
         for k, o in result.outcomes.items()
         if k != "HTTP-COMPLETE-001"
     )
+
+
+def test_a_stream_rule_that_skips_or_errs_mid_stream_is_fed_no_more(
+    deepseek: Any, monkeypatch: Any
+) -> None:
+    from conformance.checks import SkipCheck
+
+    calls: dict[str, int] = {"STREAM-CONSTANT-001": 0, "STREAM-ROLE-002": 0}
+
+    def patched(check_id: str, raise_: Callable[[], Exception]) -> None:
+        check = CHECKS[check_id]
+
+        class Rule(check.rule):  # type: ignore[name-defined, misc]
+            def on_chunk(self, chunk: Any) -> Any:
+                calls[check_id] += 1
+                raise raise_()
+
+        monkeypatch.setitem(CHECKS, check_id, dataclasses.replace(check, rule=Rule))
+
+    patched("STREAM-CONSTANT-001", lambda: RuntimeError("bug"))  # fed every chunk
+    patched("STREAM-ROLE-002", lambda: SkipCheck("enough"))  # fed chunks with "role" only
+    extra = chunk({"role": "assistant", "content": "x"})
+    raw = sse([*clean_chunks()[:1], extra, extra, *clean_chunks()[1:]])
+    result = run(deepseek, stream_exchange(raw=raw))
+    assert calls == {"STREAM-CONSTANT-001": 1, "STREAM-ROLE-002": 1}
+    assert result.outcomes["STREAM-CONSTANT-001"].status == "error"
+    assert result.outcomes["STREAM-ROLE-002"].status == "skip"
+    assert result.outcomes["STREAM-ROLE-002"].reason == "enough"
+    assert result.outcomes["STREAM-FINISH-001"].status == "pass"
