@@ -46,6 +46,19 @@ class SSEEvent:
     retry: int | None = None
 
 
+#: An event as the parser makes it: (index, offset, data, event, id, retry), the fields of
+#: :class:`SSEEvent` in order. :meth:`SSEParser.feed` returns SSEEvents; the checks' driver
+#: reads these tuples (:meth:`SSEParser.feed_fields`): building a tuple costs about a tenth of
+#: a keyword-only SSEEvent (0.03 us against 0.3 us), once per event of a long stream.
+EventFields = tuple[int, int, str, str, "str | None", "int | None"]
+
+
+def _events(fields: list[EventFields]) -> list[SSEEvent]:
+    return [
+        SSEEvent(index=i, offset=o, data=d, event=e, id=x, retry=r) for i, o, d, e, x, r in fields
+    ]
+
+
 @dataclass(kw_only=True, slots=True)
 class Framing:
     """What the byte stream looked like, beyond its events."""
@@ -82,6 +95,16 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Parse ``chunk`` and return the events it completed (possibly none)."""
+        return _events(self.feed_fields(chunk))
+
+    def close(self) -> list[SSEEvent]:
+        """End of stream: a final line without a line ending still counts as a line, but an event
+        without its terminating blank line is discarded (and recorded as
+        ``framing.unterminated_tail``), as WHATWG requires."""
+        return _events(self.close_fields())
+
+    def feed_fields(self, chunk: bytes) -> list[EventFields]:
+        """:meth:`feed`, each event as its :data:`EventFields` tuple."""
         if self._closed:
             raise SSEParserClosed("cannot feed an SSE parser after close()")
         self.framing.bytes_total += len(chunk)
@@ -96,10 +119,8 @@ class SSEParser:
                 self._buffer_offset += len(_BOM)
         return self._drain(final=False)
 
-    def close(self) -> list[SSEEvent]:
-        """End of stream: a final line without a line ending still counts as a line, but an event
-        without its terminating blank line is discarded (and recorded as
-        ``framing.unterminated_tail``), as WHATWG requires."""
+    def close_fields(self) -> list[EventFields]:
+        """:meth:`close`, each event as its :data:`EventFields` tuple."""
         if self._closed:
             return []
         self._closed = True
@@ -121,10 +142,10 @@ class SSEParser:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _drain(self, *, final: bool) -> list[SSEEvent]:
+    def _drain(self, *, final: bool) -> list[EventFields]:
         if b"\r" not in self._buffer:
             return self._drain_lf()
-        events: list[SSEEvent] = []
+        events: list[EventFields] = []
         buf = self._buffer
         pos = 0
         while True:
@@ -144,14 +165,14 @@ class SSEParser:
             self._buffer_offset += pos
         return events
 
-    def _drain_lf(self) -> list[SSEEvent]:
+    def _drain_lf(self) -> list[EventFields]:
         """The common case, LF line endings only: one ``split`` instead of a search per line."""
         buf = self._buffer
         end = buf.rfind(b"\n")
         if end < 0:
             return []
         self.framing.line_endings.add("LF")
-        events: list[SSEEvent] = []
+        events: list[EventFields] = []
         offset = self._buffer_offset
         lines = bytes(buf[:end]).split(b"\n")
         last = len(lines) - 1
@@ -175,12 +196,7 @@ class SSEParser:
                     pass  # the line by line path records where
                 else:
                     events.append(
-                        SSEEvent(
-                            index=self._index,
-                            offset=offset,
-                            data=value,
-                            id=self._last_event_id,
-                        )
+                        (self._index, offset, value, "message", self._last_event_id, None)
                     )
                     self._index += 1
                     skip = True
@@ -209,7 +225,7 @@ class SSEParser:
         self._buffer_offset += end + 1
         return events
 
-    def _line(self, raw: bytes, offset: int) -> SSEEvent | None:
+    def _line(self, raw: bytes, offset: int) -> EventFields | None:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -243,7 +259,7 @@ class SSEParser:
             self.framing.unknown_fields.add(name)
         return None
 
-    def _dispatch(self) -> SSEEvent | None:
+    def _dispatch(self) -> EventFields | None:
         offset = self._event_offset
         self._event_offset = None
         self._pending_lines.clear()
@@ -252,13 +268,13 @@ class SSEParser:
                 self.framing.discarded_empty_events += 1
             self._event_type = ""
             return None
-        event = SSEEvent(
-            index=self._index,
-            offset=offset if offset is not None else 0,
-            data="\n".join(self._data),
-            event=self._event_type or "message",
-            id=self._last_event_id,
-            retry=self._retry,
+        event = (
+            self._index,
+            offset if offset is not None else 0,
+            "\n".join(self._data),
+            self._event_type or "message",
+            self._last_event_id,
+            self._retry,
         )
         self._index += 1
         self._data = []

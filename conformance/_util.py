@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -23,6 +23,7 @@ __all__ = [
     "media_type_base",
     "pointer_of",
     "strict_json",
+    "strict_json_fast",
     "write_text_atomic",
 ]
 
@@ -98,6 +99,10 @@ try:
     import orjson as _orjson
 except ImportError:  # pragma: no cover - orjson is a dependency; this keeps it optional
     _orjson = None
+
+#: orjson's ``loads`` itself, for a hot path that checks ``len(text) <= ORJSON_MAX`` and
+#: falls back to :func:`strict_json` on ``ValueError`` (one Python call less per chunk).
+strict_json_fast: Callable[[str | bytes], Any] = strict_json if _orjson is None else _orjson.loads
 
 
 def _umask() -> int:

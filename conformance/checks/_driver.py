@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .._util import is_int, strict_json
+from .._util import ORJSON_MAX, is_int, strict_json, strict_json_fast
 from .._vocab import Status
 from ..exchange import NO_RESPONSE
 from ._base import (
@@ -24,6 +24,7 @@ from ._base import (
 )
 
 if TYPE_CHECKING:
+    from .._sse import EventFields
     from ..contract import Contract, Operation
     from ..exchange import EventSource, Exchange
 
@@ -122,18 +123,19 @@ class _Accumulator:
         payload = chunk.payload
         if type(payload) is not dict:
             return
+        summary = self.summary
         if payload.get("usage") is not None:
-            self.summary.usage = payload["usage"]
-            self.summary.usage_chunk = chunk.index
-        choices = self.summary.choices
-        self.summary.deltas += len(chunk.choices)
+            summary.usage = payload["usage"]
+            summary.usage_chunk = chunk.index
+        choices = summary.choices
+        summary.deltas += len(chunk.choices)
         for position, choice in chunk.choices:
             index = choice.get("index")
             if type(index) is not int:
                 index = position
             entry = choices.get(index)
             if entry is None:
-                entry = self.summary.choice(index)
+                entry = summary.choice(index)
             finish = choice.get("finish_reason")
             if finish is not None:
                 entry.finish_reason = finish
@@ -145,12 +147,14 @@ class _Accumulator:
             content = delta.get("content")
             if type(content) is str:
                 part = self.parts.get((index, "content"))
-                if part is None:
+                if part:  # the hot path of _append, inline (content began before)
+                    part += content.encode("utf-8", "surrogatepass")
+                else:
                     self._append((index, "content"), content)
-                else:  # the hot path of _append, inline
-                    part += content.encode("utf-8", errors="surrogatepass")
-                if content and index not in self.summary.content_from:
-                    self.summary.content_from[index] = chunk.index
+                    if content and index not in summary.content_from:
+                        summary.content_from[index] = chunk.index
+                if len(delta) == 1:
+                    continue  # a delta with content alone (the hot path)
             reasoning = delta.get("reasoning_content")
             if type(reasoning) is str:
                 self._append((index, "reasoning_content"), reasoning)
@@ -234,29 +238,37 @@ class _Collector:
             self.error(check_id, exc)
 
 
-def _chunk(event: Any, sentinels: tuple[str, ...]) -> Chunk:
-    name = event.event or "message"
-    data = event.data
+def _chunk(fields: EventFields, sentinels: tuple[str, ...]) -> Chunk:
+    index, offset, data, name = fields[:4]
     if data in sentinels:
-        return Chunk(index=event.index, offset=event.offset, data=data, sentinel=True, event=name)
-    try:
-        payload = strict_json(data)
-    except ValueError as exc:
-        return Chunk(
-            index=event.index,
-            offset=event.offset,
-            data=event.data,
-            sentinel=False,
-            json_error=str(exc),
-            event=name,
-        )
+        return Chunk(index=index, offset=offset, data=data, sentinel=True, event=name)
+    try:  # strict_json, its common case inline (the hot path: once per chunk)
+        payload = strict_json_fast(data) if len(data) <= ORJSON_MAX else strict_json(data)
+    except ValueError:
+        try:
+            payload = strict_json(data)
+        except ValueError as exc:
+            return Chunk(
+                index=index,
+                offset=offset,
+                data=data,
+                sentinel=False,
+                json_error=str(exc),
+                event=name,
+            )
+    # Chunk.choices_of, its common case (one choice) inline
+    items = payload.get("choices") if type(payload) is dict else None
+    if type(items) is list and len(items) == 1 and type(items[0]) is dict:
+        choices: tuple[tuple[int, dict[str, Any]], ...] = ((0, items[0]),)
+    else:
+        choices = Chunk.choices_of(payload)
     return Chunk(
-        index=event.index,
-        offset=event.offset,
-        data=event.data,
+        index=index,
+        offset=offset,
+        data=data,
         sentinel=False,
         payload=payload,
-        choices=Chunk.choices_of(payload),
+        choices=choices,
         event=name,
     )
 
@@ -447,8 +459,8 @@ def _check_stream(
     feed = accumulator.feed
     observe = evidence.observe
     keep_last = evidence.last.append
-    for event in events:
-        chunk = _chunk(event, sentinels)
+    for fields in events.fields():
+        chunk = _chunk(fields, sentinels)
         chunks += 1
         feed(chunk)
         before = collector.total
