@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -411,9 +412,13 @@ class _Evidence:
 
 def _rule_groups(
     rules: list[tuple[str, Any]], gone: set[str]
-) -> tuple[list[tuple[str, Any]], list[tuple[str, list[tuple[str, Any]]]]]:
-    """The rules fed every chunk, and the others grouped by their needle (``only_if``): a
-    needle is looked for once per chunk however many rules share it. Rules with nothing to say
+) -> tuple[
+    list[tuple[str, Any]],
+    list[tuple[str, list[tuple[str, Any]]]],
+    Callable[[str], re.Match[str] | None],
+]:
+    """The rules fed every chunk, the others grouped by their needle (``only_if``), and a
+    search for any needle: a chunk is searched once however many rules have needles. Rules with nothing to say
     per chunk (their ``on_chunk`` is the base one) and the ``gone`` ones (they skipped or
     erred mid-stream) are left out. The hot path is once per rule per
     chunk: bound methods, grouped."""
@@ -423,21 +428,10 @@ def _rule_groups(
             needle = getattr(rule, "only_if", None) or ""
             groups.setdefault(needle, []).append((check_id, rule.on_chunk))
     always = groups.pop("", [])
-    return always, list(groups.items())
-
-
-def _feed_rules(members: list[tuple[str, Any]], chunk: Chunk, collector: _Collector) -> None:
-    for check_id, on_chunk in members:
-        try:
-            found = on_chunk(chunk)
-        except SkipCheck as exc:
-            collector.skip(check_id, str(exc))
-            continue
-        except Exception as exc:
-            collector.error(check_id, exc)
-            continue
-        if found:  # an empty tuple or list: nothing to record (the common case)
-            collector.add(check_id, iter(found))
+    # one search for every needle (half the time of one `in` per needle), then `in` on the
+    # rare chunk where one is found
+    pattern = re.compile("|".join(re.escape(n) for n in groups))
+    return always, list(groups.items()), pattern.search
 
 
 def _check_stream(
@@ -454,7 +448,7 @@ def _check_stream(
     ctx.partial = accumulator.summary
     evidence = _Evidence()
     gone: set[str] = set()  # rules that skipped or erred mid-stream: fed no more
-    always, needled = _rule_groups(rules, gone)
+    always, needled, any_needle = _rule_groups(rules, gone)
     chunks = 0
     feed = accumulator.feed
     observe = evidence.observe
@@ -465,14 +459,24 @@ def _check_stream(
         feed(chunk)
         before = collector.total
         text = chunk.data
-        _feed_rules(always, chunk, collector)
-        for needle, members in needled:
-            if needle in text:
-                _feed_rules(members, chunk, collector)
+        todo = always
+        if needled and any_needle(text) is not None:  # rare: a new list
+            todo = always + [m for needle, ms in needled if needle in text for m in ms]
+        for check_id, on_chunk in todo:
+            try:
+                found = on_chunk(chunk)
+            except SkipCheck as exc:
+                collector.skip(check_id, str(exc))
+                continue
+            except Exception as exc:
+                collector.error(check_id, exc)
+                continue
+            if found:  # an empty tuple or list: nothing to record (the common case)
+                collector.add(check_id, iter(found))
         if collector.dropped:
             gone |= collector.dropped
             collector.dropped.clear()
-            always, needled = _rule_groups(rules, gone)
+            always, needled, any_needle = _rule_groups(rules, gone)
         if collector.total > before or chunk.index < EVIDENCE_FIRST_EVENTS:
             observe(chunk.index, text, collector.total > before)
         else:  # the hot path of _Evidence.observe, inline
