@@ -1,15 +1,19 @@
 """The validating proxy's cost: added latency per chunk and throughput, beside direct traffic.
 
     python benchmarks/bench_proxy.py [--streams 16] [--chunks 200] [--rounds 3]
+        [--pace-ms 20 --pace-ms 2] [--pin]
 
-Three processes, so no one shares a GIL with another: an upstream that streams DeepSeek-shaped
-chat chunks, each stamped with the wall-clock time it was written (``time.time_ns()`` as the
-delta's content: a valid chunk, so the proxy's checks do their usual work), ``conformance
-proxy`` in front of it, and this client (httpx, ``--streams`` concurrent streams). Latency of a
-chunk: its arrival time here minus its stamp; the proxy's added latency is the proxied
-percentile minus the direct one. Two phases: paced (a chunk every 2 ms, as a model writes:
-latency) and unpaced (as fast as the upstream can: throughput, chunks/s over all streams).
-``--pin`` puts the proxy (and its check worker) on a CPU of its own and the load on the others.
+Four processes, so no one shares a GIL with another: an upstream (uvicorn, like the reference
+server) that streams DeepSeek-shaped chat chunks, each stamped with the wall-clock time it was
+written (``time.time_ns()`` as the delta's content: a valid chunk, so the proxy's checks do
+their usual work); ``conformance proxy`` in front of it; a bare byte relay in front of it too
+(the floor: what any user-space hop costs here); and this client, ``--streams`` concurrent
+users each streaming ``--rounds`` answers. Latency of a chunk: its arrival time here minus its
+stamp; "added" is the proxied (or relayed) percentile minus the direct one. Paced phases
+(``--pace-ms``: a chunk every N ms per stream, the users' chunks spread over that interval)
+measure latency; the unpaced one (as fast as the upstream writes) throughput, chunks/s over all
+streams. CPU per chunk of each process is read from /proc. ``--pin`` puts the proxy (and its
+check worker) on a CPU of its own and the load on the others.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -88,39 +93,91 @@ def _pin(cpus: set[int]) -> Any:
     return pin
 
 
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """User + system CPU seconds of ``pid`` and of each of its children (the check worker)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for name, each in (("proxy", pid), *(("worker", int(c)) for c in children)):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-async def one_stream(client: httpx.AsyncClient, url: str, chunks: int) -> list[float]:
-    latencies = []
-    body = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
-    body["max_tokens"] = chunks
-    async with client.stream("POST", url + "/chat/completions", json=body) as response:
-        async for line in response.aiter_lines():
-            if line.startswith("data: {"):
-                now = time.time_ns()
-                stamp = int(json.loads(line[6:])["choices"][0]["delta"]["content"])
-                latencies.append((now - stamp) / 1e6)
+#: A chunk's stamp, as the upstream writes it (the delta's content: time.time_ns()).
+STAMP = re.compile(rb'"content": "(\d+)"')
+
+
+async def one_stream(url: str, chunks: int) -> list[float]:
+    """One streamed request; the latency of each chunk: when the line carrying it arrived
+    minus its stamp. The client is lean on purpose (a socket, a regex over the raw bytes,
+    like wrk rather than an SDK): what it spends per chunk is CPU the two cores cannot give
+    the proxy, and an httpx client reading lines and parsing JSON took 115 us a chunk, more
+    than the proxy itself. Chunked transfer coding needs no decoding to find the stamps."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    body = json.dumps(
+        {
+            "model": "m",
+            "messages": [{"role": "user", "content": "Hi"}],
+            "stream": True,
+            "max_tokens": chunks,
+        }
+    ).encode()
+    writer.write(
+        b"POST /chat/completions HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (host.encode(), len(body), body)
+    )
+    latencies: list[float] = []
+    tail = b""
+    try:
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                break
+            now = time.time_ns()
+            buffer = tail + data
+            cut = buffer.rfind(b"\n") + 1  # complete lines only; the rest waits
+            complete, tail = buffer[:cut], buffer[cut:]
+            latencies += [(now - int(m[1])) / 1e6 for m in STAMP.finditer(complete)]
+            if b"data: [DONE]" in complete:
+                break
+    finally:
+        writer.close()
     return latencies
 
 
-async def phase(url: str, streams: int, chunks: int, rounds: int) -> tuple[list[float], float]:
-    latencies: list[float] = []
-    total = 0
-    started = time.perf_counter()
-    limits = httpx.Limits(max_connections=streams * 2)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+async def phase(
+    url: str, streams: int, chunks: int, rounds: int, stagger_s: float = 0.0
+) -> tuple[list[float], float]:
+    """``streams`` concurrent users, each streaming ``rounds`` answers one after the other.
+    With ``stagger_s``, user k starts k * stagger_s later: requests then arrive spread over
+    time, as from independent users, instead of sixteen at the same instant every round (a
+    burst of request handling no real traffic has; it was most of the proxied p99)."""
+
+    async def user(k: int) -> list[float]:
+        await asyncio.sleep(k * stagger_s)
+        out: list[float] = []
         for _ in range(rounds):
-            results = await asyncio.gather(
-                *(one_stream(client, url, chunks) for _ in range(streams))
-            )
-            for result in results:
-                latencies += result
-                total += len(result)
-    return latencies, total / (time.perf_counter() - started)
+            out += await one_stream(url, chunks)
+        return out
+
+    started = time.perf_counter()
+    results = await asyncio.gather(*(user(k) for k in range(streams)))
+    latencies = [value for result in results for value in result]
+    return latencies, len(latencies) / (time.perf_counter() - started)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -136,6 +193,41 @@ def wait_up(url: str) -> None:
             return
         time.sleep(0.1)
     raise SystemExit(f"{url} did not start")
+
+
+async def relay(port: int, upstream: str) -> None:
+    """A bare byte relay (no HTTP, no checks): what any user-space proxy costs on this machine
+    at the least, the floor the proxy's added latency is compared with."""
+    host, up_port = upstream.removeprefix("http://").split(":")
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(host, int(up_port))
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    async with server:
+        await server.serve_forever()
+
+
+def start_relay(upstream: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve-relay", str(port), "--to", upstream],
+        preexec_fn=_pin(PROXY_CPUS),
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_up(url)
+    return process, url
 
 
 def start_upstream(delay_s: float) -> tuple[subprocess.Popen[bytes], str]:
@@ -175,17 +267,34 @@ def main() -> int:
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
+        "--pace-ms",
+        type=float,
+        action="append",
+        help="a chunk every N ms in each stream, one phase each (default: 20, a model writing "
+        "50 tokens/s, and 2, ten times that); an unpaced phase follows",
+    )
+    parser.add_argument(
         "--pin",
         action="store_true",
         help="the proxy on one CPU, the client and the upstream on the others",
     )
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--delay", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-relay", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--to", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
         import uvicorn
 
         uvicorn.run(upstream_app(args.delay), port=args.serve_upstream, log_level="error")
+        return 0
+    if args.serve_relay:
+        try:  # the event loop the proxy gets (uvicorn takes uvloop when it is installed)
+            import uvloop
+
+            uvloop.run(relay(args.serve_relay, args.to))
+        except ImportError:
+            asyncio.run(relay(args.serve_relay, args.to))
         return 0
     if args.pin:
         cpus = sorted(os.sched_getaffinity(0))
@@ -195,21 +304,42 @@ def main() -> int:
         LOAD_CPUS.update(cpus[:-1])
         os.sched_setaffinity(0, LOAD_CPUS)
     rows = []
-    for name, delay in (("paced (a chunk every 2 ms)", 0.002), ("unpaced", 0.0)):
+    phases = [(f"paced {ms:g} ms", ms / 1000) for ms in args.pace_ms or (20.0, 2.0)]
+    for name, delay in [*phases, ("unpaced", 0.0)]:
         upstream, upstream_url = start_upstream(delay)
         with tempfile.TemporaryDirectory() as reports:
             proxy, proxy_url = start_proxy(upstream_url, reports)
+            bare, relay_url = start_relay(upstream_url)
             try:
-                asyncio.run(phase(upstream_url, 2, 10, 1))  # warm-up, not measured
-                asyncio.run(phase(proxy_url, 2, 10, 1))
+                # warm-up, not measured: as many connections as the phase will use
+                asyncio.run(phase(upstream_url, args.streams, 10, 1))
+                asyncio.run(phase(proxy_url, args.streams, 10, 1))
+                asyncio.run(phase(relay_url, args.streams, 10, 1))
+                # users start spread over one answer's length, and their chunks spread over
+                # the pace (k/streams of it apart): independent streams, not a batch
+                stagger = delay * (args.chunks + 1) / args.streams
                 direct, direct_rate = asyncio.run(
-                    phase(upstream_url, args.streams, args.chunks, args.rounds)
+                    phase(upstream_url, args.streams, args.chunks, args.rounds, stagger)
                 )
+                relayed, relayed_rate = asyncio.run(
+                    phase(relay_url, args.streams, args.chunks, args.rounds, stagger)
+                )
+                cpu_before = {
+                    **cpu_seconds(proxy.pid),
+                    "upstream": cpu_seconds(upstream.pid)["proxy"],
+                    "client": time.process_time(),
+                }
                 proxied, proxied_rate = asyncio.run(
-                    phase(proxy_url, args.streams, args.chunks, args.rounds)
+                    phase(proxy_url, args.streams, args.chunks, args.rounds, stagger)
                 )
+                time.sleep(0.5)  # the last judgments
+                cpu_after = {
+                    **cpu_seconds(proxy.pid),
+                    "upstream": cpu_seconds(upstream.pid)["proxy"],
+                    "client": time.process_time(),
+                }
             finally:
-                for process in (proxy, upstream):
+                for process in (proxy, bare, upstream):
                     process.terminate()
                     process.wait(timeout=30)
             judged = json.loads((Path(reports) / "report.json").read_text())
@@ -223,10 +353,20 @@ def main() -> int:
                 "direct p99 ms": round(pct(direct, 0.99), 3),
                 "proxied p99 ms": round(pct(proxied, 0.99), 3),
                 "added p99 ms": round(pct(proxied, 0.99) - pct(direct, 0.99), 3),
+                "relay added p50 ms": round(pct(relayed, 0.5) - pct(direct, 0.5), 3),
+                "relay added p99 ms": round(pct(relayed, 0.99) - pct(direct, 0.99), 3),
+                "relayed / direct": round(relayed_rate / direct_rate, 2),
                 "direct chunks/s": round(direct_rate),
                 "proxied chunks/s": round(proxied_rate),
                 "proxied / direct": round(proxied_rate / direct_rate, 2),
                 "exchanges judged": judged["summary"]["exchanges"],
+                # CPU microseconds per proxied chunk: forwarding (the proxy) and checking
+                **{
+                    f"{name} CPU us/chunk": round(
+                        (cpu_after[name] - cpu_before.get(name, 0.0)) / len(proxied) * 1e6, 1
+                    )
+                    for name in cpu_after
+                },
                 "mean direct ms": round(statistics.mean(direct), 3),
             }
         )

@@ -340,3 +340,29 @@ def test_a_key_in_the_query_is_never_kept(tmp_path: Path) -> None:
     for written in tmp_path.iterdir():
         text = written.read_text(errors="replace")
         assert secret not in text and DEFAULT_API_KEY not in text, written.name
+
+
+def test_exchanges_that_end_together_are_judged_in_one_batch_and_all_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import concurrent.futures
+
+    import conformance.proxy._app as proxy_app
+
+    sizes: list[int] = []
+    judge_all = proxy_app._judge_all
+
+    def counting(batch: Any) -> Any:
+        sizes.append(len(batch))
+        return judge_all(batch)
+
+    monkeypatch.setattr(proxy_app, "_judge_all", counting)
+    monkeypatch.setattr(proxy_app, "JUDGE_BATCH_WAIT_S", 1.0)  # however slow the machine
+    with proxied(report_dir=tmp_path, judge_in="thread") as (url, _upstream, state):
+        client = _sdk(url)
+        with concurrent.futures.ThreadPoolExecutor(5) as pool:
+            list(pool.map(lambda _: _stream_bytes(client), range(5)))
+        state.settle()
+        report = state.report()
+    assert sizes == [5]
+    assert report["summary"]["exchanges"] == 5 and report["verdict"] == "pass"
