@@ -29,6 +29,7 @@ def live_report(
     build the report."""
     import dataclasses
 
+    from .exchange import redact_url
     from .report import build_report
     from .runner import run
 
@@ -55,7 +56,7 @@ def live_report(
         result.results,
         started_at=result.started_at,
         duration_s=result.duration_s,
-        base_url=None if embedded else config.base_url,
+        base_url=None if embedded else redact_url(config.base_url),
         model=result.model,
         seed=result.seed,
         fail_on="SHOULD" if strict else "MUST",

@@ -9,6 +9,7 @@ checked without holding its chunks.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,9 @@ __all__ = [
     "Timings",
     "Violation",
     "error_message",
+    "query_secrets",
     "redact_headers",
+    "redact_url",
 ]
 
 REDACTED = "[REDACTED]"
@@ -49,6 +52,32 @@ SECRET_HEADERS = frozenset(
 )
 
 
+#: Query parameters that carry a key (Gemini's ``key``, Azure-style ``api-key``, OAuth tokens):
+#: a base URL such as ``https://host/v1?key=...`` sends it with every request.
+SECRET_QUERY = frozenset({"key", "api-key", "api_key", "apikey", "token", "access_token"})
+_SECRET_PARAMETER = re.compile(
+    r"(?<=[?&])(" + "|".join(re.escape(n) for n in sorted(SECRET_QUERY)) + r")=([^&#]*)",
+    re.IGNORECASE,
+)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the value of each key-carrying query parameter replaced (``?key=[REDACTED]``):
+    what reports, messages and replays show of a URL."""
+    if "?" not in url:
+        return url
+    return _SECRET_PARAMETER.sub(lambda m: f"{m[1]}={REDACTED}", url)
+
+
+def query_secrets(url: str) -> tuple[str, ...]:
+    """The values of ``url``'s key-carrying query parameters (``url`` may be a bare query
+    string), as sent (percent-encoded) and as read, to scrub from what a server echoes."""
+    from urllib.parse import unquote_plus
+
+    found = [m[2] for m in _SECRET_PARAMETER.finditer(url if "?" in url else "?" + url)]
+    return tuple(s for v in found for s in dict.fromkeys((v, unquote_plus(v))) if s)
+
+
 def redact_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     """Headers with every secret value replaced (the scheme of an Authorization is kept)."""
     out = []
@@ -62,7 +91,8 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str],
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Request:
-    """A request as sent or recorded; make it with :meth:`create`, which redacts secrets."""
+    """A request as sent or recorded; make it with :meth:`create`, which redacts secrets (the
+    secret headers' values, and the URL's key-carrying query parameters)."""
 
     method: str = "POST"
     url: str | None = None
@@ -79,7 +109,12 @@ class Request:
         body: Any = None,
     ) -> Request:
         items = headers.items() if isinstance(headers, Mapping) else headers
-        return cls(method=method.upper(), url=url, headers=redact_headers(items), body=body)
+        return cls(
+            method=method.upper(),
+            url=None if url is None else redact_url(url),
+            headers=redact_headers(items),
+            body=body,
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -37,7 +37,7 @@ import httpx
 
 from .._util import is_sse_media_type
 from ..checks import check_exchange
-from ..exchange import EventSource, Exchange, Request, Response, Timings
+from ..exchange import EventSource, Exchange, Request, Response, Timings, query_secrets
 from ..report import build_report, write_all
 from ..runner import Case, Decoder, Transport, curl_command, scrub
 
@@ -317,7 +317,7 @@ def create_proxy_app(
             for k, v in scope["headers"]
             if k.decode("latin-1").lower() not in HOP_BY_HOP | {"host", "content-length"}
         ]
-        secrets = _secrets(headers, auth_header) + _query_secrets(query)
+        secrets = _secrets(headers, auth_header) + query_secrets(query.decode("latin-1"))
         with state.lock:
             state.forwarded += 1
             number = state.forwarded
@@ -465,18 +465,6 @@ def _model_of(body: bytes) -> str | None:
     except (ValueError, AttributeError):
         return None
     return model if isinstance(model, str) else None
-
-
-#: Query parameters that carry a key (Gemini's ``key``, Azure-style ``api-key``, OAuth tokens).
-SECRET_QUERY = frozenset({"key", "api-key", "api_key", "apikey", "token", "access_token"})
-
-
-def _query_secrets(query: bytes) -> tuple[str, ...]:
-    from urllib.parse import parse_qsl, quote
-
-    found = [v for k, v in parse_qsl(query.decode("latin-1")) if k.lower() in SECRET_QUERY]
-    # as sent (percent-encoded) and as read
-    return tuple(s for v in found for s in {v, quote(v, safe="")} if len(s) >= 6)
 
 
 def _secrets(headers: list[tuple[str, str]], auth_header: str) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ import httpx
 
 from .._errors import TargetRefused, TargetUnreachable, UsageError
 from .._util import is_json_media_type, strict_json
-from ..exchange import error_message
+from ..exchange import error_message, redact_url
 from ._cases import Case
 from ._send import Limits, Transport, join_url, send
 
@@ -52,11 +52,11 @@ def _refused(exchange: Exchange, url: str, *, keyless: bool) -> None:
             else "; check the key (and --base-url)"
         )
         raise TargetRefused(
-            f"the key was refused ({status} at {url}): {error_message(exchange.response)}{hint}"
+            f"the key was refused ({status} at {redact_url(url)}): {error_message(exchange.response)}{hint}"
         )
     if _is_html(exchange):
         raise TargetRefused(
-            f"{url} answered an HTML page (HTTP {status}), not an API; is --base-url the API's "
+            f"{redact_url(url)} answered an HTML page (HTTP {status}), not an API; is --base-url the API's "
             "base (e.g. https://api.example.com/v1)?"
         )
 
@@ -97,7 +97,7 @@ async def preflight(
     chosen = model or (models[0] if models else None)
     if chosen is None:
         raise UsageError(
-            f"{models_url} lists no model (HTTP {listed.response.status}); name one with --model"
+            f"{redact_url(models_url)} lists no model (HTTP {listed.response.status}); name one with --model"
         )
     probe = Case(
         name="preflight-completion",
@@ -116,7 +116,7 @@ async def preflight(
     if status == 404:
         root = join_url(base, "").split("?")[0]
         hint = "" if root.endswith("/v1") else f"; did you mean {root}/v1?"
-        raise TargetRefused(f"404 at {url}: {error_message(answered.response)}{hint}")
+        raise TargetRefused(f"404 at {redact_url(url)}: {error_message(answered.response)}{hint}")
     if status in (400, 404, 422) and "model" in error_message(answered.response).lower():
         listed_text = f" (GET /models lists: {', '.join(models[:10])})" if models else ""
         raise TargetRefused(

@@ -23,7 +23,16 @@ import httpx
 
 from .._errors import TargetUnreachable, UsageError
 from .._util import is_sse_media_type
-from ..exchange import REDACTED, EventSource, Exchange, Request, Response, Timings
+from ..exchange import (
+    REDACTED,
+    EventSource,
+    Exchange,
+    Request,
+    Response,
+    Timings,
+    query_secrets,
+    redact_url,
+)
 from ._cases import Case
 
 __all__ = [
@@ -218,7 +227,7 @@ def curl_command(case: Case, url: str, transport: Transport = Transport()) -> st
     parts += [
         "-X",
         case.method,
-        shlex.quote(url),
+        shlex.quote(redact_url(url)),
         "-H",
         shlex.quote("Content-Type: application/json"),
     ]
@@ -279,7 +288,7 @@ async def send(
         except _StaleConnection as exc:
             if attempt == limits.retries:
                 raise TargetUnreachable(
-                    f"{url}: the connection failed before a response ({exc}), {attempt + 1} "
+                    f"{redact_url(url)}: the connection failed before a response ({exc}), {attempt + 1} "
                     "times, on fresh connections too"
                 ) from None
             continue  # a pooled keep-alive connection the server had already closed
@@ -352,21 +361,23 @@ async def _attempt(
                 )
     except TimeoutError:
         if reading.status is None:
-            raise TargetUnreachable(f"{url}: no response within {limits.total:g} s") from None
+            raise TargetUnreachable(
+                f"{redact_url(url)}: no response within {limits.total:g} s"
+            ) from None
         reading.interrupted = _over_total(limits)
     except httpx.TimeoutException as exc:
         what = "connect" if isinstance(exc, httpx.ConnectTimeout) else "first byte"
         raise TargetUnreachable(
-            f"{url}: timed out waiting to {what} ({type(exc).__name__})"
+            f"{redact_url(url)}: timed out waiting to {what} ({type(exc).__name__})"
         ) from None
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
         if reading.status is None:
             # The connection failed before any byte of a response: a reused connection the
             # server had closed (uvicorn closes one after a 500). Not the server's answer.
             raise _StaleConnection(_describe(exc)) from None
-        raise TargetUnreachable(f"{url}: {_describe(exc)}") from None
+        raise TargetUnreachable(f"{redact_url(url)}: {_describe(exc)}") from None
     except httpx.HTTPError as exc:
-        raise TargetUnreachable(f"{url}: {_describe(exc)}") from None
+        raise TargetUnreachable(f"{redact_url(url)}: {_describe(exc)}") from None
     return _exchange(case, url, request, reading, api_key, transport), reading.retry
 
 
@@ -459,7 +470,7 @@ def _exchange(
     # What the request asked for decides how a success is read (a stream served with the wrong
     # Content-Type is still a stream, and HTTP-CONTENT-TYPE-001 says so); an error is a body.
     streamed = is_sse_media_type(content_type) or (case.stream and 200 <= status < 300)
-    secrets = transport.secrets(api_key)
+    secrets = transport.secrets(api_key) + query_secrets(url)
     body = scrub(b"".join(reading.parts), secrets)
     headers = tuple(
         (name, scrub(value.encode("latin-1", "replace"), secrets).decode("latin-1"))

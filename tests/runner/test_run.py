@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conformance.contract import load_contract
-from conformance.reference import FAULTS, create_app, serve_in_thread
+from conformance.reference import DEFAULT_API_KEY, FAULTS, create_app, serve_in_thread
 from conformance.report import OUTPUTS
 from conformance.runner import RunConfig, plan_cases
 from tests.helpers import cli, load_report, run_against
@@ -306,3 +306,53 @@ def test_an_unreadable_examples_database_is_one_line(tmp_path: Path) -> None:
     code, _, err = cli("run", "--examples-db", str(db), "--report-dir", str(tmp_path / "r"))
     assert code == 2 and f"examples database {db}: not readable" in err
     assert err.count("\n") == 2  # the embedded-server notice, then the error
+
+
+def _query_echoing_app() -> Any:
+    """The reference server (with a fault, so that failures carry replays) that writes the
+    request's query string back in a header."""
+    inner = create_app(faults=["no-done"])
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await inner(scope, receive, send)
+
+        async def echo(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message["headers"], (b"x-echo", scope["query_string"])]
+            await send(message)
+
+        return await inner(scope, receive, echo)
+
+    return app
+
+
+def test_a_key_in_the_base_url_query_is_redacted_everywhere(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("CONFORMANCE_API_KEY", DEFAULT_API_KEY)
+    secret = "q-SECRET/7c3b+x"
+    sent = "q-SECRET%2F7c3b%2Bx"  # percent-encoded, as it goes on the wire
+    with serve_in_thread(_query_echoing_app()) as url:
+        base = f"{url}?api-version=2024-10-21&key={sent}"
+        code, out, err = cli("run", "--base-url", base, "--report-dir", str(tmp_path), *FAST)
+    assert code == 1, out + err
+    report = load_report(tmp_path)
+    assert report["target"]["base_url"] == f"{url}?api-version=2024-10-21&key=[REDACTED]"
+    reproduce = [f["reproduce"] for c in report["checks"] for f in c["failures"]]
+    assert reproduce and all("api-version=2024-10-21&key=[REDACTED]" in r for r in reproduce)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert secret not in text and sent not in text, path
+    assert secret not in out + err and sent not in out + err
+
+
+def test_an_unreachable_base_url_says_so_without_its_key(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}/v1?key=sk-QUERY-SECRET-1234"
+    code, _, err = cli("run", "--base-url", base, "--report-dir", str(tmp_path))
+    assert code == 2, err
+    assert "sk-QUERY-SECRET-1234" not in err and "key=[REDACTED]" in err
