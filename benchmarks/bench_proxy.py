@@ -325,9 +325,11 @@ def main() -> int:
                 direct, direct_rate = asyncio.run(
                     phase(upstream_url, args.streams, args.chunks, args.rounds, stagger)
                 )
+                relay_before = cpu_seconds(bare.pid)["proxy"]
                 relayed, relayed_rate = asyncio.run(
                     phase(relay_url, args.streams, args.chunks, args.rounds, stagger)
                 )
+                relay_cpu = cpu_seconds(bare.pid)["proxy"] - relay_before
                 cpu_before = {
                     **cpu_seconds(proxy.pid),
                     "upstream": cpu_seconds(upstream.pid)["proxy"],
@@ -361,6 +363,7 @@ def main() -> int:
                 "relay added p50 ms": round(pct(relayed, 0.5) - pct(direct, 0.5), 3),
                 "relay added p99 ms": round(pct(relayed, 0.99) - pct(direct, 0.99), 3),
                 "relayed / direct": round(relayed_rate / direct_rate, 2),
+                "relay CPU us/chunk": round(relay_cpu / max(len(relayed), 1) * 1e6, 1),
                 "direct chunks/s": round(direct_rate),
                 "proxied chunks/s": round(proxied_rate),
                 "proxied / direct": round(proxied_rate / direct_rate, 2),
