@@ -418,10 +418,10 @@ def _rule_groups(
     Callable[[str], re.Match[str] | None],
 ]:
     """The rules fed every chunk, the others grouped by their needle (``only_if``), and a
-    search for any needle: a chunk is searched once however many rules have needles. Rules with nothing to say
-    per chunk (their ``on_chunk`` is the base one) and the ``gone`` ones (they skipped or
-    erred mid-stream) are left out. The hot path is once per rule per
-    chunk: bound methods, grouped."""
+    search for any needle: a chunk is searched once however many rules have needles. Rules
+    with nothing to say per chunk (their ``on_chunk`` is the base one) and the ``gone`` ones
+    (they skipped or erred mid-stream) are left out. This is the hot path (once per rule per
+    chunk): bound methods, grouped."""
     groups: dict[str, list[tuple[str, Any]]] = {}
     for check_id, rule in rules:
         if type(rule).on_chunk is not RuleBase.on_chunk and check_id not in gone:
