@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from conformance import UsageError
-from conformance.exchange import REDACTED, Request, read_exchanges, redact_headers
+from conformance.exchange import (
+    REDACTED,
+    Request,
+    query_secrets,
+    read_exchanges,
+    redact_headers,
+    redact_url,
+)
 from tests.checks.builders import clean_chunks, completion, sse
 from tests.helpers import CAPTURES
 
@@ -86,6 +93,31 @@ def test_secrets_are_redacted_when_a_request_is_made() -> None:
         ("A", "b"),
     )
     assert redact_headers([("Cookie", "s=1")]) == (("Cookie", REDACTED),)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "secrets"),
+    [
+        ("https://h/v1?key=sk-1", f"https://h/v1?key={REDACTED}", ("sk-1",)),
+        (  # other parameters kept, names case-insensitive, percent-encoded and decoded
+            "https://h/v1/x?api-version=1&API_KEY=a%2Fb+c&monkey=z#f",
+            f"https://h/v1/x?api-version=1&API_KEY={REDACTED}&monkey=z#f",
+            ("a%2Fb+c", "a/b c"),
+        ),
+        (
+            "https://h/v1?token=t&access_token=u",
+            f"https://h/v1?token={REDACTED}&access_token={REDACTED}",
+            ("t", "u"),
+        ),
+        ("https://h/v1?monkey=1&keys=2", "https://h/v1?monkey=1&keys=2", ()),
+        ("https://h/v1", "https://h/v1", ()),
+    ],
+)
+def test_a_key_in_a_url_query_is_redacted(url: str, shown: str, secrets: tuple[str, ...]) -> None:
+    assert redact_url(url) == shown
+    assert Request.create(url=url).url == shown
+    assert query_secrets(url) == secrets
+    assert query_secrets(url.partition("?")[2]) == secrets  # a bare query string too
 
 
 @pytest.mark.parametrize(
