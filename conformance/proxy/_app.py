@@ -187,7 +187,10 @@ def create_proxy_app(
     attribute is the :class:`ProxyState`; the report is written at shutdown (uvicorn's, on
     SIGINT or SIGTERM; ``on_exit`` is called then) and every ``flush_every`` checked
     exchanges. ``judge_in``: ``process`` (a worker process with its own copy of the contract:
-    the checks never hold the proxy's GIL, so they add no latency to a chunk) or ``thread``."""
+    the checks never hold the proxy's GIL, so they add no latency to a chunk) or ``thread``.
+    The worker is *spawned*, so, as with any spawned process, a script that calls this must
+    guard its entry point (``if __name__ == "__main__":``): the worker imports the script's
+    main module, and would run an unguarded script again."""
     state = ProxyState(
         contract=contract,
         upstream=upstream.rstrip("/"),
