@@ -570,7 +570,7 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import uvicorn
 
     from .contract import load_contract
-    from .proxy import create_proxy_app
+    from .proxy import UVICORN_OPTIONS, create_proxy_app
 
     if not args.upstream.startswith(("http://", "https://")):
         raise UsageError(f"--upstream {args.upstream!r} is not an http(s) URL")
@@ -604,6 +604,7 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=5,
+        **UVICORN_OPTIONS,
     )
     return EXIT_OK  # (after SIGINT or SIGTERM uvicorn ends the process by that signal)
 

@@ -3,6 +3,6 @@ checks every exchange of an operation the contract describes with the suite's ch
 
 from __future__ import annotations
 
-from ._app import ProxyState, create_proxy_app
+from ._app import UVICORN_OPTIONS, ProxyState, create_proxy_app
 
-__all__ = ["ProxyState", "create_proxy_app"]
+__all__ = ["UVICORN_OPTIONS", "ProxyState", "create_proxy_app"]

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from ..contract import Contract, Operation, Profile
     from ..report import Report
 
-__all__ = ["ProxyState", "create_proxy_app"]
+__all__ = ["UVICORN_OPTIONS", "ProxyState", "create_proxy_app"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -67,6 +67,15 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
+#: How uvicorn must serve the proxy: by default it adds its own ``Server`` and ``Date`` headers
+#: to every answer, beside the upstream's (a client saw both twice); and the proxy needs no
+#: X-Forwarded-* handling nor an access log line per request.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "server_header": False,
+    "date_header": False,
+    "proxy_headers": False,
+    "access_log": False,
+}
 #: The largest request body forwarded (a chat request is a few KB; 413 beyond).
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 #: Exchanges are handed to the checks in batches, sent this long after the first of a batch
@@ -184,7 +193,8 @@ def create_proxy_app(
     judge_in: str = "process",
 ) -> Any:
     """The proxy of ``upstream`` for ``contract``'s certified operations. Its ``state``
-    attribute is the :class:`ProxyState`; the report is written at shutdown (uvicorn's, on
+    attribute is the :class:`ProxyState`; serve it with :data:`UVICORN_OPTIONS` (or the
+    client gets uvicorn's own ``Server`` and ``Date`` headers too); the report is written at shutdown (uvicorn's, on
     SIGINT or SIGTERM; ``on_exit`` is called then) and every ``flush_every`` checked
     exchanges. ``judge_in``: ``process`` (a worker process with its own copy of the contract:
     the checks never hold the proxy's GIL, so they add no latency to a chunk) or ``thread``.

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,11 +28,13 @@ def serve_in_thread(
     host: str = "127.0.0.1",
     start_timeout: float = 20.0,
     stop_timeout: float = 10.0,
+    options: Mapping[str, Any] | None = None,
 ) -> Iterator[str]:
     """Serve ``app`` with uvicorn on a free port; yields its base URL; stops it on exit.
     :class:`ServerStartError` when it cannot listen or does not start in ``start_timeout``; a
     ``ResourceWarning`` when it has not stopped ``stop_timeout`` seconds after (an app that
-    never yields to its event loop: its thread goes on)."""
+    never yields to its event loop: its thread goes on). ``options``: more ``uvicorn.Config``
+    settings (the proxy's :data:`~conformance.proxy.UVICORN_OPTIONS`)."""
     import uvicorn
 
     try:
@@ -49,6 +51,7 @@ def serve_in_thread(
             log_level="error",
             lifespan="auto",  # an app that keeps resources (the proxy) closes them
             timeout_graceful_shutdown=1,
+            **(options or {}),
         )
     )
     thread = threading.Thread(target=server.run, name="conformance-reference", daemon=True)

@@ -21,7 +21,7 @@ import openai
 import pytest
 
 from conformance.contract import load_contract
-from conformance.proxy import create_proxy_app
+from conformance.proxy import UVICORN_OPTIONS, create_proxy_app
 from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
 from conformance.report import read_report
 from tests.helpers import ROOT, free_port
@@ -63,7 +63,7 @@ def proxied(
         app = create_proxy_app(
             contract=contract, upstream=upstream_url, report_dir=report_dir, judge_in=judge_in
         )
-        with serve_in_thread(app) as proxy_url:
+        with serve_in_thread(app, options=UVICORN_OPTIONS) as proxy_url:
             yield proxy_url, upstream, app.state
 
 
@@ -198,7 +198,12 @@ def test_sigterm_mid_run_leaves_a_valid_report(tmp_path: Path) -> None:
         _wait(f"http://127.0.0.1:{proxy_port}/models", deadline)
         client = _sdk(f"http://127.0.0.1:{proxy_port}")
         for _ in range(2):
-            client.chat.completions.create(model="deepseek-chat", messages=HI, max_tokens=4)
+            answer = client.chat.completions.with_raw_response.create(
+                model="deepseek-chat", messages=HI, max_tokens=4
+            )
+            # the command serves with UVICORN_OPTIONS: the upstream's Date and Server, once
+            names = [k for k, _ in answer.http_response.headers.multi_items()]
+            assert names.count("date") == 1 and names.count("server") == 1, names
         stream = client.chat.completions.create(
             model="deepseek-chat", messages=HI, stream=True, max_tokens=64
         )
@@ -366,3 +371,16 @@ def test_exchanges_that_end_together_are_judged_in_one_batch_and_all_counted(
         report = state.report()
     assert sizes == [5]
     assert report["summary"]["exchanges"] == 5 and report["verdict"] == "pass"
+
+
+def test_the_client_gets_the_upstream_headers_once_each(tmp_path: Path) -> None:
+    with proxied(report_dir=tmp_path) as (url, _upstream, _state):
+        upstream_url = _state.upstream
+        auth = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
+        direct = httpx.get(upstream_url + "/models", headers=auth, timeout=10)
+        through = httpx.get(url + "/models", headers=auth, timeout=10)
+    assert sorted(k for k, _ in through.headers.multi_items()) == sorted(
+        k for k, _ in direct.headers.multi_items()
+    )  # uvicorn's own Server and Date headers are not added beside the upstream's
+    assert through.headers["server"] == direct.headers["server"]
+    assert through.content == direct.content
