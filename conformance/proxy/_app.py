@@ -26,7 +26,7 @@ import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -327,8 +327,7 @@ def create_proxy_app(
                 break
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in scope["headers"]
-            if k.decode("latin-1").lower() not in HOP_BY_HOP | {"host", "content-length"}
+            for k, v in _end_to_end(scope["headers"], {"host", "content-length"})
         ]
         secrets = _secrets(headers, auth_header) + query_secrets(query.decode("latin-1"))
         with state.lock:
@@ -362,11 +361,7 @@ def create_proxy_app(
                 {
                     "type": "http.response.start",
                     "status": response.status_code,
-                    "headers": [
-                        (k, v)
-                        for k, v in response.headers.raw
-                        if k.decode("latin-1").lower() not in HOP_BY_HOP
-                    ],
+                    "headers": _end_to_end(response.headers.raw),
                 }
             )
             async for piece in response.aiter_raw():
@@ -470,6 +465,22 @@ async def _disconnected(receive: Receive) -> None:
     """Returns when the client has gone (ASGI ``http.disconnect``)."""
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+def _end_to_end(
+    headers: Iterable[tuple[bytes, bytes]], also: Collection[str] = ()
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` without the hop-by-hop ones: the fixed list, those the ``Connection``
+    header names (RFC 9110 section 7.6.1), and ``also``."""
+    items = list(headers)
+    named = {
+        token.strip().lower()
+        for k, v in items
+        if k.lower() == b"connection"
+        for token in v.decode("latin-1").split(",")
+    }
+    drop = HOP_BY_HOP | named | set(also)
+    return [(k, v) for k, v in items if k.decode("latin-1").lower() not in drop]
 
 
 def _model_of(body: bytes) -> str | None:

@@ -384,3 +384,25 @@ def test_the_client_gets_the_upstream_headers_once_each(tmp_path: Path) -> None:
     )  # uvicorn's own Server and Date headers are not added beside the upstream's
     assert through.headers["server"] == direct.headers["server"]
     assert through.content == direct.content
+
+
+def test_headers_a_connection_header_names_are_not_forwarded(tmp_path: Path) -> None:
+    seen: dict[str, str] = {}
+
+    async def upstream(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        seen.update({k.decode(): v.decode() for k, v in scope["headers"]})
+        headers = [(b"connection", b"keep-alive, X-Hop"), (b"x-hop", b"1"), (b"x-end", b"2")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with serve_in_thread(upstream) as upstream_url:
+        app = create_proxy_app(
+            contract=load_contract(), upstream=upstream_url, report_dir=tmp_path, judge_in="thread"
+        )
+        with serve_in_thread(app, options=UVICORN_OPTIONS) as url:
+            sent = {"Connection": "X-Drop", "X-Drop": "1", "X-Keep": "2"}
+            answer = httpx.get(url + "/nowhere", headers=sent, timeout=10)
+    assert "x-drop" not in seen and seen["x-keep"] == "2"  # RFC 9110 section 7.6.1
+    assert "x-hop" not in answer.headers and answer.headers["x-end"] == "2"
