@@ -570,6 +570,7 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import uvicorn
 
     from .contract import load_contract
+    from .exchange import redact_url
     from .proxy import UVICORN_OPTIONS, create_proxy_app
 
     if not args.upstream.startswith(("http://", "https://")):
@@ -593,7 +594,7 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     )
     checked = ", ".join(op.label for op in contract.certified_operations())
     out.write(
-        f"conformance proxy on http://{args.host}:{args.port} -> {args.upstream} "
+        f"conformance proxy on http://{args.host}:{args.port} -> {redact_url(args.upstream)} "
         f"(checking {checked}; reports in {args.report_dir} on exit)\n"
     )
     out.flush()

@@ -37,9 +37,17 @@ import httpx
 
 from .._util import is_sse_media_type
 from ..checks import check_exchange
-from ..exchange import EventSource, Exchange, Request, Response, Timings, query_secrets
+from ..exchange import (
+    EventSource,
+    Exchange,
+    Request,
+    Response,
+    Timings,
+    query_secrets,
+    redact_url,
+)
 from ..report import build_report, write_all
-from ..runner import Case, Decoder, Transport, curl_command, scrub
+from ..runner import Case, Decoder, Transport, curl_command, join_url, scrub
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
@@ -129,7 +137,8 @@ class ProxyState:
         with self.lock:
             results = list(self.results)
             notes = [
-                f"{self.forwarded} request(s) forwarded to {self.upstream}, {len(results)} "
+                f"{self.forwarded} request(s) forwarded to {redact_url(self.upstream)}, "
+                f"{len(results)} "
                 f"checked, {self.unclassified} of no operation of the contract (forwarded, not "
                 f"judged), {self.upstream_errors} upstream failure(s) (answered 502), "
                 f"{self.truncated} kept only in part (the size limit), {self.check_errors} "
@@ -141,7 +150,7 @@ class ProxyState:
             results,
             started_at=self.started_at,
             duration_s=time.perf_counter() - self.clock,
-            base_url=self.upstream,
+            base_url=redact_url(self.upstream),
             model=model,
             run={
                 "requests_sent": self.forwarded,
@@ -311,11 +320,9 @@ def create_proxy_app(
         path = scope.get("raw_path") or scope["path"].encode()
         path_text = scope["path"]
         query = scope.get("query_string") or b""
-        url = (
-            state.upstream
-            + path.decode("latin-1")
-            + ("?" + query.decode("latin-1") if query else "")
-        )
+        target = path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        # an upstream with a query of its own (?key=..., ?api-version=...) keeps it, after the path
+        url = join_url(state.upstream, target) if "?" in state.upstream else state.upstream + target
         body = bytearray()
         while True:
             message = await receive()
@@ -329,7 +336,11 @@ def create_proxy_app(
             (k.decode("latin-1"), v.decode("latin-1"))
             for k, v in _end_to_end(scope["headers"], {"host", "content-length"})
         ]
-        secrets = _secrets(headers, auth_header) + query_secrets(query.decode("latin-1"))
+        secrets = (
+            _secrets(headers, auth_header)
+            + query_secrets(query.decode("latin-1"))
+            + query_secrets(state.upstream)
+        )
         with state.lock:
             state.forwarded += 1
             number = state.forwarded

@@ -406,3 +406,39 @@ def test_headers_a_connection_header_names_are_not_forwarded(tmp_path: Path) -> 
             answer = httpx.get(url + "/nowhere", headers=sent, timeout=10)
     assert "x-drop" not in seen and seen["x-keep"] == "2"  # RFC 9110 section 7.6.1
     assert "x-hop" not in answer.headers and answer.headers["x-end"] == "2"
+
+
+def test_an_upstream_key_in_the_query_is_sent_and_never_kept(tmp_path: Path) -> None:
+    secret = "sk-UPSTREAM-SECRET-77"
+    queries: list[bytes] = []
+    inner = create_app()
+
+    async def upstream(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            queries.append(scope["query_string"])
+
+            async def echo(message: Any) -> None:  # a server that echoes the query
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message["headers"], (b"x-echo", scope["query_string"])]
+                await send(message)
+
+            return await inner(scope, receive, echo)
+        return await inner(scope, receive, send)
+
+    with serve_in_thread(upstream) as upstream_url:
+        app = create_proxy_app(
+            contract=load_contract(),
+            upstream=f"{upstream_url}/?api-version=1&key={secret}",
+            report_dir=tmp_path,
+            judge_in="thread",
+        )
+        with serve_in_thread(app, options=UVICORN_OPTIONS) as url:
+            _stream_bytes(_sdk(url))
+            app.state.settle()
+            app.state.flush()
+    assert queries[-1] == f"api-version=1&key={secret}".encode()  # sent, after the path
+    report = read_report(str(tmp_path))
+    assert report["summary"]["exchanges"] == 1 and report["verdict"] == "pass"
+    assert report["target"]["base_url"].endswith("?api-version=1&key=[REDACTED]")
+    for written in tmp_path.iterdir():
+        assert secret not in written.read_text(errors="replace"), written.name
