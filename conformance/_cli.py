@@ -331,13 +331,15 @@ def _transport(args: argparse.Namespace) -> Any:
     import os
     from pathlib import Path
 
+    from .exchange import redact_url
     from .runner import Transport, parse_header
 
     for flag, value in (("--cacert", args.cacert), ("--client-cert", args.client_cert)):
         if value and not Path(value).is_file():
             raise UsageError(f"{flag} {value!r}: no such file")
     if args.proxy and not args.proxy.startswith(("http://", "https://", "socks5://")):
-        raise UsageError(f"--proxy {args.proxy!r} is not an http(s) or socks5 URL")
+        shown = redact_url(args.proxy)
+        raise UsageError(f"--proxy {shown!r} is not an http(s) or socks5 URL")
     if not args.auth_header.strip() or ":" in args.auth_header:
         raise UsageError(f"--auth-header {args.auth_header!r} is not a header name")
     verify: bool | str = args.cacert or True
@@ -574,7 +576,7 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from .proxy import UVICORN_OPTIONS, create_proxy_app
 
     if not args.upstream.startswith(("http://", "https://")):
-        raise UsageError(f"--upstream {args.upstream!r} is not an http(s) URL")
+        raise UsageError(f"--upstream {redact_url(args.upstream)!r} is not an http(s) URL")
     if args.flush_every < 0:
         raise UsageError(f"--flush-every {args.flush_every} is negative")
     contract = load_contract(args.spec, profile=args.profile or (None if args.spec else "deepseek"))
@@ -939,7 +941,9 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             "flag out to check the embedded reference server"
         )
     if args.base_url and not args.base_url.startswith(("http://", "https://")):
-        raise UsageError(f"--base-url {args.base_url!r} is not an http(s) URL")
+        from .exchange import redact_url
+
+        raise UsageError(f"--base-url {redact_url(args.base_url)!r} is not an http(s) URL")
     contract = _load(args)
     contract.operation()  # the profile's operation is in the document
     limits = Limits(

@@ -13,9 +13,9 @@ from ._model import (
     Timings,
     Violation,
     error_message,
-    query_secrets,
     redact_headers,
     redact_url,
+    url_secrets,
 )
 from ._recorded import read_exchanges
 
@@ -29,9 +29,9 @@ __all__ = [
     "Timings",
     "Violation",
     "error_message",
-    "query_secrets",
     "read_exchanges",
     "redact_headers",
     "redact_url",
     "strict_json",
+    "url_secrets",
 ]

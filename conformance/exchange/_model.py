@@ -29,9 +29,9 @@ __all__ = [
     "Timings",
     "Violation",
     "error_message",
-    "query_secrets",
     "redact_headers",
     "redact_url",
+    "url_secrets",
 ]
 
 REDACTED = "[REDACTED]"
@@ -61,21 +61,31 @@ _SECRET_PARAMETER = re.compile(
 )
 
 
+#: The password of a URL's user information (``https://user:password@host/``).
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*):([^/?#@]*)@")
+
+
 def redact_url(url: str) -> str:
-    """``url`` with the value of each key-carrying query parameter replaced (``?key=[REDACTED]``):
+    """``url`` with its secrets replaced: the value of each key-carrying query parameter
+    (``?key=[REDACTED]``) and a password in its user information (``user:[REDACTED]@``):
     what reports, messages and replays show of a URL."""
-    if "?" not in url:
-        return url
-    return _SECRET_PARAMETER.sub(lambda m: f"{m[1]}={REDACTED}", url)
+    if "@" in url:
+        url = _USERINFO.sub(lambda m: f"{m[1]}:{REDACTED}@", url, count=1)
+    if "?" in url:
+        url = _SECRET_PARAMETER.sub(lambda m: f"{m[1]}={REDACTED}", url)
+    return url
 
 
-def query_secrets(url: str) -> tuple[str, ...]:
-    """The values of ``url``'s key-carrying query parameters (``url`` may be a bare query
-    string), as sent (percent-encoded) and as read, to scrub from what a server echoes."""
-    from urllib.parse import unquote_plus
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The secrets :func:`redact_url` hides in ``url`` (which may be a bare query string), as
+    sent (percent-encoded) and as read, to scrub from what a server echoes."""
+    from urllib.parse import unquote, unquote_plus
 
-    found = [m[2] for m in _SECRET_PARAMETER.finditer(url if "?" in url else "?" + url)]
-    return tuple(s for v in found for s in dict.fromkeys((v, unquote_plus(v))) if s)
+    userinfo = _USERINFO.match(url)
+    found = [userinfo[2]] if userinfo else []
+    query = url if "?" in url or "://" in url else "?" + url
+    found += [m[2] for m in _SECRET_PARAMETER.finditer(query)]
+    return tuple(s for v in found for s in dict.fromkeys((v, unquote(v), unquote_plus(v))) if s)
 
 
 def redact_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

@@ -43,8 +43,8 @@ from ..exchange import (
     Request,
     Response,
     Timings,
-    query_secrets,
     redact_url,
+    url_secrets,
 )
 from ..report import build_report, write_all
 from ..runner import Case, Decoder, Transport, curl_command, join_url, scrub
@@ -338,8 +338,8 @@ def create_proxy_app(
         ]
         secrets = (
             _secrets(headers, auth_header)
-            + query_secrets(query.decode("latin-1"))
-            + query_secrets(state.upstream)
+            + url_secrets(query.decode("latin-1"))
+            + url_secrets(state.upstream)
         )
         with state.lock:
             state.forwarded += 1

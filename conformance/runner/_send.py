@@ -30,8 +30,8 @@ from ..exchange import (
     Request,
     Response,
     Timings,
-    query_secrets,
     redact_url,
+    url_secrets,
 )
 from ._cases import Case
 
@@ -470,7 +470,7 @@ def _exchange(
     # What the request asked for decides how a success is read (a stream served with the wrong
     # Content-Type is still a stream, and HTTP-CONTENT-TYPE-001 says so); an error is a body.
     streamed = is_sse_media_type(content_type) or (case.stream and 200 <= status < 300)
-    secrets = transport.secrets(api_key) + query_secrets(url)
+    secrets = transport.secrets(api_key) + url_secrets(url)
     body = scrub(b"".join(reading.parts), secrets)
     headers = tuple(
         (name, scrub(value.encode("latin-1", "replace"), secrets).decode("latin-1"))

@@ -97,6 +97,10 @@ def test_unreachable_targets_are_one_line_and_exit_2(tmp_path: Path) -> None:
     ("argv", "line"),
     [
         (["run", "--base-url", "ftp://x"], "--base-url 'ftp://x' is not an http(s) URL"),
+        (
+            ["run", "--base-url", "ftp://x?key=sk-SECRET"],
+            "--base-url 'ftp://x?key=[REDACTED]' is not an http(s) URL",
+        ),
         (["run", "--workers", "0"], "--workers must be more than 0"),
         (["run", "--timeout", "-1"], "--timeout must be more than 0"),
         (["run", "--max-requests", "x"], "argument --max-requests: invalid int value"),

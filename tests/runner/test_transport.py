@@ -91,6 +91,10 @@ def test_extra_headers_and_the_query_reach_the_server_and_no_report(
         (["--cacert", "/nonexistent/ca.pem"], "--cacert '/nonexistent/ca.pem': no such file"),
         (["--client-cert", "/nonexistent/c.pem"], "--client-cert '/nonexistent/c.pem': no such"),
         (["--proxy", "ftp://p"], "--proxy 'ftp://p' is not an http(s) or socks5 URL"),
+        (  # a password in the URL is not repeated
+            ["--proxy", "ftp://me:pw-SECRET@p"],
+            "--proxy 'ftp://me:[REDACTED]@p' is not an http(s) or socks5 URL",
+        ),
         (["--auth-header", "a: b"], "--auth-header 'a: b' is not a header name"),
         (["-H", "X: $CONFORMANCE_UNSET_VARIABLE"], "the variable $CONFORMANCE_UNSET_VARIABLE"),
         (["--tls-verify", "maybe"], "--tls-verify: invalid choice: 'maybe'"),
