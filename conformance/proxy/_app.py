@@ -27,7 +27,14 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,6 +127,7 @@ class ProxyState:
     pending: list[Future[Any]] = field(default_factory=list)
     in_flight: int = 0
     queued: int = 0  # exchanges read, waiting for their batch to go to the checks
+    restarts: int = 0  # times the checks' process died and a new one took over
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until no exchange is in flight and every one read has been judged."""
@@ -143,6 +151,11 @@ class ProxyState:
                 f"judged), {self.upstream_errors} upstream failure(s) (answered 502), "
                 f"{self.truncated} kept only in part (the size limit), {self.check_errors} "
                 "check error(s)"
+                + (
+                    f"; the checks' process died and was restarted {self.restarts} time(s)"
+                    if self.restarts
+                    else ""
+                )
             ]
             model = self.models.most_common(1)[0][0] if self.models else None
         return build_report(
@@ -218,17 +231,19 @@ def create_proxy_app(
     )
     match = _matcher(contract.certified_operations())
     transport = Transport(auth_header=auth_header)
-    workers: Executor
-    if judge_in == "process":
-        workers = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_load_worker,
-            initargs=(contract.source, contract.profile),
-        )
-    else:
+
+    def new_workers() -> Executor:
+        if judge_in == "process":
+            return ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_load_worker,
+                initargs=(contract.source, contract.profile),
+            )
         _WORKER["contract"] = contract
-        workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-checks")
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-checks")
+
+    workers = [new_workers()]  # the current one: a new one when the checks' process died
     shared: dict[str, httpx.AsyncClient] = {}
 
     def upstream_client() -> httpx.AsyncClient:
@@ -251,8 +266,16 @@ def create_proxy_app(
             queue.clear()
         if not batch:
             return
+        items = [(parts, op) for parts, op, _ in batch]
         try:
-            future = workers.submit(_judge_all, [(parts, op) for parts, op, _ in batch])
+            try:
+                future = workers[0].submit(_judge_all, items)
+            except BrokenExecutor:  # the checks' process died (killed, out of memory...)
+                workers[0].shutdown(wait=False)
+                workers[0] = new_workers()
+                with state.lock:
+                    state.restarts += 1
+                future = workers[0].submit(_judge_all, items)
         except RuntimeError:  # shutting down: these are not judged
             with state.lock:
                 state.queued -= len(batch)
@@ -292,7 +315,7 @@ def create_proxy_app(
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 submit_queued()
-                workers.shutdown(wait=True)  # the exchanges already read get judged
+                workers[0].shutdown(wait=True)  # the exchanges already read get judged
                 if "client" in shared:
                     await shared["client"].aclose()
                 state.flush()

@@ -442,3 +442,23 @@ def test_an_upstream_key_in_the_query_is_sent_and_never_kept(tmp_path: Path) -> 
     assert report["target"]["base_url"].endswith("?api-version=1&key=[REDACTED]")
     for written in tmp_path.iterdir():
         assert secret not in written.read_text(errors="replace"), written.name
+
+
+def test_when_the_checks_process_dies_a_new_one_takes_over(tmp_path: Path) -> None:
+    import multiprocessing
+
+    with proxied(report_dir=tmp_path) as (url, _upstream, state):
+        client = _sdk(url)
+        _stream_bytes(client)
+        state.settle()
+        assert len(state.results) == 1
+        for child in multiprocessing.active_children():  # the checks' worker
+            child.kill()
+            child.join(timeout=10)
+        deadline = time.monotonic() + 60
+        while len(state.results) < 2 and time.monotonic() < deadline:
+            _stream_bytes(client)  # the first after the kill may be lost with the process
+            state.settle()
+        report = state.report()
+    assert len(state.results) >= 2 and state.restarts == 1
+    assert "restarted 1 time(s)" in report["run"]["notes"][0]
