@@ -100,6 +100,10 @@ MAX_REQUEST_BYTES = 16 * 1024 * 1024
 #: with no checks at all; benchmarks/RESULTS.md), and that CPU delays the other streams' chunks.
 JUDGE_BATCH_WAIT_S = 0.05
 JUDGE_BATCH_MAX = 64
+#: The kept copies waiting for the checks, in all (bytes): when the checks fall behind the
+#: traffic, an exchange beyond this is forwarded as ever but not judged, and counted, so the
+#: proxy's memory stays bounded however long the checks lag.
+MAX_BACKLOG_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
@@ -128,6 +132,8 @@ class ProxyState:
     in_flight: int = 0
     queued: int = 0  # exchanges read, waiting for their batch to go to the checks
     restarts: int = 0  # times the checks' process died and a new one took over
+    backlog_bytes: int = 0  # kept copies read and not judged yet
+    behind: int = 0  # exchanges not judged: the backlog was full
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until no exchange is in flight and every one read has been judged."""
@@ -154,6 +160,11 @@ class ProxyState:
                 + (
                     f"; the checks' process died and was restarted {self.restarts} time(s)"
                     if self.restarts
+                    else ""
+                )
+                + (
+                    f"; {self.behind} not judged: the checks fell behind the traffic"
+                    if self.behind
                     else ""
                 )
             ]
@@ -210,6 +221,7 @@ def create_proxy_app(
     auth_header: str = "Authorization",
     max_bytes: int = 8 * 1024 * 1024,
     timeout: float = 600.0,
+    max_backlog_bytes: int = MAX_BACKLOG_BYTES,
     client: httpx.AsyncClient | None = None,
     on_exit: Callable[[ProxyState], object] | None = None,
     judge_in: str = "process",
@@ -220,6 +232,8 @@ def create_proxy_app(
     SIGINT or SIGTERM; ``on_exit`` is called then) and every ``flush_every`` checked
     exchanges. ``judge_in``: ``process`` (a worker process with its own copy of the contract:
     the checks never hold the proxy's GIL, so they add no latency to a chunk) or ``thread``.
+    ``max_backlog_bytes``: the kept copies that may wait for the checks; beyond, exchanges are
+    forwarded but not judged (counted in the report's notes).
     The worker is *spawned*, so, as with any spawned process, a script that calls this must
     guard its entry point (``if __name__ == "__main__":``): the worker imports the script's
     main module, and would run an unguarded script again."""
@@ -257,7 +271,8 @@ def create_proxy_app(
             )
         return shared["client"]
 
-    queue: list[tuple[dict[str, Any], tuple[str, str], str | None]] = []
+    # (parts, operation, model, weight in bytes) of the exchanges waiting for their batch
+    queue: list[tuple[dict[str, Any], tuple[str, str], str | None, int]] = []
 
     def submit_queued() -> None:
         """Hand the queued exchanges to the checks, as one batch."""
@@ -266,7 +281,8 @@ def create_proxy_app(
             queue.clear()
         if not batch:
             return
-        items = [(parts, op) for parts, op, _ in batch]
+        items = [(parts, op) for parts, op, _, _ in batch]
+        weight = sum(w for *_, w in batch)
         try:
             try:
                 future = workers[0].submit(_judge_all, items)
@@ -279,18 +295,23 @@ def create_proxy_app(
         except RuntimeError:  # shutting down: these are not judged
             with state.lock:
                 state.queued -= len(batch)
+                state.backlog_bytes -= weight
             return
-        future.add_done_callback(lambda done: judged(done, [model for *_, model in batch]))
+        models = [model for _, _, model, _ in batch]
+        future.add_done_callback(lambda done: judged(done, models, weight))
         with state.lock:
             state.queued -= len(batch)
             state.pending = [f for f in state.pending if not f.done()] + [future]
 
-    def judged(future: Future[list[ExchangeResult | None]], models: list[str | None]) -> None:
+    def judged(
+        future: Future[list[ExchangeResult | None]], models: list[str | None], weight: int
+    ) -> None:
         try:
             results = future.result()
         except Exception:  # a crash of the checks' process never reaches a client
             results = [None] * len(models)
         with state.lock:
+            state.backlog_bytes -= weight
             before = len(state.results)
             for result, model in zip(results, models, strict=True):
                 if result is None:  # the checks crashed on this one
@@ -453,8 +474,15 @@ def create_proxy_app(
             interrupted=interrupted,
             transport=transport,
         )
+        weight = len(parts["kept"]) + len(body) + 1024
         with state.lock:
-            queue.append((parts, (operation.method, operation.path), _model_of(bytes(body))))
+            if state.backlog_bytes and state.backlog_bytes + weight > max_backlog_bytes:
+                state.behind += 1  # the checks fell behind: forwarded, not judged
+                return
+            state.backlog_bytes += weight
+            queue.append(
+                (parts, (operation.method, operation.path), _model_of(bytes(body)), weight)
+            )
             state.queued += 1
             size = len(queue)
         if size >= JUDGE_BATCH_MAX:

@@ -462,3 +462,39 @@ def test_when_the_checks_process_dies_a_new_one_takes_over(tmp_path: Path) -> No
         report = state.report()
     assert len(state.results) >= 2 and state.restarts == 1
     assert "restarted 1 time(s)" in report["run"]["notes"][0]
+
+
+def test_when_the_checks_fall_behind_exchanges_are_forwarded_not_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import conformance.proxy._app as proxy_app
+
+    release = threading.Event()
+    judge_all = proxy_app._judge_all
+
+    def slow(batch: Any) -> Any:
+        release.wait(timeout=60)
+        return judge_all(batch)
+
+    monkeypatch.setattr(proxy_app, "_judge_all", slow)
+    contract = load_contract()
+    upstream = Recorder(create_app())
+    with serve_in_thread(upstream) as upstream_url:
+        app = create_proxy_app(
+            contract=contract,
+            upstream=upstream_url,
+            report_dir=tmp_path,
+            judge_in="thread",
+            max_backlog_bytes=1,  # one exchange waiting fills it
+        )
+        with serve_in_thread(app, options=UVICORN_OPTIONS) as url:
+            client = _sdk(url)
+            received = [_stream_bytes(client) for _ in range(3)]
+            assert received == upstream.bodies  # every byte forwarded all the same
+            release.set()
+            app.state.settle()
+            report = app.state.report()
+    assert report["summary"]["exchanges"] == 1 and app.state.backlog_bytes == 0
+    assert "2 not judged: the checks fell behind the traffic" in report["run"]["notes"][0]
