@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.cookiejar
 import json
 import multiprocessing
 import os
@@ -233,7 +234,9 @@ def create_proxy_app(
     exchanges. ``judge_in``: ``process`` (a worker process with its own copy of the contract:
     the checks never hold the proxy's GIL, so they add no latency to a chunk) or ``thread``.
     ``max_backlog_bytes``: the kept copies that may wait for the checks; beyond, exchanges are
-    forwarded but not judged (counted in the report's notes).
+    forwarded but not judged (counted in the report's notes). A ``client`` given for the upstream must
+    keep no cookies (the proxy's own has no jar: one client's cookies must not go with
+    another's requests).
     The worker is *spawned*, so, as with any spawned process, a script that calls this must
     guard its entry point (``if __name__ == "__main__":``): the worker imports the script's
     main module, and would run an unguarded script again."""
@@ -268,6 +271,11 @@ def create_proxy_app(
                 timeout=httpx.Timeout(timeout, connect=30.0),
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
                 follow_redirects=False,
+                # no cookie jar: a cookie the upstream sets for one client went with every
+                # other client's requests (each client's own Cookie header is forwarded as is)
+                cookies=http.cookiejar.CookieJar(
+                    http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
+                ),
             )
         return shared["client"]
 

@@ -498,3 +498,26 @@ def test_when_the_checks_fall_behind_exchanges_are_forwarded_not_judged(
             report = app.state.report()
     assert report["summary"]["exchanges"] == 1 and app.state.backlog_bytes == 0
     assert "2 not judged: the checks fell behind the traffic" in report["run"]["notes"][0]
+
+
+def test_a_cookie_the_upstream_sets_for_one_client_never_reaches_another(tmp_path: Path) -> None:
+    cookies: list[str | None] = []
+
+    async def upstream(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        cookies.append(dict(scope["headers"]).get(b"cookie", b"").decode() or None)
+        headers = [(b"set-cookie", b"session=client-a; Path=/"), (b"content-type", b"text/plain")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with serve_in_thread(upstream) as upstream_url:
+        app = create_proxy_app(
+            contract=load_contract(), upstream=upstream_url, report_dir=tmp_path, judge_in="thread"
+        )
+        with serve_in_thread(app, options=UVICORN_OPTIONS) as url:
+            first = httpx.get(url + "/nowhere", timeout=10)  # client A gets its cookie
+            assert first.headers["set-cookie"].startswith("session=client-a")
+            httpx.get(url + "/nowhere", timeout=10)  # client B sends none
+            httpx.get(url + "/nowhere", headers={"Cookie": "mine=b"}, timeout=10)
+    assert cookies == [None, None, "mine=b"]  # the proxy keeps no cookie jar of its own
