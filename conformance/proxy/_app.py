@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.cookiejar
 import json
 import multiprocessing
 import os
@@ -55,7 +54,7 @@ from ..exchange import (
     url_secrets,
 )
 from ..report import build_report, write_all
-from ..runner import Case, Decoder, Transport, curl_command, join_url, scrub
+from ..runner import Case, Decoder, Transport, curl_command, join_url, no_cookies, scrub
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
@@ -273,9 +272,7 @@ def create_proxy_app(
                 follow_redirects=False,
                 # no cookie jar: a cookie the upstream sets for one client went with every
                 # other client's requests (each client's own Cookie header is forwarded as is)
-                cookies=http.cookiejar.CookieJar(
-                    http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
-                ),
+                cookies=no_cookies(),
             )
         return shared["client"]
 

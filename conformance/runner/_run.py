@@ -35,7 +35,15 @@ from ._cases import (
 from ._database import load_examples, save_examples
 from ._preflight import preflight
 from ._select import needed_by
-from ._send import Limits, TargetUnreachable, Transport, curl_command, join_url, send
+from ._send import (
+    Limits,
+    TargetUnreachable,
+    Transport,
+    curl_command,
+    join_url,
+    no_cookies,
+    send,
+)
 from ._shrink import shrink
 
 if TYPE_CHECKING:
@@ -347,7 +355,10 @@ async def run_async(
         budget["sent"] += 1
 
     async with httpx.AsyncClient(
-        limits=limits, follow_redirects=False, **config.transport.client_options()
+        limits=limits,
+        follow_redirects=False,
+        cookies=no_cookies(),  # every case stands alone
+        **config.transport.client_options(),
     ) as client:
         available: tuple[str, ...] = ()
         if cases is not None and config.model is not None:

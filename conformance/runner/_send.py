@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import http.cookiejar
 import json
 import re
 import shlex
@@ -44,6 +45,7 @@ __all__ = [
     "Transport",
     "curl_command",
     "join_url",
+    "no_cookies",
     "parse_header",
     "scrub",
     "send",
@@ -149,6 +151,13 @@ def parse_header(text: str, environ: Mapping[str, str]) -> Header:
         value=_VARIABLE.sub(expand, value),
         shown=value if _VARIABLE.search(value) else REDACTED,
     )
+
+
+def no_cookies() -> http.cookiejar.CookieJar:
+    """A cookie jar that keeps nothing, for an ``httpx.AsyncClient``: every request stands
+    alone. A session cookie a server set would otherwise go with every later case (a request
+    "without a key" authenticated by it) or, in the proxy, with other clients' requests."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
 def join_url(base_url: str, path: str) -> str:

@@ -360,3 +360,26 @@ def test_an_unreachable_base_url_says_so_without_its_key(tmp_path: Path) -> None
     code, _, err = cli("run", "--base-url", base, "--report-dir", str(tmp_path))
     assert code == 2, err
     assert "sk-QUERY-SECRET-1234" not in err and "key=[REDACTED]" in err
+
+
+def test_a_cookie_the_server_sets_goes_with_no_later_case(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("CONFORMANCE_API_KEY", DEFAULT_API_KEY)
+    inner = create_app()
+    cookies: list[bytes] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await inner(scope, receive, send)
+        cookies.extend(v for k, v in scope["headers"] if k == b"cookie")
+
+        async def setting(message: Any) -> None:  # a session cookie on every answer
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message["headers"], (b"set-cookie", b"session=s; Path=/")]
+            await send(message)
+
+        return await inner(scope, receive, setting)
+
+    with serve_in_thread(app) as url:
+        code, out, err = cli("run", "--base-url", url, "--report-dir", str(tmp_path), *FAST)
+    assert code == 0, out + err
+    assert cookies == []  # each case stands alone (a cookie could stand in for a missing key)
