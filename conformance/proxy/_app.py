@@ -91,6 +91,9 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "proxy_headers": False,
     "access_log": False,
 }
+#: The headers httpx adds to a request that lacks them; the upstream gets the client's only
+#: (an ``Accept-Encoding: gzip`` the client never sent made the upstream compress its answer).
+HTTPX_DEFAULT_HEADERS = frozenset({"accept", "accept-encoding", "connection", "user-agent"})
 #: The largest request body forwarded (a chat request is a few KB; 413 beyond).
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 #: Exchanges are handed to the checks in batches, sent this long after the first of a batch
@@ -399,6 +402,9 @@ def create_proxy_app(
                 state.unclassified += 1
         started = time.perf_counter()
         request = upstream_client().build_request(method, url, headers=headers, content=bytes(body))
+        sent_names = {name.lower() for name, _ in headers}
+        for name in HTTPX_DEFAULT_HEADERS - sent_names:  # httpx's, not the client's: not sent
+            del request.headers[name]
         try:
             response = await upstream_client().send(request, stream=True)
         except httpx.HTTPError as exc:

@@ -521,3 +521,29 @@ def test_a_cookie_the_upstream_sets_for_one_client_never_reaches_another(tmp_pat
             httpx.get(url + "/nowhere", timeout=10)  # client B sends none
             httpx.get(url + "/nowhere", headers={"Cookie": "mine=b"}, timeout=10)
     assert cookies == [None, None, "mine=b"]  # the proxy keeps no cookie jar of its own
+
+
+def test_the_upstream_gets_the_client_headers_and_no_others(tmp_path: Path) -> None:
+    import socket
+
+    seen: list[dict[str, str]] = []
+
+    async def upstream(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    with serve_in_thread(upstream) as upstream_url:
+        app = create_proxy_app(
+            contract=load_contract(), upstream=upstream_url, report_dir=tmp_path, judge_in="thread"
+        )
+        with serve_in_thread(app, options=UVICORN_OPTIONS) as url:
+            host, port = url.removeprefix("http://").split(":")
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX-Mine: 1\r\n\r\n")
+                assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    # no Accept-Encoding (the upstream would compress for a client that never asked), no
+    # User-Agent, Accept or Connection of httpx's own
+    assert set(seen[0]) == {"host", "x-mine"}, seen[0]
