@@ -404,13 +404,15 @@ def create_proxy_app(
         request = upstream_client().build_request(method, url, headers=headers, content=bytes(body))
         sent_names = {name.lower() for name, _ in headers}
         for name in HTTPX_DEFAULT_HEADERS - sent_names:  # httpx's, not the client's: not sent
-            del request.headers[name]
+            if name in request.headers:
+                del request.headers[name]
         try:
             response = await upstream_client().send(request, stream=True)
         except httpx.HTTPError as exc:
             with state.lock:
                 state.upstream_errors += 1
-            await _plain(send, 502, f"conformance proxy: the upstream failed: {exc}".encode())
+            said = scrub(f"conformance proxy: the upstream failed: {exc}".encode(), secrets)
+            await _plain(send, 502, said)
             return
         to_headers = time.perf_counter() - started
         kept: list[bytes] = []
