@@ -386,14 +386,18 @@ def test_the_client_gets_the_upstream_headers_once_each(tmp_path: Path) -> None:
     assert through.content == direct.content
 
 
-def test_headers_a_connection_header_names_are_not_forwarded(tmp_path: Path) -> None:
-    seen: dict[str, str] = {}
+@contextlib.contextmanager
+def plain_upstream(
+    tmp_path: Path, headers: list[tuple[bytes, bytes]]
+) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """The proxy in front of an upstream that answers every request 200 "ok" with
+    ``headers``; yields the proxy's URL and the headers of each request the upstream got."""
+    seen: list[dict[str, str]] = []
 
     async def upstream(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        seen.update({k.decode(): v.decode() for k, v in scope["headers"]})
-        headers = [(b"connection", b"keep-alive, X-Hop"), (b"x-hop", b"1"), (b"x-end", b"2")]
+        seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"ok"})
 
@@ -402,8 +406,15 @@ def test_headers_a_connection_header_names_are_not_forwarded(tmp_path: Path) -> 
             contract=load_contract(), upstream=upstream_url, report_dir=tmp_path, judge_in="thread"
         )
         with serve_in_thread(app, options=UVICORN_OPTIONS) as url:
-            sent = {"Connection": "X-Drop", "X-Drop": "1", "X-Keep": "2"}
-            answer = httpx.get(url + "/nowhere", headers=sent, timeout=10)
+            yield url, seen
+
+
+def test_headers_a_connection_header_names_are_not_forwarded(tmp_path: Path) -> None:
+    headers = [(b"connection", b"keep-alive, X-Hop"), (b"x-hop", b"1"), (b"x-end", b"2")]
+    with plain_upstream(tmp_path, headers) as (url, requests):
+        sent = {"Connection": "X-Drop", "X-Drop": "1", "X-Keep": "2"}
+        answer = httpx.get(url + "/nowhere", headers=sent, timeout=10)
+    (seen,) = requests
     assert "x-drop" not in seen and seen["x-keep"] == "2"  # RFC 9110 section 7.6.1
     assert "x-hop" not in answer.headers and answer.headers["x-end"] == "2"
 
@@ -501,49 +512,24 @@ def test_when_the_checks_fall_behind_exchanges_are_forwarded_not_judged(
 
 
 def test_a_cookie_the_upstream_sets_for_one_client_never_reaches_another(tmp_path: Path) -> None:
-    cookies: list[str | None] = []
-
-    async def upstream(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        cookies.append(dict(scope["headers"]).get(b"cookie", b"").decode() or None)
-        headers = [(b"set-cookie", b"session=client-a; Path=/"), (b"content-type", b"text/plain")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"ok"})
-
-    with serve_in_thread(upstream) as upstream_url:
-        app = create_proxy_app(
-            contract=load_contract(), upstream=upstream_url, report_dir=tmp_path, judge_in="thread"
-        )
-        with serve_in_thread(app, options=UVICORN_OPTIONS) as url:
-            first = httpx.get(url + "/nowhere", timeout=10)  # client A gets its cookie
-            assert first.headers["set-cookie"].startswith("session=client-a")
-            httpx.get(url + "/nowhere", timeout=10)  # client B sends none
-            httpx.get(url + "/nowhere", headers={"Cookie": "mine=b"}, timeout=10)
+    headers = [(b"set-cookie", b"session=client-a; Path=/"), (b"content-type", b"text/plain")]
+    with plain_upstream(tmp_path, headers) as (url, requests):
+        first = httpx.get(url + "/nowhere", timeout=10)  # client A gets its cookie
+        assert first.headers["set-cookie"].startswith("session=client-a")
+        httpx.get(url + "/nowhere", timeout=10)  # client B sends none
+        httpx.get(url + "/nowhere", headers={"Cookie": "mine=b"}, timeout=10)
+    cookies = [r.get("cookie") for r in requests]
     assert cookies == [None, None, "mine=b"]  # the proxy keeps no cookie jar of its own
 
 
 def test_the_upstream_gets_the_client_headers_and_no_others(tmp_path: Path) -> None:
     import socket
 
-    seen: list[dict[str, str]] = []
-
-    async def upstream(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        seen.append({k.decode(): v.decode() for k, v in scope["headers"]})
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"ok"})
-
-    with serve_in_thread(upstream) as upstream_url:
-        app = create_proxy_app(
-            contract=load_contract(), upstream=upstream_url, report_dir=tmp_path, judge_in="thread"
-        )
-        with serve_in_thread(app, options=UVICORN_OPTIONS) as url:
-            host, port = url.removeprefix("http://").split(":")
-            with socket.create_connection((host, int(port)), timeout=10) as sock:
-                sock.sendall(b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX-Mine: 1\r\n\r\n")
-                assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    with plain_upstream(tmp_path, []) as (url, seen):
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX-Mine: 1\r\n\r\n")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
     # no Accept-Encoding (the upstream would compress for a client that never asked), no
     # User-Agent, Accept or Connection of httpx's own
     assert set(seen[0]) == {"host", "x-mine"}, seen[0]
