@@ -249,6 +249,7 @@ def create_proxy_app(
         flush_every=flush_every,
     )
     match = _matcher(contract.certified_operations())
+    upstream_secrets = url_secrets(state.upstream)  # a key in --upstream's query, found once
     transport = Transport(auth_header=auth_header)
 
     def new_workers() -> Executor:
@@ -391,7 +392,7 @@ def create_proxy_app(
         secrets = (
             _secrets(headers, auth_header)
             + url_secrets(query.decode("latin-1"))
-            + url_secrets(state.upstream)
+            + upstream_secrets
         )
         with state.lock:
             state.forwarded += 1
