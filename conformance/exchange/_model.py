@@ -102,7 +102,7 @@ def redact_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str],
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Request:
     """A request as sent or recorded; make it with :meth:`create`, which redacts secrets (the
-    secret headers' values, and the URL's key-carrying query parameters)."""
+    secret headers' values, and the URL's: :func:`redact_url`)."""
 
     method: str = "POST"
     url: str | None = None
