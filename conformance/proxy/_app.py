@@ -1,13 +1,24 @@
 """The validating proxy, a plain ASGI app (run by uvicorn, like the reference server).
 
 Every request is forwarded to the upstream; the response goes back to the client as it
-arrives, byte for byte (``aiter_raw``: still compressed if the upstream compressed it), with
-the same status and headers but the hop-by-hop ones. The next upstream read waits until the
-client took the last piece (ASGI ``send`` waits for the transport), so a slow client slows the
-upstream read and nothing piles up. A copy of the body, up to ``max_bytes``, is kept for the
-checks, which run when the exchange ends, in a worker process: they never delay a byte to the
-client, and an error of theirs is counted, never raised into the client's answer. Exchanges
-go to the worker in batches (at most ``JUDGE_BATCH_WAIT_S`` late): one hand-over per batch.
+arrives, byte for byte (still compressed if the upstream compressed it), with the same status
+and headers but the hop-by-hop ones. The next upstream read waits until the client took the
+last piece (ASGI ``send`` waits for the transport; aiohttp stops reading the socket when 64 KiB
+wait unread), so a slow client slows the upstream read and nothing piles up.
+
+The upstream leg is aiohttp's client, not httpx (which the runner uses): a C parser under one
+asyncio protocol per connection, where httpx goes through h11, httpcore and an anyio cancel
+scope with a timer for every read. Measured in front of a paced upstream, the proxy spent half
+the CPU a chunk (79 -> 37 us) and its p99 added latency went under a millisecond
+(benchmarks/RESULTS.md). One thing it cannot tell apart: an upstream that resets a body whose
+end is the connection's close (no length, not chunked) looks like one that closed it, so the
+client gets a clean end there; a chunked or sized body cut short reaches the client broken, as
+it would directly.
+
+A copy of the body, up to ``max_bytes``, is kept for the checks, which run when the exchange
+ends, in a worker process: they never delay a byte to the client, and an error of theirs is
+counted, never raised into the client's answer. Exchanges go to the worker in batches (at most
+``JUDGE_BATCH_WAIT_S`` late): one hand-over per batch.
 
 What is kept never holds a secret: request headers are redacted when the request is made
 (:class:`~conformance.exchange.Request`), and the key the client sent is scrubbed from the
@@ -24,6 +35,8 @@ import os
 import re
 import threading
 import time
+import urllib.parse
+import urllib.request
 import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
@@ -40,7 +53,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
+import aiohttp
+import yarl
 
 from .._util import is_sse_media_type
 from ..checks import check_exchange
@@ -54,7 +68,7 @@ from ..exchange import (
     url_secrets,
 )
 from ..report import build_report, write_all
-from ..runner import Case, Decoder, Transport, curl_command, join_url, no_cookies, scrub
+from ..runner import Case, Decoder, Transport, curl_command, join_url, scrub
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
@@ -91,9 +105,9 @@ UVICORN_OPTIONS: dict[str, Any] = {
     "proxy_headers": False,
     "access_log": False,
 }
-#: The headers httpx adds to a request that lacks them; the upstream gets the client's only
+#: The headers aiohttp adds to a request that lacks them; the upstream gets the client's only
 #: (an ``Accept-Encoding: gzip`` the client never sent made the upstream compress its answer).
-HTTPX_DEFAULT_HEADERS = frozenset({"accept", "accept-encoding", "connection", "user-agent"})
+CLIENT_DEFAULT_HEADERS = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
 #: The largest request body forwarded (a chat request is a few KB; 413 beyond).
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
 #: Exchanges are handed to the checks in batches, sent this long after the first of a batch
@@ -137,6 +151,7 @@ class ProxyState:
     restarts: int = 0  # times the checks' process died and a new one took over
     backlog_bytes: int = 0  # kept copies read and not judged yet
     behind: int = 0  # exchanges not judged: the backlog was full
+    abandoned: int = 0  # requests whose client left before the upstream answered
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until no exchange is in flight and every one read has been judged."""
@@ -168,6 +183,11 @@ class ProxyState:
                 + (
                     f"; {self.behind} not judged: the checks fell behind the traffic"
                     if self.behind
+                    else ""
+                )
+                + (
+                    f"; {self.abandoned} left by their client before the upstream answered"
+                    if self.abandoned
                     else ""
                 )
             ]
@@ -225,20 +245,20 @@ def create_proxy_app(
     max_bytes: int = 8 * 1024 * 1024,
     timeout: float = 600.0,
     max_backlog_bytes: int = MAX_BACKLOG_BYTES,
-    client: httpx.AsyncClient | None = None,
     on_exit: Callable[[ProxyState], object] | None = None,
     judge_in: str = "process",
 ) -> Any:
     """The proxy of ``upstream`` for ``contract``'s certified operations. Its ``state``
-    attribute is the :class:`ProxyState`; serve it with :data:`UVICORN_OPTIONS` (or the
-    client gets uvicorn's own ``Server`` and ``Date`` headers too); the report is written at shutdown (uvicorn's, on
-    SIGINT or SIGTERM; ``on_exit`` is called then) and every ``flush_every`` checked
-    exchanges. ``judge_in``: ``process`` (a worker process with its own copy of the contract:
-    the checks never hold the proxy's GIL, so they add no latency to a chunk) or ``thread``.
-    ``max_backlog_bytes``: the kept copies that may wait for the checks; beyond, exchanges are
-    forwarded but not judged (counted in the report's notes). A ``client`` given for the upstream must
-    keep no cookies (the proxy's own has no jar: one client's cookies must not go with
-    another's requests).
+    attribute is the :class:`ProxyState`; serve it with :data:`UVICORN_OPTIONS` (or the client
+    gets uvicorn's own ``Server`` and ``Date`` headers too). The report is written at shutdown
+    (uvicorn's, on SIGINT or SIGTERM; ``on_exit`` is called then) and every ``flush_every``
+    checked exchanges. ``judge_in``: ``process`` (a worker process with its own copy of the
+    contract: the checks never hold the proxy's GIL, so they add no latency to a chunk) or
+    ``thread``. ``max_backlog_bytes``: the kept copies that may wait for the checks; beyond,
+    exchanges are forwarded but not judged (counted in the report's notes). ``timeout``: the
+    longest wait for the upstream's next bytes. The upstream is reached through the proxy
+    ``HTTPS_PROXY``/``HTTP_PROXY`` name unless ``NO_PROXY`` covers it.
+
     The worker is *spawned*, so, as with any spawned process, a script that calls this must
     guard its entry point (``if __name__ == "__main__":``): the worker imports the script's
     main module, and would run an unguarded script again."""
@@ -264,21 +284,25 @@ def create_proxy_app(
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-checks")
 
     workers = [new_workers()]  # the current one: a new one when the checks' process died
-    shared: dict[str, httpx.AsyncClient] = {}
+    shared: dict[str, aiohttp.ClientSession] = {}
 
-    def upstream_client() -> httpx.AsyncClient:
-        if client is not None:
-            return client
+    def upstream_client() -> aiohttp.ClientSession:
         if "client" not in shared:
-            shared["client"] = httpx.AsyncClient(
-                timeout=httpx.Timeout(timeout, connect=30.0),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
-                follow_redirects=False,
+            shared["client"] = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
+                timeout=aiohttp.ClientTimeout(total=None, connect=30.0, sock_read=timeout),
                 # no cookie jar: a cookie the upstream sets for one client went with every
                 # other client's requests (each client's own Cookie header is forwarded as is)
-                cookies=no_cookies(),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                # not trust_env: aiohttp would then add ~/.netrc credentials the client never
+                # sent (and read the file on every request); the environment's proxy is taken
+                # below, once
+                trust_env=False,
             )
         return shared["client"]
+
+    via = env_proxy(state.upstream)  # HTTP(S)_PROXY and NO_PROXY, as httpx and curl read them
 
     # (parts, operation, model, weight in bytes) of the exchanges waiting for their batch
     queue: list[tuple[dict[str, Any], tuple[str, str], str | None, int]] = []
@@ -347,7 +371,7 @@ def create_proxy_app(
                 submit_queued()
                 workers[0].shutdown(wait=True)  # the exchanges already read get judged
                 if "client" in shared:
-                    await shared["client"].aclose()
+                    await shared["client"].close()
                 state.flush()
                 if on_exit is not None:
                     on_exit(state)
@@ -390,9 +414,7 @@ def create_proxy_app(
             for k, v in _end_to_end(scope["headers"], {"host", "content-length"})
         ]
         secrets = (
-            _secrets(headers, auth_header)
-            + url_secrets(query.decode("latin-1"))
-            + upstream_secrets
+            _secrets(headers, auth_header) + url_secrets(query.decode("latin-1")) + upstream_secrets
         )
         with state.lock:
             state.forwarded += 1
@@ -402,19 +424,43 @@ def create_proxy_app(
             with state.lock:
                 state.unclassified += 1
         started = time.perf_counter()
-        request = upstream_client().build_request(method, url, headers=headers, content=bytes(body))
         sent_names = {name.lower() for name, _ in headers}
-        for name in HTTPX_DEFAULT_HEADERS - sent_names:  # httpx's, not the client's: not sent
-            if name in request.headers:
-                del request.headers[name]
+        gone = asyncio.create_task(_disconnected(receive))  # the client may leave at any time
+        asking = asyncio.ensure_future(
+            upstream_client().request(
+                method,
+                yarl.URL(url, encoded=True),
+                headers=headers,
+                data=bytes(body) if body else None,
+                allow_redirects=False,
+                # the client's headers only, none of aiohttp's defaults
+                skip_auto_headers=[
+                    h for h in CLIENT_DEFAULT_HEADERS if h.lower() not in sent_names
+                ],
+                proxy=via,
+            )
+        )
+        answered = False
         try:
-            response = await upstream_client().send(request, stream=True)
-        except httpx.HTTPError as exc:
+            await asyncio.wait((asking, gone), return_when=asyncio.FIRST_COMPLETED)
+            if not asking.done():  # the client left before the upstream answered: so do we
+                with state.lock:
+                    state.abandoned += 1
+                return
+            response = asking.result()
+            answered = True
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             with state.lock:
                 state.upstream_errors += 1
-            said = scrub(f"conformance proxy: the upstream failed: {exc}".encode(), secrets)
+            said = scrub(
+                f"conformance proxy: the upstream failed: {_reason(exc)}".encode(), secrets
+            )
             await _plain(send, 502, said)
             return
+        finally:
+            if not answered:  # no answer to forward (or the proxy is shutting down)
+                asking.cancel()
+                gone.cancel()
         to_headers = time.perf_counter() - started
         kept: list[bytes] = []
         # the kept copy, decoded (gzip, deflate) within max_bytes however small the input (a
@@ -423,17 +469,16 @@ def create_proxy_app(
         truncated = decoder.unsupported
         first = last = None
         gap = 0.0
-        gone = asyncio.create_task(_disconnected(receive))  # the client may leave mid-answer
         interrupted: str | None = None
         try:
             await send(
                 {
                     "type": "http.response.start",
-                    "status": response.status_code,
-                    "headers": _end_to_end(response.headers.raw),
+                    "status": response.status,
+                    "headers": _end_to_end(response.raw_headers),
                 }
             )
-            async for piece in response.aiter_raw():
+            async for piece in response.content.iter_any():
                 if gone.done():
                     interrupted = "the client went away before the end (the upstream read stopped)"
                     break
@@ -455,13 +500,13 @@ def create_proxy_app(
                 kept.append(data)
             else:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except (httpx.HTTPError, OSError) as exc:
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             with state.lock:
                 state.upstream_errors += 1
             interrupted = f"the upstream failed mid-body ({type(exc).__name__})"
         finally:
             gone.cancel()
-            await response.aclose()
+            response.release()
         if operation is None:
             return
         if truncated:
@@ -475,8 +520,10 @@ def create_proxy_app(
             path=path_text + ("?" + query.decode("latin-1") if query else ""),
             headers=headers,
             body=bytes(body),
-            status=response.status_code,
-            response_headers=tuple(response.headers.multi_items()),
+            status=response.status,
+            response_headers=tuple(
+                (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers
+            ),
             kept=scrub(b"".join(kept), secrets),
             secrets=secrets,
             timings=Timings(
@@ -557,6 +604,23 @@ def _end_to_end(
     }
     drop = HOP_BY_HOP | named | set(also)
     return [(k, v) for k, v in items if k.decode("latin-1").lower() not in drop]
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong with the upstream, on one line of 300 characters at most (aiohttp's
+    protocol errors carry a status 400 of their own, not the upstream's: left out)."""
+    text = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
+    text = " ".join(text.split()) or f"{type(exc).__name__} (no answer in time)"
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def env_proxy(upstream: str) -> str | None:
+    """The proxy the environment names for ``upstream`` (``HTTPS_PROXY``/``HTTP_PROXY``, unless
+    ``NO_PROXY`` covers its host), or None."""
+    parts = urllib.parse.urlsplit(upstream)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies_environment().get(parts.scheme)
 
 
 def _model_of(body: bytes) -> str | None:

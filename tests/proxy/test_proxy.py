@@ -533,3 +533,131 @@ def test_the_upstream_gets_the_client_headers_and_no_others(tmp_path: Path) -> N
     # no Accept-Encoding (the upstream would compress for a client that never asked), no
     # User-Agent, Accept or Connection of httpx's own
     assert set(seen[0]) == {"host", "x-mine"}, seen[0]
+
+
+def test_a_post_without_content_type_reaches_the_upstream_without_one(tmp_path: Path) -> None:
+    import socket
+
+    with plain_upstream(tmp_path, []) as (url, seen):
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    # aiohttp would add Content-Type: application/octet-stream (and Accept, User-Agent)
+    assert set(seen[0]) == {"host", "content-length"}, seen[0]
+
+
+def test_netrc_credentials_are_never_added(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password NETRC-SECRET-1\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with plain_upstream(tmp_path, []) as (url, seen):
+        httpx.get(url + "/nowhere", timeout=10, trust_env=False)
+    assert "authorization" not in seen[0]  # the client sent none: the upstream gets none
+
+
+def test_the_environment_proxy_is_used_unless_no_proxy_covers_the_upstream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conformance.proxy._app import env_proxy
+
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with plain_upstream(tmp_path, []) as (url, seen):
+        through = httpx.get(url + "/nowhere", timeout=10, trust_env=False)
+    assert through.status_code == 502 and not seen  # it went to the (dead) proxy
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with plain_upstream(tmp_path, []) as (url, seen):
+        direct = httpx.get(url + "/nowhere", timeout=10, trust_env=False)
+    assert direct.status_code == 200 and len(seen) == 1
+    monkeypatch.setenv("HTTPS_PROXY", "http://egress:3128")
+    assert env_proxy("https://api.deepseek.com") == "http://egress:3128"
+
+
+STREAM_BODY = {"model": "m", "messages": HI, "stream": True}
+
+
+def _through(upstream: str, tmp_path: Path, timeout: float = 10) -> tuple[Any, str, bytes]:
+    """One streamed request through a proxy of ``upstream``: the proxy's state, what the
+    client saw (``ok`` or the error's name) and the bytes it got."""
+    app = create_proxy_app(
+        contract=load_contract(), upstream=upstream, report_dir=tmp_path, judge_in="thread"
+    )
+    got, outcome = b"", "ok"
+    with serve_in_thread(app, options=UVICORN_OPTIONS) as url:
+        try:
+            with httpx.stream(
+                "POST", url + "/chat/completions", json=STREAM_BODY, timeout=timeout
+            ) as answer:
+                for piece in answer.iter_raw():
+                    got += piece
+        except httpx.HTTPError as exc:
+            outcome = type(exc).__name__
+        deadline = time.monotonic() + 10
+        while app.state.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        app.state.settle()
+    return app.state, outcome, got
+
+
+@pytest.mark.parametrize(
+    ("mode", "outcome"),
+    [
+        ("garbage", "ok"),  # a 502 with words
+        ("lying-content-length", "RemoteProtocolError"),  # cut short, as it was
+        ("gzip-bomb", "ok"),  # forwarded whole and compressed; kept only in part
+        ("hang-before-headers", "ReadTimeout"),  # the client gives up; so does the proxy
+    ],
+)
+def test_a_hostile_upstream_reaches_the_client_as_it_is(
+    mode: str, outcome: str, tmp_path: Path
+) -> None:
+    from tests.runner.hostile import _BOMB, hostile
+
+    with hostile(mode) as upstream:
+        state, seen, got = _through(upstream, tmp_path, timeout=1 if "hang" in mode else 10)
+    assert seen == outcome and state.in_flight == 0
+    if mode == "garbage":
+        assert got.startswith(b"conformance proxy: the upstream failed: Bad status line")
+        assert len(got) < 400 and b"\n" not in got and state.upstream_errors == 1
+    elif mode == "lying-content-length":
+        assert b'{"id":'.startswith(got) and state.upstream_errors == 1
+        assert state.results[0].evidence["interrupted"].startswith("the upstream failed mid-body")
+    elif mode == "gzip-bomb":
+        assert got == _BOMB and state.truncated == 1
+    else:
+        assert state.abandoned == 1 and not state.results
+        assert "1 left by their client" in state.report()["run"]["notes"][0]
+
+
+def test_an_upstream_reset_mid_stream_reaches_the_client_as_a_reset(tmp_path: Path) -> None:
+    import socket
+    import struct
+    import threading
+
+    chunk = b'data: {"id":"x"}\n\n'
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n" % (len(chunk), chunk)
+            )
+            time.sleep(0.2)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    with listener:
+        port = listener.getsockname()[1]
+        state, seen, got = _through(f"http://127.0.0.1:{port}", tmp_path)
+    thread.join(5)
+    # what came before the reset, then not a clean end: the client knows the answer broke
+    assert got == chunk and seen == "RemoteProtocolError" and state.upstream_errors == 1
+    assert state.results[0].evidence["interrupted"].startswith("the upstream failed mid-body")
