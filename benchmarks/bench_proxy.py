@@ -1,7 +1,7 @@
 """The validating proxy's cost: added latency per chunk and throughput, beside direct traffic.
 
     python benchmarks/bench_proxy.py [--streams 16] [--chunks 200] [--rounds 3]
-        [--pace-ms 20 --pace-ms 2] [--pin]
+        [--pace-ms 20 --pace-ms 2] [--unpaced-rounds 30] [--repeats 5] [--pin]
 
 Four processes, so no one shares a GIL with another: an upstream (uvicorn, like the reference
 server) that streams DeepSeek-shaped chat chunks, each stamped with the wall-clock time it was
@@ -12,7 +12,9 @@ users each streaming ``--rounds`` answers. Latency of a chunk: its arrival time 
 stamp; "added" is the proxied (or relayed) percentile minus the direct one. Paced phases
 (``--pace-ms``: a chunk every N ms per stream, the users' chunks spread over that interval)
 measure latency; the unpaced one (as fast as the upstream writes) throughput, chunks/s over all
-streams. CPU per chunk of each process is read from /proc. ``--pin`` puts the proxy (and its
+streams: ``--repeats`` runs of each path, interleaved, the median reported (one run of a fraction
+of a second varied from 0.7x to 2x), each run starting once the proxy's checks caught up with
+the last one (a worker still judging takes CPU from the next run). CPU per chunk of each process is read from /proc. ``--pin`` puts the proxy (and its
 check worker) on a CPU of its own and the load on the others.
 """
 
@@ -265,11 +267,126 @@ def start_proxy(upstream: str, reports: str) -> tuple[subprocess.Popen[bytes], s
     return process, url
 
 
+def quiet(pid: int, still_s: float = 0.1, limit_s: float = 60.0) -> float:
+    """Wait until ``pid`` and its children use no more CPU (the checks caught up): a worker
+    still judging the last run would take CPU from the next one. How long they took (s)."""
+    started = time.monotonic()
+    before = sum(cpu_seconds(pid).values())
+    while time.monotonic() < started + limit_s:
+        time.sleep(still_s)
+        now = sum(cpu_seconds(pid).values())
+        if now - before < 0.05 * still_s:
+            return time.monotonic() - started - still_s
+        before = now
+    return limit_s
+
+
+def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]:
+    """One phase: direct, relayed and proxied runs, interleaved ``repeats`` times (the unpaced
+    phase; once for a paced one, whose latencies are pooled over ``rounds`` already)."""
+    paced = delay > 0
+    rounds = args.rounds if paced else args.unpaced_rounds
+    repeats = 1 if paced else args.repeats
+    upstream, upstream_url = start_upstream(delay)
+    lat: dict[str, list[float]] = {"direct": [], "relayed": [], "proxied": []}
+    rates: dict[str, list[float]] = {"direct": [], "relayed": [], "proxied": []}
+    cpu: dict[str, float] = {}
+    relay_cpu = 0.0
+    lag = 0.0  # the longest the checks took to catch up after a proxied run's last byte
+    with tempfile.TemporaryDirectory() as reports:
+        proxy, proxy_url = start_proxy(upstream_url, reports)
+        bare, relay_url = start_relay(upstream_url)
+        try:
+            # warm-up, not measured: as many connections as the phase will use
+            for url in (upstream_url, proxy_url, relay_url):
+                asyncio.run(phase(url, args.streams, 10, 1))
+            quiet(proxy.pid)
+            # users start spread over one answer's length, and their chunks spread over
+            # the pace (k/streams of it apart): independent streams, not a batch
+            stagger = delay * (args.chunks + 1) / args.streams
+
+            def run(which: str, url: str) -> None:
+                got, rate = asyncio.run(phase(url, args.streams, args.chunks, rounds, stagger))
+                lat[which] += got
+                rates[which].append(rate)
+
+            for _ in range(repeats):
+                run("direct", upstream_url)
+                relay_before = cpu_seconds(bare.pid)["proxy"]
+                run("relayed", relay_url)
+                relay_cpu += cpu_seconds(bare.pid)["proxy"] - relay_before
+                before = {
+                    **cpu_seconds(proxy.pid),
+                    "upstream": cpu_seconds(upstream.pid)["proxy"],
+                    "client": time.process_time(),
+                }
+                run("proxied", proxy_url)
+                lag = max(lag, quiet(proxy.pid))  # the last judgments, before the next run
+                after = {
+                    **cpu_seconds(proxy.pid),
+                    "upstream": cpu_seconds(upstream.pid)["proxy"],
+                    "client": time.process_time(),
+                }
+                for key in after:
+                    cpu[key] = cpu.get(key, 0.0) + after[key] - before.get(key, 0.0)
+        finally:
+            for process in (proxy, bare, upstream):
+                process.terminate()
+                process.wait(timeout=30)
+        judged = json.loads((Path(reports) / "report.json").read_text())
+    direct, relayed, proxied = lat["direct"], lat["relayed"], lat["proxied"]
+    rate = {which: statistics.median(values) for which, values in rates.items()}
+    return {
+        "phase": name,
+        "chunks": len(proxied),
+        "chunks expected": args.streams * args.chunks * rounds * repeats,
+        "direct p50 ms": round(pct(direct, 0.5), 3),
+        "proxied p50 ms": round(pct(proxied, 0.5), 3),
+        "added p50 ms": round(pct(proxied, 0.5) - pct(direct, 0.5), 3),
+        "direct p99 ms": round(pct(direct, 0.99), 3),
+        "proxied p99 ms": round(pct(proxied, 0.99), 3),
+        "added p99 ms": round(pct(proxied, 0.99) - pct(direct, 0.99), 3),
+        "relay added p50 ms": round(pct(relayed, 0.5) - pct(direct, 0.5), 3),
+        "relay added p99 ms": round(pct(relayed, 0.99) - pct(direct, 0.99), 3),
+        "relayed / direct": round(rate["relayed"] / rate["direct"], 2),
+        "relay CPU us/chunk": round(relay_cpu / max(len(relayed), 1) * 1e6, 1),
+        # the median of the repeats' rates, and each repeat's own proxied / direct
+        "direct chunks/s": round(rate["direct"]),
+        "proxied chunks/s": round(rate["proxied"]),
+        "proxied / direct": round(rate["proxied"] / rate["direct"], 2),
+        "proxied / direct each": [
+            round(p / d, 2) for p, d in zip(rates["proxied"], rates["direct"], strict=True)
+        ],
+        "relayed / direct each": [
+            round(r / d, 2) for r, d in zip(rates["relayed"], rates["direct"], strict=True)
+        ],
+        "exchanges judged": judged["summary"]["exchanges"],
+        "exchanges sent": args.streams * (rounds * repeats + 1),  # with the warm-up's
+        "checks caught up s": round(lag, 2),
+        # CPU microseconds per proxied chunk: forwarding (the proxy) and checking (worker)
+        **{f"{key} CPU us/chunk": round(cpu[key] / len(proxied) * 1e6, 1) for key in cpu},
+        "mean direct ms": round(statistics.mean(direct), 3),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, default=16)
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--unpaced-rounds",
+        type=int,
+        default=30,
+        help="answers each user streams in one unpaced run (default 30: about a second here)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=5,
+        help="unpaced runs of each path, interleaved (direct, relayed, proxied); the median "
+        "rate is reported (default 5)",
+    )
     parser.add_argument(
         "--pace-ms",
         type=float,
@@ -310,74 +427,7 @@ def main() -> int:
     rows = []
     phases = [(f"paced {ms:g} ms", ms / 1000) for ms in args.pace_ms or (20.0, 2.0)]
     for name, delay in [*phases, ("unpaced", 0.0)]:
-        upstream, upstream_url = start_upstream(delay)
-        with tempfile.TemporaryDirectory() as reports:
-            proxy, proxy_url = start_proxy(upstream_url, reports)
-            bare, relay_url = start_relay(upstream_url)
-            try:
-                # warm-up, not measured: as many connections as the phase will use
-                asyncio.run(phase(upstream_url, args.streams, 10, 1))
-                asyncio.run(phase(proxy_url, args.streams, 10, 1))
-                asyncio.run(phase(relay_url, args.streams, 10, 1))
-                # users start spread over one answer's length, and their chunks spread over
-                # the pace (k/streams of it apart): independent streams, not a batch
-                stagger = delay * (args.chunks + 1) / args.streams
-                direct, direct_rate = asyncio.run(
-                    phase(upstream_url, args.streams, args.chunks, args.rounds, stagger)
-                )
-                relay_before = cpu_seconds(bare.pid)["proxy"]
-                relayed, relayed_rate = asyncio.run(
-                    phase(relay_url, args.streams, args.chunks, args.rounds, stagger)
-                )
-                relay_cpu = cpu_seconds(bare.pid)["proxy"] - relay_before
-                cpu_before = {
-                    **cpu_seconds(proxy.pid),
-                    "upstream": cpu_seconds(upstream.pid)["proxy"],
-                    "client": time.process_time(),
-                }
-                proxied, proxied_rate = asyncio.run(
-                    phase(proxy_url, args.streams, args.chunks, args.rounds, stagger)
-                )
-                time.sleep(0.5)  # the last judgments
-                cpu_after = {
-                    **cpu_seconds(proxy.pid),
-                    "upstream": cpu_seconds(upstream.pid)["proxy"],
-                    "client": time.process_time(),
-                }
-            finally:
-                for process in (proxy, bare, upstream):
-                    process.terminate()
-                    process.wait(timeout=30)
-            judged = json.loads((Path(reports) / "report.json").read_text())
-        rows.append(
-            {
-                "phase": name,
-                "chunks": len(proxied),
-                "chunks expected": args.streams * args.chunks * args.rounds,
-                "direct p50 ms": round(pct(direct, 0.5), 3),
-                "proxied p50 ms": round(pct(proxied, 0.5), 3),
-                "added p50 ms": round(pct(proxied, 0.5) - pct(direct, 0.5), 3),
-                "direct p99 ms": round(pct(direct, 0.99), 3),
-                "proxied p99 ms": round(pct(proxied, 0.99), 3),
-                "added p99 ms": round(pct(proxied, 0.99) - pct(direct, 0.99), 3),
-                "relay added p50 ms": round(pct(relayed, 0.5) - pct(direct, 0.5), 3),
-                "relay added p99 ms": round(pct(relayed, 0.99) - pct(direct, 0.99), 3),
-                "relayed / direct": round(relayed_rate / direct_rate, 2),
-                "relay CPU us/chunk": round(relay_cpu / max(len(relayed), 1) * 1e6, 1),
-                "direct chunks/s": round(direct_rate),
-                "proxied chunks/s": round(proxied_rate),
-                "proxied / direct": round(proxied_rate / direct_rate, 2),
-                "exchanges judged": judged["summary"]["exchanges"],
-                # CPU microseconds per proxied chunk: forwarding (the proxy) and checking
-                **{
-                    f"{name} CPU us/chunk": round(
-                        (cpu_after[name] - cpu_before.get(name, 0.0)) / len(proxied) * 1e6, 1
-                    )
-                    for name in cpu_after
-                },
-                "mean direct ms": round(statistics.mean(direct), 3),
-            }
-        )
+        rows.append(measure(name, delay, args))
     print(json.dumps(rows, indent=2))
     return 0
 
