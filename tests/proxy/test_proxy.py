@@ -475,6 +475,17 @@ def test_when_the_checks_process_dies_a_new_one_takes_over(tmp_path: Path) -> No
     assert "restarted 1 time(s)" in report["run"]["notes"][0]
 
 
+def test_the_checks_run_only_on_cpu_time_nobody_else_wants(tmp_path: Path) -> None:
+    import multiprocessing
+
+    with proxied(report_dir=tmp_path) as (url, _upstream, state):
+        _stream_bytes(_sdk(url))
+        state.settle()
+        workers = [child.pid for child in multiprocessing.active_children()]
+        # SCHED_IDLE: at nice 10 the worker took the proxy's CPU in slices (its p99)
+        assert workers and {os.sched_getscheduler(pid) for pid in workers} == {os.SCHED_IDLE}
+
+
 def test_when_the_checks_fall_behind_exchanges_are_forwarded_not_judged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
