@@ -475,6 +475,36 @@ def test_when_the_checks_process_dies_a_new_one_takes_over(tmp_path: Path) -> No
     assert "restarted 1 time(s)" in report["run"]["notes"][0]
 
 
+def test_a_long_run_keeps_all_the_evidence_of_failures_and_little_of_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conformance.proxy import _app
+
+    monkeypatch.setattr(_app, "FULL_EVIDENCE_PASSING", 1)
+    monkeypatch.setitem(_app._WORKER, "passing", 0)
+    with proxied(report_dir=tmp_path, judge_in="thread") as (url, _upstream, state):
+        client = _sdk(url)
+        for _ in range(3):
+            _stream_bytes(client)
+        state.settle()
+        first, second, third = state.results
+    events = [r.evidence["response"]["events"] for r in (first, second, third)]
+    total = second.evidence["response"]["events_total"]
+    assert len(events[0]) == total > 3  # the first passing exchange: every event (fewer than 40)
+    assert [e["index"] for e in events[1]] == [0, 1, total - 1]  # then the first two, the last
+    assert len(events[2]) == 3
+    # one object for an outcome that passes alike on every exchange
+    assert second.outcomes["STREAM-DONE-001"] is third.outcomes["STREAM-DONE-001"]
+    assert second.outcomes is third.outcomes  # and one map of them, judged alike
+    with proxied("no-done", report_dir=tmp_path, judge_in="thread") as (url, _upstream, state):
+        _stream_bytes(_sdk(url))
+        state.settle()
+        (failing,) = state.results
+    assert "STREAM-DONE-001" in {k for k, o in failing.outcomes.items() if o.status == "fail"}
+    response = failing.evidence["response"]
+    assert len(response["events"]) == response["events_total"] > 3  # a failure keeps it all
+
+
 def test_the_checks_run_only_on_cpu_time_nobody_else_wants(tmp_path: Path) -> None:
     import multiprocessing
 
