@@ -563,29 +563,30 @@ def test_a_cookie_the_upstream_sets_for_one_client_never_reaches_another(tmp_pat
     assert cookies == [None, None, "mine=b"]  # the proxy keeps no cookie jar of its own
 
 
-def test_the_upstream_gets_the_client_headers_and_no_others(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX-Mine: 1\r\n\r\n", {"host", "x-mine"}),
+        (
+            b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+            {"host", "content-length"},
+        ),
+    ],
+)
+def test_the_upstream_gets_the_client_headers_and_no_others(
+    raw: bytes, expected: set[str], tmp_path: Path
+) -> None:
     import socket
 
     with plain_upstream(tmp_path, []) as (url, seen):
         host, port = url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as sock:
-            sock.sendall(b"GET /nowhere HTTP/1.1\r\nHost: x\r\nX-Mine: 1\r\n\r\n")
+            sock.sendall(raw)
             assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-    # no Accept-Encoding (the upstream would compress for a client that never asked), no
-    # User-Agent, Accept or Connection of httpx's own
-    assert set(seen[0]) == {"host", "x-mine"}, seen[0]
-
-
-def test_a_post_without_content_type_reaches_the_upstream_without_one(tmp_path: Path) -> None:
-    import socket
-
-    with plain_upstream(tmp_path, []) as (url, seen):
-        host, port = url.removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=10) as sock:
-            sock.sendall(b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
-            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-    # aiohttp would add Content-Type: application/octet-stream (and Accept, User-Agent)
-    assert set(seen[0]) == {"host", "content-length"}, seen[0]
+    # none of the HTTP client's own: no Accept-Encoding (the upstream would compress for a
+    # client that never asked), User-Agent, Accept, Connection, nor the Content-Type
+    # application/octet-stream aiohttp gives a POST without one
+    assert set(seen[0]) == expected, seen[0]
 
 
 def test_netrc_credentials_are_never_added(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
