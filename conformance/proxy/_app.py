@@ -9,7 +9,7 @@ wait unread), so a slow client slows the upstream read and nothing piles up.
 The upstream leg is aiohttp's client, not httpx (which the runner uses): a C parser under one
 asyncio protocol per connection, where httpx goes through h11, httpcore and an anyio cancel
 scope with a timer for every read. Measured in front of a paced upstream, the proxy spent half
-the CPU a chunk (79 -> 37 us) and its p99 added latency went under a millisecond
+the CPU a chunk (79 -> 29-41 us at a 2 ms pace) and its p99 added latency went under a millisecond
 (benchmarks/RESULTS.md). One thing it cannot tell apart: an upstream that resets a body whose
 end is the connection's close (no length, not chunked) looks like one that closed it, so the
 client gets a clean end there; a chunked or sized body cut short reaches the client broken, as
@@ -124,7 +124,7 @@ MAX_BACKLOG_BYTES = 256 * 1024 * 1024
 #: Passing exchanges kept with all their evidence (a stream's first 40 events and last 5) by
 #: each checks' process; after these, a passing stream keeps its first two events and its
 #: last: a proxy in front of live traffic for days must not hold every good answer (34 KiB an
-#: exchange before, in memory and about 20 KiB in each of report.json and report.html). A
+#: exchange before, in memory, and 15-20 KiB in each of report.json and report.html). A
 #: failing exchange always keeps all its evidence.
 FULL_EVIDENCE_PASSING = 100
 #: Outcomes without failures shared between exchanges (the same status and reason), at most.
@@ -277,7 +277,9 @@ def create_proxy_app(
         flush_every=flush_every,
     )
     match = _matcher(contract.certified_operations())
-    upstream_secrets = url_secrets(state.upstream)  # a key in --upstream's query, found once
+    via = _env_proxy(state.upstream)  # HTTP(S)_PROXY and NO_PROXY, as httpx and curl read them
+    # a key in --upstream's query, or a password in it or in the proxy's URL, found once
+    upstream_secrets = url_secrets(state.upstream) + (url_secrets(via) if via else ())
     transport = Transport(auth_header=auth_header)
 
     def new_workers() -> Executor:
@@ -293,7 +295,6 @@ def create_proxy_app(
 
     workers = [new_workers()]  # the current one: a new one when the checks' process died
     shared_outcomes: dict[tuple[str, int, str | None], CheckOutcome] = {}
-
     shared_maps: dict[tuple[int, ...], dict[str, CheckOutcome]] = {}
 
     def share(result: ExchangeResult) -> None:
@@ -335,8 +336,6 @@ def create_proxy_app(
                 trust_env=False,
             )
         return shared["client"]
-
-    via = env_proxy(state.upstream)  # HTTP(S)_PROXY and NO_PROXY, as httpx and curl read them
 
     # (parts, operation, model, weight in bytes) of the exchanges waiting for their batch
     queue: list[tuple[dict[str, Any], tuple[str, str], str | None, int]] = []
@@ -668,7 +667,7 @@ def _reason(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def env_proxy(upstream: str) -> str | None:
+def _env_proxy(upstream: str) -> str | None:
     """The proxy the environment names for ``upstream`` (``HTTPS_PROXY``/``HTTP_PROXY``, unless
     ``NO_PROXY`` covers its host), or None."""
     parts = urllib.parse.urlsplit(upstream)

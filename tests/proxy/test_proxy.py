@@ -603,20 +603,22 @@ def test_netrc_credentials_are_never_added(tmp_path: Path, monkeypatch: pytest.M
 def test_the_environment_proxy_is_used_unless_no_proxy_covers_the_upstream(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conformance.proxy._app import env_proxy
+    from conformance.proxy._app import _env_proxy
 
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    dead = f"http://someone:PROXY-SECRET-9@127.0.0.1:{free_port()}"  # nothing listens
+    monkeypatch.setenv("HTTP_PROXY", dead)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     with plain_upstream(tmp_path, []) as (url, seen):
         through = httpx.get(url + "/nowhere", timeout=10, trust_env=False)
     assert through.status_code == 502 and not seen  # it went to the (dead) proxy
+    assert "PROXY-SECRET-9" not in through.text
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     with plain_upstream(tmp_path, []) as (url, seen):
         direct = httpx.get(url + "/nowhere", timeout=10, trust_env=False)
     assert direct.status_code == 200 and len(seen) == 1
     monkeypatch.setenv("HTTPS_PROXY", "http://egress:3128")
-    assert env_proxy("https://api.deepseek.com") == "http://egress:3128"
+    assert _env_proxy("https://api.deepseek.com") == "http://egress:3128"
 
 
 STREAM_BODY = {"model": "m", "messages": HI, "stream": True}
