@@ -2,6 +2,7 @@
 
     python benchmarks/bench_proxy.py [--streams 16] [--chunks 200] [--rounds 3]
         [--pace-ms 20 --pace-ms 2] [--unpaced-rounds 30] [--repeats 5] [--pin]
+        [--flush-every N --preload N]
 
 Four processes, so no one shares a GIL with another: an upstream (uvicorn, like the reference
 server) that streams DeepSeek-shaped chat chunks, each stamped with the wall-clock time it was
@@ -247,7 +248,9 @@ def start_upstream(delay_s: float) -> tuple[subprocess.Popen[bytes], str]:
     return process, url
 
 
-def start_proxy(upstream: str, reports: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_proxy(
+    upstream: str, reports: str, flush_every: int = 0
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
@@ -257,6 +260,7 @@ def start_proxy(upstream: str, reports: str) -> tuple[subprocess.Popen[bytes], s
             "conformance._cli",
             "proxy",
             *("--upstream", upstream, "--port", str(port), "--report-dir", reports),
+            *("--flush-every", str(flush_every)),
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -294,12 +298,14 @@ def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]
     relay_cpu = 0.0
     lag = 0.0  # the longest the checks took to catch up after a proxied run's last byte
     with tempfile.TemporaryDirectory() as reports:
-        proxy, proxy_url = start_proxy(upstream_url, reports)
+        proxy, proxy_url = start_proxy(upstream_url, reports, args.flush_every)
         bare, relay_url = start_relay(upstream_url)
         try:
             # warm-up, not measured: as many connections as the phase will use
             for url in (upstream_url, proxy_url, relay_url):
                 asyncio.run(phase(url, args.streams, 10, 1))
+            if args.preload:  # short answers, so the reports the proxy writes are large
+                asyncio.run(phase(proxy_url, args.streams, 10, args.preload // args.streams))
             quiet(proxy.pid)
             # users start spread over one answer's length, and their chunks spread over
             # the pace (k/streams of it apart): independent streams, not a batch
@@ -361,7 +367,8 @@ def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]
             round(r / d, 2) for r, d in zip(rates["relayed"], rates["direct"], strict=True)
         ],
         "exchanges judged": judged["summary"]["exchanges"],
-        "exchanges sent": args.streams * (rounds * repeats + 1),  # with the warm-up's
+        # with the warm-up's and the preloaded ones
+        "exchanges sent": args.streams * (rounds * repeats + 1 + args.preload // args.streams),
         "checks caught up s": round(lag, 2),
         # CPU microseconds per proxied chunk: forwarding (the proxy) and checking (worker)
         **{f"{key} CPU us/chunk": round(cpu[key] / len(proxied) * 1e6, 1) for key in cpu},
@@ -393,6 +400,19 @@ def main() -> int:
         action="append",
         help="a chunk every N ms in each stream, one phase each (default: 20, a model writing "
         "50 tokens/s, and 2, ten times that); an unpaced phase follows",
+    )
+    parser.add_argument(
+        "--flush-every",
+        type=int,
+        default=0,
+        help="the proxy writes its reports every N exchanges judged (default: only at the end)",
+    )
+    parser.add_argument(
+        "--preload",
+        type=int,
+        default=0,
+        help="short exchanges sent through the proxy before each phase, so that its reports "
+        "are large when --flush-every writes them (e.g. 3200)",
     )
     parser.add_argument(
         "--pin",

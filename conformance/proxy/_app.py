@@ -172,6 +172,20 @@ class ProxyState:
                 return
             time.sleep(0.005)
 
+    def snapshot(self) -> dict[str, Any]:
+        """Everything but the results, as plain data: what the checks' process needs to write
+        the ``flush_every`` reports itself (:func:`_judge_all`)."""
+        with self.lock:
+            return {
+                "upstream": self.upstream,
+                "report_dir": self.report_dir,
+                "flush_every": self.flush_every,
+                **{name: getattr(self, name) for name in _COUNTS},
+                "models": Counter(self.models),
+                "started_at": self.started_at,
+                "elapsed": time.perf_counter() - self.clock,
+            }
+
     def report(self) -> Report:
         """The report of what was seen so far."""
         with self.lock:
@@ -224,6 +238,19 @@ class ProxyState:
             return None
         write_all(self.report(), self.report_dir)
         return self.report_dir / "report.json"
+
+
+#: The counts of :class:`ProxyState` a report states.
+_COUNTS = (
+    "forwarded",
+    "unclassified",
+    "upstream_errors",
+    "check_errors",
+    "truncated",
+    "restarts",
+    "behind",
+    "abandoned",
+)
 
 
 def _matcher(operations: tuple[Operation, ...]) -> Callable[[str, str], Operation | None]:
@@ -339,6 +366,10 @@ def create_proxy_app(
 
     # (parts, operation, model, weight in bytes) of the exchanges waiting for their batch
     queue: list[tuple[dict[str, Any], tuple[str, str], str | None, int]] = []
+    # the checks' process writes the flush_every reports from its own copy of the results; a
+    # new one (the last died) first gets the proxy's
+    token = os.urandom(8).hex()  # this proxy's results in a worker thread's _WORKER
+    resync = [False]
 
     def submit_queued() -> None:
         """Hand the queued exchanges to the checks, as one batch."""
@@ -349,15 +380,25 @@ def create_proxy_app(
             return
         items = [(parts, op) for parts, op, _, _ in batch]
         weight = sum(w for *_, w in batch)
+        due = state.flush_every > 0 and state.report_dir is not None
+
+        def submit() -> Future[tuple[list[ExchangeResult | None], bool]]:
+            with state.lock:
+                known = list(state.results) if resync[0] else None
+                resync[0] = False
+            snapshot = state.snapshot() if due else None
+            return workers[0].submit(_judge_all, items, token, snapshot, known)
+
         try:
             try:
-                future = workers[0].submit(_judge_all, items)
+                future = submit()
             except BrokenExecutor:  # the checks' process died (killed, out of memory...)
                 workers[0].shutdown(wait=False)
                 workers[0] = new_workers()
                 with state.lock:
                     state.restarts += 1
-                future = workers[0].submit(_judge_all, items)
+                resync[0] = True
+                future = submit()
         except RuntimeError:  # shutting down: these are not judged
             with state.lock:
                 state.queued -= len(batch)
@@ -370,15 +411,17 @@ def create_proxy_app(
             state.pending = [f for f in state.pending if not f.done()] + [future]
 
     def judged(
-        future: Future[list[ExchangeResult | None]], models: list[str | None], weight: int
+        future: Future[tuple[list[ExchangeResult | None], bool]],
+        models: list[str | None],
+        weight: int,
     ) -> None:
         try:
-            results = future.result()
+            results, flush_failed = future.result()
         except Exception:  # a crash of the checks' process never reaches a client
-            results = [None] * len(models)
+            results, flush_failed = [None] * len(models), False
         with state.lock:
             state.backlog_bytes -= weight
-            before = len(state.results)
+            state.check_errors += flush_failed
             for result, model in zip(results, models, strict=True):
                 if result is None:  # the checks crashed on this one
                     state.check_errors += 1
@@ -387,14 +430,6 @@ def create_proxy_app(
                 state.results.append(result)
                 if model:
                     state.models[model] += 1
-            every = state.flush_every
-            due = every > 0 and len(state.results) // every > before // every
-        if due:
-            try:
-                state.flush()
-            except OSError:
-                with state.lock:
-                    state.check_errors += 1
 
     async def lifespan(receive: Receive, send: Send) -> None:
         while True:
@@ -616,10 +651,23 @@ def _idle_priority() -> None:
 
 def _judge_all(
     batch: list[tuple[dict[str, Any], tuple[str, str]]],
-) -> list[ExchangeResult | None]:
+    token: str = "",
+    snapshot: dict[str, Any] | None = None,
+    known: list[ExchangeResult] | None = None,
+) -> tuple[list[ExchangeResult | None], bool]:
     """Check each exchange of a batch (in the worker): its parts are plain data, so they cross
-    a process boundary as they are. None for one the checks crashed on."""
+    a process boundary as they are. None for one the checks crashed on.
+
+    The worker keeps its own copy of the results (``known``: the proxy's, for a worker that
+    replaces a dead one) and, given the proxy's ``snapshot``, writes the report when the
+    results cross a multiple of ``flush_every``: here, not in the proxy, whose event loop
+    building a report of thousands of exchanges stalled for hundreds of milliseconds (the GIL;
+    benchmarks/RESULTS.md). Also says whether that write failed."""
     contract: Contract = _WORKER["contract"]
+    kept: list[ExchangeResult] = _WORKER.setdefault(f"results {token}", [])
+    if known is not None:
+        kept[:] = known
+    before = len(kept)
     out: list[ExchangeResult | None] = []
     for parts, operation in batch:
         try:
@@ -634,7 +682,18 @@ def _judge_all(
             if _WORKER["passing"] > FULL_EVIDENCE_PASSING and events and len(events) > 3:
                 result.evidence["response"]["events"] = events[:2] + events[-1:]
         out.append(result)
-    return out
+        kept.append(result)
+    every = snapshot["flush_every"] if snapshot else 0
+    if snapshot is None or len(kept) // every == before // every:
+        return out, False
+    elapsed = snapshot.pop("elapsed")
+    state = ProxyState(contract=contract, clock=time.perf_counter() - elapsed, **snapshot)
+    state.results = list(kept)
+    try:
+        state.flush()
+    except OSError:
+        return out, True
+    return out, False
 
 
 async def _disconnected(receive: Receive) -> None:

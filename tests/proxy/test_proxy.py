@@ -54,14 +54,18 @@ class Recorder:
 
 @contextlib.contextmanager
 def proxied(
-    *faults: str, report_dir: Path, judge_in: str = "process"
+    *faults: str, report_dir: Path, judge_in: str = "process", **options: Any
 ) -> Iterator[tuple[str, Recorder, Any]]:
     """The reference server (with ``faults``) recorded, and the proxy in front of it."""
     contract = load_contract()
     upstream = Recorder(create_app(faults=faults))
     with serve_in_thread(upstream) as upstream_url:
         app = create_proxy_app(
-            contract=contract, upstream=upstream_url, report_dir=report_dir, judge_in=judge_in
+            contract=contract,
+            upstream=upstream_url,
+            report_dir=report_dir,
+            judge_in=judge_in,
+            **options,
         )
         with serve_in_thread(app, options=UVICORN_OPTIONS) as proxy_url:
             yield proxy_url, upstream, app.state
@@ -256,6 +260,43 @@ def test_flush_every_writes_the_report_while_running(tmp_path: Path) -> None:
             assert read_report(str(tmp_path))["summary"]["exchanges"] == 2  # before the end
 
 
+def test_the_running_reports_are_written_by_the_checks_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import conformance.proxy._app as proxy_app
+
+    def never(*_: Any) -> None:
+        raise AssertionError("the proxy's process wrote a running report")
+
+    monkeypatch.setattr(proxy_app, "write_all", never)  # in this process only
+    with proxied(report_dir=tmp_path, flush_every=2) as (url, _upstream, state):
+        client = _sdk(url)
+        for _ in range(2):
+            _stream_bytes(client)
+        state.settle()
+        assert read_report(str(tmp_path))["summary"]["exchanges"] == 2
+        assert state.check_errors == 0
+        monkeypatch.undo()  # the last report, at shutdown, is the proxy's
+
+
+def test_a_new_checks_process_reports_what_the_dead_one_judged(tmp_path: Path) -> None:
+    import multiprocessing
+
+    with proxied(report_dir=tmp_path, flush_every=1) as (url, _upstream, state):
+        client = _sdk(url)
+        _stream_bytes(client)
+        state.settle()
+        for child in multiprocessing.active_children():  # the checks' worker
+            child.kill()
+            child.join(timeout=10)
+        deadline = time.monotonic() + 60
+        while len(state.results) < 2 and time.monotonic() < deadline:
+            _stream_bytes(client)  # the first after the kill may be lost with the process
+            state.settle()
+        written = read_report(str(tmp_path))["summary"]["exchanges"]
+    assert written == len(state.results) >= 2 and state.restarts == 1
+
+
 class Endless:
     """An upstream that streams 64 KiB events as fast as its client takes them, counting,
     until its client leaves (or 256 MiB: a bound, should a test go wrong)."""
@@ -357,9 +398,9 @@ def test_exchanges_that_end_together_are_judged_in_one_batch_and_all_counted(
     sizes: list[int] = []
     judge_all = proxy_app._judge_all
 
-    def counting(batch: Any) -> Any:
+    def counting(batch: Any, *rest: Any) -> Any:
         sizes.append(len(batch))
-        return judge_all(batch)
+        return judge_all(batch, *rest)
 
     monkeypatch.setattr(proxy_app, "_judge_all", counting)
     monkeypatch.setattr(proxy_app, "JUDGE_BATCH_WAIT_S", 1.0)  # however slow the machine
@@ -526,9 +567,9 @@ def test_when_the_checks_fall_behind_exchanges_are_forwarded_not_judged(
     release = threading.Event()
     judge_all = proxy_app._judge_all
 
-    def slow(batch: Any) -> Any:
+    def slow(batch: Any, *rest: Any) -> Any:
         release.wait(timeout=60)
-        return judge_all(batch)
+        return judge_all(batch, *rest)
 
     monkeypatch.setattr(proxy_app, "_judge_all", slow)
     contract = load_contract()
