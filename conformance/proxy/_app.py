@@ -287,7 +287,7 @@ def create_proxy_app(
     attribute is the :class:`ProxyState`; serve it with :data:`UVICORN_OPTIONS` (or the client
     gets uvicorn's own ``Server`` and ``Date`` headers too). The report is written at shutdown
     (uvicorn's, on SIGINT or SIGTERM; ``on_exit`` is called then) and every ``flush_every``
-    checked exchanges. ``judge_in``: ``process`` (a worker process with its own copy of the
+    checked exchanges (those by the checks' process, off the proxy's GIL). ``judge_in``: ``process`` (a worker process with its own copy of the
     contract: the checks never hold the proxy's GIL, so they add no latency to a chunk) or
     ``thread``. ``max_backlog_bytes``: the kept copies that may wait for the checks; beyond,
     exchanges are forwarded but not judged (counted in the report's notes). ``timeout``: the
