@@ -550,7 +550,9 @@ def _add_proxy(commands: Any) -> None:
         type=int,
         default=0,
         metavar="N",
-        help="also write the reports every N checked exchanges (default: only at the end)",
+        help="also write the reports every N checked exchanges, from the checks' process "
+        "(default: only at the end); each write renders every exchange so far, so pick N "
+        "for a write every few seconds at most",
     )
     proxy.add_argument(
         "--auth-header",
