@@ -384,7 +384,7 @@ def create_proxy_app(
 
         def submit() -> Future[tuple[list[ExchangeResult | None], bool]]:
             with state.lock:
-                known = list(state.results) if resync[0] else None
+                known = list(state.results) if resync[0] and due else None
                 resync[0] = False
             snapshot = state.snapshot() if due else None
             return workers[0].submit(_judge_all, items, token, snapshot, known)
@@ -658,13 +658,14 @@ def _judge_all(
     """Check each exchange of a batch (in the worker): its parts are plain data, so they cross
     a process boundary as they are. None for one the checks crashed on.
 
-    The worker keeps its own copy of the results (``known``: the proxy's, for a worker that
-    replaces a dead one) and, given the proxy's ``snapshot``, writes the report when the
-    results cross a multiple of ``flush_every``: here, not in the proxy, whose event loop
-    building a report of thousands of exchanges stalled for hundreds of milliseconds (the GIL;
-    benchmarks/RESULTS.md). Also says whether that write failed."""
+    Given the proxy's ``snapshot`` (``flush_every`` set), the worker keeps its own copy of the
+    results (``known``: the proxy's, for a worker that replaces a dead one) and writes the
+    report when the results cross a multiple of ``flush_every``: here, not in the proxy, whose
+    event loop stalled for hundreds of milliseconds while it built a report of thousands of
+    exchanges (the GIL; benchmarks/RESULTS.md). Also says whether that write failed."""
     contract: Contract = _WORKER["contract"]
-    kept: list[ExchangeResult] = _WORKER.setdefault(f"results {token}", [])
+    # a copy only when there are running reports to write (it doubles the results' memory)
+    kept: list[ExchangeResult] = _WORKER.setdefault(f"results {token}", []) if snapshot else []
     if known is not None:
         kept[:] = known
     before = len(kept)
