@@ -563,16 +563,91 @@ def _add_proxy(commands: Any) -> None:
     proxy.add_argument(
         "--timeout",
         type=float,
-        default=600.0,
+        default=60.0,
         metavar="S",
-        help="the longest wait for an upstream read (default 600 s)",
+        help="the longest wait for the upstream's next bytes, then the exchange is let go "
+        "and reported (default 60 s)",
     )
+    limits = proxy.add_argument_group(
+        "limits", "what one client may make the proxy hold (beyond: the status given, and closed)"
+    )
+    limits.add_argument(
+        "--write-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="the longest wait for a client to take the next piece of an answer; then it and "
+        "its upstream connection are let go (default 60 s)",
+    )
+    limits.add_argument(
+        "--max-body",
+        type=int,
+        default=16 * 1024 * 1024,
+        metavar="BYTES",
+        help="the largest request body; 413 beyond, before reading it (default 16 MiB)",
+    )
+    _add_serve_limits(limits)
     proxy.set_defaults(handler=_cmd_proxy)
+
+
+def _add_serve_limits(group: Any) -> None:
+    """The flags of :class:`~conformance._serving.ServeLimits` (proxy, serve)."""
+    group.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=64 * 1024,
+        metavar="BYTES",
+        help="the largest request head (request line and headers); 431 beyond (default 64 KiB)",
+    )
+    group.add_argument(
+        "--max-headers",
+        type=int,
+        default=100,
+        metavar="N",
+        help="the most header fields in a request; 431 beyond (default 100)",
+    )
+    group.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="a request head must arrive whole within S seconds of its first byte or of the "
+        "connection's start; 408 then (default 10 s)",
+    )
+    group.add_argument(
+        "--max-connections",
+        type=int,
+        default=0,
+        metavar="N",
+        help="open client connections at most; one more closes the one idle longest, or gets "
+        "503 when none is idle (default 512, fewer if the open-file limit is low)",
+    )
+
+
+def _serve_limits(args: argparse.Namespace) -> Any:
+    from ._serving import ServeLimits
+
+    for flag, value in (
+        ("--max-header-bytes", args.max_header_bytes),
+        ("--max-headers", args.max_headers),
+        ("--header-timeout", args.header_timeout),
+    ):
+        if not value > 0:
+            raise UsageError(f"{flag} {value:g} must be above 0")
+    if args.max_connections < 0:
+        raise UsageError(f"--max-connections {args.max_connections} is negative")
+    return ServeLimits(
+        max_header_bytes=args.max_header_bytes,
+        max_headers=args.max_headers,
+        header_timeout=args.header_timeout,
+        max_connections=args.max_connections,
+    )
 
 
 def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import uvicorn
 
+    from ._serving import uvicorn_options
     from .contract import load_contract
     from .exchange import redact_url
     from .proxy import UVICORN_OPTIONS, create_proxy_app
@@ -581,6 +656,14 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         raise UsageError(f"--upstream {redact_url(args.upstream)!r} is not an http(s) URL")
     if args.flush_every < 0:
         raise UsageError(f"--flush-every {args.flush_every} is negative")
+    for flag, value in (
+        ("--timeout", args.timeout),
+        ("--write-timeout", args.write_timeout),
+        ("--max-body", args.max_body),
+    ):
+        if not value > 0:
+            raise UsageError(f"{flag} {value:g} must be above 0")
+    limits = _serve_limits(args)
     contract = load_contract(args.spec, profile=args.profile or (None if args.spec else "deepseek"))
     _writable(args.report_dir)
     _listening(args.host, args.port)
@@ -591,6 +674,8 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         flush_every=args.flush_every,
         auth_header=args.auth_header,
         timeout=args.timeout,
+        write_timeout=args.write_timeout,
+        max_request_bytes=args.max_body,
         on_exit=lambda state: out.write(
             f"conformance proxy: {state.forwarded} request(s) forwarded, "
             f"{len(state.results)} checked; reports: {args.report_dir}\n"
@@ -609,7 +694,7 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=5,
-        **UVICORN_OPTIONS,
+        **{**UVICORN_OPTIONS, **uvicorn_options(limits)},
     )
     return EXIT_OK  # (after SIGINT or SIGTERM uvicorn ends the process by that signal)
 

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import yarl
 
+from .._serving import uvicorn_options
 from .._util import is_sse_media_type
 from ..checks import check_exchange
 from ..exchange import (
@@ -68,7 +69,7 @@ from ..exchange import (
     url_secrets,
 )
 from ..report import build_report, write_all
-from ..runner import Case, Decoder, Transport, curl_command, join_url, scrub
+from ..runner import Case, Decoder, Transport, curl_command, scrub
 
 if TYPE_CHECKING:
     from ..checks import CheckOutcome, ExchangeResult
@@ -99,17 +100,31 @@ HOP_BY_HOP = frozenset(
 #: How uvicorn must serve the proxy: by default it adds its own ``Server`` and ``Date`` headers
 #: to every answer, beside the upstream's (a client saw both twice); and the proxy needs no
 #: X-Forwarded-* handling nor an access log line per request.
+#: Served with the guarded protocol (:mod:`conformance._serving`): origin-form request targets
+#: only, bounded request heads, a deadline for them, and a cap on connections.
 UVICORN_OPTIONS: dict[str, Any] = {
     "server_header": False,
     "date_header": False,
     "proxy_headers": False,
     "access_log": False,
+    **uvicorn_options(),
 }
 #: The headers aiohttp adds to a request that lacks them; the upstream gets the client's only
 #: (an ``Accept-Encoding: gzip`` the client never sent made the upstream compress its answer).
 CLIENT_DEFAULT_HEADERS = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
-#: The largest request body forwarded (a chat request is a few KB; 413 beyond).
+#: The largest request body forwarded (a chat request is a few KB; 413 beyond, before it is
+#: read when its Content-Length says so).
 MAX_REQUEST_BYTES = 16 * 1024 * 1024
+#: The longest wait for the upstream's next bytes (headers or body), as ``run``'s idle limit:
+#: a hung upstream stream is let go, and reported, within a minute.
+UPSTREAM_IDLE_S = 60.0
+#: The longest wait for a client to take the next piece of an answer: a client that stops
+#: reading is let go, and the upstream connection with it.
+CLIENT_WRITE_TIMEOUT_S = 60.0
+#: Request headers never forwarded: hop-by-hop ones, ``Host`` (the upstream's own is sent)
+#: and ``Expect`` (the proxy has read the whole body before it forwards; an upstream that never
+#: answers ``100 Continue`` hung the request).
+NOT_FORWARDED = frozenset({"host", "content-length", "expect"})
 #: Exchanges are handed to the checks in batches, sent this long after the first of a batch
 #: ended, or at once when a batch reaches ``JUDGE_BATCH_MAX``. One hand-over a batch (a pickle,
 #: a wake-up of the executor's two threads, which take the proxy's GIL, and a result back)
@@ -160,6 +175,7 @@ class ProxyState:
     backlog_bytes: int = 0  # kept copies read and not judged yet
     behind: int = 0  # exchanges not judged: the backlog was full
     abandoned: int = 0  # requests whose client left before the upstream answered
+    stalled: int = 0  # clients that stopped reading an answer: let go after write_timeout
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until no exchange is in flight and every one read has been judged."""
@@ -212,6 +228,11 @@ class ProxyState:
                     if self.abandoned
                     else ""
                 )
+                + (
+                    f"; {self.stalled} let go: their client stopped reading the answer"
+                    if self.stalled
+                    else ""
+                )
             ]
             model = self.models.most_common(1)[0][0] if self.models else None
         return build_report(
@@ -250,6 +271,7 @@ _COUNTS = (
     "restarts",
     "behind",
     "abandoned",
+    "stalled",
 )
 
 
@@ -278,7 +300,9 @@ def create_proxy_app(
     flush_every: int = 0,
     auth_header: str = "Authorization",
     max_bytes: int = 8 * 1024 * 1024,
-    timeout: float = 600.0,
+    timeout: float = UPSTREAM_IDLE_S,
+    write_timeout: float = CLIENT_WRITE_TIMEOUT_S,
+    max_request_bytes: int = MAX_REQUEST_BYTES,
     max_backlog_bytes: int = MAX_BACKLOG_BYTES,
     on_exit: Callable[[ProxyState], object] | None = None,
     judge_in: str = "process",
@@ -291,7 +315,10 @@ def create_proxy_app(
     contract: the checks never hold the proxy's GIL, so they add no latency to a chunk) or
     ``thread``. ``max_backlog_bytes``: the kept copies that may wait for the checks; beyond,
     exchanges are forwarded but not judged (counted in the report's notes). ``timeout``: the
-    longest wait for the upstream's next bytes. The upstream is reached through the proxy
+    longest wait for the upstream's next bytes; ``write_timeout``: for a client to take the
+    next piece (then both are let go); ``max_request_bytes``: the largest request body (413).
+    Requests whose target is not a path, or whose path climbs above the upstream's base path
+    (``/../x``), get a 400 and never reach the upstream. The upstream is reached through the proxy
     ``HTTPS_PROXY``/``HTTP_PROXY`` name unless ``NO_PROXY`` covers it.
 
     The worker is *spawned*, so, as with any spawned process, a script that calls this must
@@ -308,6 +335,28 @@ def create_proxy_app(
     # a key in --upstream's query, or a password in it or in the proxy's URL, found once
     upstream_secrets = url_secrets(state.upstream) + (url_secrets(via) if via else ())
     transport = Transport(auth_header=auth_header)
+    # the upstream's scheme, authority and base path, once: a request adds only its path
+    origin = urllib.parse.urlsplit(state.upstream)
+    base_path, base_query = origin.path.rstrip("/"), origin.query
+    upstream_host = yarl.URL(state.upstream, encoded=True)
+
+    def upstream_url(path: str, query: str) -> str | None:
+        """The upstream URL of a request for ``path`` (origin-form, dot-segments resolved):
+        built from ``--upstream``'s parts, so its scheme, host and port are never the
+        client's to choose; None if it would reach another authority all the same."""
+        joined = "&".join(q for q in (base_query, query) if q)
+        url = f"{origin.scheme}://{origin.netloc}{base_path}{path}" + (
+            f"?{joined}" if joined else ""
+        )
+        built = yarl.URL(url, encoded=True)
+        if (built.scheme, built.raw_host, built.port, built.raw_user) != (
+            upstream_host.scheme,
+            upstream_host.raw_host,
+            upstream_host.port,
+            upstream_host.raw_user,
+        ):
+            return None
+        return url
 
     def new_workers() -> Executor:
         if judge_in == "process":
@@ -463,24 +512,35 @@ def create_proxy_app(
 
     async def _proxy(scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        path = scope.get("raw_path") or scope["path"].encode()
-        path_text = scope["path"]
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        resolved = _origin_path(raw_path)
+        if isinstance(resolved, _Refusal):  # never built into a URL, never sent upstream
+            await _plain(send, 400, f"conformance proxy: {resolved}".encode())
+            return
+        path_text = urllib.parse.unquote(resolved, errors="replace")
         query = scope.get("query_string") or b""
-        target = path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
-        # an upstream with a query of its own (?key=..., ?api-version=...) keeps it, after the path
-        url = join_url(state.upstream, target) if "?" in state.upstream else state.upstream + target
+        url = upstream_url(resolved, query.decode("latin-1"))
+        if url is None:
+            await _plain(send, 400, b"conformance proxy: the request target is not a path")
+            return
+        declared = _content_length(scope["headers"])
+        if declared is not None and declared > max_request_bytes:  # 413 before reading it
+            await _plain(send, 413, b"conformance proxy: request body too large")
+            return
         body = bytearray()
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return
             body += message.get("body", b"")
-            if len(body) > MAX_REQUEST_BYTES:
-                await _plain(send, 413, b"request body too large for the proxy")
+            if len(body) > max_request_bytes:
+                await _plain(send, 413, b"conformance proxy: request body too large")
                 return
             if not message.get("more_body"):
                 break
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
-            for k, v in _end_to_end(scope["headers"], {"host", "content-length"})
+            for k, v in _end_to_end(scope["headers"], NOT_FORWARDED)
         ]
         secrets = (
             _secrets(headers, auth_header) + url_secrets(query.decode("latin-1")) + upstream_secrets
@@ -551,7 +611,19 @@ def create_proxy_app(
                 if gone.done():
                     interrupted = "the client went away before the end (the upstream read stopped)"
                     break
-                await send({"type": "http.response.body", "body": piece, "more_body": True})
+                try:
+                    await asyncio.wait_for(
+                        send({"type": "http.response.body", "body": piece, "more_body": True}),
+                        write_timeout,
+                    )
+                except TimeoutError:
+                    with state.lock:
+                        state.stalled += 1
+                    interrupted = (
+                        f"the client took nothing for {write_timeout:g} s (let go, and the "
+                        "upstream read with it)"
+                    )
+                    break
                 if operation is None or truncated:
                     continue
                 now = time.perf_counter() - started
@@ -605,14 +677,13 @@ def create_proxy_app(
             transport=transport,
         )
         weight = len(parts["kept"]) + len(body) + 1024
+        model = _model_of(bytes(body))  # never raises: the backlog is given back in all cases
         with state.lock:
             if state.backlog_bytes and state.backlog_bytes + weight > max_backlog_bytes:
                 state.behind += 1  # the checks fell behind: forwarded, not judged
                 return
             state.backlog_bytes += weight
-            queue.append(
-                (parts, (operation.method, operation.path), _model_of(bytes(body)), weight)
-            )
+            queue.append((parts, (operation.method, operation.path), model, weight))
             state.queued += 1
             size = len(queue)
         if size >= JUDGE_BATCH_MAX:
@@ -703,6 +774,51 @@ async def _disconnected(receive: Receive) -> None:
         pass
 
 
+def _origin_path(raw_path: bytes) -> str:
+    """``raw_path`` with its dot-segments resolved (RFC 3986 section 5.2.4; ``%2e`` is a dot),
+    as the client encoded it; or, as a ``str`` subclass :class:`_Refusal`, why it is refused:
+    not origin-form (``*``, ``*@host``, ``http://host/x``), a path that climbs above the root
+    (``/../admin``: the upstream's base path would be left), or an encoded slash or a backslash
+    (``..%2f``: the upstream may decode it into one more segment)."""
+    path = raw_path.decode("latin-1")
+    if not path.startswith("/"):
+        return _Refusal("the request target must be a path (origin-form, /...)")
+    lowered = path.lower()
+    if "%2f" in lowered or "%5c" in lowered or "\\" in path:
+        return _Refusal("an encoded slash or a backslash in the path is refused")
+    out: list[str] = []
+    segments = path.split("/")[1:]
+    for i, segment in enumerate(segments):
+        dots = segment.lower().replace("%2e", ".")
+        last = i == len(segments) - 1
+        if dots == ".":
+            if last:
+                out.append("")
+        elif dots == "..":
+            if not out:
+                return _Refusal("the path climbs above the root ('..'): refused")
+            out.pop()
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    return "/" + "/".join(out)
+
+
+class _Refusal(str):
+    """Why a request target is refused (a ``str``, told apart from a path by its type)."""
+
+
+def _content_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
 def _end_to_end(
     headers: Iterable[tuple[bytes, bytes]], also: Collection[str] = ()
 ) -> list[tuple[bytes, bytes]]:
@@ -739,7 +855,7 @@ def _env_proxy(upstream: str) -> str | None:
 def _model_of(body: bytes) -> str | None:
     try:
         model = json.loads(body).get("model") if body else None
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # any body: deep nesting too
         return None
     return model if isinstance(model, str) else None
 
@@ -773,7 +889,7 @@ def _exchange(
     path = scrub(path.encode("latin-1", "replace"), secrets).decode("latin-1")
     try:
         parsed: Any = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting: kept as text
         parsed = body.decode("utf-8", "replace")
     content_type = next((v for k, v in response_headers if k.lower() == "content-type"), "")
     streamed = is_sse_media_type(content_type)
