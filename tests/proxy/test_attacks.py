@@ -338,13 +338,18 @@ def test_a_busy_proxy_says_503_rather_than_drop_a_request_in_flight(tmp_path: Pa
 
     with serve_in_thread(slow) as upstream_url:
         app = create_proxy_app(contract=load_contract(), upstream=upstream_url, judge_in="thread")
-        with serve_in_thread(app, options={**UVICORN_OPTIONS, **uvicorn_options(limits)}) as url:
-            with httpx.Client(timeout=10) as one, httpx.Client(timeout=10) as two:
-                with one.stream("GET", url + "/a") as first, two.stream("GET", url + "/b") as sec:
-                    assert first.status_code == sec.status_code == 200
-                    third = raw(url, b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n")
-                    release.set()
-                    assert first.read() == sec.read() == b"done"
+        served = {**UVICORN_OPTIONS, **uvicorn_options(limits)}
+        with (
+            serve_in_thread(app, options=served) as url,
+            httpx.Client(timeout=10) as one,
+            httpx.Client(timeout=10) as two,
+            one.stream("GET", url + "/a") as first,
+            two.stream("GET", url + "/b") as second,
+        ):
+            assert first.status_code == second.status_code == 200
+            third = raw(url, b"GET /c HTTP/1.1\r\nHost: x\r\n\r\n")
+            release.set()
+            assert first.read() == second.read() == b"done"
     assert third.startswith(b"HTTP/1.1 503"), third[:200]
 
 
