@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from ._errors import ConformanceError, UsageError
+from ._util import printable, write_text_atomic
 
 if TYPE_CHECKING:
     from .contract import Contract
@@ -881,10 +882,7 @@ def _cmd_report_matrix(args: argparse.Namespace, out: IO[str], err: IO[str]) -> 
     html = target.suffix.lower() in (".html", ".htm")
     text = render_matrix_html(matrix) if html else render_matrix_markdown(matrix)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(target)
+        write_text_atomic(target, text)
     except OSError as exc:
         raise UsageError(f"-o {target}: cannot write it ({exc.strerror or exc})") from None
     out.write(f"matrix of {len(matrix.columns)} report(s): {target}\n")
@@ -1135,7 +1133,8 @@ class _progress:
         from rich.console import Console
         from rich.progress import Progress
 
-        with Progress(console=Console(file=self.stream), transient=True) as progress:
+        stream = getattr(self.stream, "raw", self.stream)  # rich writes its own escapes
+        with Progress(console=Console(file=stream), transient=True) as progress:
             task = progress.add_task("checking", total=None)
             while not self.stop.wait(0.25):
                 slowest = self.watch.slowest()
@@ -1338,15 +1337,26 @@ def _cmd_spec_export(args: argparse.Namespace, out: IO[str], err: IO[str]) -> in
     if args.output:
         path = Path(args.output)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
+            write_text_atomic(path, text)
         except OSError as exc:
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     else:
         out.write(text)
     return EXIT_OK
+
+
+class _Printable:
+    """A text stream whose writes are made :func:`printable`; ``raw`` is the stream itself
+    (the progress bar's own escape sequences go there)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.raw = stream
+
+    def write(self, text: str) -> int:
+        return self.raw.write(printable(text))
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding...
+        return getattr(self.raw, name)
 
 
 def main(
@@ -1355,9 +1365,12 @@ def main(
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
 ) -> int:
-    """Run the command line; return the exit status."""
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
+    """Run the command line; return the exit status. What it prints goes through
+    :func:`~conformance._util.printable`: a model id, a message or a note a server wrote never
+    reaches the terminal or the CI log as control characters (ESC sequences, an OSC title,
+    BEL, a bidi override: shown as ``\x1b``, ``\u202e``)."""
+    out = _Printable(stdout or sys.stdout)
+    err = _Printable(stderr or sys.stderr)
     parser = _build_parser()
     try:
         try:
@@ -1368,7 +1381,7 @@ def main(
         if handler is None:
             parser.print_help(out)
             return EXIT_ERROR
-        return handler(args, out, err)
+        return handler(args, out, err)  # type: ignore[arg-type]
     except ConformanceError as exc:
         err.write(f"{PROG}: error: {exc}\n")
         return EXIT_ERROR

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -20,11 +21,16 @@ __all__ = [
     "is_json_media_type",
     "is_sse_media_type",
     "join_pointer",
+    "json_safe",
+    "md_code",
     "media_type_base",
     "pointer_of",
+    "printable",
     "strict_json",
     "strict_json_fast",
+    "without_surrogates",
     "write_text_atomic",
+    "xml_safe",
 ]
 
 SSE_MEDIA_TYPE = "text/event-stream"
@@ -120,13 +126,78 @@ def _umask() -> int:
     return mask
 
 
+# The output encoders: every output of the tool (files, console, CI logs) goes through one of
+# these, so no text a server or a document sent can make a writer fail, a terminal obey, or an
+# XML or Markdown reader see markup. Each shows what it replaced as an escape (``\u202e``,
+# ``\x1b``, ``\udc80``): the bad value stays visible as evidence.
+
+#: Lone surrogates: a Python str may hold them (JSON ``"\udc80"``, ``surrogateescape``);
+#: UTF-8 cannot, and a writer that meets one fails.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+#: What a terminal or a CI log must never receive raw: C0 controls but tab and newline, DEL,
+#: C1 controls (ESC and CSI sequences, OSC titles, BEL, clear screen), the bidirectional
+#: overrides and isolates (U+202E turns the rest of a line around), and lone surrogates.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+#: What XML 1.0 forbids (section 2.2), and the C1 controls and bidi overrides of a CI page.
+_NOT_XML = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+    "\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def without_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape (``\udc80``): encodable."""
+    return _SURROGATES.sub(_escaped, text)
+
+
+def json_safe(json_text: str) -> str:
+    """JSON text (``ensure_ascii=False``) with each lone surrogate written as the visible text
+    ``\udc80`` (the JSON ``"\\udc80"``), which every JSON parser reads; a ``\udc80`` escape
+    would be JSON that strict parsers (orjson, Rust's serde) refuse."""
+    return _SURROGATES.sub(lambda m: f"\\\\u{ord(m.group()):04x}", json_text)
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal or a CI log: controls, ESC sequences, bidi overrides and
+    lone surrogates shown as escapes; tab and newline kept."""
+    return _UNPRINTABLE.sub(_escaped, text)
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with what XML 1.0 forbids (and what a CI page should not render: C1 controls,
+    bidi overrides) shown as escapes; markup characters are the XML writer's to escape."""
+    return _NOT_XML.sub(_escaped, text)
+
+
+def md_code(text: str, *, cell: bool = False) -> str:
+    """``text`` as a Markdown code span: no HTML, link, image or emphasis is ever rendered from
+    it, however it is written; on one line, printable; ``cell``: inside a table (``|``
+    escaped)."""
+    text = printable(text).replace("\n", " ").replace("\t", " ")
+    if cell:
+        text = text.replace("|", "\\|")
+    if not text:
+        return "` `"
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def write_text_atomic(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` so that a killed run never leaves half a file; the file gets
-    the mode a plain ``open`` would give it (0644 under umask 022), not mkstemp's 0600."""
+    the mode a plain ``open`` would give it (0644 under umask 022), not mkstemp's 0600. Any
+    text is written: a lone surrogate is written as its escape (``\udc80``), never fatal."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(text)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)

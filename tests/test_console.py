@@ -29,7 +29,7 @@ def test_one_deviation_on_many_exchanges_is_one_entry(tmp_path: Path) -> None:
     assert out.count("[USAGE-TOTAL-001") == 0 and out.count("x] total_tokens is ") == 1
     assert f"(+{failing - 3} more)" in out
     summary = (tmp_path / "summary.md").read_text()
-    assert f"| {len(usage['failures'])} | {len(usage['failures'])}x total_tokens is" in summary
+    assert f"| {len(usage['failures'])} | {len(usage['failures'])}x `total_tokens is" in summary
     page = (tmp_path / "report.html").read_text()
     assert f"<b>{len(usage['failures'])}x</b>on {failing} exchange(s)" in page
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from .._util import json_safe
 from .._vocab import LEVELS, Level, Severity, Status
 from ..checks import CHECKS
 from ._baseline import Baseline
@@ -380,4 +381,4 @@ def _excerpt(contract: Contract, pointer: str | None, max_lines: int = 30) -> st
 
 def dumps(report: Report) -> str:
     """report.json's text: indented, UTF-8 as it is."""
-    return json.dumps(report, indent=2, ensure_ascii=False, default=repr) + "\n"
+    return json_safe(json.dumps(report, indent=2, ensure_ascii=False, default=repr)) + "\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from .._util import xml_safe
 from ._text import render_check
 from ._types import Report
 
@@ -74,6 +75,10 @@ def render_junit(report: Report) -> str:
             what = "not exercised" if check["applicable"] else "not applicable"
             ET.SubElement(case, "skipped", message=f"{what}: {reasons}")
     ET.indent(suites)
+    # what XML 1.0 forbids (a server's ESC, NUL, lone surrogate...) shown as escapes, so that
+    # every JUnit reader parses the file
     return (
-        '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        + xml_safe(ET.tostring(suites, encoding="unicode"))
+        + "\n"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
+from .._util import md_code
 from ..checks import where_parts
 from ._text import by_operation, describe_waiver, failure_groups
 from ._types import Report
@@ -12,7 +13,9 @@ __all__ = ["render_badge", "render_summary"]
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text a server, a document or a user wrote, in a table cell: a code span (no HTML, link
+    or image is rendered from it)."""
+    return md_code(text, cell=True)
 
 
 def render_summary(report: Report) -> str:
@@ -22,9 +25,9 @@ def render_summary(report: Report) -> str:
     lines = [
         f"## Conformance: {verdict}, level {report['level'] or 'none'}",
         "",
-        f"Target: {target}"
-        + (f", model `{report['target']['model']}`" if report["target"]["model"] else ""),
-        f"Contract: `{report['contract']['profile']}` ({report['contract']['spec']})",
+        f"Target: {md_code(target)}"
+        + (f", model {md_code(report['target']['model'])}" if report["target"]["model"] else ""),
+        f"Contract: {md_code(report['contract']['profile'])} ({md_code(report['contract']['spec'])})",
         "",
         f"Checks: {summary['checks_passed']} passed, {summary['checks_failed']} failed, "
         f"{summary['checks_not_exercised']} not exercised, "
@@ -42,9 +45,9 @@ def render_summary(report: Report) -> str:
         if run["cases_skipped"]:
             lines.append(
                 f"Not sent ({len(run['cases_skipped'])}; the request budget ran out, or --max-failures stopped the run): "
-                + ", ".join(f"`{c}`" for c in run["cases_skipped"])
+                + ", ".join(md_code(c) for c in run["cases_skipped"])
             )
-        lines += [f"Note: {note}" for note in run.get("notes") or []]
+        lines += [f"Note: {md_code(note)}" for note in run.get("notes") or []]
     idle = [c["id"] for c in report["checks"] if c["status"] == "skip" and c["applicable"]]
     if idle:
         lines.append("Not exercised: " + ", ".join(f"`{i}`" for i in idle))
@@ -55,7 +58,9 @@ def render_summary(report: Report) -> str:
             f"Level `{blockers[0]['level']}` not granted:",
             "",
             *(
-                f"- `{b['check']}`: {_cell(b['reason'])}" if b["check"] else f"- {b['reason']}"
+                f"- {md_code(b['check'])}: {md_code(b['reason'])}"
+                if b["check"]
+                else f"- {md_code(b['reason'])}"
                 for b in blockers
             ),
         ]
@@ -63,7 +68,7 @@ def render_summary(report: Report) -> str:
     if len(rows) > 1:
         lines += ["", "| operation | exchanges | checks judged | failed |", "|---|---|---|---|"]
         lines += [
-            f"| `{row.operation}` | {row.exchanges} | {len(row.judged)} | "
+            f"| {_cell(row.operation)} | {row.exchanges} | {len(row.judged)} | "
             + (", ".join(f"`{c}`" for c in row.failed) or "none")
             + " |"
             for row in rows
@@ -78,7 +83,7 @@ def render_summary(report: Report) -> str:
         for check in failed:
             groups = failure_groups(check)
             deviations = [
-                f"{g.count}x {_cell(g.first['message'])}"
+                f"{g.count}x {_cell(g.first['message'])}"  # a server's words: a code span
                 + (f" ({_cell(', '.join(where))})" if (where := where_parts(g.first)) else "")
                 + f", e.g. {_cell(', '.join(g.exchanges[:3]))}"
                 for g in groups[:3]
@@ -101,7 +106,9 @@ def render_summary(report: Report) -> str:
         lines += [
             "",
             "Waivers: "
-            + ", ".join(f"`{w['check']}` {describe_waiver(w)}" for w in baseline["waivers"]),
+            + ", ".join(
+                f"{md_code(w['check'])} {md_code(describe_waiver(w))}" for w in baseline["waivers"]
+            ),
         ]
     return "\n".join(lines) + "\n"
 

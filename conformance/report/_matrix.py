@@ -13,6 +13,7 @@ import html
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .._util import md_code
 from ._json import LEVELS
 from ._types import Report
 
@@ -162,8 +163,8 @@ def render_matrix_markdown(matrix: Matrix) -> str:
     notes = _notes(matrix)
     lines = ["# Compatibility matrix", ""]
     lines += [
-        f"{i + 1}. {c.label}: verdict {c.verdict}, level {c.level or 'none'} "
-        f"(profile {c.profile}; {c.source})"
+        f"{i + 1}. {md_code(c.label)}: verdict {c.verdict}, level {c.level or 'none'} "
+        f"(profile {md_code(c.profile)}; {md_code(c.source)})"
         for i, c in enumerate(matrix.columns)
     ]
     head = "| check | category | " + " | ".join(f"({i + 1})" for i in range(len(matrix.columns)))
@@ -193,7 +194,7 @@ def render_matrix_markdown(matrix: Matrix) -> str:
     texts = _texts(notes, matrix)
     if texts:
         lines += ["", "## Failures", ""]
-        lines += [f"[{n}] {text.replace(chr(10), ' ')}" for n, text in enumerate(texts, 1)]
+        lines += [f"[{n}] {md_code(text)}" for n, text in enumerate(texts, 1)]
     return "\n".join(lines) + "\n"
 
 

@@ -112,6 +112,7 @@ def save_examples(
             break
     if not kept and not path.exists():
         return 0  # nothing failed, nothing to clear: no file
-    text = json.dumps({"version": 2, "examples": kept}, indent=2, ensure_ascii=False) + "\n"
+    # ASCII: a lone surrogate in a kept body replays as it was sent (UTF-8 cannot hold it)
+    text = json.dumps({"version": 2, "examples": kept}, indent=2) + "\n"
     write_text_atomic(path, text)
     return len(kept)

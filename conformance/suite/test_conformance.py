@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from conformance._util import printable
 from conformance.checks import CHECKS
 from conformance.report import render_check
 
@@ -19,11 +20,12 @@ def test_check(check_id: str, conformance_run: dict[str, Any]) -> None:
     check = next(c for c in conformance_run["report"]["checks"] if c["id"] == check_id)
     if check["status"] == "skip":
         reasons = "; ".join(check.get("skip_reasons") or []) or "no exchange applied"
-        pytest.skip(f"{check_id}: {reasons}")
+        pytest.skip(printable(f"{check_id}: {reasons}"))
     if check["status"] == "error":
-        pytest.fail(f"{check_id}: the check itself failed: {check.get('errors')}", pytrace=False)
+        errors = printable(str(check.get("errors")))
+        pytest.fail(f"{check_id}: the check itself failed: {errors}", pytrace=False)
     if check["status"] == "fail":
-        text = render_check(check, limit=10)
+        text = printable(render_check(check, limit=10))  # a server's words: no ESC, no bidi
         if check["severity"] != "MUST" and not conformance_run["strict"]:
             pytest.xfail(text)
         pytest.fail(text, pytrace=False)

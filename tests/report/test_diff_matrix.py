@@ -92,7 +92,7 @@ def test_the_matrix_of_three_reports(reports: dict[str, Path], tmp_path: Path) -
     row = next(line for line in out.splitlines() if line.startswith("| `STREAM-DONE-001`"))
     assert row.endswith("| pass | **FAIL** [2] | pass |") or "**FAIL** [" in row, row
     assert "| `USAGE-CACHE-001`" in out and "| n/a |" in out  # openai has no cache counters
-    assert "[1] total_tokens is" in out or "[2] total_tokens is" in out
+    assert "[1] `total_tokens is" in out or "[2] `total_tokens is" in out
 
     page = tmp_path / "matrix.html"
     code, out, _ = cli("report", "matrix", *chosen, "-o", str(page))
