@@ -5,7 +5,6 @@ from __future__ import annotations
 from .._util import strict_json
 from ._model import (
     NO_RESPONSE,
-    REDACTED,
     EventSource,
     Exchange,
     Request,
@@ -13,25 +12,38 @@ from ._model import (
     Timings,
     Violation,
     error_message,
-    redact_headers,
-    redact_url,
-    url_secrets,
 )
 from ._recorded import read_exchanges
+from ._secrets import (
+    REDACTED,
+    SECRET_HEADERS,
+    Scrubber,
+    header_secrets,
+    is_secret_name,
+    redact_headers,
+    redact_url,
+    scrub,
+    url_secrets,
+)
 
 __all__ = [
     "NO_RESPONSE",
     "REDACTED",
+    "SECRET_HEADERS",
     "EventSource",
     "Exchange",
     "Request",
     "Response",
+    "Scrubber",
     "Timings",
     "Violation",
     "error_message",
+    "header_secrets",
+    "is_secret_name",
     "read_exchanges",
     "redact_headers",
     "redact_url",
+    "scrub",
     "strict_json",
     "url_secrets",
 ]

@@ -1,6 +1,6 @@
 """An exchange: one request and its response, as the checks see it.
 
-Secrets are redacted when a :class:`Request` is made (``Authorization``, ``api-key``, cookies...),
+Secrets are redacted when a :class:`Request` is made (by the policy of :mod:`._secrets`),
 so nothing downstream (checks, reports, replay commands) can leak them. A streamed response
 carries an :class:`EventSource` that parses bytes as they are read, so a 100,000-chunk stream is
 checked without holding its chunks.
@@ -9,7 +9,6 @@ checked without holding its chunks.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,11 +16,10 @@ from typing import Any
 from .._sse import EventFields, Framing, SSEEvent, SSEParser
 from .._util import strict_json
 from .._vocab import Expectation
+from ._secrets import redact_headers, redact_url
 
 __all__ = [
     "NO_RESPONSE",
-    "REDACTED",
-    "SECRET_HEADERS",
     "EventSource",
     "Exchange",
     "Request",
@@ -29,74 +27,11 @@ __all__ = [
     "Timings",
     "Violation",
     "error_message",
-    "redact_headers",
-    "redact_url",
-    "url_secrets",
 ]
 
-REDACTED = "[REDACTED]"
 #: The status of an exchange that got no response at all (the request failed or timed out
 #: before a status line); ``Exchange.interrupted`` says why.
 NO_RESPONSE = 0
-SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "api-key",
-        "x-api-key",
-        "openai-api-key",
-        "cookie",
-        "set-cookie",
-        "x-goog-api-key",
-    }
-)
-
-
-#: Query parameters that carry a key (Gemini's ``key``, Azure-style ``api-key``, OAuth tokens):
-#: a base URL such as ``https://host/v1?key=...`` sends it with every request.
-SECRET_QUERY = frozenset({"key", "api-key", "api_key", "apikey", "token", "access_token"})
-_SECRET_PARAMETER = re.compile(
-    r"(?<=[?&])(" + "|".join(re.escape(n) for n in sorted(SECRET_QUERY)) + r")=([^&#]*)",
-    re.IGNORECASE,
-)
-
-
-#: The password of a URL's user information (``https://user:password@host/``).
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*):([^/?#@]*)@")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its secrets replaced: the value of each key-carrying query parameter
-    (``?key=[REDACTED]``) and a password in its user information (``user:[REDACTED]@``):
-    what reports, messages and replays show of a URL."""
-    if "@" in url:
-        url = _USERINFO.sub(lambda m: f"{m[1]}:{REDACTED}@", url, count=1)
-    if "?" in url:
-        url = _SECRET_PARAMETER.sub(lambda m: f"{m[1]}={REDACTED}", url)
-    return url
-
-
-def url_secrets(url: str) -> tuple[str, ...]:
-    """The secrets :func:`redact_url` hides in ``url`` (which may be a bare query string), as
-    sent (percent-encoded) and as read, to scrub from what a server echoes."""
-    from urllib.parse import unquote, unquote_plus
-
-    userinfo = _USERINFO.match(url)
-    found = [userinfo[2]] if userinfo else []
-    query = url if "?" in url or "://" in url else "?" + url
-    found += [m[2] for m in _SECRET_PARAMETER.finditer(query)]
-    return tuple(s for v in found for s in dict.fromkeys((v, unquote(v), unquote_plus(v))) if s)
-
-
-def redact_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """Headers with every secret value replaced (the scheme of an Authorization is kept)."""
-    out = []
-    for name, value in headers:
-        if name.lower() in SECRET_HEADERS:
-            scheme = value.split(" ", 1)[0] if " " in value else ""
-            value = f"{scheme} {REDACTED}" if scheme.lower() in {"bearer", "basic"} else REDACTED
-        out.append((name, value))
-    return tuple(out)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -187,12 +122,17 @@ class EventSource:
 
 @dataclass(frozen=True, kw_only=True)
 class Response:
-    """``headers`` is ``None`` when the recording kept none (a bare body file)."""
+    """``headers`` is ``None`` when the recording kept none (a bare body file); a secret's
+    (``Set-Cookie``...) are redacted when the response is made, as a request's are."""
 
     status: int
     headers: tuple[tuple[str, str], ...] | None = None
     body: bytes | None = None  # a non-streamed body
     events: EventSource | None = field(default=None, compare=False)  # a streamed body
+
+    def __post_init__(self) -> None:
+        if self.headers is not None:
+            object.__setattr__(self, "headers", redact_headers(self.headers))
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers or ():

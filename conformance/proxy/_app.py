@@ -28,6 +28,7 @@ kept copy of the answer.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import multiprocessing
@@ -64,12 +65,15 @@ from ..exchange import (
     Exchange,
     Request,
     Response,
+    Scrubber,
     Timings,
+    header_secrets,
     redact_url,
+    scrub,
     url_secrets,
 )
 from ..report import build_report, write_all
-from ..runner import Case, Decoder, Transport, curl_command, scrub
+from ..runner import Case, Decoder, Transport, curl_command
 
 if TYPE_CHECKING:
     from ..checks import CheckOutcome, ExchangeResult
@@ -339,6 +343,16 @@ def create_proxy_app(
     origin = urllib.parse.urlsplit(state.upstream)
     base_path, base_query = origin.path.rstrip("/"), origin.query
     upstream_host = yarl.URL(state.upstream, encoded=True)
+    # --upstream's user information is sent as Basic credentials when the client sent none
+    # (aiohttp refuses a URL's credentials beside an Authorization header: every request was a
+    # 502), never in the URL
+    userinfo, _, bare_netloc = origin.netloc.rpartition("@")
+    wire_prefix = (f"{origin.scheme}://{origin.netloc}", f"{origin.scheme}://{bare_netloc}")
+    basic = None
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
+        basic = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
 
     def upstream_url(path: str, query: str) -> str | None:
         """The upstream URL of a request for ``path`` (origin-form, dot-segments resolved):
@@ -554,12 +568,15 @@ def create_proxy_app(
                 state.unclassified += 1
         started = time.perf_counter()
         sent_names = {name.lower() for name, _ in headers}
+        wire_headers = headers
+        if basic is not None and "authorization" not in sent_names:
+            wire_headers = [*headers, ("Authorization", basic)]
         gone = asyncio.create_task(_disconnected(receive))  # the client may leave at any time
         asking = asyncio.ensure_future(
             upstream_client().request(
                 method,
-                yarl.URL(url, encoded=True),
-                headers=headers,
+                yarl.URL(url.replace(*wire_prefix, 1), encoded=True),
+                headers=wire_headers,
                 data=bytes(body) if body else None,
                 allow_redirects=False,
                 # the client's headers only, none of aiohttp's defaults
@@ -665,7 +682,7 @@ def create_proxy_app(
             response_headers=tuple(
                 (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers
             ),
-            kept=scrub(b"".join(kept), secrets),
+            kept=b"".join(kept),  # scrubbed of the secrets by the checks' process
             secrets=secrets,
             timings=Timings(
                 to_headers=to_headers,
@@ -861,11 +878,12 @@ def _model_of(body: bytes) -> str | None:
 
 
 def _secrets(headers: list[tuple[str, str]], auth_header: str) -> tuple[str, ...]:
-    out = []
-    for name, value in headers:
-        if name.lower() in ("authorization", "api-key", "x-api-key", auth_header.lower()):
-            out.append(value.split(" ", 1)[1] if " " in value else value)
-    return tuple(s for s in out if len(s) >= 6)
+    """The secrets a client sent: every header the policy names (:func:`header_secrets`), and
+    the ``auth_header`` whatever its name."""
+    named = [(n, v) for n, v in headers if n.lower() == auth_header.lower()]
+    return header_secrets(headers) + tuple(
+        s for s in header_secrets(("authorization", v) for _, v in named) if s
+    )
 
 
 def _exchange(
@@ -885,8 +903,9 @@ def _exchange(
     transport: Transport,
 ) -> Exchange:
     # a key in the query (``?key=...``) is kept out of the URL and the replay too
-    url = scrub(url.encode("latin-1", "replace"), secrets).decode("latin-1")
-    path = scrub(path.encode("latin-1", "replace"), secrets).decode("latin-1")
+    scrubber = Scrubber(secrets)
+    url, path = scrubber.scrub_text(url), redact_url(scrubber.scrub_text(path))
+    kept = scrubber.scrub_bytes(kept)
     try:
         parsed: Any = json.loads(body) if body else None
     except (ValueError, RecursionError):  # deep nesting: kept as text
@@ -895,19 +914,13 @@ def _exchange(
     streamed = is_sse_media_type(content_type)
     name = f"proxy-{number}"
     case = Case(name=name, body=parsed, method=method, path=path)
-    scrubbed = tuple(
-        (k, scrub(v.encode("latin-1", "replace"), secrets).decode("latin-1"))
-        for k, v in response_headers
-    )
+    scrubbed = tuple((k, scrubber.scrub_text(v)) for k, v in response_headers)
     return Exchange(
         id=name,
         request=Request.create(
             method=method,
             url=url,
-            headers=[
-                (k, scrub(v.encode("latin-1", "replace"), secrets).decode("latin-1"))
-                for k, v in headers
-            ],
+            headers=[(k, scrubber.scrub_text(v)) for k, v in headers],
             body=parsed,
         ),
         response=Response(

@@ -30,8 +30,11 @@ from ..exchange import (
     Exchange,
     Request,
     Response,
+    Scrubber,
     Timings,
+    header_secrets,
     redact_url,
+    scrub,
     url_secrets,
 )
 from ._cases import Case
@@ -113,8 +116,11 @@ class Transport:
         return options
 
     def secrets(self, api_key: str | None) -> tuple[str, ...]:
-        """The values no report may hold: the key and every header value."""
-        return tuple(s for s in (api_key, *(h.value for h in self.headers)) if s)
+        """The values no report may hold: the key, every header value, and the parts of them
+        that a header's policy names (a cookie's value, a credential without its scheme)."""
+        values = (api_key, *(h.value for h in self.headers))
+        named = header_secrets((h.name, h.value) for h in self.headers)
+        return tuple(dict.fromkeys(s.strip() for s in (*values, *named) if s and s.strip()))
 
 
 #: Generated text or a tool call in a body (JSON or SSE): a non-empty ``content``,
@@ -448,16 +454,6 @@ async def _read_body(response: httpx.Response, reading: _Reading, limits: Limits
             return
 
 
-def scrub(data: bytes, secrets: tuple[str, ...]) -> bytes:
-    """``data`` with the key and the header values replaced, should the server echo them (in
-    an error message, say): what a response says goes into reports, so secrets are redacted as
-    they arrive, the way a request's headers are."""
-    for secret in secrets:
-        if len(secret) >= 6:
-            data = data.replace(secret.encode(), REDACTED.encode())
-    return data
-
-
 def _exchange(
     case: Case,
     url: str,
@@ -479,12 +475,9 @@ def _exchange(
     # What the request asked for decides how a success is read (a stream served with the wrong
     # Content-Type is still a stream, and HTTP-CONTENT-TYPE-001 says so); an error is a body.
     streamed = is_sse_media_type(content_type) or (case.stream and 200 <= status < 300)
-    secrets = transport.secrets(api_key) + url_secrets(url)
-    body = scrub(b"".join(reading.parts), secrets)
-    headers = tuple(
-        (name, scrub(value.encode("latin-1", "replace"), secrets).decode("latin-1"))
-        for name, value in reading.headers
-    )
+    scrubber = Scrubber(transport.secrets(api_key) + url_secrets(url))
+    body = scrubber.scrub_bytes(b"".join(reading.parts))
+    headers = tuple((name, scrubber.scrub_text(value)) for name, value in reading.headers)
     response = Response(
         status=status,
         headers=headers,

@@ -100,8 +100,8 @@ def test_secrets_are_redacted_when_a_request_is_made() -> None:
     [
         ("https://h/v1?key=sk-1", f"https://h/v1?key={REDACTED}", ("sk-1",)),
         (  # other parameters kept, names case-insensitive, percent-encoded and decoded
-            "https://h/v1/x?api-version=1&API_KEY=a%2Fb+c&monkey=z#f",
-            f"https://h/v1/x?api-version=1&API_KEY={REDACTED}&monkey=z#f",
+            "https://h/v1/x?api-version=1&API_KEY=a%2Fb+c&model=z#f",
+            f"https://h/v1/x?api-version=1&API_KEY={REDACTED}&model=z#f",
             ("a%2Fb+c", "a/b+c", "a/b c"),
         ),
         (
@@ -109,13 +109,19 @@ def test_secrets_are_redacted_when_a_request_is_made() -> None:
             f"https://h/v1?token={REDACTED}&access_token={REDACTED}",
             ("t", "u"),
         ),
-        ("https://h/v1?monkey=1&keys=2", "https://h/v1?monkey=1&keys=2", ()),
+        # by policy, not by list: any name that contains key, token, secret, signature, auth...
+        (
+            "https://h/v1?subscription-key=s1&sig=s2&X-Amz-Signature=s3&monkey=s4&page=2",
+            f"https://h/v1?subscription-key={REDACTED}&sig={REDACTED}"
+            f"&X-Amz-Signature={REDACTED}&monkey={REDACTED}&page=2",
+            ("s1", "s2", "s3", "s4"),
+        ),
         (  # a password in the user information, and a key in the query
             "https://me:p%40ss@h/v1?key=k1",
             f"https://me:{REDACTED}@h/v1?key={REDACTED}",
             ("p%40ss", "p@ss", "k1"),
         ),
-        ("https://me@h/v1", "https://me@h/v1", ()),
+        ("https://tok3n@h/v1", f"https://{REDACTED}@h/v1", ("tok3n",)),  # a lone user: a token
         ("https://h/v1", "https://h/v1", ()),
     ],
 )
