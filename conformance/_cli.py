@@ -524,6 +524,11 @@ def _add_serve(commands: Any) -> None:
     serve.add_argument(
         "--seed", type=int, default=0, help="--mock: the same seed gives the same answers"
     )
+    _add_serve_limits(
+        serve.add_argument_group(
+            "limits", "what one client may make the server hold (beyond: the status given)"
+        )
+    )
     serve.set_defaults(handler=_cmd_serve)
 
 
@@ -1245,8 +1250,9 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             out.write(f"{mock_fault.name:<{width}}  {', '.join(mock_fault.breaks)}\n")
             out.write(f"{'':<{width}}  {mock_fault.description}\n")
         return EXIT_OK
+    limits = _serve_limits(args)
     if args.mock:
-        return _serve_mock(args, out)
+        return _serve_mock(args, out, limits)
     if args.spec:
         raise UsageError("serve --spec needs --mock (the reference server serves its profile)")
     for kind, unknown in (
@@ -1270,6 +1276,8 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         ) from None
     import uvicorn
 
+    from ._serving import uvicorn_options
+
     app = create_app(
         faults=args.fault,
         api_keys=args.api_key or [DEFAULT_API_KEY],
@@ -1284,7 +1292,12 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     out.write(f"conformance reference server on http://{args.host}:{args.port}{faults}\n")
     out.flush()
     uvicorn.run(
-        app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=1
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+        **uvicorn_options(limits),
     )
     return EXIT_OK
 
@@ -1301,10 +1314,11 @@ def _listening(host: str, port: int) -> None:
         raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
 
 
-def _serve_mock(args: argparse.Namespace, out: IO[str]) -> int:
+def _serve_mock(args: argparse.Namespace, out: IO[str], limits: Any) -> int:
     """``serve --mock``: every operation of the profile, answered from its schemas."""
     import uvicorn
 
+    from ._serving import uvicorn_options
     from .contract import load_contract
     from .reference import DEFAULT_API_KEY, create_mock_app
 
@@ -1323,7 +1337,12 @@ def _serve_mock(args: argparse.Namespace, out: IO[str]) -> int:
     )
     out.flush()
     uvicorn.run(
-        app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=1
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        timeout_graceful_shutdown=1,
+        **uvicorn_options(limits),
     )
     return EXIT_OK
 

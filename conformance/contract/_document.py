@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,15 +54,25 @@ def _is_url(source: str) -> bool:
 def _fetch(url: str) -> bytes:
     import httpx
 
+    too_big = f"is larger than the {MAX_DOCUMENT_BYTES} bytes we read"
     try:
-        response = httpx.get(url, follow_redirects=True, timeout=30.0)
+        with httpx.stream("GET", url, follow_redirects=True, timeout=30.0) as response:
+            if response.status_code != 200:
+                raise SpecError(
+                    f"fetching the document gave HTTP {response.status_code}, expected 200",
+                    source=url,
+                )
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_DOCUMENT_BYTES:
+                raise SpecError(too_big, source=url)
+            content = bytearray()
+            for part in response.iter_bytes():  # decoded, so a compressed bomb stops here too
+                content += part
+                if len(content) > MAX_DOCUMENT_BYTES:
+                    raise SpecError(too_big, source=url)
     except httpx.HTTPError as exc:
         raise SpecError(f"cannot fetch the document ({exc})", source=url) from None
-    if response.status_code != 200:
-        raise SpecError(
-            f"fetching the document gave HTTP {response.status_code}, expected 200", source=url
-        )
-    return response.content
+    return bytes(content)
 
 
 def read_document(source: str | Path) -> RawDocument:
@@ -75,13 +86,20 @@ def read_document(source: str | Path) -> RawDocument:
         try:
             if path.is_dir():
                 raise SpecError("is a directory, expected a YAML or JSON file", source=name)
+            if not stat.S_ISREG(path.stat().st_mode):  # /dev/zero, a FIFO: never ends
+                raise SpecError("is not a regular file (a device, a FIFO?)", source=name)
             size = path.stat().st_size
             if size > MAX_DOCUMENT_BYTES:
                 raise SpecError(
                     f"is {size} bytes, larger than the {MAX_DOCUMENT_BYTES} bytes we read",
                     source=name,
                 )
-            content = path.read_bytes()
+            with path.open("rb") as handle:  # at most the cap, whatever the size said
+                content = handle.read(MAX_DOCUMENT_BYTES + 1)
+            if len(content) > MAX_DOCUMENT_BYTES:
+                raise SpecError(
+                    f"is larger than the {MAX_DOCUMENT_BYTES} bytes we read", source=name
+                )
         except FileNotFoundError:
             raise SpecError("no such file", source=name) from None
         except PermissionError:
@@ -106,13 +124,18 @@ def parse_text(content: bytes, *, source: str) -> Any:
     except UnicodeDecodeError as exc:
         raise SpecError(f"is not UTF-8 text (byte {exc.start})", source=source) from None
     stripped = text.lstrip()
+    too_deep = SpecError("is nested too deeply to be read", source=source)
     if stripped.startswith(("{", "[")):
         try:
             return json.loads(text)
         except json.JSONDecodeError:
             pass  # YAML is a superset of most JSON; let it report the error
+        except RecursionError:
+            raise too_deep from None
     try:
         return yaml.load(text, Loader=_Loader)
+    except RecursionError:
+        raise too_deep from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

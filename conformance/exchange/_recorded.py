@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +27,9 @@ from ._model import EventSource, Exchange, Request, Response
 __all__ = ["read_exchanges"]
 
 BLOCK = 64 * 1024
+#: The largest body read whole (a JSON body, a HAR file, a raw response that is not a stream):
+#: 32 MiB, four times the runner's response limit; a stream is read in blocks, at any size.
+MAX_WHOLE_BYTES = 32 * 1024 * 1024
 _STATUS_LINE = re.compile(rb"^HTTP/\d(?:\.\d)?\s+(\d{3})")
 _SSE_START = re.compile(rb"^(?:\xef\xbb\xbf)?(?:data|event|id|retry)?:", re.M)
 
@@ -57,9 +61,14 @@ def _request_for(path: Path, request_file: str | None) -> Request | None:
     if candidate is None:
         return None
     try:
-        body = strict_json(candidate.read_bytes())
+        if not stat.S_ISREG(candidate.stat().st_mode):
+            raise UsageError(f"the request {candidate} is not a regular file")
+        with candidate.open("rb") as handle:
+            body = strict_json(_read_capped(candidate, handle, 0))
     except OSError as exc:
         raise UsageError(f"cannot read the request {candidate}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise UsageError(f"the request {candidate} is nested too deeply to be read") from None
     except ValueError as exc:
         raise UsageError(f"the request {candidate} is not JSON ({exc})") from None
     return Request.create(method="POST", body=body)
@@ -96,8 +105,9 @@ def _raw_http(path: Path, handle: IO[bytes], head: bytes, request: Request | Non
         )
         handle.close()
     else:
-        body = rest + handle.read()
+        body = rest + _read_capped(path, handle, len(rest))
         handle.close()
+        _nesting_ok(path, body)
         response = Response(status=int(match[1]), headers=response_headers, body=body)
     return Exchange(id=path.name, request=request, response=response, source=str(path))
 
@@ -138,9 +148,47 @@ def _har(path: Path, data: Any) -> Iterator[Exchange]:
         yield Exchange(id=f"{path.name}#{i}", request=request, response=response, source=str(path))
 
 
+def _read_capped(path: Path, handle: IO[bytes], already: int) -> bytes:
+    """The rest of ``handle``, or :class:`UsageError` past :data:`MAX_WHOLE_BYTES` in all."""
+    rest = handle.read(MAX_WHOLE_BYTES - already + 1)
+    if already + len(rest) > MAX_WHOLE_BYTES:
+        raise UsageError(
+            f"{path}: a body read whole (JSON, HAR, a response that is not a stream) is over "
+            f"{MAX_WHOLE_BYTES // (1024 * 1024)} MiB; not read"
+        )
+    return rest
+
+
+def _nesting_ok(path: Path, body: bytes) -> None:
+    """:class:`UsageError` for JSON nested deeper than it can be parsed (not a crash later)."""
+    stripped = body.lstrip()
+    if not stripped.startswith((b"{", b"[")):
+        return
+    try:
+        json.loads(body)
+    except RecursionError:
+        raise UsageError(f"{path}: the JSON is nested too deeply to be read") from None
+    except ValueError:
+        return
+
+
 def read_exchanges(path_name: str, *, request_file: str | None = None) -> Iterator[Exchange]:
-    """The exchanges recorded in a file (one, or one per HAR entry)."""
+    """The exchanges recorded in a file (one, or one per HAR entry). Regular files only (a
+    device or a FIFO never ends); a body read whole is capped (:data:`MAX_WHOLE_BYTES`)."""
     path = Path(path_name)
+    try:
+        kind = path.stat().st_mode
+    except FileNotFoundError:
+        raise UsageError(f"{path_name}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{path_name}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(kind):
+        raise UsageError(f"{path_name}: is a directory, expected a recorded exchange")
+    if not stat.S_ISREG(kind):
+        raise UsageError(
+            f"{path_name}: is not a regular file (a device, a FIFO or a socket); save the "
+            "recording to a file first"
+        )
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -168,8 +216,11 @@ def read_exchanges(path_name: str, *, request_file: str | None = None) -> Iterat
             source=str(path),
         )
         return
-    rest = head + handle.read()
-    handle.close()
+    try:
+        rest = head + _read_capped(path, handle, len(head))
+    finally:
+        handle.close()
+    _nesting_ok(path, rest)
     if stripped.startswith(b"{"):
         try:
             data = json.loads(rest)

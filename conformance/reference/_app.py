@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from .._errors import UsageError
 from ..contract import Contract, Operation, load_contract, request_errors
+from ._body import MAX_BODY, BodyTooLarge, TooDeep, parse_json, read_body
 from ._faults import FAULTS
 from ._generate import Completion, generate, tokenize
 from ._variants import VARIANTS
@@ -205,18 +206,25 @@ class _Server:
             await asyncio.sleep(self.latency)
         if not self.authorized(request):
             return self.unauthorized()
-        raw = bytearray()
-        async for part in request.stream():
-            raw += part
-            if len(raw) > MAX_BODY:
-                return self.error(413, f"the request body exceeds {MAX_BODY} bytes")
+        try:
+            raw = await read_body(request)
+        except BodyTooLarge:
+            return self.error(413, f"the request body exceeds {MAX_BODY} bytes")
         # Parsing, validating and generating are CPU work: off the event loop, so that one
         # heavy request never stalls the others (GET /models stays quick).
-        return await run_in_threadpool(self.answer, bytes(raw))
+        return await run_in_threadpool(self.answer, raw)
 
     def answer(self, raw: bytes) -> Response:
         try:
-            body = json.loads(raw)
+            return self._answer(raw)
+        except (TooDeep, RecursionError):  # nesting the validators cannot walk either
+            return self.error(400, "the JSON body is nested too deeply")
+
+    def _answer(self, raw: bytes) -> Response:
+        try:
+            body = parse_json(raw)
+        except TooDeep:
+            raise
         except ValueError:
             if not self.has("accept-invalid"):
                 return self.error(400, "Failed to parse the request body as JSON")
@@ -238,14 +246,23 @@ class _Server:
             await asyncio.sleep(self.latency)
         if not self.authorized(request):
             return self.unauthorized()
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
+        try:
+            raw = await read_body(request)
+        except BodyTooLarge:
             return self.error(413, f"the request body exceeds {MAX_BODY} bytes")
         return await run_in_threadpool(self.fim_answer, raw)
 
     def fim_answer(self, raw: bytes) -> Response:
         try:
-            body = json.loads(raw)
+            return self._fim_answer(raw)
+        except (TooDeep, RecursionError):
+            return self.error(400, "the JSON body is nested too deeply")
+
+    def _fim_answer(self, raw: bytes) -> Response:
+        try:
+            body = parse_json(raw)
+        except TooDeep:
+            raise
         except ValueError:
             return self.error(400, "Failed to parse the request body as JSON")
         if not isinstance(body, dict):
@@ -591,10 +608,6 @@ def create_app(
     app = Starlette(routes=routes)
     app.state.server = server
     return app
-
-
-#: The largest request body the reference server reads.
-MAX_BODY = 4 * 1024 * 1024
 
 
 def _bounds(schema: Any) -> dict[tuple[str, str], int]:
