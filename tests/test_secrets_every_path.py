@@ -190,3 +190,30 @@ def test_no_secret_leaves_the_proxy_by_any_path(tmp_path: Path) -> None:
     assert app.state.results, app.state.report()["run"]["notes"]
     assert (tmp_path / "reports" / "report.json").exists()
     assert _leaks(tmp_path) == []
+
+
+def test_a_key_refused_at_the_preflight_is_not_printed(tmp_path: Path) -> None:
+    """The server quotes the refused key in its error, JSON-escaped, split by spaces it kept."""
+    key = SECRETS["api_key"]
+
+    async def refusing(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        sent = dict(scope["headers"]).get(b"authorization", b"").decode()
+        message = f"Incorrect API key provided: {_escaped(sent.split()[-1])} ({sent!r})"
+        text = '{"error": {"message": "' + message.replace('"', "'") + '"}}'
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": text.encode()})
+
+    with serve_in_thread(refusing) as url:
+        code, out, err = cli(
+            "run", "--base-url", url, "--api-key", key, "--report-dir", str(tmp_path / "r")
+        )
+    assert code == 2 and "the key was refused" in err, err
+    assert key[1:] not in out + err
