@@ -98,13 +98,15 @@ class _Watch:
 
 def _send(url: str, data: bytes | Callable[[socket.socket], None], wait: float = 30) -> None:
     host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=wait) as conn:
-        with contextlib.suppress(OSError):
-            if callable(data):
-                data(conn)
-            else:
-                conn.sendall(data)
-            conn.recv(65536)
+    with (
+        socket.create_connection((host, int(port)), timeout=wait) as conn,
+        contextlib.suppress(OSError),
+    ):
+        if callable(data):
+            data(conn)
+        else:
+            conn.sendall(data)
+        conn.recv(65536)
 
 
 def _attacks(url: str, path: str) -> list[tuple[str, Callable[[], None]]]:
@@ -120,7 +122,9 @@ def _attacks(url: str, path: str) -> list[tuple[str, Callable[[], None]]]:
             conn.sendall(piece)
 
     def large() -> None:
-        body = b'{"model":"deepseek-chat","messages":[' + b'{"role":"user","content":"hi"},' * 600_000
+        body = (
+            b'{"model":"deepseek-chat","messages":[' + b'{"role":"user","content":"hi"},' * 600_000
+        )
         body = body.rstrip(b",") + b"]}"
         with contextlib.suppress(httpx.HTTPError):
             httpx.post(
@@ -201,7 +205,10 @@ def _bench_validate() -> list[str]:
 
 
 def main() -> int:
-    rows = ["| process | input | peak RSS MB | slowest GET /models s | failed |", "|---|---|---|---|---|"]
+    rows = [
+        "| process | input | peak RSS MB | slowest GET /models s | failed |",
+        "|---|---|---|---|---|",
+    ]
     rows += _bench_server("serve", ["serve"], "/beta/completions")
     rows += _bench_server("serve --mock", ["serve", "--mock"], "/chat/completions")
     rows += _bench_validate()
