@@ -100,6 +100,13 @@ def _add_run(commands: Any) -> None:
         metavar="KEY",
         help="the bearer key (default: $CONFORMANCE_API_KEY); never written anywhere",
     )
+    run.add_argument(
+        "--no-auth",
+        action="store_true",
+        default=None,
+        help="the deployment takes no key (also $CONFORMANCE_NO_AUTH=1): AUTH-001 is not "
+        "applicable, no auth case is sent, and the report says so",
+    )
     _add_transport_options(run)
     run.add_argument("--model", metavar="NAME", help="default: the first of GET /models")
     run.add_argument(
@@ -1036,6 +1043,9 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         raise UsageError(f"--base-url {redact_url(args.base_url)!r} is not an http(s) URL")
     contract = _load(args)
     contract.operation()  # the profile's operation is in the document
+    no_auth = bool(args.no_auth) or _env_flag("CONFORMANCE_NO_AUTH")
+    if no_auth:
+        contract = contract.without_auth()
     limits = Limits(
         total=args.timeout,
         first_byte=min(args.first_byte_timeout or args.timeout, args.timeout),
@@ -1046,6 +1056,7 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     config = RunConfig(
         base_url=args.base_url or "",
         api_key=args.api_key or os.environ.get(API_KEY_VARIABLE),
+        no_auth=no_auth,
         model=args.model,
         reasoning_model=args.reasoning_model,
         max_examples=args.max_examples,
@@ -1362,6 +1373,18 @@ def _cmd_spec_export(args: argparse.Namespace, out: IO[str], err: IO[str]) -> in
     else:
         out.write(text)
     return EXIT_OK
+
+
+def _env_flag(name: str) -> bool:
+    """An environment variable set to a true value (1, true, yes, on)."""
+    import os
+
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise UsageError(f"${name}={value!r}: expected 1/true/yes/on or 0/false/no/off")
 
 
 class _Printable:

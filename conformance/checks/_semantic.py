@@ -160,10 +160,14 @@ def max_tokens(ctx: CheckContext) -> Iterator[Failure]:
     if completion is None:
         raise SkipCheck("usage has no completion_tokens")
     answer = completion - _reasoning_tokens(usage)
-    if answer > limit:
+    # max_tokens bounds each choice, and usage counts them all (n, several prompts on
+    # /completions): only a total above max_tokens times the choices proves one went over
+    choices = max(len(_summary(ctx).choices), 1)
+    if answer > limit * choices:
+        each = f"max_tokens {limit}" if choices == 1 else f"max_tokens {limit} x {choices} choices"
         yield failure(
             f"the answer used {answer} tokens (completion_tokens {completion} less reasoning), "
-            f"more than max_tokens {limit}",
+            f"more than {each}",
             instance_path="/usage/completion_tokens",
             chunk_index=_summary(ctx).usage_chunk,
             value=usage,
@@ -297,18 +301,23 @@ def tool_arguments(ctx: CheckContext) -> Iterator[Failure]:
     category="tools",
     level="full",
     requires=("tool_calls",),
-    source="DS25 finish_reason (tool_calls: 'the model called a tool'); OAISTOP (a call forced "
-    "by a named tool_choice ends with stop); D2#11",
+    source="DS25 finish_reason (tool_calls: 'the model called a tool'; length: 'the maximum "
+    "number of tokens specified in the request was reached'); OAISTOP (a call forced by a named "
+    "tool_choice ends with stop); D2#11",
 )
 def tool_finish(ctx: CheckContext) -> Iterator[Failure]:
     choices = [c for c in _summary(ctx).choices.values() if c.tool_calls]
     if not choices:
         raise SkipCheck("no tool call in the response")
     request = ctx.request if isinstance(ctx.request, dict) else {}
-    # A function named in tool_choice is a forced call, which OpenAI ends with "stop".
+    # A function named in tool_choice is a forced call, which OpenAI ends with "stop"; a call
+    # cut off by max_tokens ends with "length", as any answer cut there does (whether the cut
+    # was deserved is FINISH-LENGTH-001's to judge).
     accepted = {None, "tool_calls"} | (
         {"stop"} if isinstance(request.get("tool_choice"), dict) else set()
     )
+    if is_int(request.get("max_tokens")):
+        accepted.add("length")
     for choice in choices:
         if choice.finish_reason not in accepted:
             yield failure(

@@ -7,6 +7,7 @@ once and caches it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -273,6 +274,15 @@ class Contract:
     )
     _fast: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _declared: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
+
+    def without_auth(self) -> Contract:
+        """This contract for a deployment that takes no key (``run --no-auth``): no operation
+        requires one, so AUTH-001 does not apply and no auth case is planned. The document is
+        unchanged; the report's notes say why."""
+        return dataclasses.replace(
+            self,
+            operations=tuple(dataclasses.replace(op, security=()) for op in self.operations),
+        )
 
     # -- lookup ----------------------------------------------------------------------------
 

@@ -176,7 +176,15 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
     hi = [{"role": "user", "content": "Hi"}]
     count = [{"role": "user", "content": "Count from 1 to 30, comma separated."}]
     essay = [{"role": "user", "content": "Write a long story about the sea."}]
-    weather = [{"role": "user", "content": "What is the weather in Paris?"}]
+    # the tools-auto cases ask for the tool by name, as the forced ones name it: a small model
+    # asked only "what is the weather" answers in words, and the stream + tools + auto path
+    # (llama-cpp-python answered it with an empty body) was never taken
+    weather = [
+        {
+            "role": "user",
+            "content": "Call the get_weather tool to find the weather in Paris.",
+        }
+    ]
     small = max_tokens
     # room to reach a stop sequence, close a JSON object or write a tool call's arguments:
     # the only cases that may ask for more than --max-tokens

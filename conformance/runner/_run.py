@@ -93,6 +93,9 @@ class RunConfig:
     transport: Transport = field(default_factory=Transport)
     #: the case sources to plan (``--phases``; None: all)
     phases: frozenset[CaseSource] | None = None
+    #: the deployment takes no key (``--no-auth``): the contract given is
+    #: :meth:`~conformance.contract.Contract.without_auth`, and the report says so
+    no_auth: bool = False
     #: the check ids to run (``--checks``; None: all); only the cases they need are sent
     checks: frozenset[str] | None = None
     #: stop sending after this many exchanges failed a check (None: never)
@@ -475,6 +478,11 @@ async def run_async(
                 result.evidence["shrunk"] = smaller
     finished = [r for r in results if r is not None]
     kept, notes = 0, []
+    if config.no_auth:
+        notes.append(
+            "--no-auth: the deployment takes no key; AUTH-001 is not applicable and no auth "
+            "case was sent"
+        )
     notes += [
         reason
         for operation in contract.certified_operations()[1:]

@@ -442,3 +442,37 @@ def test_a_stream_rule_that_skips_or_errs_mid_stream_is_fed_no_more(
     assert result.outcomes["STREAM-ROLE-002"].status == "skip"
     assert result.outcomes["STREAM-ROLE-002"].reason == "enough"
     assert result.outcomes["STREAM-FINISH-001"].status == "pass"
+
+
+def test_a_tool_call_cut_off_by_max_tokens_may_end_with_length(deepseek: Any) -> None:
+    """vLLM, stream-tools-named: the call cut at max_tokens ends with "length", rightly."""
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": '{"ci'}}
+    body = completion()
+    body["choices"][0].update(
+        message={"role": "assistant", "content": None, "tool_calls": [call]},
+        finish_reason="length",
+    )
+    capped = {**REQUEST, "stream": False, "tool_choice": "auto", "max_tokens": 3}
+    outcome = run(deepseek, json_exchange(body, request=capped)).outcomes["TOOL-FINISH-001"]
+    assert outcome.status == "pass"
+    uncapped = {**REQUEST, "stream": False, "tool_choice": "auto"}
+    outcome = run(deepseek, json_exchange(body, request=uncapped)).outcomes["TOOL-FINISH-001"]
+    assert outcome.status == "fail"
+
+
+@pytest.mark.parametrize(("completion_tokens", "status"), [(32, "pass"), (33, "fail")])
+def test_max_tokens_bounds_each_choice_not_their_sum(
+    deepseek: Any, completion_tokens: int, status: str
+) -> None:
+    """A correct vLLM failed it with n: 2 (32 > 16): usage counts every choice."""
+    body = completion()
+    second = {**body["choices"][0], "index": 1}
+    body["choices"].append(second)
+    body["usage"] = {
+        **USAGE,
+        "completion_tokens": completion_tokens,
+        "total_tokens": USAGE["prompt_tokens"] + completion_tokens,
+    }
+    request = {**REQUEST, "stream": False, "max_tokens": 16, "n": 2}
+    outcome = run(deepseek, json_exchange(body, request=request)).outcomes["MAX-TOKENS-001"]
+    assert outcome.status == status

@@ -383,3 +383,24 @@ def test_a_cookie_the_server_sets_goes_with_no_later_case(tmp_path: Path, monkey
         code, out, err = cli("run", "--base-url", url, "--report-dir", str(tmp_path), *FAST)
     assert code == 0, out + err
     assert cookies == []  # each case stands alone (a cookie could stand in for a missing key)
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_no_auth_makes_auth_001_not_applicable_and_says_so(
+    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment without keys failed AUTH-001 unless the user wrote an overlay (the
+    ``no-auth`` fault, a server that takes no key, fails it without the flag: the fault
+    matrix)."""
+    flags = ["--phases", "examples,auth", "--checks", "AUTH-001,BODY-SCHEMA-001"]
+    if how == "flag":
+        flags.append("--no-auth")
+    else:
+        monkeypatch.setenv("CONFORMANCE_NO_AUTH", "1")
+    code, _, err = run_against(tmp_path / "open", *flags, faults=("no-auth",))
+    report = load_report(tmp_path / "open")
+    auth = next(c for c in report["checks"] if c["id"] == "AUTH-001")
+    assert auth["applicable"] is False and auth["exercised"] == 0
+    assert not [e["id"] for e in report["exchanges"] if "auth" in e["id"]]  # none sent
+    assert any("--no-auth" in note for note in report["run"]["notes"])
+    assert code == 0, err
