@@ -61,6 +61,7 @@ def live_report(
         seed=result.seed,
         fail_on="SHOULD" if strict else "MUST",
         baseline=baseline,
+        not_served=result.not_served,
         run={
             "requests_sent": result.requests_sent,
             "tokens_spent": result.tokens_spent,
@@ -71,6 +72,7 @@ def live_report(
             "replayed": result.replayed,
             "examples_kept": result.examples_kept,
             "notes": list(result.notes),
+            "not_served": list(result.not_served),
         },
     )
     return result, report

@@ -181,10 +181,15 @@ def build_report(
     run: RunInfo | None = None,
     fail_on: Severity = "MUST",
     baseline: Baseline | None = None,
+    not_served: Iterable[str] = (),
 ) -> Report:
     """The report of checked exchanges. ``fail_on`` is the lowest severity whose failure makes
     the verdict ``fail`` (``MUST``, or ``SHOULD`` for a strict gate); a failure the baseline
-    waives (and whose waiver has not expired) does not."""
+    waives (and whose waiver has not expired) does not. A check applies when it applies to an
+    operation the profile certifies that the target serves (``not_served``: labels that got
+    only 404/405/501)."""
+    unserved = set(not_served)
+    served = [op for op in contract.certified_operations() if op.label not in unserved]
     checks = []
     for check in CHECKS.values():
         outcomes = [r.outcomes[check.id] for r in results if check.id in r.outcomes]
@@ -213,9 +218,7 @@ def build_report(
             "status": _status(statuses),
             "exchanges": len(outcomes),
             "exercised": sum(s in ("pass", "fail") for s in statuses),
-            "applicable": any(
-                check.not_applicable(contract, op) is None for op in contract.certified_operations()
-            ),
+            "applicable": any(check.not_applicable(contract, op) is None for op in served),
             "failures": failures,
             "suppressed_failures": sum(o.suppressed for o in outcomes),
             "skip_reasons": _counted(o.reason for o in outcomes if o.status == "skip" and o.reason),

@@ -171,6 +171,8 @@ class RunInfo(TypedDict):
     examples_kept: NotRequired[int]  # failing generated cases kept there for the next run
     #: what the user should know that is not a failure (an operation not exercised, ...)
     notes: NotRequired[list[str]]
+    #: operations every case of which got 404/405/501: left out, their checks not applicable
+    not_served: NotRequired[list[str]]
     #: each timing of the exchanges (to_headers, to_first_content, total...) over the run
     timings: NotRequired[dict[str, Percentiles]]
 

@@ -148,6 +148,30 @@ class RunResult:
     replayed: int = 0  # cases replayed first from the examples database
     examples_kept: int = 0  # failing generated cases now kept there
     notes: list[str] = field(default_factory=list)  # what the user should know (not failures)
+    #: operations every case of which got 404, 405 or 501: not served by the target, reported
+    #: once, their exchanges left out and their checks not applicable there
+    not_served: tuple[str, ...] = ()
+
+
+#: What a server answers for an operation it does not serve at all.
+NOT_SERVED_STATUSES = frozenset({404, 405, 501})
+
+
+def not_served(
+    contract: Contract, results: list[ExchangeResult]
+) -> dict[str, tuple[int, frozenset[int]]]:
+    """The operations (not the profile's main one, which the preflight checks) every exchange
+    of which got 404, 405 or 501: label -> (exchanges, statuses)."""
+    by_operation: dict[str, list[int]] = {}
+    for result in results:
+        if result.operation is not None:
+            by_operation.setdefault(result.operation, []).append(result.status)
+    main = contract.operation().label
+    return {
+        label: (len(statuses), frozenset(statuses))
+        for label, statuses in by_operation.items()
+        if label != main and statuses and all(s in NOT_SERVED_STATUSES for s in statuses)
+    }
 
 
 def plan_cases(
@@ -478,6 +502,15 @@ async def run_async(
                 result.evidence["shrunk"] = smaller
     finished = [r for r in results if r is not None]
     kept, notes = 0, []
+    unserved = not_served(contract, finished)
+    if unserved:
+        finished = [r for r in finished if r.operation not in unserved]
+    for label, (count, statuses) in sorted(unserved.items()):
+        codes = "/".join(str(s) for s in sorted(statuses))
+        notes.append(
+            f"{label} is not served: each of its {count} case(s) got {codes}; its checks are "
+            f"not applicable there (leave it out with --exclude-path {label.split(' ', 1)[1]})"
+        )
     if config.no_auth:
         notes.append(
             "--no-auth: the deployment takes no key; AUTH-001 is not applicable and no auth "
@@ -512,6 +545,7 @@ async def run_async(
         replayed=len(replay),
         examples_kept=kept,
         notes=notes,
+        not_served=tuple(sorted(unserved)),
     )
 
 

@@ -404,3 +404,34 @@ def test_no_auth_makes_auth_001_not_applicable_and_says_so(
     assert not [e["id"] for e in report["exchanges"] if "auth" in e["id"]]  # none sent
     assert any("--no-auth" in note for note in report["run"]["notes"])
     assert code == 0, err
+
+
+def test_an_operation_the_target_does_not_serve_is_one_note_not_a_flood(tmp_path: Path) -> None:
+    """An operation that answers 404 to every case flooded the report (114 failures on one
+    server); it is now said once, with the way to leave it out, and judged nowhere."""
+    inner = create_app()
+
+    async def without_fim(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/beta/"):
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b"Not Found"})
+            return
+        await inner(scope, receive, send)
+
+    with serve_in_thread(without_fim) as url:
+        code, out, err = cli(
+            "run",
+            "--base-url",
+            url,
+            "--api-key",
+            DEFAULT_API_KEY,
+            "--phases",
+            "examples,scenarios",
+            "--report-dir",
+            str(tmp_path),
+        )
+    report = load_report(tmp_path)
+    assert report["run"]["not_served"] == ["POST /beta/completions"]
+    assert any("--exclude-path /beta/completions" in n for n in report["run"]["notes"])
+    assert not [e for e in report["exchanges"] if e["operation"] == "POST /beta/completions"]
+    assert code == 0, out + err
