@@ -245,6 +245,13 @@ def _add_run(commands: Any) -> None:
         "0: no shrinking)",
     )
     run.add_argument(
+        "--shrink-time",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds spent at most on shrinking, whatever is left of --shrink-budget (default 60)",
+    )
+    run.add_argument(
         "--modalities",
         default="text",
         metavar="LIST",
@@ -1027,6 +1034,7 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     _positive(args.timeout, "--timeout")
     _positive(args.idle_timeout, "--idle-timeout")
     _positive(args.shrink_budget, "--shrink-budget", zero=True)
+    _positive(args.shrink_time, "--shrink-time", zero=True)
     _positive(args.connect_timeout, "--connect-timeout")
     if args.first_byte_timeout is not None:
         _positive(args.first_byte_timeout, "--first-byte-timeout")
@@ -1068,6 +1076,7 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         shard=shard,
         examples_db=Path(args.examples_db or Path(args.report_dir) / "examples.json"),
         shrink_budget=args.shrink_budget,
+        shrink_seconds=args.shrink_time,
         modalities=_modalities(args.modalities),
         transport=_transport(args),
         phases=parse_phases(args.phases) if args.phases else None,

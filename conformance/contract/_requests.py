@@ -75,6 +75,75 @@ def _tool_ids_answered(body: Any) -> Iterator[ValidationError]:
             )
 
 
+def _tool_calls_answered(body: Any) -> Iterator[ValidationError]:
+    """Each assistant message with tool calls is followed, before any other role, by one tool
+    message for each of its call ids."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list):
+        return
+    for i, message in enumerate(messages):
+        if not (isinstance(message, dict) and message.get("role") == "assistant"):
+            continue
+        calls = message.get("tool_calls")
+        if not isinstance(calls, list) or not calls:
+            continue
+        ids = [c.get("id") for c in calls if isinstance(c, dict)]
+        if not all(isinstance(ident, str) for ident in ids):
+            continue  # a call without a string id is the schema's to reject
+        answered: set[str] = set()
+        for later in messages[i + 1 :]:
+            if not (isinstance(later, dict) and later.get("role") == "tool"):
+                break
+            if isinstance(later.get("tool_call_id"), str):
+                answered.add(later["tool_call_id"])
+        missing = [ident for ident in ids if ident not in answered]
+        if missing:
+            yield ValidationError(
+                "an assistant message with tool_calls must be followed by tool messages "
+                "responding to each tool_call_id before any other message; not answered: "
+                + ", ".join(repr(m) for m in missing),
+                validator="REQUEST-TOOL-ANSWERED-001",
+                validator_value=missing,
+                instance=calls,
+                path=["messages", i, "tool_calls"],
+            )
+
+
+def _tool_names(tools: Any) -> set[str]:
+    """The function names of ``tools`` (chat's ``function.name`` or the Responses API's
+    flat ``name``)."""
+    names: set[str] = set()
+    for tool in tools if isinstance(tools, list) else []:
+        if not isinstance(tool, dict):
+            continue
+        function = tool.get("function")
+        name = function.get("name") if isinstance(function, dict) else tool.get("name")
+        if isinstance(name, str):
+            names.add(name)
+    return names
+
+
+def _tool_choice_named(body: Any) -> Iterator[ValidationError]:
+    """A ``tool_choice`` that names a function names one of ``tools``."""
+    choice = body.get("tool_choice") if isinstance(body, dict) else None
+    if not (isinstance(choice, dict) and choice.get("type") == "function"):
+        return
+    function = choice.get("function")
+    name = function.get("name") if isinstance(function, dict) else choice.get("name")
+    if not isinstance(name, str):
+        return  # the schema's to reject
+    known = _tool_names(body.get("tools"))
+    if name not in known:
+        listed = ", ".join(repr(n) for n in sorted(known)) or "none"
+        yield ValidationError(
+            f"tool_choice names the function {name!r}, which is not one of tools ({listed})",
+            validator="REQUEST-TOOL-CHOICE-001",
+            validator_value=sorted(known),
+            instance=choice,
+            path=["tool_choice"],
+        )
+
+
 REQUEST_RULES: tuple[RequestRule, ...] = (
     RequestRule(
         id="REQUEST-TOOL-ID-001",
@@ -84,6 +153,28 @@ REQUEST_RULES: tuple[RequestRule, ...] = (
         "assistant message",
         paths=("/chat/completions",),
         find=_tool_ids_answered,
+    ),
+    RequestRule(
+        id="REQUEST-TOOL-ANSWERED-001",
+        severity="MUST",
+        source="TOOLSEQ (DeepSeek: 'An assistant message with 'tool_calls' must be followed by "
+        "tool messages responding to each 'tool_call_id'. (insufficient tool messages "
+        "following tool_calls message)'; OpenAI: 'The following tool_call_ids did not have "
+        "response messages')",
+        summary="an assistant message with tool_calls is followed, before any other role, by "
+        "a tool message for each of its call ids",
+        paths=("/chat/completions",),
+        find=_tool_calls_answered,
+    ),
+    RequestRule(
+        id="REQUEST-TOOL-CHOICE-001",
+        severity="MUST",
+        source='DS25 tool_choice (\'Specifying a particular tool via {"type": "function", '
+        '"function": {"name": "my_function"}} forces the model to call that tool\'); '
+        "OAI ToolChoiceFunction (the name of the function to call)",
+        summary="a tool_choice that names a function names one of tools",
+        paths=("/chat/completions", "/responses"),
+        find=_tool_choice_named,
     ),
 )
 

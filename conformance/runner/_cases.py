@@ -360,9 +360,23 @@ def negative_cases(model: str, *, max_tokens: int = 16) -> list[Case]:
             "negative-tool-message-without-call",
             messages=[weather, {"role": "tool", "content": "{}", "tool_call_id": "call_0"}],
         ),
-        reject(
+        reject(  # call_0 answered, then an answer to no call: REQUEST-TOOL-ID-001 alone
             "negative-tool-call-id-unanswered",
-            messages=[weather, asked, {"role": "tool", "content": "{}", "tool_call_id": "call_9"}],
+            messages=[
+                weather,
+                asked,
+                {"role": "tool", "content": "{}", "tool_call_id": "call_0"},
+                {"role": "tool", "content": "{}", "tool_call_id": "call_9"},
+            ],
+        ),
+        reject(  # a user message before call_0 is answered: REQUEST-TOOL-ANSWERED-001 alone
+            "negative-tool-calls-not-answered",
+            messages=[weather, asked, {"role": "user", "content": "Well?"}],
+        ),
+        reject(  # REQUEST-TOOL-CHOICE-001 alone
+            "negative-tool-choice-unknown-function",
+            tools=[WEATHER_TOOL],
+            tool_choice={"type": "function", "function": {"name": "get_time"}},
         ),
     ]
     return [
@@ -447,9 +461,12 @@ def operation_cases(
     *,
     max_tokens: int = 16,
     base: Any = None,
+    model: str | None = None,
 ) -> list[Case]:
     """The cases of an operation the profile certifies besides the main one: its request
-    examples (``max_tokens`` capped; without any, ``base``, a body drawn from its schema; or,
+    examples (``max_tokens`` capped, the ``model`` they name replaced by the run's: the
+    document's ``gpt-4.1`` is refused by every server that does not serve that name, and a
+    negative refused for its model proves nothing; without any, ``base``, a body drawn from its schema; or,
     without a request body, one plain request), the first one streamed when the operation
     streams, and the request without a key when it is secured. Their answers get the checks
     of their family and of every operation."""
@@ -460,7 +477,7 @@ def operation_cases(
     cases = [
         Case(
             name=f"{slug}-example-{label}",
-            body=_capped(value, max_tokens),
+            body=_capped(_pinned(value, model), max_tokens),
             source="example",
             method=method,
             path=path,
@@ -655,6 +672,13 @@ def _output_capped(contract: Contract, operation: Operation, body: Any, max_toke
     return body
 
 
+def _pinned(body: Any, model: str | None) -> Any:
+    """``body`` with its ``model`` (when it names one) replaced by ``model``."""
+    if model is None or not isinstance(body, dict) or "model" not in body:
+        return body
+    return {**body, "model": model}
+
+
 def _capped(body: Any, max_tokens: int) -> Any:
     """``body`` with its ``max_tokens`` no higher than ``max_tokens`` (frugality)."""
     if (
@@ -788,17 +812,96 @@ def _trimmed(value: Any) -> Any:
 
 
 def _answer_tool_calls(body: dict[str, Any]) -> dict[str, Any]:
-    """``body`` with each tool message's ``tool_call_id`` set to the id of the latest tool call
-    made before it (REQUEST-TOOL-ID-001), when it answers none; a drawn id never matches."""
-    made: list[Any] = []
-    for message in body.get("messages") or []:
-        if not isinstance(message, dict):
-            continue
-        calls = message.get("tool_calls") if message.get("role") == "assistant" else None
-        made += [c.get("id") for c in calls or [] if isinstance(c, dict)]
-        if message.get("role") == "tool" and made and message.get("tool_call_id") not in made:
-            message["tool_call_id"] = made[-1]
+    """``body`` made to keep the cross-message request rules, as a drawn positive must (a
+    server that behaves like DeepSeek answered 400 to most drawn histories otherwise):
+
+    - each assistant message's tool calls get distinct string ids, and are followed at once
+      by one tool message per id (REQUEST-TOOL-ANSWERED-001): the drawn tool messages that
+      follow it answer its calls in order, missing answers are added (content ``"{}"``),
+      surplus ones dropped;
+    - a tool message anywhere else answers no call (REQUEST-TOOL-ID-001): dropped;
+    - a ``tool_choice`` that names a function names one of ``tools`` (REQUEST-TOOL-CHOICE-001):
+      the first tool's, or ``tool_choice`` is left out when there is none to name.
+    """
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        kept: list[Any] = []
+        i = 0
+        while i < len(messages):
+            message = messages[i]
+            i += 1
+            if isinstance(message, dict) and message.get("role") == "tool":
+                continue  # answers no call of the assistant message right before it
+            kept.append(message)
+            if not (isinstance(message, dict) and message.get("role") == "assistant"):
+                continue
+            calls = message.get("tool_calls")
+            if not (isinstance(calls, list) and calls):
+                continue
+            ids: list[str] = []
+            for n, call in enumerate(calls):
+                if not isinstance(call, dict):
+                    continue
+                if not isinstance(call.get("id"), str) or call["id"] in ids:
+                    call["id"] = f"call_{len(kept)}_{n}"
+                ids.append(call["id"])
+            answers = []
+            while i < len(messages) and isinstance(messages[i], dict):
+                if messages[i].get("role") != "tool":
+                    break
+                answers.append(messages[i])
+                i += 1
+            for n, ident in enumerate(ids):
+                answer = answers[n] if n < len(answers) else {"role": "tool", "content": "{}"}
+                kept.append({**answer, "tool_call_id": ident})
+        if kept:
+            body["messages"] = kept
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        names = sorted(_tool_function_names(body.get("tools")))
+        function = choice.get("function")
+        named = function.get("name") if isinstance(function, dict) else choice.get("name")
+        if names and named not in names:
+            if isinstance(function, dict):
+                body["tool_choice"] = {**choice, "function": {**function, "name": names[0]}}
+            else:
+                body["tool_choice"] = {**choice, "name": names[0]}
+        elif not names:
+            del body["tool_choice"]
     return body
+
+
+def meaningful(body: dict[str, Any], base: dict[str, Any] | None) -> dict[str, Any]:
+    """A drawn ``body`` as a client would send it: optional fields left out rather than sent
+    as null (``"name": null`` in a message, ``"prompt": null``: 400 on vLLM; the official SDKs
+    omit what is not given), and ``base``'s inputs (the operation's example or smallest
+    meaningful body) where the draw left them out or empty (``prompt: ""``: 400 or 500 on five
+    servers; a ``/responses`` body without ``input``). The result is validated by the caller."""
+    out: dict[str, Any] = _without_nulls(body)
+    for name, value in (base or {}).items():
+        if out.get(name) in (None, "", [], {}):
+            out[name] = copy.deepcopy(value)
+    return out
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _tool_function_names(tools: Any) -> list[str]:
+    names = []
+    for tool in tools if isinstance(tools, list) else []:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if name is None and isinstance(tool, dict):
+            name = tool.get("name")
+        if isinstance(name, str):
+            names.append(name)
+    return names
 
 
 def _draw_positives(
@@ -859,9 +962,12 @@ def generated_cases(
     exclude: set[str] | None = None,
     modalities: frozenset[str] = frozenset({"text"}),
     operation: Operation | None = None,
+    base: dict[str, Any] | None = None,
 ) -> list[Case]:
     """Bodies drawn by schemathesis from the effective request schema of ``operation``
-    (default: the main one; repeatable by ``seed``).
+    (default: the main one; repeatable by ``seed``), made meaningful (:func:`meaningful`:
+    ``base``'s inputs where the draw left them out or empty, optional fields left out rather
+    than null) and keeping the cross-message rules (:func:`_answer_tool_calls`).
 
     Positives: only documented properties, content parts of ``modalities`` only, at most ``MAX_CHOICES`` choices, the
     model pinned, ``max_tokens`` capped, at most ``MAX_BODY`` bytes, and valid. Negatives: such
@@ -887,7 +993,12 @@ def generated_cases(
         # only documented properties (the schema's allOf parts cannot all be closed)
         documented_only = {k: _trimmed(v) for k, v in body.items() if k in documented}
         body = _answer_tool_calls(
-            frugal(documented_only, model=model, max_tokens=max_tokens, documented=documented)
+            frugal(
+                meaningful(documented_only, base),
+                model=model,
+                max_tokens=max_tokens,
+                documented=documented,
+            )
         )
         body = _output_capped(contract, operation, body, max_tokens)
         if is_int(body.get("n")) and body["n"] > MAX_CHOICES:

@@ -30,6 +30,7 @@ from ._cases import (
     parameter_values,
     scenario_cases,
     token_budget,
+    valid_base,
     violations_of,
 )
 from ._database import load_examples, save_examples
@@ -87,6 +88,8 @@ class RunConfig:
     examples_db: Path | None = None
     #: requests spent at most on making failing generated cases smaller (0: not shrunk)
     shrink_budget: int = 20
+    #: seconds spent at most on shrinking (a slow server makes each attempt costly)
+    shrink_seconds: float = 60.0
     #: the content the target's model takes in (generated positives send no other parts)
     modalities: frozenset[str] = frozenset({"text"})
     #: the key's header, headers for every request, proxy and TLS
@@ -237,11 +240,12 @@ def _body_cases(
     seed: int,
     have: list[Case],
 ) -> list[Case]:
-    cases = operation_cases(contract, operation, max_tokens=config.max_tokens)
+    cases = operation_cases(contract, operation, max_tokens=config.max_tokens, model=model)
     if operation.request_schema is None:
         return cases
     examples = [c.body for c in cases if c.source == "example" and isinstance(c.body, dict)]
-    pinned = str(examples[0].get("model") or model) if examples else model
+    pinned = model  # the run's model everywhere, never the example's
+    smallest = minimal_body(contract, operation, model=model, max_tokens=config.max_tokens)
     positives = _drawn(
         contract,
         config,
@@ -250,20 +254,21 @@ def _body_cases(
         have=[*have, *cases],
         operation=operation,
         count=max(config.max_examples, 1),
+        base=examples[0] if examples else smallest,
     )
     if not examples:
         # no example: the smallest body that says something plays its part (the required
         # properties, each a simple value of its schema: "prompt": "x"); else the drawn body
         # with the fewest nulls and empty strings ("prompt": null is valid where the document
         # says nullable, but tells little)
-        base_body = minimal_body(contract, operation, model=model, max_tokens=config.max_tokens)
+        base_body = smallest
         if base_body is None and positives:
             chosen = min(positives, key=lambda c: _nulls(c.body))
             positives = [c for c in positives if c is not chosen]
             base_body = chosen.body
         if base_body is not None:
             cases = operation_cases(
-                contract, operation, max_tokens=config.max_tokens, base=base_body
+                contract, operation, max_tokens=config.max_tokens, base=base_body, model=model
             )
     bodies = [c.body for c in cases if isinstance(c.body, dict) and c.auth == "valid"]
     if not bodies:
@@ -306,9 +311,11 @@ def _drawn(
     operation: Operation | None = None,
     negative: bool = False,
     count: int | None = None,
+    base: dict[str, Any] | None = None,
 ) -> list[Case]:
     """Positives (or negatives) drawn from an operation's request schema, none of them a body
-    of ``have``."""
+    of ``have``, from ``base`` (the operation's smallest meaningful body) where the draw left
+    an input out."""
     return generated_cases(
         contract,
         count=config.max_examples if count is None else count,
@@ -319,6 +326,7 @@ def _drawn(
         exclude={body_key(c.body) for c in have},
         modalities=config.modalities,
         operation=operation,
+        base=base,
     )
 
 
@@ -329,7 +337,8 @@ def _main_cases(
     generated positives and negatives, auth."""
     cases = example_cases(contract, model=model, max_tokens=config.max_tokens)
     cases += scenario_cases(model, reasoner, max_tokens=config.max_tokens)
-    cases += _drawn(contract, config, model=model, seed=seed, have=cases)
+    base = valid_base(model, config.max_tokens)
+    cases += _drawn(contract, config, model=model, seed=seed, have=cases, base=base)
     cases += negative_cases(model, max_tokens=config.max_tokens)
     cases += mutation_cases(contract, model=model, max_tokens=config.max_tokens)
     cases += _drawn(contract, config, model=model, seed=seed, have=cases, negative=True)
@@ -482,10 +491,11 @@ async def run_async(
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         shrink_left = config.shrink_budget
+        shrink_until = time.monotonic() + config.shrink_seconds
 
         async def attempt(case: Case) -> Exchange | None:
             nonlocal shrink_left
-            if shrink_left <= 0 or budget["left"] <= 0:
+            if shrink_left <= 0 or budget["left"] <= 0 or time.monotonic() > shrink_until:
                 return None
             shrink_left -= 1
             try:
@@ -497,6 +507,8 @@ async def run_async(
             result = results[position]
             if shrink_left <= 0 or result is None or case.source not in ("property", "negative"):
                 continue
+            if time.monotonic() > shrink_until:
+                break
             smaller = await shrink(contract, case, result, attempt)
             if smaller is not None:
                 result.evidence["shrunk"] = smaller

@@ -4,7 +4,8 @@ optional field at a time, as long as the same check still fails, within a reques
 Hypothesis shrinks by replaying a test function; a live API cannot be replayed for free, so
 this is a small greedy pass instead (each attempt is one request): drop a top-level field the
 contract does not require (and, for a negative, not the one it breaks), keep the drop when the
-failure stays. The minimal body is reported beside the original.
+failure stays and, for a negative, when it still breaks exactly what it broke (the same
+keyword or request rule at the same place). The minimal body is reported beside the original.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..checks import check_exchange
 from ..contract import request_is_valid
-from ._cases import operation_of
+from ._cases import operation_of, violations_of
 from ._mutations import object_schema
 
 if TYPE_CHECKING:
@@ -44,6 +45,11 @@ def _broken(case: Case) -> set[str]:
     return {v.instance_path.split("/")[1] for v in case.violations if v.instance_path.count("/")}
 
 
+def _signature(violations: Any) -> frozenset[tuple[str, str]]:
+    """What a negative breaks: (instance path, keyword or rule id) of each violation."""
+    return frozenset((v.instance_path, v.keyword) for v in violations)
+
+
 def _without(key: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return lambda body: {k: v for k, v in body.items() if k != key}
 
@@ -67,10 +73,17 @@ async def shrink(
     ):
         steps.append(lambda b: {**b, "messages": SIMPLEST_MESSAGES})
     steps += [_without(key) for key in sorted(set(body) - _kept_fields(contract, case))]
+    broken = _signature(case.violations)
     for step in steps:
         candidate = step(body)  # each step applies to the body as shrunk so far
         if case.expectation == "accept" and not request_is_valid(contract, candidate, operation):
             continue  # a positive stays valid
+        if case.expectation == "reject" and broken != _signature(
+            violations_of(contract, dataclasses.replace(case, body=candidate))
+        ):
+            # a negative keeps its violation, the same keyword or rule at the same place, and
+            # no other: "tool_choice without tools" shrunk to a valid body proved nothing
+            continue
         exchange = await send(dataclasses.replace(case, name=f"{case.name}-shrink", body=candidate))
         if exchange is None:
             break

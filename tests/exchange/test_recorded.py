@@ -116,12 +116,16 @@ def test_secrets_are_redacted_when_a_request_is_made() -> None:
             f"&X-Amz-Signature={REDACTED}&monkey={REDACTED}&page=2",
             ("s1", "s2", "s3", "s4"),
         ),
-        (  # a password in the user information, and a key in the query
+        (  # a password in the user information (and its Basic form), and a key in the query
             "https://me:p%40ss@h/v1?key=k1",
             f"https://me:{REDACTED}@h/v1?key={REDACTED}",
-            ("p%40ss", "p@ss", "k1"),
+            ("p%40ss", "p@ss", "bWU6cEBzcw==", "k1"),
         ),
-        ("https://tok3n@h/v1", f"https://{REDACTED}@h/v1", ("tok3n",)),  # a lone user: a token
+        (  # a lone user: a token
+            "https://tok3n@h/v1",
+            f"https://{REDACTED}@h/v1",
+            ("tok3n", "dG9rM246"),
+        ),
         ("https://h/v1", "https://h/v1", ()),
     ],
 )

@@ -178,3 +178,21 @@ def test_the_report_is_grouped_by_operation(tmp_path: Path) -> None:
     summary = (tmp_path / "summary.md").read_text()
     assert "| `GET /models` | 2 | " in summary and "`BODY-SCHEMA-001` |" in summary
     assert "<h2>Operations</h2>" in (tmp_path / "report.html").read_text()
+
+
+def test_every_case_with_a_model_field_uses_the_runs_model() -> None:
+    """The /responses cases sent the document's gpt-4.1: refused by every server that does
+    not serve that name, and its negatives then passed for the wrong reason."""
+    from conformance.runner import RunConfig, plan_cases
+
+    contract = load_contract(profile="openai")
+    config = RunConfig(
+        base_url="http://x", max_examples=1, operations=frozenset({"POST /responses"})
+    )
+    cases = plan_cases(contract, config, model="my-model", reasoner=None, seed=0)
+    named = [c for c in cases if isinstance(c.body, dict) and "model" in c.body]
+    assert any(c.path == "/responses" for c in named)
+    wrong = [(c.name, c.body["model"]) for c in named if c.body["model"] != "my-model"]
+    # a negative may break the model field itself (its type, say): nothing else may differ
+    assert [w for w in wrong if not w[0].startswith(("negative", "responses-negative"))] == []
+    assert all("model" in name for name, _ in wrong if "negative" in name), wrong
