@@ -73,6 +73,7 @@ def live_report(
             "examples_kept": result.examples_kept,
             "notes": list(result.notes),
             "not_served": list(result.not_served),
+            "plan_fingerprint": result.plan_fingerprint,
         },
     )
     return result, report

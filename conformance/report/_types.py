@@ -173,6 +173,8 @@ class RunInfo(TypedDict):
     notes: NotRequired[list[str]]
     #: operations every case of which got 404/405/501: left out, their checks not applicable
     not_served: NotRequired[list[str]]
+    #: a hash of every case sent (method, target, body): equal in two runs that sent the same
+    plan_fingerprint: NotRequired[str]
     #: each timing of the exchanges (to_headers, to_first_content, total...) over the run
     timings: NotRequired[dict[str, Percentiles]]
 

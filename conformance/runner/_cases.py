@@ -11,6 +11,7 @@ short contents):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -945,10 +946,43 @@ def _draw_positives(
     def draw(case: Any) -> None:
         drawn.append(getattr(case, part))
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _no_local_constants():
         warnings.simplefilter("ignore")
         draw()
     return drawn
+
+
+@contextlib.contextmanager
+def _no_local_constants() -> Iterator[None]:
+    """Draws that depend on the seed, the contract and the options only.
+
+    Hypothesis mixes into what it draws constants it mines from the source of every "local"
+    module loaded (one not in site-packages: an editable install of this package, the
+    ``__main__`` script, the user's own code in a pytest session). The same ``--seed`` drew
+    other bodies from ``pip install -e .`` than from ``pip install .``, and from
+    ``python -m conformance._cli`` than from ``conformance``: a CI failure could not be
+    replayed from a checkout. Hypothesis has no setting for it, so its private hook is
+    replaced for the draw (and its cache of allowed constants cleared, before and after); a
+    Hypothesis without that hook draws as it does, and the repeatability test says so."""
+    try:
+        from hypothesis.internal.conjecture import providers
+        from hypothesis.internal.constants_ast import Constants
+    except ImportError:  # pragma: no cover - a Hypothesis without it mines nothing
+        yield
+        return
+    original = getattr(providers, "_get_local_constants", None)
+    cache = getattr(getattr(providers, "CONSTANTS_CACHE", None), "cache", None)
+    if original is None or cache is None:  # pragma: no cover
+        yield
+        return
+    empty = Constants()
+    providers._get_local_constants = lambda: empty
+    cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        cache.clear()
 
 
 def generated_cases(

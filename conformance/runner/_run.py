@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -154,6 +155,8 @@ class RunResult:
     #: operations every case of which got 404, 405 or 501: not served by the target, reported
     #: once, their exchanges left out and their checks not applicable there
     not_served: tuple[str, ...] = ()
+    #: :func:`plan_fingerprint` of the cases sent (two runs with the same one sent the same)
+    plan_fingerprint: str = ""
 
 
 #: What a server answers for an operation it does not serve at all.
@@ -558,6 +561,7 @@ async def run_async(
         examples_kept=kept,
         notes=notes,
         not_served=tuple(sorted(unserved)),
+        plan_fingerprint=plan_fingerprint(cases),
     )
 
 
@@ -578,6 +582,18 @@ class _Pace:
             await asyncio.sleep(start - now)
 
 
+def plan_fingerprint(cases: list[Case]) -> str:
+    """A short hash of every case's method, target and body, in order: two runs that print the
+    same fingerprint sent the same requests (the model and the key aside: the model is part of
+    the bodies, the key never is)."""
+    digest = hashlib.sha256()
+    for case in cases:
+        body = case.raw if case.raw is not None else body_key(case.body).encode()
+        for part in (case.method.upper().encode(), case.target.encode(), body, case.auth.encode()):
+            digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()[:16]
+
+
 def describe_plan(cases: list[Case], *, model: str, seed: int) -> str:
     """One line: how many cases of each source, the model, the seed (to draw them again) and
     what the run may spend (:func:`token_budget`)."""
@@ -592,7 +608,10 @@ def describe_plan(cases: list[Case], *, model: str, seed: int) -> str:
     if budget.reasoning:
         spend += f", plus the reasoning of {budget.reasoning} reasoning-model case(s)"
     spend += f", about {budget.prompt:,} prompt token(s)"
-    return f"{len(cases)} case(s) planned ({parts}), model {model}, seed {seed}; {spend}"
+    return (
+        f"{len(cases)} case(s) planned ({parts}), model {model}, seed {seed}, plan "
+        f"{plan_fingerprint(cases)}; {spend}"
+    )
 
 
 def _lost(case: Case, config: RunConfig, reason: str) -> Exchange:

@@ -403,6 +403,7 @@ def test_no_auth_makes_auth_001_not_applicable_and_says_so(
     assert auth["applicable"] is False and auth["exercised"] == 0
     assert not [e["id"] for e in report["exchanges"] if "auth" in e["id"]]  # none sent
     assert any("--no-auth" in note for note in report["run"]["notes"])
+    assert len(report["run"]["plan_fingerprint"]) == 16  # the plan sent, at a glance
     assert code == 0, err
 
 
@@ -435,3 +436,56 @@ def test_an_operation_the_target_does_not_serve_is_one_note_not_a_flood(tmp_path
     assert any("--exclude-path /beta/completions" in n for n in report["run"]["notes"])
     assert not [e for e in report["exchanges"] if e["operation"] == "POST /beta/completions"]
     assert code == 0, out + err
+
+
+def _fingerprint(*argv: str, cwd: Path, env: dict[str, str]) -> str:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance._cli", "run", "--seed", "0", "--dry-run", *argv],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = re.search(r"plan ([0-9a-f]{16})", done.stdout)
+    assert found, done.stdout
+    return found[1]
+
+
+def test_the_plan_depends_only_on_the_seed_the_contract_and_the_options(tmp_path: Path) -> None:
+    """The same seed drew other bodies from ``pip install .`` than from ``pip install -e .``
+    (Hypothesis mixes in constants it mines from "local" source files, and an installed
+    package is not local): a CI failure could not be replayed from a checkout. The
+    fingerprint is the same from the checkout, from a copy laid out as an installed package
+    (in a ``site-packages`` folder, the spec inside it), from another working directory, hash
+    seed, CI=true, and with the document at another path."""
+    import shutil
+
+    from tests.helpers import ROOT
+
+    here = _fingerprint(cwd=ROOT, env={"PYTHONHASHSEED": "1"})
+    installed = tmp_path / "lib" / "site-packages"
+    package = shutil.copytree(
+        ROOT / "conformance",
+        installed / "conformance",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copytree(ROOT / "spec", package / "_spec")
+    elsewhere = _fingerprint(
+        cwd=tmp_path, env={"PYTHONHASHSEED": "2", "CI": "true", "PYTHONPATH": str(installed)}
+    )
+    moved = shutil.copytree(ROOT / "spec", tmp_path / "elsewhere" / "spec")
+    other_path = _fingerprint(
+        "--spec",
+        str(moved / "deepseek-chat-completions.yaml"),
+        "--profile",
+        "deepseek",
+        cwd=tmp_path,
+        env={"PYTHONHASHSEED": "3"},
+    )
+    assert here == elsewhere == other_path
