@@ -301,7 +301,7 @@ def tool_arguments(ctx: CheckContext) -> Iterator[Failure]:
     category="tools",
     level="full",
     requires=("tool_calls",),
-    source="DS25 finish_reason (tool_calls: 'the model called a tool'; length: 'the maximum "
+    source="DS25 finish_reason (tool_calls: 'the model called a tool', and length: 'the maximum "
     "number of tokens specified in the request was reached'); OAISTOP (a call forced by a named "
     "tool_choice ends with stop); D2#11",
 )
