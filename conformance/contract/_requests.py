@@ -123,10 +123,33 @@ def _tool_names(tools: Any) -> set[str]:
     return names
 
 
+#: tool_choice types that name no one tool (the Responses API's list of allowed tools).
+_CHOICE_WITHOUT_TOOL = frozenset({"allowed_tools"})
+
+
 def _tool_choice_named(body: Any) -> Iterator[ValidationError]:
-    """A ``tool_choice`` that names a function names one of ``tools``."""
+    """A ``tool_choice`` that names a function names one of ``tools``; one that names another
+    kind of tool (``{"type": "file_search"}``, ``shell``, ``mcp``...) has one of that kind."""
     choice = body.get("tool_choice") if isinstance(body, dict) else None
-    if not (isinstance(choice, dict) and choice.get("type") == "function"):
+    if not isinstance(choice, dict) or not isinstance(choice.get("type"), str):
+        return
+    if choice["type"] in _CHOICE_WITHOUT_TOOL:
+        return
+    if choice["type"] != "function":
+        tools = body.get("tools")
+        kinds = (
+            {t.get("type") for t in tools if isinstance(t, dict)}
+            if isinstance(tools, list)
+            else set()
+        )
+        if choice["type"] not in kinds:
+            yield ValidationError(
+                f"tool_choice asks for a {choice['type']!r} tool, and tools has none",
+                validator="REQUEST-TOOL-CHOICE-001",
+                validator_value=sorted(str(k) for k in kinds),
+                instance=choice,
+                path=["tool_choice"],
+            )
         return
     function = choice.get("function")
     name = function.get("name") if isinstance(function, dict) else choice.get("name")
@@ -172,7 +195,8 @@ REQUEST_RULES: tuple[RequestRule, ...] = (
         source='DS25 tool_choice (\'Specifying a particular tool via {"type": "function", '
         '"function": {"name": "my_function"}} forces the model to call that tool\'); '
         "OAI ToolChoiceFunction (the name of the function to call)",
-        summary="a tool_choice that names a function names one of tools",
+        summary="a tool_choice that names a function names one of tools (one that names "
+        "another kind of tool: tools has one of that kind)",
         paths=("/chat/completions", "/responses"),
         find=_tool_choice_named,
     ),

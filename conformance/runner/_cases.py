@@ -858,7 +858,10 @@ def _answer_tool_calls(body: dict[str, Any]) -> dict[str, Any]:
         if kept:
             body["messages"] = kept
     choice = body.get("tool_choice")
-    if isinstance(choice, dict) and choice.get("type") == "function":
+    kinds = {t.get("type") for t in body.get("tools") or [] if isinstance(t, dict)}
+    if isinstance(choice, dict) and choice.get("type") not in ("function", "allowed_tools", *kinds):
+        del body["tool_choice"]  # a kind of tool that tools has none of
+    elif isinstance(choice, dict) and choice.get("type") == "function":
         names = sorted(_tool_function_names(body.get("tools")))
         function = choice.get("function")
         named = function.get("name") if isinstance(function, dict) else choice.get("name")
@@ -880,9 +883,28 @@ def meaningful(body: dict[str, Any], base: dict[str, Any] | None) -> dict[str, A
     servers; a ``/responses`` body without ``input``). The result is validated by the caller."""
     out: dict[str, Any] = _without_nulls(body)
     for name, value in (base or {}).items():
-        if out.get(name) in (None, "", [], {}):
+        if name == "messages" and out.get(name):
+            continue  # drawn conversations are what chat positives explore
+        if _degenerate(out.get(name)):
             out[name] = copy.deepcopy(value)
     return out
+
+
+def _degenerate(value: Any) -> bool:
+    """An input no client sends: nothing, an empty string or container, one holding an empty
+    string, or token ids no vocabulary has (negative, or past a million)."""
+    if value in (None, "", [], {}):
+        return True
+    if isinstance(value, list):
+        return any(
+            item == "" or (is_int(item) and not 0 <= item < 1_000_000) or _degenerate_list(item)
+            for item in value
+        )
+    return False
+
+
+def _degenerate_list(item: Any) -> bool:
+    return isinstance(item, list) and (not item or _degenerate(item))
 
 
 def _without_nulls(value: Any) -> Any:

@@ -328,3 +328,32 @@ def test_a_drawn_history_is_made_to_keep_every_cross_message_rule(
     repaired = _answer_tool_calls(body)
     found = [e.message for rule in REQUEST_RULES for e in rule.find(repaired)]
     assert found == [], (history, repaired)
+
+
+@pytest.mark.parametrize(
+    ("drawn", "sent"),
+    [
+        ({"prompt": ""}, {"prompt": "x"}),
+        ({"prompt": None, "echo": None}, {"prompt": "x"}),
+        ({"prompt": ["a", ""]}, {"prompt": "x"}),
+        ({"prompt": [-289244, 549755813888]}, {"prompt": "x"}),
+        ({"prompt": [[]]}, {"prompt": "x"}),
+        ({"prompt": [1, 2], "suffix": "y"}, {"prompt": [1, 2], "suffix": "y"}),
+        (
+            {"messages": [{"role": "user", "content": "a", "name": None}]},
+            {"messages": [{"role": "user", "content": "a"}], "prompt": "x"},
+        ),
+    ],
+)
+def test_a_drawn_positive_is_sent_as_a_client_would_send_it(
+    drawn: dict[str, Any], sent: dict[str, Any]
+) -> None:
+    """``prompt: ""`` or null (400 on vLLM, llama-server, transformers; 500 on two others),
+    ``"name": null`` in a message (400 on vLLM): inputs from the operation's meaningful body,
+    optional fields left out rather than null."""
+    from conformance.runner._cases import meaningful
+
+    assert meaningful(drawn, {"prompt": "x", "messages": [{"role": "user", "content": "Hi"}]}) == {
+        **sent,
+        **({"messages": [{"role": "user", "content": "Hi"}]} if "messages" not in drawn else {}),
+    }
