@@ -272,11 +272,18 @@ def json_mode(ctx: CheckContext) -> Iterator[Failure]:
     source="DS25 tool_calls.function.arguments ('the model does not always generate valid JSON')",
 )
 def tool_arguments(ctx: CheckContext) -> Iterator[Failure]:
+    choices = [c for c in _summary(ctx).choices.values() if c.tool_calls]
+    if not choices:
+        raise SkipCheck("no tool call in the response")
+    # a call cut off by max_tokens ("length") cannot hold whole JSON, as JSON-MODE-001 says
     calls = [
-        (c.index, i, t) for c in _summary(ctx).choices.values() for i, t in c.tool_calls.items()
+        (c.index, i, t)
+        for c in choices
+        if c.finish_reason != "length"
+        for i, t in c.tool_calls.items()
     ]
     if not calls:
-        raise SkipCheck("no tool call in the response")
+        raise SkipCheck('every tool call was cut off by max_tokens ("length")')
     for choice, index, call in calls:
         try:
             value = json.loads(call.get("arguments") or "")

@@ -225,6 +225,9 @@ def generate(request: dict[str, Any], *, reasoner: bool) -> Completion:
     if tool is not None:
         function = tool.get("function") or {}
         arguments = json.dumps(_arguments(function.get("parameters"), rng))
+        over = len(tokenize(arguments)) + 1 > limit  # the call counts its name as a token
+        if over:  # max_tokens bounds a tool call too: its arguments end where the limit is
+            arguments = "".join(tokenize(arguments)[: max(limit - 1, 0)])
         completion.tool_calls = [
             {
                 "index": 0,
@@ -233,7 +236,7 @@ def generate(request: dict[str, Any], *, reasoner: bool) -> Completion:
                 "function": {"name": str(function.get("name", "")), "arguments": arguments},
             }
         ]
-        completion.finish_reason = "tool_calls"
+        completion.finish_reason = "length" if over else "tool_calls"
         return completion
     start = rng.randrange(len(_WORDS))
     length = 6 + rng.randrange(10)

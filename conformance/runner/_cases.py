@@ -58,6 +58,7 @@ __all__ = [
     "operation_cases",
     "parameter_cases",
     "parameter_values",
+    "probing",
     "scenario_cases",
     "token_budget",
 ]
@@ -86,6 +87,10 @@ class Case:
     #: JSON values (``20``, ``true``); written as text when sent.
     path_values: tuple[tuple[str, Any], ...] = ()
     query: tuple[tuple[str, Any], ...] = ()
+    #: A negative whose verdict needs only the status: sent as a stream, and let go at the
+    #: headers of a 2xx event stream (:func:`probing`), so a lenient server that starts an
+    #: unbounded generation (``max_tokens: -1``) stops at once instead of running for minutes.
+    probe: bool = False
 
     @property
     def stream(self) -> bool:
@@ -671,6 +676,24 @@ def _output_capped(contract: Contract, operation: Operation, body: Any, max_toke
         given = body.get(name)
         body = {**body, name: min(given, limit) if is_int(given) and given >= floor else limit}
     return body
+
+
+def probing(contract: Contract, case: Case) -> Case:
+    """``case`` as a probe when it is a negative (its verdict needs only the status): let go
+    at the headers of a 2xx event stream; and sent as a stream (``stream: true`` added) when
+    its operation streams on it, its body does not say ``stream`` and what it breaks stays the
+    same with it (a negative about ``stream`` or ``stream_options`` is sent as it is)."""
+    if case.expectation != "reject":
+        return case
+    probe = dataclasses.replace(case, probe=True)
+    if case.raw is not None or not isinstance(case.body, dict) or "stream" in case.body:
+        return probe
+    if operation_of(contract, case).stream_selector != "/stream":
+        return probe
+    streamed = dataclasses.replace(probe, body={**case.body, "stream": True})
+    before = {(v.instance_path, v.keyword) for v in violations_of(contract, case)}
+    after = {(v.instance_path, v.keyword) for v in violations_of(contract, streamed)}
+    return streamed if before and before == after else probe
 
 
 def _pinned(body: Any, model: str | None) -> Any:

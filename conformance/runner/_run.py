@@ -29,6 +29,7 @@ from ._cases import (
     operation_cases,
     parameter_cases,
     parameter_values,
+    probing,
     scenario_cases,
     token_budget,
     valid_base,
@@ -201,6 +202,8 @@ def plan_cases(
     ]
     # a "negative" the contract does not reject (its document lacks the rule) is no negative
     planned = [c for c in planned if c.expectation != "reject" or c.violations]
+    # a negative needs only the status: let go at the first byte of a 2xx stream (bounded cost)
+    planned = [probing(contract, c) for c in planned]
     return chosen(planned, config)
 
 
@@ -273,6 +276,9 @@ def _body_cases(
             cases = operation_cases(
                 contract, operation, max_tokens=config.max_tokens, base=base_body, model=model
             )
+    # a drawn body made meaningful may be the operation's own base body: sent once
+    known = {body_key(c.body) for c in cases}
+    positives = [c for c in positives if body_key(c.body) not in known]
     bodies = [c.body for c in cases if isinstance(c.body, dict) and c.auth == "valid"]
     if not bodies:
         return cases + positives

@@ -368,6 +368,14 @@ async def _attempt(
             reading.to_headers = reading.last = time.perf_counter() - reading.start
             if reading.status in RETRY_STATUSES:
                 reading.retry = _retry_after(response, attempt)
+            if (
+                case.probe
+                and 200 <= reading.status < 300
+                and is_sse_media_type(response.headers.get("content-type", ""))
+            ):
+                # a negative needs only its status: a server that accepted it is let go at
+                # once (closing a stream stops its generation), not read for minutes
+                return _exchange(case, url, request, reading, api_key, transport), None
             try:
                 await _read_body(response, reading, limits)
             except (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:

@@ -489,3 +489,69 @@ def test_the_plan_depends_only_on_the_seed_the_contract_and_the_options(tmp_path
         env={"PYTHONHASHSEED": "3"},
     )
     assert here == elsewhere == other_path
+
+
+def test_a_negative_needs_only_its_status_so_an_unbounded_answer_is_let_go(
+    tmp_path: Path,
+) -> None:
+    """``max_tokens: -1`` made a lenient one-slot server generate to its context (340 s for
+    one case) and the cases queued behind it time out. A negative is sent as a stream and let
+    go at the headers of a 2xx: the server's endless answer is cut at once, NEGATIVE-INPUT-001
+    fails as it must, and nothing else fails for the cut the suite made."""
+    import asyncio
+    import json
+
+    let_go: list[str] = []
+
+    async def lenient(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["path"].endswith("/models"):
+            listing = {"object": "list", "data": [{"id": "m", "object": "model", "owned_by": "x"}]}
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": json.dumps(listing).encode()})
+            return
+        try:
+            asked = json.loads(body)
+        except ValueError:
+            asked = {}
+        if not (isinstance(asked, dict) and asked.get("stream")):  # a short answer, at once
+            answer = {"id": "c", "object": "chat.completion", "created": 1, "model": "m",
+                      "choices": [{"index": 0, "message": {"role": "assistant", "content": "x"},
+                                   "finish_reason": "stop"}]}  # fmt: skip
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+            return
+        gone = asyncio.ensure_future(receive())
+        sse = [(b"content-type", b"text/event-stream")]
+        await send({"type": "http.response.start", "status": 200, "headers": sse})
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                 "choices": [{"index": 0, "delta": {"content": "x"}, "finish_reason": None}]}  # fmt: skip
+        data = f"data: {json.dumps(chunk)}\n\n".encode()
+        while not gone.done():  # generates until the client goes: never ends by itself
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+            await asyncio.sleep(0.02)
+        let_go.append(scope["path"])
+
+    with serve_in_thread(lenient) as url:
+        _, out, _ = cli(
+            *("run", "--base-url", url, "--api-key", "k", "--model", "m"),
+            *("--phases", "negative", "--operation", "POST /chat/completions"),
+            *("--checks", "NEGATIVE-INPUT-001,HTTP-COMPLETE-001", "--shrink-budget", "0"),
+            *("--max-requests", "12", "--timeout", "60", "--report-dir", str(tmp_path)),
+        )
+    report = load_report(tmp_path)
+    status = {c["id"]: c["status"] for c in report["checks"]}
+    assert status["NEGATIVE-INPUT-001"] == "fail" and status["HTTP-COMPLETE-001"] != "fail", out
+    assert len(let_go) >= 5  # each accepted negative was let go by the suite
+    slowest = max(e["timings"]["total"] or 0 for e in report["exchanges"])
+    assert slowest < 30  # none waited for the endless answer (the limit is 60 s)
+    assert any(
+        e["request"]["body"].get("stream") for e in report["exchanges"] if e["request"]["body"]
+    )
