@@ -150,7 +150,8 @@ def test_the_app_alone_refuses_a_target_that_is_not_a_path(tmp_path: Path) -> No
                 contract=load_contract(), upstream=state.upstream, judge_in="thread"
             )
             with serve_in_thread(plain, options={"http": "httptools"}) as url:
-                answer = raw(url, f"GET *@127.0.0.1:{elsewhere.port}/x HTTP/1.1\r\n\r\n".encode())
+                target = f"GET *@127.0.0.1:{elsewhere.port}/x HTTP/1.1\r\nConnection: close\r\n\r\n"
+                answer = raw(url, target.encode())
     finally:
         elsewhere.close()
     assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
@@ -274,7 +275,9 @@ def test_an_oversized_body_is_a_413_before_it_is_read(tmp_path: Path) -> None:
     with guarded_proxy(tmp_path, max_request_bytes=1024) as (url, seen, _):
         # says 1 GiB, sends none of it: the answer comes at once
         answer = raw(
-            url, b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n"
+            url,
+            b"POST /v1/chat/completions HTTP/1.1\r\nConnection: close\r\n"
+            b"Content-Length: 1073741824\r\n\r\n",
         )
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
         # chunked, no length: cut as soon as it is over
