@@ -378,7 +378,7 @@ def create_proxy_app(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_load_worker,
-                initargs=(contract.source, contract.profile),
+                initargs=(contract.source, contract.profile, os.getpid()),
             )
         _WORKER["contract"] = contract
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-checks")
@@ -716,11 +716,38 @@ def create_proxy_app(
 _WORKER: dict[str, Any] = {}
 
 
-def _load_worker(source: str, profile: Profile) -> None:
+def _load_worker(source: str, profile: Profile, parent: int | None = None) -> None:
     from ..contract import load_contract
 
     _idle_priority()
+    if parent is not None:
+        _die_with_parent(parent)
     _WORKER["contract"] = load_contract(source, profile=profile)
+
+
+def _die_with_parent(parent: int) -> None:
+    """The checks' process ends when the proxy (``parent``, its pid) does, however the proxy
+    ended: a SIGKILLed proxy left its worker (and, through it, multiprocessing's resource
+    tracker) running for minutes. Linux: the kernel sends SIGKILL when the parent dies
+    (``PR_SET_PDEATHSIG``); everywhere: a thread that sees the process reparented exits it.
+    The pid is the proxy's own, passed in: one read here could already be init's."""
+    if os.getppid() != parent:  # the proxy died while this process was starting
+        os._exit(0)
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the call
+            os._exit(0)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="conformance-parent-watch", daemon=True).start()
 
 
 def _idle_priority() -> None:

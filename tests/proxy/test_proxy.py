@@ -730,3 +730,58 @@ def test_an_upstream_reset_mid_stream_reaches_the_client_as_a_reset(tmp_path: Pa
     # what came before the reset, then not a clean end: the client knows the answer broke
     assert got == chunk and seen == "RemoteProtocolError" and state.upstream_errors == 1
     assert state.results[0].evidence["interrupted"].startswith("the upstream failed mid-body")
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_a_killed_proxy_leaves_no_process_behind(tmp_path: Path) -> None:
+    """A SIGKILLed proxy left its checks' worker and multiprocessing's resource tracker
+    running, orphaned, for minutes."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proxy_port = free_port()
+    with serve_in_thread(create_app()) as upstream_url:
+        proxy = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "conformance._cli", "proxy", "--upstream", upstream_url),
+                *("--port", str(proxy_port), "--report-dir", str(tmp_path)),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait(f"http://127.0.0.1:{proxy_port}/models", time.monotonic() + 60)
+            _sdk(f"http://127.0.0.1:{proxy_port}").chat.completions.create(
+                model="deepseek-chat", messages=HI, max_tokens=4
+            )
+            deadline = time.monotonic() + 30
+            while len(children := _children(proxy.pid)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)  # the worker and the resource tracker are started
+            assert children, "no worker was started"
+            proxy.kill()
+            proxy.wait(timeout=10)
+            deadline = time.monotonic() + 10
+            alive = children
+            while alive and time.monotonic() < deadline:
+                time.sleep(0.1)
+                alive = {pid for pid in alive if Path(f"/proc/{pid}").exists() and not _zombie(pid)}
+        finally:
+            if proxy.poll() is None:
+                proxy.kill()
+    assert not alive, f"left running: {alive}"
+
+
+def _zombie(pid: int) -> bool:
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    return True
