@@ -707,7 +707,7 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         f"(checking {checked}; reports in {args.report_dir} on exit)\n"
     )
     out.flush()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
@@ -716,7 +716,43 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         timeout_graceful_shutdown=5,
         **{**UVICORN_OPTIONS, **uvicorn_options(limits)},
     )
-    return EXIT_OK  # (after SIGINT or SIGTERM uvicorn ends the process by that signal)
+    _orderly_server()(config).run()
+    # SIGINT or SIGTERM: the report is written; one line says what it rests on; exit 0 (an
+    # orchestrator reads 143, uvicorn's re-raised SIGTERM, as a crash)
+    err.write(app.state.verdict_line() + "\n")
+    err.flush()
+    return EXIT_OK
+
+
+def _orderly_server() -> Any:
+    """uvicorn's ``Server`` whose SIGINT and SIGTERM end ``run()`` after the graceful shutdown
+    (the lifespan's, which writes the report), instead of raising the signal again: the
+    process then exits 0, as a service stopped on purpose should."""
+    import contextlib
+    import signal
+    import threading
+
+    import uvicorn
+
+    class OrderlyServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            originals = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in originals.items():
+                    signal.signal(sig, handler)
+
+    return OrderlyServer
+
+
+def _OrderlyServer(config: Any) -> Any:
+    return _orderly_server()(config)
 
 
 def _add_spec(commands: Any) -> None:

@@ -180,6 +180,8 @@ class ProxyState:
     behind: int = 0  # exchanges not judged: the backlog was full
     abandoned: int = 0  # requests whose client left before the upstream answered
     stalled: int = 0  # clients that stopped reading an answer: let go after write_timeout
+    cut_at_shutdown: int = 0  # exchanges still in flight when the proxy was stopped
+    final: Report | None = None  # the report written at shutdown
 
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until no exchange is in flight and every one read has been judged."""
@@ -228,13 +230,18 @@ class ProxyState:
                     else ""
                 )
                 + (
-                    f"; {self.abandoned} left by their client before the upstream answered"
+                    f"; {self.abandoned} abandoned by their client (counted, not judged)"
                     if self.abandoned
                     else ""
                 )
                 + (
                     f"; {self.stalled} let go: their client stopped reading the answer"
                     if self.stalled
+                    else ""
+                )
+                + (
+                    f"; {self.cut_at_shutdown} in flight when the proxy stopped (not judged)"
+                    if self.cut_at_shutdown
                     else ""
                 )
             ]
@@ -258,11 +265,25 @@ class ProxyState:
         )
 
     def flush(self) -> Path | None:
-        """Write every output of the report (atomically, report.json last)."""
+        """Write every output of the report (atomically, report.json last); the report is
+        kept as ``final`` (the verdict line at exit reads it)."""
+        self.final = self.report()
         if self.report_dir is None:
             return None
-        write_all(self.report(), self.report_dir)
+        write_all(self.final, self.report_dir)
         return self.report_dir / "report.json"
+
+    def verdict_line(self) -> str:
+        """One line for the end of the command: the verdict and what it rests on."""
+        report = self.final if self.final is not None else self.report()
+        verdict = report["verdict"]
+        said = "no verdict: nothing was judged" if verdict == "none" else f"verdict {verdict}"
+        return (
+            f"conformance proxy: {said}, level {report['level'] or 'none'}; "
+            f"{self.forwarded} forwarded, {len(self.results)} judged, {self.upstream_errors} "
+            f"upstream failure(s), {self.abandoned} abandoned by their client, "
+            f"{self.cut_at_shutdown} cut by the shutdown"
+        )
 
 
 #: The counts of :class:`ProxyState` a report states.
@@ -276,6 +297,7 @@ _COUNTS = (
     "behind",
     "abandoned",
     "stalled",
+    "cut_at_shutdown",
 )
 
 
@@ -520,6 +542,10 @@ def create_proxy_app(
             state.in_flight += 1
         try:
             await _proxy(scope, receive, send)
+        except asyncio.CancelledError:  # the server stopped with this exchange in flight
+            with state.lock:
+                state.cut_at_shutdown += 1
+            raise
         finally:
             with state.lock:
                 state.in_flight -= 1
@@ -626,7 +652,10 @@ def create_proxy_app(
             )
             async for piece in response.content.iter_any():
                 if gone.done():
+                    # the client gave up: nothing to say of the server (counted, not judged)
                     interrupted = "the client went away before the end (the upstream read stopped)"
+                    with state.lock:
+                        state.abandoned += 1
                     break
                 try:
                     await asyncio.wait_for(
@@ -665,8 +694,8 @@ def create_proxy_app(
         finally:
             gone.cancel()
             response.release()
-        if operation is None:
-            return
+        if operation is None or (interrupted or "").startswith("the client went away"):
+            return  # another operation, or abandoned by its client: counted, not judged
         if truncated:
             with state.lock:
                 state.truncated += 1

@@ -26,7 +26,7 @@ margin:0;background:var(--bg);color:#212121}header{padding:20px 28px;background:
 border-bottom:1px solid var(--line)}h1{margin:0 0 6px;font-size:22px}h2{font-size:17px;
 margin:26px 0 8px}main{padding:0 28px 40px}.verdict{display:inline-block;padding:3px 12px;
 border-radius:12px;color:#fff;font-weight:600;margin-right:8px}.verdict.pass{background:var(--pass)}
-.verdict.fail{background:var(--fail)}.meta{color:#555;margin:4px 0}.counts span{margin-right:14px}
+.verdict.fail{background:var(--fail)}.verdict.none{background:#888}.meta{color:#555;margin:4px 0}.counts span{margin-right:14px}
 .filters{margin:16px 0}.filters button{border:1px solid var(--line);background:#fff;padding:5px 12px;
 border-radius:14px;cursor:pointer;margin-right:6px}.filters button.on{background:#212121;color:#fff}
 table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line)}

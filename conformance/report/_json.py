@@ -147,7 +147,8 @@ def finalize(report: Report) -> Report:
     failing = [
         c for c in checks if c["status"] == "fail" and c["severity"] in gating and not is_waived(c)
     ]
-    report["verdict"] = "fail" if failing else "pass"
+    # a pass is evidence: with nothing judged there is no verdict (a proxy that saw no traffic)
+    report["verdict"] = "fail" if failing else "pass" if report["exchanges"] else "none"
     level: Level | None = None
     blockers: list[LevelBlocker] = []
     whole = _run_holds_back(report)

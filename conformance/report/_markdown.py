@@ -20,7 +20,9 @@ def _cell(text: str) -> str:
 
 def render_summary(report: Report) -> str:
     summary = report["summary"]
-    verdict = "✅ pass" if report["verdict"] == "pass" else "❌ fail"
+    verdict = {"pass": "✅ pass", "none": "⚪ no verdict: nothing was judged"}.get(
+        report["verdict"], "❌ fail"
+    )
     target = report["target"]["base_url"] or "the embedded reference server / recorded traffic"
     lines = [
         f"## Conformance: {verdict}, level {report['level'] or 'none'}",
@@ -124,6 +126,8 @@ def render_badge(report: Report) -> str:
     )
     if report["verdict"] == "fail":
         color = "#e05d44"
+    elif report["verdict"] == "none":  # nothing was judged: no level, no pass
+        color, value = "#9f9f9f", "nothing judged"
     label = "conformance"
     left = 6 * len(label) + 12
     right = 6 * len(value) + 12

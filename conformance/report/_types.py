@@ -28,7 +28,8 @@ __all__ = [
     "WaiverState",
 ]
 
-Verdict = Literal["pass", "fail", "error"]
+#: ``none``: nothing was judged (a proxy that saw no traffic): no verdict of pass or fail.
+Verdict = Literal["pass", "fail", "error", "none"]
 
 
 class SuiteInfo(TypedDict):
