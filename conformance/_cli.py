@@ -588,6 +588,28 @@ def _add_proxy(commands: Any) -> None:
         help="the longest wait for the upstream's next bytes, then the exchange is let go "
         "and reported (default 60 s)",
     )
+    proxy.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics on this port (/metrics, on --host): exchanges by "
+        "operation and outcome, failures by check, upstream errors, abandoned, not judged, "
+        "backlog, time to the upstream's headers",
+    )
+    proxy.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="one line on stderr per failing exchange, as text or a JSON object (default text)",
+    )
+    proxy.add_argument(
+        "--sample",
+        type=float,
+        default=1.0,
+        metavar="RATE",
+        help="the fraction of exchanges judged, 0 < RATE <= 1 (all are forwarded; default 1): "
+        "bounded CPU at high volume, replicas' reports merge with 'conformance report merge'",
+    )
     limits = proxy.add_argument_group(
         "limits", "what one client may make the proxy hold (beyond: the status given, and closed)"
     )
@@ -671,6 +693,7 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from .contract import load_contract
     from .exchange import redact_url
     from .proxy import UVICORN_OPTIONS, create_proxy_app
+    from .proxy._observe import Observer, configure_logging
 
     if not args.upstream.startswith(("http://", "https://")):
         raise UsageError(f"--upstream {redact_url(args.upstream)!r} is not an http(s) URL")
@@ -684,9 +707,15 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         if not value > 0:
             raise UsageError(f"{flag} {value:g} must be above 0")
     limits = _serve_limits(args)
+    if not 0 < args.sample <= 1:
+        raise UsageError(f"--sample {args.sample:g} is not a fraction in (0, 1]")
+    if args.metrics_port is not None:
+        _listening(args.host, args.metrics_port)
     contract = load_contract(args.spec, profile=args.profile or (None if args.spec else "deepseek"))
     _writable(args.report_dir)
     _listening(args.host, args.port)
+    observer = Observer(metrics=args.metrics_port is not None, log_format=args.log_format)
+    configure_logging(err)
     app = create_proxy_app(
         contract=contract,
         upstream=args.upstream,
@@ -696,6 +725,8 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         timeout=args.timeout,
         write_timeout=args.write_timeout,
         max_request_bytes=args.max_body,
+        observer=observer,
+        sample=args.sample,
         on_exit=lambda state: out.write(
             f"conformance proxy: {state.forwarded} request(s) forwarded, "
             f"{len(state.results)} checked; reports: {args.report_dir}\n"
@@ -716,6 +747,10 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         timeout_graceful_shutdown=5,
         **{**UVICORN_OPTIONS, **uvicorn_options(limits)},
     )
+    if args.metrics_port is not None:
+        observer.serve(args.metrics_port, args.host)
+        out.write(f"metrics on http://{args.host}:{args.metrics_port}/metrics\n")
+        out.flush()
     _orderly_server()(config).run()
     # SIGINT or SIGTERM: the report is written; one line says what it rests on; exit 0 (an
     # orchestrator reads 143, uvicorn's re-raised SIGTERM, as a crash)

@@ -74,6 +74,7 @@ from ..exchange import (
 )
 from ..report import build_report, write_all
 from ..runner import Case, Decoder, Transport, curl_command
+from ._observe import Observer
 
 if TYPE_CHECKING:
     from ..checks import CheckOutcome, ExchangeResult
@@ -181,6 +182,8 @@ class ProxyState:
     abandoned: int = 0  # requests whose client left before the upstream answered
     stalled: int = 0  # clients that stopped reading an answer: let go after write_timeout
     cut_at_shutdown: int = 0  # exchanges still in flight when the proxy was stopped
+    sample: float = 1.0  # the fraction of exchanges judged (--sample)
+    sampled_out: int = 0  # forwarded, not judged: --sample
     final: Report | None = None  # the report written at shutdown
 
     def settle(self, timeout: float = 60.0) -> None:
@@ -244,6 +247,11 @@ class ProxyState:
                     if self.cut_at_shutdown
                     else ""
                 )
+                + (
+                    f"; --sample {self.sample:g}: {self.sampled_out} forwarded, not judged"
+                    if self.sample < 1
+                    else ""
+                )
             ]
             model = self.models.most_common(1)[0][0] if self.models else None
         return build_report(
@@ -298,6 +306,8 @@ _COUNTS = (
     "abandoned",
     "stalled",
     "cut_at_shutdown",
+    "sample",
+    "sampled_out",
 )
 
 
@@ -332,6 +342,8 @@ def create_proxy_app(
     max_backlog_bytes: int = MAX_BACKLOG_BYTES,
     on_exit: Callable[[ProxyState], object] | None = None,
     judge_in: str = "process",
+    observer: Observer | None = None,
+    sample: float = 1.0,
 ) -> Any:
     """The proxy of ``upstream`` for ``contract``'s certified operations. Its ``state``
     attribute is the :class:`ProxyState`; serve it with :data:`UVICORN_OPTIONS` (or the client
@@ -344,7 +356,9 @@ def create_proxy_app(
     longest wait for the upstream's next bytes; ``write_timeout``: for a client to take the
     next piece (then both are let go); ``max_request_bytes``: the largest request body (413).
     Requests whose target is not a path, or whose path climbs above the upstream's base path
-    (``/../x``), get a 400 and never reach the upstream. The upstream is reached through the proxy
+    (``/../x``), get a 400 and never reach the upstream. ``observer``: metrics and a log line
+    per failing exchange (:class:`~conformance.proxy._observe.Observer`); ``sample``: the
+    fraction of the exchanges judged (all are forwarded), spread evenly. The upstream is reached through the proxy
     ``HTTPS_PROXY``/``HTTP_PROXY`` name unless ``NO_PROXY`` covers it.
 
     The worker is *spawned*, so, as with any spawned process, a script that calls this must
@@ -355,7 +369,9 @@ def create_proxy_app(
         upstream=upstream.rstrip("/"),
         report_dir=Path(report_dir) if report_dir is not None else None,
         flush_every=flush_every,
+        sample=sample,
     )
+    observe = observer if observer is not None else Observer()
     match = _matcher(contract.certified_operations())
     via = _env_proxy(state.upstream)  # HTTP(S)_PROXY and NO_PROXY, as httpx and curl read them
     # a key in --upstream's query, or a password in it or in the proxy's URL, found once
@@ -507,14 +523,19 @@ def create_proxy_app(
         with state.lock:
             state.backlog_bytes -= weight
             state.check_errors += flush_failed
+            observe.backlog_bytes(state.backlog_bytes)
             for result, model in zip(results, models, strict=True):
                 if result is None:  # the checks crashed on this one
                     state.check_errors += 1
+                    observe.event("check_error")
                     continue
                 share(result)
                 state.results.append(result)
                 if model:
                     state.models[model] += 1
+        for result in results:
+            if result is not None:
+                observe.judged(result)
 
     async def lifespan(receive: Receive, send: Send) -> None:
         while True:
@@ -618,12 +639,14 @@ def create_proxy_app(
             if not asking.done():  # the client left before the upstream answered: so do we
                 with state.lock:
                     state.abandoned += 1
+                observe.event("abandoned")
                 return
             response = asking.result()
             answered = True
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             with state.lock:
                 state.upstream_errors += 1
+            observe.event("upstream_error")
             said = scrub(
                 f"conformance proxy: the upstream failed: {_reason(exc)}".encode(), secrets
             )
@@ -634,6 +657,7 @@ def create_proxy_app(
                 asking.cancel()
                 gone.cancel()
         to_headers = time.perf_counter() - started
+        observe.upstream_headers(operation.label if operation else None, to_headers)
         kept: list[bytes] = []
         # the kept copy, decoded (gzip, deflate) within max_bytes however small the input (a
         # gzip bomb inflates no further); another encoding is forwarded, not judged
@@ -656,6 +680,7 @@ def create_proxy_app(
                     interrupted = "the client went away before the end (the upstream read stopped)"
                     with state.lock:
                         state.abandoned += 1
+                    observe.event("abandoned")
                     break
                 try:
                     await asyncio.wait_for(
@@ -665,6 +690,7 @@ def create_proxy_app(
                 except TimeoutError:
                     with state.lock:
                         state.stalled += 1
+                    observe.event("stalled")
                     interrupted = (
                         f"the client took nothing for {write_timeout:g} s (let go, and the "
                         "upstream read with it)"
@@ -690,12 +716,18 @@ def create_proxy_app(
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             with state.lock:
                 state.upstream_errors += 1
+            observe.event("upstream_error")
             interrupted = f"the upstream failed mid-body ({type(exc).__name__})"
         finally:
             gone.cancel()
             response.release()
         if operation is None or (interrupted or "").startswith("the client went away"):
             return  # another operation, or abandoned by its client: counted, not judged
+        if sample < 1 and int(number * sample) == int((number - 1) * sample):
+            with state.lock:  # --sample: forwarded, not judged (spread evenly, repeatable)
+                state.sampled_out += 1
+            observe.event("sampled_out")
+            return
         if truncated:
             with state.lock:
                 state.truncated += 1
@@ -727,6 +759,7 @@ def create_proxy_app(
         with state.lock:
             if state.backlog_bytes and state.backlog_bytes + weight > max_backlog_bytes:
                 state.behind += 1  # the checks fell behind: forwarded, not judged
+                observe.event("behind")
                 return
             state.backlog_bytes += weight
             queue.append((parts, (operation.method, operation.path), model, weight))

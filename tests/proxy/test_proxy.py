@@ -253,6 +253,9 @@ def test_no_traffic_is_no_verdict_not_a_pass(tmp_path: Path) -> None:
         (["--upstream", "nope"], "--upstream 'nope' is not an http(s) URL"),
         (["--upstream", "http://x", "--flush-every", "-1"], "--flush-every -1 is negative"),
         (["--upstream", "http://x", "--port", "0"], "--port 0 is not a port number"),
+        (["--upstream", "http://x", "--sample", "0"], "--sample 0 is not a fraction in (0, 1]"),
+        (["--upstream", "http://x", "--max-body", "0"], "--max-body 0 must be above 0"),
+        (["--upstream", "http://x", "--max-headers", "-1"], "--max-headers -1 must be above 0"),
     ],
 )
 def test_bad_proxy_flags_are_one_line(argv: list[str], line: str, tmp_path: Path) -> None:
