@@ -118,3 +118,31 @@ def test_any_text_from_a_server_reaches_every_output_written_and_inert(
     )
     assert code == 1, err.getvalue()
     _check_outputs(directory, out.getvalue(), err.getvalue())
+
+
+def test_a_hostile_report_renders_inert_in_a_browser(tmp_path: Path) -> None:
+    """report.html was safe: kept so, proved in Chromium with the hostile text of a server
+    (a script that would retitle the page, an image whose error handler would)."""
+    import subprocess
+
+    from tests.helpers import chromium
+
+    flags = chromium(tmp_path / "profile")
+    attack = (
+        "<script>document.title='pwned'</script>"
+        "<img src=x onerror=\"document.title='pwned'\">\u202e\x1b[2J\udc80"
+    )
+    answer = _record(tmp_path, attack)
+    directory = tmp_path / "reports"
+    code = main(
+        ["validate", str(answer), "--report-dir", str(directory)],
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    assert code == 1
+    url = (directory / "report.html").resolve().as_uri()
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "<title>Conformance report: fail</title>" in dom.stdout
+    assert "pwned</title>" not in dom.stdout and '<img src="x"' not in dom.stdout
+    assert "document.title=" in dom.stdout  # shown as text

@@ -130,10 +130,18 @@ def _leaks(directory: Path, *texts: str) -> list[str]:
     return found
 
 
+@pytest.mark.parametrize("key_by", ["flag", "environment"])
 def test_no_secret_leaves_a_run_by_any_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    key_by: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The key by --api-key in Authorization, or by $CONFORMANCE_API_KEY in the header
+    --auth-header names (bare, as Azure's api-key)."""
     monkeypatch.setenv("CANARY_HEADER", SECRETS["env_header"])
+    if key_by == "flag":
+        key = ["--api-key", SECRETS["api_key"]]
+    else:
+        monkeypatch.setenv("CONFORMANCE_API_KEY", SECRETS["api_key"])
+        key = ["--auth-header", "X-Api-Key"]
     with serve_in_thread(echoing_server()) as url:
         base = url.replace("http://", f"http://me:{SECRETS['userinfo']}@") + (
             f"/v1?subscription-key={SECRETS['query']}&sig={SECRETS['sig']}"
@@ -142,8 +150,7 @@ def test_no_secret_leaves_a_run_by_any_path(
             "run",
             "--base-url",
             base,
-            "--api-key",
-            SECRETS["api_key"],
+            *key,
             "-H",
             "X-Env: $CANARY_HEADER",
             "-H",
