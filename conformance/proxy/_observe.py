@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["LOGGER", "Observer", "configure_logging"]
 
 LOGGER = logging.getLogger("conformance.proxy")
+LOGGER.addHandler(logging.NullHandler())  # a library: silent until configured
 
 
 class Observer:

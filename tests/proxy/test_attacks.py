@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -387,3 +388,24 @@ def test_a_client_that_stops_reading_is_let_go_with_its_upstream(tmp_path: Path)
                     time.sleep(0.05)  # never reads; the proxy still serves
     assert app.state.stalled == 1
     assert upstream_done == ["let go"]
+
+
+def test_a_large_request_body_is_judged_whole_and_kept_cut(tmp_path: Path) -> None:
+    """15 exchanges of 16 MiB made a 755 MB report.json: each body was written twice (the
+    body and the replay command)."""
+    filler = "x" * (2 * 1024 * 1024)
+    body = (
+        '{"model": "deepseek-chat", "messages": [{"role": "user", "content": "' + filler + '"}]}'
+    ).encode()
+    with guarded_proxy(tmp_path, max_request_bytes=4 * 1024 * 1024) as (url, seen, state):
+        for _ in range(3):
+            answer = httpx.post(url + "/chat/completions", content=body, timeout=30)
+            assert answer.status_code == 200, answer.text[:300]
+        state.settle()
+        state.flush()
+    assert len(seen) == 3 and len(seen[0]["body"]) == len(body)  # forwarded whole
+    size = (tmp_path / "report.json").stat().st_size
+    assert size < 1024 * 1024, size  # not 3 x 2 x 2 MiB
+    exchange = json.loads((tmp_path / "report.json").read_text())["exchanges"][0]
+    assert exchange["request"]["body"]["cut"].startswith(f"{len(body)} bytes")
+    assert exchange["reproduce"].startswith("# the request body")
