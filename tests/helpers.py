@@ -30,6 +30,16 @@ def cli(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+async def asgi_body(receive: Any) -> bytes:
+    """The whole request body an ASGI app receives (for the small servers tests write)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 def free_port() -> int:
     """A loopback port nobody listens on (for servers started in a subprocess)."""
     with socket.socket() as s:

@@ -16,7 +16,7 @@ import pytest
 from conformance.contract import load_contract
 from conformance.proxy import UVICORN_OPTIONS, create_proxy_app
 from conformance.reference import serve_in_thread
-from tests.helpers import cli
+from tests.helpers import asgi_body, cli
 
 #: One secret per path; the tests grep for each one's distinctive part (after its first
 #: character, which a server may JSON-escape).
@@ -43,12 +43,7 @@ def echoing_server() -> Any:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await asgi_body(receive)
         sent = [v.decode("latin-1") for _, v in scope["headers"]]
         sent += [v for _, v in urllib.parse.parse_qsl(scope["query_string"].decode())]
         values = [v.split(" ", 1)[-1].strip() for v in sent if "CANARY" in v]

@@ -22,6 +22,7 @@ from conformance._serving import ServeLimits, uvicorn_options
 from conformance.contract import load_contract
 from conformance.proxy import UVICORN_OPTIONS, create_proxy_app
 from conformance.reference import serve_in_thread
+from tests.helpers import asgi_body
 
 CHAT = b'{"model":"deepseek-chat","messages":[{"role":"user","content":"Hi"}]}'
 
@@ -71,12 +72,7 @@ def guarded_proxy(
     async def upstream(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await asgi_body(receive)
         seen.append(
             {
                 "path": scope["raw_path"].decode(),

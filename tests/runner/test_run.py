@@ -12,7 +12,7 @@ from conformance.contract import load_contract
 from conformance.reference import DEFAULT_API_KEY, FAULTS, create_app, serve_in_thread
 from conformance.report import OUTPUTS
 from conformance.runner import RunConfig, plan_cases
-from tests.helpers import cli, load_report, run_against
+from tests.helpers import asgi_body, cli, load_report, run_against
 
 FAST = ["--max-examples", "1", "--seed", "3", "--timeout", "2"]
 
@@ -506,12 +506,7 @@ def test_a_negative_needs_only_its_status_so_an_unbounded_answer_is_let_go(
     async def lenient(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await asgi_body(receive)
         if scope["path"].endswith("/models"):
             listing = {"object": "list", "data": [{"id": "m", "object": "model", "owned_by": "x"}]}
             await send({"type": "http.response.start", "status": 200, "headers": []})
