@@ -9,6 +9,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import junitparser
 import orjson
@@ -146,3 +147,53 @@ def test_a_hostile_report_renders_inert_in_a_browser(tmp_path: Path) -> None:
     assert "<title>Conformance report: fail</title>" in dom.stdout
     assert "pwned</title>" not in dom.stdout and '<img src="x"' not in dom.stdout
     assert "document.title=" in dom.stdout  # shown as text
+
+
+ATTACK = (
+    "\x1b]0;pwned\x07\x1b[2J\u202e<script>alert(1)</script>[x](javascript:alert(1))"
+    '<img src=x onerror="alert(1)">\udc80'
+)
+
+
+def test_a_model_id_from_the_server_never_reaches_the_terminal_raw(tmp_path: Path) -> None:
+    """GET /models' ids were printed as they were: an OSC title, a clear screen, U+202E."""
+    from conformance.reference import serve_in_thread
+    from tests.helpers import asgi_body
+
+    async def server(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await asgi_body(receive)
+        listing = {"object": "list", "data": [{"id": ATTACK, "object": "model", "owned_by": "x"}]}
+        status = 200 if scope["path"].endswith("/models") else 400
+        body = listing if status == 200 else {"error": {"message": f"no model {ATTACK}"}}
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+
+    with serve_in_thread(server) as url:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(
+            ["run", "--base-url", url, "--api-key", "k", "--report-dir", str(tmp_path)],
+            stdout=out,
+            stderr=err,
+        )
+    assert code == 2 and "was refused" in err.getvalue()  # the model, in the server's words
+    assert not RAW_CONTROL.search(out.getvalue() + err.getvalue()), err.getvalue()
+    assert "\\x1b]0;pwned\\x07" in err.getvalue()  # shown, escaped
+
+
+def test_the_matrix_markdown_renders_no_server_markup(tmp_path: Path) -> None:
+    answer = _record(tmp_path, ATTACK)
+    directory = tmp_path / "reports"
+    main(
+        ["validate", str(answer), "--report-dir", str(directory)],
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    out = io.StringIO()
+    assert main(["report", "matrix", str(directory)], stdout=out, stderr=io.StringIO()) == 0
+    rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(out.getvalue())
+    outside = _outside_code(rendered)
+    for markup in ("<script", "<img", "<a ", "javascript:"):
+        assert markup not in outside, (markup, rendered)
+    assert not RAW_CONTROL.search(out.getvalue())
