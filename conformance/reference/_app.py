@@ -236,7 +236,12 @@ class _Server:
         problem = self.invalid(body)
         if problem is not None and not self.has("accept-invalid"):
             return problem
-        return self.complete(body)
+        if problem is None:
+            return self.complete(body)
+        try:  # accept-invalid: a lenient server ignores what it cannot read, never a 500
+            return self.complete(body)
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError):
+            return self.complete(_readable(body))
 
     async def fim_completions(self, request: Request) -> Response:
         """``POST /beta/completions``: fill in the middle (DSFIM), as JSON or a stream."""
@@ -420,7 +425,8 @@ class _Server:
 
     def chunks(self, body: dict[str, Any], model: str, completion: Completion) -> list[Any]:
         """The stream as a list of chunk objects (and raw strings for faults), before framing."""
-        include_usage = (body.get("stream_options") or {}).get("include_usage") is True
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
         reasoner = bool(completion.reasoning_tokens)
         nulls = "nulls" in self.variants
         base = {
@@ -608,6 +614,17 @@ def create_app(
     app = Starlette(routes=routes)
     app.state.server = server
     return app
+
+
+def _readable(body: dict[str, Any]) -> dict[str, Any]:
+    """What a lenient server reads of an invalid body: the model, plain messages, whether to
+    stream; the rest ignored."""
+    model = body.get("model")
+    return {
+        "model": model if isinstance(model, str) else MODELS[0],
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stream": body.get("stream") is True,
+    }
 
 
 def _bounds(schema: Any) -> dict[tuple[str, str], int]:

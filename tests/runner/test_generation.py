@@ -248,7 +248,9 @@ def test_failing_generated_cases_shrink_to_a_handful_of_fields(tmp_path: Path) -
     shrunk = {e["id"]: e["shrunk_body"] for e in report["exchanges"] if "shrunk_body" in e}
     assert code == 1 and shrunk, "nothing was shrunk"
     for name, body in shrunk.items():
-        assert name.startswith(("negative-", "property-", "replay-", "beta-completions-"))
+        assert name.startswith(
+            ("negative-", "invalid-", "property-", "replay-", "beta-completions-")
+        )
         if not name.startswith("beta-completions-"):  # the budget runs out before FIM's
             assert len(body) <= 5, (name, body)
     assert "shrunk, still failing: " in out
