@@ -216,17 +216,14 @@ class _Mock:
         query: list[tuple[str, str]],
     ) -> Response:
         try:
-            return self._respond(operation, raw, path, query)
+            return self._respond(operation, raw, (path, query))
         except (TooDeep, RecursionError):
             return self.error(operation, 400, "the JSON body is nested too deeply")
 
     def _respond(
-        self,
-        operation: Operation,
-        raw: bytes,
-        path: dict[str, str],
-        query: list[tuple[str, str]],
+        self, operation: Operation, raw: bytes, parameters: tuple[dict[str, str], Any]
     ) -> Response:
+        path, query = parameters
         body: Any = None
         if operation.request_schema is not None:
             try:
