@@ -134,6 +134,8 @@ def test_the_commands_serve_with_the_guarded_protocol(
 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **options: seen.update(options))
+    # the proxy runs a uvicorn.Server of its own (exit 0 on SIGTERM): its config is read there
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: seen.update(http=self.config.http))
     argv = {
         "serve": ["serve", "--port", "0"],
         "serve-mock": ["serve", "--mock", "--port", "0"],
