@@ -216,6 +216,9 @@ class Check:
     #: Whether the rule judges an exchange that got no response at all (a connection that
     #: failed, a timeout before the status line); every other rule skips it.
     without_response: bool = False
+    #: Whether the rule reads the status line and headers only, so also judges an exchange
+    #: whose body the suite let go unread (a probe: ``Exchange.cut``); every other rule skips it.
+    status_only: bool = False
     #: What would help when the rule found nothing to judge (a flag to try).
     hint: str = ""
     #: The exchanges it can judge, by what their request expects: most rules read an answer
@@ -274,6 +277,7 @@ def response_check(
     requires: tuple[str, ...] = (),
     requires_auth: bool = False,
     without_response: bool = False,
+    status_only: bool = False,
     hint: str = "",
     judges: tuple[Expectation, ...] = ("accept",),
     families: tuple[str, ...] | None = ("chat",),
@@ -299,6 +303,7 @@ def response_check(
                 requires=requires,
                 requires_auth=requires_auth,
                 without_response=without_response,
+                status_only=status_only,
                 hint=hint,
                 judges=judges,
                 families=families,

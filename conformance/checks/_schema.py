@@ -40,6 +40,7 @@ MAX_SCHEMA_ERRORS = 20
     category="http",
     level="core",
     source="OAS Responses Object (the operation's documented status codes)",
+    status_only=True,
 )
 def status_documented(ctx: CheckContext) -> Iterator[Failure]:
     if ctx.variant is None:
@@ -100,6 +101,7 @@ def _expectation(ctx: CheckContext, wanted: str) -> None:
     category="http",
     level="core",
     source="SPEC request schema (the body is valid); DSERR (5xx are server faults)",
+    status_only=True,
 )
 def accepted(ctx: CheckContext) -> Iterator[Failure]:
     _expectation(ctx, "accept")
@@ -122,6 +124,7 @@ def accepted(ctx: CheckContext) -> Iterator[Failure]:
     category="errors",
     level="core",
     source="DSERR (400 Invalid Format, 422 Invalid Parameters); D2#14",
+    status_only=True,
 )
 def rejected(ctx: CheckContext) -> Iterator[Failure]:
     _expectation(ctx, "reject")
@@ -145,6 +148,7 @@ def rejected(ctx: CheckContext) -> Iterator[Failure]:
     requires_auth=True,
     source="SPEC security bearer (erratum B#43); DSERR (401 Authentication Fails); "
     "capture deepseek-chat-bad-key-error-401",
+    status_only=True,
 )
 def unauthorized(ctx: CheckContext) -> Iterator[Failure]:
     _expectation(ctx, "unauthorized")
@@ -190,6 +194,7 @@ def complete(ctx: CheckContext) -> Iterator[Failure]:
     category="http",
     level="core",
     source="OAS Media Type Object; DS25 (stream: true gives text/event-stream)",
+    status_only=True,
 )
 def content_type(ctx: CheckContext) -> Iterator[Failure]:
     response = ctx.exchange.response

@@ -182,6 +182,10 @@ class Exchange:
     case: str | None = None  # the name of the case that sent it
     #: Why the body was cut short (a timeout or the size limit), or None if it arrived whole.
     interrupted: str | None = None
+    #: Why the suite itself stopped reading the body (a negative, whose verdict needs only its
+    #: status, let go at a 2xx stream's headers), or None: only the rules of the status line
+    #: and headers judge such an exchange.
+    cut: str | None = None
     #: A command that replays the request, secrets written as $CONFORMANCE_API_KEY.
     reproduce: str | None = None
     #: For a request the contract rejects: what it breaks (the validator's errors).

@@ -9,6 +9,7 @@ body's size. A body cut by a limit is kept as far as it came, and the exchange s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import http.cookiejar
 import json
@@ -55,6 +56,11 @@ __all__ = [
 ]
 
 WRONG_KEY = "sk-conformance-wrong-key"
+#: Why a probe's body was not read (``Exchange.cut``).
+PROBE_CUT = (
+    "the request is invalid and its verdict needs only the status: let go at the headers of "
+    "the 2xx stream (a lenient server stops generating)"
+)
 API_KEY_VARIABLE = "CONFORMANCE_API_KEY"
 #: Statuses worth another try, and the longest Retry-After we honour.
 RETRY_STATUSES = (429, 503)
@@ -375,7 +381,8 @@ async def _attempt(
             ):
                 # a negative needs only its status: a server that accepted it is let go at
                 # once (closing a stream stops its generation), not read for minutes
-                return _exchange(case, url, request, reading, api_key, transport), None
+                exchange = _exchange(case, url, request, reading, api_key, transport)
+                return dataclasses.replace(exchange, cut=PROBE_CUT), None
             try:
                 await _read_body(response, reading, limits)
             except (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:

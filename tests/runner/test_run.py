@@ -538,12 +538,15 @@ def test_a_negative_needs_only_its_status_so_an_unbounded_answer_is_let_go(
         _, out, _ = cli(
             *("run", "--base-url", url, "--api-key", "k", "--model", "m"),
             *("--phases", "negative", "--operation", "POST /chat/completions"),
-            *("--checks", "NEGATIVE-INPUT-001,HTTP-COMPLETE-001", "--shrink-budget", "0"),
+            *("--shrink-budget", "0"),
             *("--max-requests", "12", "--timeout", "60", "--report-dir", str(tmp_path)),
         )
     report = load_report(tmp_path)
     status = {c["id"]: c["status"] for c in report["checks"]}
     assert status["NEGATIVE-INPUT-001"] == "fail" and status["HTTP-COMPLETE-001"] != "fail", out
+    # the streams let go unread are judged by no stream rule (STREAM-DONE-001 failed 80 times
+    # on llama-server before the cut was said)
+    assert not [c for c, s in status.items() if c.startswith("STREAM-") and s == "fail"], out
     assert len(let_go) >= 5  # each accepted negative was let go by the suite
     slowest = max(e["timings"]["total"] or 0 for e in report["exchanges"])
     assert slowest < 30  # none waited for the endless answer (the limit is 60 s)
