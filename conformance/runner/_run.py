@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,13 +165,15 @@ NOT_SERVED_STATUSES = frozenset({404, 405, 501})
 
 
 def not_served(
-    contract: Contract, results: list[ExchangeResult]
+    contract: Contract, results: list[ExchangeResult], keyless: Collection[str] = ()
 ) -> dict[str, tuple[int, frozenset[int]]]:
     """The operations (not the profile's main one, which the preflight checks) every exchange
-    of which got 404, 405 or 501: label -> (exchanges, statuses)."""
+    of which sent with the key got 404, 405 or 501 (``keyless``: the exchanges sent without
+    one or with a wrong one, which many servers answer 401 before they route):
+    label -> (exchanges, statuses)."""
     by_operation: dict[str, list[int]] = {}
     for result in results:
-        if result.operation is not None:
+        if result.operation is not None and result.exchange_id not in keyless:
             by_operation.setdefault(result.operation, []).append(result.status)
     main = contract.operation().label
     return {
@@ -523,7 +525,7 @@ async def run_async(
                 result.evidence["shrunk"] = smaller
     finished = [r for r in results if r is not None]
     kept, notes = 0, []
-    unserved = not_served(contract, finished)
+    unserved = not_served(contract, finished, {c.name for c in cases if c.auth != "valid"})
     if unserved:
         finished = [r for r in finished if r.operation not in unserved]
     for label, (count, statuses) in sorted(unserved.items()):

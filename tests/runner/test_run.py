@@ -414,7 +414,10 @@ def test_an_operation_the_target_does_not_serve_is_one_note_not_a_flood(tmp_path
 
     async def without_fim(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/beta/"):
-            await send({"type": "http.response.start", "status": 404, "headers": []})
+            # as llama-server: the key is checked before the route (401 without it)
+            keyed = (b"authorization", f"Bearer {DEFAULT_API_KEY}".encode()) in scope["headers"]
+            status = 404 if keyed else 401
+            await send({"type": "http.response.start", "status": status, "headers": []})
             await send({"type": "http.response.body", "body": b"Not Found"})
             return
         await inner(scope, receive, send)
@@ -427,7 +430,7 @@ def test_an_operation_the_target_does_not_serve_is_one_note_not_a_flood(tmp_path
             "--api-key",
             DEFAULT_API_KEY,
             "--phases",
-            "examples,scenarios",
+            "examples,scenarios,auth",
             "--report-dir",
             str(tmp_path),
         )
