@@ -429,7 +429,8 @@ async def run_async(
             cases = plan_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
         replay = (
             [
-                dataclasses.replace(c, violations=violations_of(contract, c))
+                # a replayed negative is a probe too (its body may ask for 8,193 tokens)
+                probing(contract, dataclasses.replace(c, violations=violations_of(contract, c)))
                 if c.expectation == "reject"
                 else c
                 for c in chosen(load_examples(config.examples_db), config)
