@@ -311,7 +311,7 @@ tool_choices = st.one_of(
 )
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(history=messages, choice=tool_choices, with_tools=st.booleans())
 def test_a_drawn_history_is_made_to_keep_every_cross_message_rule(
     history: list[dict[str, Any]], choice: Any, with_tools: bool

@@ -389,6 +389,14 @@ def test_a_cookie_the_server_sets_goes_with_no_later_case(tmp_path: Path, monkey
 def test_no_auth_makes_auth_001_not_applicable_and_says_so(
     how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if how == "environment":  # the same switch: the plan has no auth case
+        monkeypatch.setenv("CONFORMANCE_NO_AUTH", "1")
+        code, out, _ = cli("run", "--dry-run", "--phases", "examples,auth", "--max-examples", "1")
+        assert code == 0 and "auth " not in out.split("requests:")[0], out
+        monkeypatch.setenv("CONFORMANCE_NO_AUTH", "maybe")
+        code, _, err = cli("run", "--dry-run")
+        assert code == 2 and "CONFORMANCE_NO_AUTH" in err
+        return
     """A deployment without keys failed AUTH-001 unless the user wrote an overlay (the
     ``no-auth`` fault, a server that takes no key, fails it without the flag: the fault
     matrix)."""
@@ -448,7 +456,10 @@ def _fingerprint(*argv: str, cwd: Path, env: dict[str, str]) -> str:
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "conformance._cli", "run", "--seed", "0", "--dry-run", *argv],
+        [
+            *(sys.executable, "-m", "conformance._cli", "run", "--seed", "0", "--dry-run"),
+            *("--max-examples", "2", *argv),
+        ],
         cwd=cwd,
         env={**os.environ, **env},
         capture_output=True,
