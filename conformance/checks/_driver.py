@@ -290,18 +290,12 @@ def check_exchange(
     checks = _applicable(ctx, checks, collector, selected)
     if response.status == NO_RESPONSE:
         chunks, events = 0, None
-        for check in checks:
-            if check.run is not None and check.without_response:
-                collector.add(check.id, check.run(ctx))
-            else:
-                collector.skip(check.id, f"no response: {exchange.interrupted or 'none'}")
+        reason = f"no response: {exchange.interrupted or 'none'}"
+        _without_body(ctx, checks, collector, lambda c: c.without_response, reason)
     elif exchange.cut is not None:  # the suite let the body go: status and headers only
         chunks, events = 0, None
-        for check in checks:
-            if check.run is not None and check.status_only:
-                collector.add(check.id, check.run(ctx))
-            else:
-                collector.skip(check.id, f"the body was not read: {exchange.cut}")
+        reason = f"the body was not read: {exchange.cut}"
+        _without_body(ctx, checks, collector, lambda c: c.status_only, reason)
     elif response.events is not None:
         chunks, events = _check_stream(ctx, response.events, checks, collector)
     else:
@@ -320,6 +314,22 @@ def check_exchange(
         operation=ctx.operation.label,
         evidence=_evidence(exchange, events, chunks),
     )
+
+
+def _without_body(
+    ctx: CheckContext,
+    checks: list[Check],
+    collector: _Collector,
+    judges: Callable[[Check], bool],
+    reason: str,
+) -> None:
+    """An exchange with no body to read: the response checks that ``judges`` admits run, the
+    others are skipped for ``reason``."""
+    for check in checks:
+        if check.run is not None and judges(check):
+            collector.add(check.id, check.run(ctx))
+        else:
+            collector.skip(check.id, reason)
 
 
 def _applicable(

@@ -860,7 +860,7 @@ def _judge_all(
         except Exception:
             out.append(None)
             continue
-        _cut_request(result, parts["body"])
+        _cut_request(result, parts["body"], Scrubber(parts["secrets"]))
         if not any(o.status in ("fail", "error") for o in result.outcomes.values()):
             _WORKER["passing"] = _WORKER.get("passing", 0) + 1
             events = result.evidence["response"].get("events")
@@ -886,9 +886,9 @@ def _judge_all(
 MAX_KEPT_REQUEST_BYTES = 64 * 1024
 
 
-def _cut_request(result: ExchangeResult, body: bytes) -> None:
+def _cut_request(result: ExchangeResult, body: bytes, scrubber: Scrubber) -> None:
     """A large request body is judged whole and kept cut: its length, its sha256 and its
-    first bytes; the replay command says what it left out."""
+    first bytes (scrubbed of the client's secrets); the replay says what it left out."""
     if len(body) <= MAX_KEPT_REQUEST_BYTES:
         return
     digest = hashlib.sha256(body).hexdigest()
@@ -897,7 +897,7 @@ def _cut_request(result: ExchangeResult, body: bytes) -> None:
         request["body"] = {
             "cut": f"{len(body)} bytes, not kept (more than {MAX_KEPT_REQUEST_BYTES})",
             "sha256": digest,
-            "head": body[:1024].decode("utf-8", "replace"),
+            "head": scrubber.scrub_bytes(body[:1024]).decode("utf-8", "replace"),
         }
     replay = (
         f"# the request body ({len(body)} bytes, sha256 {digest}) was not kept; "

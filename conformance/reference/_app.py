@@ -13,7 +13,7 @@ import copy
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -212,12 +212,14 @@ class _Server:
             return self.error(413, f"the request body exceeds {MAX_BODY} bytes")
         # Parsing, validating and generating are CPU work: off the event loop, so that one
         # heavy request never stalls the others (GET /models stays quick).
-        return await run_in_threadpool(self.answer, raw)
+        return await run_in_threadpool(self.bounded, self._answer, raw)
 
-    def answer(self, raw: bytes) -> Response:
+    def bounded(self, answer: Callable[[bytes], Response], raw: bytes) -> Response:
+        """``answer(raw)``, JSON nested deeper than the parser or the validators can walk
+        answered 400 with the envelope, never 500."""
         try:
-            return self._answer(raw)
-        except (TooDeep, RecursionError):  # nesting the validators cannot walk either
+            return answer(raw)
+        except (TooDeep, RecursionError):
             return self.error(400, "the JSON body is nested too deeply")
 
     def _answer(self, raw: bytes) -> Response:
@@ -255,13 +257,7 @@ class _Server:
             raw = await read_body(request)
         except BodyTooLarge:
             return self.error(413, f"the request body exceeds {MAX_BODY} bytes")
-        return await run_in_threadpool(self.fim_answer, raw)
-
-    def fim_answer(self, raw: bytes) -> Response:
-        try:
-            return self._fim_answer(raw)
-        except (TooDeep, RecursionError):
-            return self.error(400, "the JSON body is nested too deeply")
+        return await run_in_threadpool(self.bounded, self._fim_answer, raw)
 
     def _fim_answer(self, raw: bytes) -> Response:
         try:
