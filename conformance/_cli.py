@@ -610,6 +610,13 @@ def _add_proxy(commands: Any) -> None:
         help="the fraction of exchanges judged, 0 < RATE <= 1 (all are forwarded; default 1): "
         "bounded CPU at high volume, replicas' reports merge with 'conformance report merge'",
     )
+    proxy.add_argument(
+        "--replica",
+        metavar="NAME",
+        help="this proxy's name among replicas, the prefix of its exchange ids, so that "
+        "'conformance report merge' keeps them apart (default: the host name and the pid; "
+        "letters, digits, '.', '_' and '-')",
+    )
     limits = proxy.add_argument_group(
         "limits", "what one client may make the proxy hold (beyond: the status given, and closed)"
     )
@@ -727,9 +734,10 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         max_request_bytes=args.max_body,
         observer=observer,
         sample=args.sample,
+        replica=args.replica,
         on_exit=lambda state: out.write(
             f"conformance proxy: {state.forwarded} request(s) forwarded, "
-            f"{len(state.results)} checked; reports: {args.report_dir}\n"
+            f"{state.judged} checked; reports: {args.report_dir}\n"
         ),
     )
     checked = ", ".join(op.label for op in contract.certified_operations())

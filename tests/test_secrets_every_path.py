@@ -189,7 +189,7 @@ def test_no_secret_leaves_the_proxy_by_any_path(tmp_path: Path) -> None:
                 client.post(url + "/v1/chat/completions" + query, json={**chat, "stream": True})
                 client.get(url + "/v1/models" + query)
             app.state.settle()
-    assert app.state.results, app.state.report()["run"]["notes"]
+    assert app.state.judged, app.state.report()["run"]["notes"]
     assert (tmp_path / "reports" / "report.json").exists()
     assert _leaks(tmp_path) == []
 

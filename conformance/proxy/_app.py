@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import copy
 import dataclasses
 import hashlib
 import io
@@ -37,6 +38,7 @@ import json
 import multiprocessing
 import os
 import re
+import socket
 import threading
 import time
 import urllib.parse
@@ -60,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import yarl
 
+from .._errors import UsageError
 from .._serving import uvicorn_options
 from .._util import is_sse_media_type
 from ..checks import check_exchange
@@ -75,14 +78,14 @@ from ..exchange import (
     scrub,
     url_secrets,
 )
-from ..report import build_report, write_all
+from ..report import Tally, proxy_note, report_of, write_all
 from ..runner import Case, Decoder, Transport, curl_command
 from ._observe import Observer
 
 if TYPE_CHECKING:
-    from ..checks import CheckOutcome, ExchangeResult
+    from ..checks import ExchangeResult
     from ..contract import Contract, Operation, Profile
-    from ..report import Report
+    from ..report import ProxyCounts, Report
 
 __all__ = ["UVICORN_OPTIONS", "ProxyState", "create_proxy_app"]
 
@@ -150,8 +153,11 @@ MAX_BACKLOG_BYTES = 256 * 1024 * 1024
 #: exchange before, in memory, and 15-20 KiB in each of report.json and report.html). A
 #: failing exchange always keeps all its evidence.
 FULL_EVIDENCE_PASSING = 100
-#: Outcomes without failures shared between exchanges (the same status and reason), at most.
-SHARED_OUTCOMES_MAX = 10_000
+#: Passing exchanges kept as evidence in the report (a seeded reservoir sample of them all),
+#: and failures kept per check and deviation signature (the rest counted): the report's size
+#: and the proxy's memory do not grow with the traffic.
+KEEP_PASSING = 100
+KEEP_FAILURES = 5
 
 
 @dataclass
@@ -167,7 +173,12 @@ class ProxyState:
     upstream_errors: int = 0
     check_errors: int = 0
     truncated: int = 0
-    results: list[ExchangeResult] = field(default_factory=list)
+    #: the judged exchanges, in bounded memory: counts, failures (a few per deviation) and a
+    #: sample of the passing ones (:class:`~conformance.report.Tally`)
+    tally: Tally = field(default_factory=lambda: _new_tally())
+    #: this proxy's name among replicas: the prefix of its exchange ids (merged reports keep
+    #: them apart)
+    replica: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     models: Counter[str] = field(default_factory=Counter)
     started_at: str = field(
         default_factory=lambda: (
@@ -200,12 +211,18 @@ class ProxyState:
                 return
             time.sleep(0.005)
 
+    @property
+    def judged(self) -> int:
+        """The exchanges judged so far."""
+        return self.tally.seen
+
     def snapshot(self) -> dict[str, Any]:
-        """Everything but the results, as plain data: what the checks' process needs to write
+        """Everything but the tally, as plain data: what the checks' process needs to write
         the ``flush_every`` reports itself (:func:`_judge_all`)."""
         with self.lock:
             return {
                 "upstream": self.upstream,
+                "replica": self.replica,
                 "report_dir": self.report_dir,
                 "flush_every": self.flush_every,
                 **{name: getattr(self, name) for name in _COUNTS},
@@ -214,66 +231,36 @@ class ProxyState:
                 "elapsed": time.perf_counter() - self.clock,
             }
 
+    def counts(self) -> ProxyCounts:
+        """What the proxy saw, as the report's ``run.proxy`` states it."""
+        counts: dict[str, Any] = {name: getattr(self, name) for name in _COUNTS}
+        return {**counts, "replica": self.replica, "judged": self.tally.seen}  # type: ignore[typeddict-item]
+
     def report(self) -> Report:
-        """The report of what was seen so far."""
+        """The report of what was seen so far: it costs what the tally kept (a bounded
+        sample), not what the proxy saw, so it can be written at any time."""
         with self.lock:
-            results = list(self.results)
-            notes = [
-                f"{self.forwarded} request(s) forwarded to {redact_url(self.upstream)}, "
-                f"{len(results)} "
-                f"checked, {self.unclassified} of no operation of the contract (forwarded, not "
-                f"judged), {self.upstream_errors} upstream failure(s) (answered 502), "
-                f"{self.truncated} kept only in part (the size limit), {self.check_errors} "
-                "check error(s)"
-                + (
-                    f"; the checks' process died and was restarted {self.restarts} time(s)"
-                    if self.restarts
-                    else ""
-                )
-                + (
-                    f"; {self.behind} not judged: the checks fell behind the traffic"
-                    if self.behind
-                    else ""
-                )
-                + (
-                    f"; {self.abandoned} abandoned by their client (counted, not judged)"
-                    if self.abandoned
-                    else ""
-                )
-                + (
-                    f"; {self.stalled} let go: their client stopped reading the answer"
-                    if self.stalled
-                    else ""
-                )
-                + (
-                    f"; {self.cut_at_shutdown} in flight when the proxy stopped (not judged)"
-                    if self.cut_at_shutdown
-                    else ""
-                )
-                + (
-                    f"; --sample {self.sample:g}: {self.sampled_out} forwarded, not judged"
-                    if self.sample < 1
-                    else ""
-                )
-            ]
+            counts = self.counts()
+            upstream = redact_url(self.upstream)
             model = self.models.most_common(1)[0][0] if self.models else None
-        return build_report(
-            self.contract,
-            results,
-            started_at=self.started_at,
-            duration_s=time.perf_counter() - self.clock,
-            base_url=redact_url(self.upstream),
-            model=model,
-            run={
-                "requests_sent": self.forwarded,
-                "tokens_spent": sum(r.tokens for r in results),
-                "cases_planned": len(results),
-                "cases_skipped": [],
-                "embedded_server": False,
-                "shard": None,
-                "notes": notes,
-            },
-        )
+            return report_of(
+                self.contract,
+                self.tally,
+                started_at=self.started_at,
+                duration_s=time.perf_counter() - self.clock,
+                base_url=upstream,
+                model=model,
+                run={
+                    "requests_sent": self.forwarded,
+                    "tokens_spent": self.tally.tokens,
+                    "cases_planned": self.tally.seen,
+                    "cases_skipped": [],
+                    "embedded_server": False,
+                    "shard": None,
+                    "notes": [proxy_note(counts, upstream)],
+                    "proxy": counts,
+                },
+            )
 
     def flush(self) -> Path | None:
         """Write every output of the report (atomically, report.json last); the report is
@@ -291,7 +278,7 @@ class ProxyState:
         said = "no verdict: nothing was judged" if verdict == "none" else f"verdict {verdict}"
         return (
             f"conformance proxy: {said}, level {report['level'] or 'none'}; "
-            f"{self.forwarded} forwarded, {len(self.results)} judged, {self.upstream_errors} "
+            f"{self.forwarded} forwarded, {self.tally.seen} judged, {self.upstream_errors} "
             f"upstream failure(s), {self.abandoned} abandoned by their client, "
             f"{self.cut_at_shutdown} cut by the shutdown"
         )
@@ -347,6 +334,7 @@ def create_proxy_app(
     judge_in: str = "process",
     observer: Observer | None = None,
     sample: float = 1.0,
+    replica: str | None = None,
 ) -> Any:
     """The proxy of ``upstream`` for ``contract``'s certified operations. Its ``state``
     attribute is the :class:`ProxyState`; serve it with :data:`UVICORN_OPTIONS` (or the client
@@ -361,7 +349,8 @@ def create_proxy_app(
     Requests whose target is not a path, or whose path climbs above the upstream's base path
     (``/../x``), get a 400 and never reach the upstream. ``observer``: metrics and a log line
     per failing exchange (:class:`~conformance.proxy._observe.Observer`); ``sample``: the
-    fraction of the exchanges judged (all are forwarded), spread evenly. The upstream is reached through the proxy
+    fraction of the exchanges judged (all are forwarded), spread evenly; ``replica``: the
+    proxy's name, the prefix of its exchange ids (default: host name and pid). The upstream is reached through the proxy
     ``HTTPS_PROXY``/``HTTP_PROXY`` name unless ``NO_PROXY`` covers it.
 
     The worker is *spawned*, so, as with any spawned process, a script that calls this must
@@ -374,6 +363,10 @@ def create_proxy_app(
         flush_every=flush_every,
         sample=sample,
     )
+    if replica is not None:
+        if not _REPLICA.fullmatch(replica):
+            raise UsageError(f"--replica {replica!r}: use 1 to 64 letters, digits, '.', '_' or '-'")
+        state.replica = replica
     observe = observer if observer is not None else Observer()
     match = _matcher(contract.certified_operations())
     via = _env_proxy(state.upstream)  # HTTP(S)_PROXY and NO_PROXY, as httpx and curl read them
@@ -425,31 +418,6 @@ def create_proxy_app(
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-checks")
 
     workers = [new_workers()]  # the current one: a new one when the checks' process died
-    shared_outcomes: dict[tuple[str, int, str | None], CheckOutcome] = {}
-    shared_maps: dict[tuple[int, ...], dict[str, CheckOutcome]] = {}
-
-    def share(result: ExchangeResult) -> None:
-        """One object for the outcomes without failures that many exchanges have alike (a
-        pass, a skip and its reason), and one map of them for exchanges judged alike: most of
-        what a judged exchange held in memory."""
-        outcomes = result.outcomes
-        alike = True
-        for check_id, outcome in outcomes.items():
-            key = (outcome.status, outcome.suppressed, outcome.reason)
-            same = None if outcome.failures else shared_outcomes.get(key)
-            if same is not None:
-                outcomes[check_id] = same
-            elif not outcome.failures and len(shared_outcomes) < SHARED_OUTCOMES_MAX:
-                shared_outcomes[key] = outcome
-            else:
-                alike = False
-        if alike:  # every outcome shared (kept alive by the cache: their ids stay theirs)
-            whole = tuple(id(outcome) for outcome in outcomes.values())
-            if whole in shared_maps:
-                result.outcomes = shared_maps[whole]
-            elif len(shared_maps) < SHARED_OUTCOMES_MAX:
-                shared_maps[whole] = outcomes
-
     shared: dict[str, aiohttp.ClientSession] = {}
 
     def upstream_client() -> aiohttp.ClientSession:
@@ -488,7 +456,7 @@ def create_proxy_app(
 
         def submit() -> Future[tuple[list[ExchangeResult | None], bool]]:
             with state.lock:
-                known = list(state.results) if resync[0] and due else None
+                known = copy.deepcopy(state.tally) if resync[0] and due else None
                 resync[0] = False
             snapshot = state.snapshot() if due else None
             return workers[0].submit(_judge_all, items, token, snapshot, known)
@@ -532,8 +500,7 @@ def create_proxy_app(
                     state.check_errors += 1
                     observe.event("check_error")
                     continue
-                share(result)
-                state.results.append(result)
+                state.tally.add(result)
                 if model:
                     state.models[model] += 1
         for result in results:
@@ -740,6 +707,7 @@ def create_proxy_app(
             interrupted = interrupted or f"more than {max_bytes} bytes, or not decodable: not kept"
         parts = dict(
             number=number,
+            replica=state.replica,
             method=method,
             url=url,
             path=path_text + ("?" + query.decode("latin-1") if query else ""),
@@ -836,22 +804,23 @@ def _judge_all(
     batch: list[tuple[dict[str, Any], tuple[str, str]]],
     token: str = "",
     snapshot: dict[str, Any] | None = None,
-    known: list[ExchangeResult] | None = None,
+    known: Tally | None = None,
 ) -> tuple[list[ExchangeResult | None], bool]:
     """Check each exchange of a batch (in the worker): its parts are plain data, so they cross
     a process boundary as they are. None for one the checks crashed on.
 
-    Given the proxy's ``snapshot`` (``flush_every`` set), the worker keeps its own copy of the
+    Given the proxy's ``snapshot`` (``flush_every`` set), the worker keeps its own tally of the
     results (``known``: the proxy's, for a worker that replaces a dead one) and writes the
     report when the results cross a multiple of ``flush_every``: here, not in the proxy, whose
     event loop stalled for hundreds of milliseconds while it built a report of thousands of
     exchanges (the GIL; benchmarks/RESULTS.md). Also says whether that write failed."""
     contract: Contract = _WORKER["contract"]
-    # a copy only when there are running reports to write (it doubles the results' memory)
-    kept: list[ExchangeResult] = _WORKER.setdefault(f"results {token}", []) if snapshot else []
+    # a tally of its own only when there are running reports to write
+    key = f"tally {token}"
     if known is not None:
-        kept[:] = known
-    before = len(kept)
+        _WORKER[key] = known
+    kept: Tally | None = _WORKER.setdefault(key, _new_tally()) if snapshot else None
+    before = kept.seen if kept is not None else 0
     out: list[ExchangeResult | None] = []
     for parts, operation in batch:
         try:
@@ -867,13 +836,15 @@ def _judge_all(
             if _WORKER["passing"] > FULL_EVIDENCE_PASSING and events and len(events) > 3:
                 result.evidence["response"]["events"] = events[:2] + events[-1:]
         out.append(result)
-        kept.append(result)
+        if kept is not None:
+            kept.add(result)
     every = snapshot["flush_every"] if snapshot else 0
-    if snapshot is None or len(kept) // every == before // every:
+    if snapshot is None or kept is None or kept.seen // every == before // every:
         return out, False
     elapsed = snapshot.pop("elapsed")
-    state = ProxyState(contract=contract, clock=time.perf_counter() - elapsed, **snapshot)
-    state.results = list(kept)
+    state = ProxyState(
+        contract=contract, clock=time.perf_counter() - elapsed, tally=kept, **snapshot
+    )
     try:
         state.flush()
     except OSError:
@@ -884,6 +855,13 @@ def _judge_all(
 #: The largest request body an exchange's evidence keeps (its report entry and replay): a
 #: client's 16 MiB bodies were written twice each into report.json (755 MB for 15 of them).
 MAX_KEPT_REQUEST_BYTES = 64 * 1024
+
+
+_REPLICA = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _new_tally() -> Tally:
+    return Tally(keep_passing=KEEP_PASSING, keep_failures=KEEP_FAILURES)
 
 
 def _cut_request(result: ExchangeResult, body: bytes, scrubber: Scrubber) -> None:
@@ -1014,6 +992,7 @@ def _secrets(headers: list[tuple[str, str]], auth_header: str) -> tuple[str, ...
 def _exchange(
     *,
     number: int,
+    replica: str,
     method: str,
     url: str,
     path: str,
@@ -1037,7 +1016,7 @@ def _exchange(
         parsed = body.decode("utf-8", "replace")
     content_type = next((v for k, v in response_headers if k.lower() == "content-type"), "")
     streamed = is_sse_media_type(content_type)
-    name = f"proxy-{number}"
+    name = f"proxy-{replica}-{number}"
     case = Case(name=name, body=parsed, method=method, path=path)
     scrubbed = tuple((k, scrubber.scrub_text(v)) for k, v in response_headers)
     return Exchange(

@@ -11,13 +11,16 @@ from ._json import (
     build_report,
     dumps,
     finalize,
+    proxy_note,
+    report_of,
     report_schema,
     report_schema_text,
 )
 from ._matrix import Matrix, build_matrix, render_matrix_html, render_matrix_markdown
 from ._merge import merge_reports, read_report
+from ._tally import Spread, Tally
 from ._text import FailureGroup, failure_groups, render_check, render_text
-from ._types import CheckEntry, FailureEntry, Report
+from ._types import CheckEntry, FailureEntry, ProxyCounts, Report
 from ._write import OUTPUTS, ensure_writable, write_all, write_report
 
 __all__ = [
@@ -30,8 +33,11 @@ __all__ = [
     "FailureEntry",
     "FailureGroup",
     "Matrix",
+    "ProxyCounts",
     "Report",
     "ReportDiff",
+    "Spread",
+    "Tally",
     "build_matrix",
     "build_report",
     "diff_reports",
@@ -41,12 +47,14 @@ __all__ = [
     "finalize",
     "load_baseline",
     "merge_reports",
+    "proxy_note",
     "read_report",
     "render_check",
     "render_diff",
     "render_matrix_html",
     "render_matrix_markdown",
     "render_text",
+    "report_of",
     "report_schema",
     "report_schema_text",
     "write_all",

@@ -19,17 +19,17 @@ from .._util import json_safe
 from .._vocab import LEVELS, Level, Severity, Status
 from ..checks import CHECKS
 from ._baseline import Baseline
+from ._tally import Tally, spreads_of
 from ._types import (
     CheckEntry,
     ExchangeEntry,
     FailureEntry,
     LevelBlocker,
-    OperationEntry,
     Percentiles,
+    ProxyCounts,
     Report,
     ReportSummary,
     RunInfo,
-    TimingsEntry,
 )
 
 if TYPE_CHECKING:
@@ -143,12 +143,13 @@ def finalize(report: Report) -> Report:
     case it planned. ``level_blockers`` names what kept the next level back."""
     checks = report["checks"]
     gating = gating_of(report["fail_on"])
-    report["summary"] = _summary(checks, len(report["exchanges"]))
+    seen = len(report["exchanges"]) + report.get("exchanges_omitted", 0)
+    report["summary"] = _summary(checks, seen)
     failing = [
         c for c in checks if c["status"] == "fail" and c["severity"] in gating and not is_waived(c)
     ]
     # a pass is evidence: with nothing judged there is no verdict (a proxy that saw no traffic)
-    report["verdict"] = "fail" if failing else "pass" if report["exchanges"] else "none"
+    report["verdict"] = "fail" if failing else "pass" if seen else "none"
     level: Level | None = None
     blockers: list[LevelBlocker] = []
     whole = _run_holds_back(report)
@@ -184,31 +185,67 @@ def build_report(
     baseline: Baseline | None = None,
     not_served: Iterable[str] = (),
 ) -> Report:
-    """The report of checked exchanges. ``fail_on`` is the lowest severity whose failure makes
-    the verdict ``fail`` (``MUST``, or ``SHOULD`` for a strict gate); a failure the baseline
-    waives (and whose waiver has not expired) does not. A check applies when it applies to an
-    operation the profile certifies that the target serves (``not_served``: labels that got
-    only 404/405/501)."""
+    """The report of checked exchanges, every one kept (:func:`report_of` a :class:`Tally`)."""
+    tally = Tally()
+    for result in results:
+        tally.add(result)
+    return report_of(
+        contract,
+        tally,
+        started_at=started_at,
+        duration_s=duration_s,
+        base_url=base_url,
+        model=model,
+        seed=seed,
+        run=run,
+        fail_on=fail_on,
+        baseline=baseline,
+        not_served=not_served,
+    )
+
+
+def report_of(
+    contract: Contract,
+    tally: Tally,
+    *,
+    started_at: str,
+    duration_s: float,
+    base_url: str | None = None,
+    model: str | None = None,
+    seed: int | None = None,
+    run: RunInfo | None = None,
+    fail_on: Severity = "MUST",
+    baseline: Baseline | None = None,
+    not_served: Iterable[str] = (),
+) -> Report:
+    """The report of the exchanges ``tally`` judged. ``fail_on`` is the lowest severity whose
+    failure makes the verdict ``fail`` (``MUST``, or ``SHOULD`` for a strict gate); a failure
+    the baseline waives (and whose waiver has not expired) does not. A check applies when it
+    applies to an operation the profile certifies that the target serves (``not_served``:
+    labels that got only 404/405/501). Costs what the tally kept, not what it saw."""
     unserved = set(not_served)
     served = [op for op in contract.certified_operations() if op.label not in unserved]
+    excerpts: dict[str | None, str | None] = {}
     checks = []
     for check in CHECKS.values():
-        outcomes = [r.outcomes[check.id] for r in results if check.id in r.outcomes]
-        statuses = [o.status for o in outcomes]
-        failures: list[FailureEntry] = [
-            {
-                "message": f.message,
-                "exchange": f.exchange or "",
-                "instance_path": f.instance_path,
-                "schema_path": f.schema_path,
-                "chunk_index": f.chunk_index,
-                "reproduce": f.reproduce,
-                "value": f.value,
-                "schema_excerpt": _excerpt(contract, f.schema_path),
-            }
-            for o in outcomes
-            for f in o.failures
-        ]
+        seen = tally.checks.get(check.id)
+        statuses = seen.statuses if seen is not None else Counter[str]()
+        failures: list[FailureEntry] = []
+        for f, _ in seen.failures if seen is not None else ():
+            if f.schema_path not in excerpts:
+                excerpts[f.schema_path] = _excerpt(contract, f.schema_path)
+            failures.append(
+                {
+                    "message": f.message,
+                    "exchange": f.exchange or "",
+                    "instance_path": f.instance_path,
+                    "schema_path": f.schema_path,
+                    "chunk_index": f.chunk_index,
+                    "reproduce": f.reproduce,
+                    "value": f.value,
+                    "schema_excerpt": excerpts[f.schema_path],
+                }
+            )
         entry: CheckEntry = {
             "id": check.id,
             "title": check.title,
@@ -216,51 +253,23 @@ def build_report(
             "category": check.category,
             "level": check.level,
             "source": check.source,
-            "status": _status(statuses),
-            "exchanges": len(outcomes),
-            "exercised": sum(s in ("pass", "fail") for s in statuses),
+            "status": _status(list(statuses)),
+            "exchanges": sum(statuses.values()),
+            "exercised": statuses["pass"] + statuses["fail"],
             "applicable": any(check.not_applicable(contract, op) is None for op in served),
             "failures": failures,
-            "suppressed_failures": sum(o.suppressed for o in outcomes),
-            "skip_reasons": _counted(o.reason for o in outcomes if o.status == "skip" and o.reason),
-            "errors": sorted({o.reason for o in outcomes if o.status == "error" and o.reason}),
-            "operations": _by_operation(check.id, results),
-            "time_s": round(
-                sum(
-                    r.evidence.get("timings", {}).get("total") or 0.0
-                    for r in results
-                    if check.id in r.outcomes and r.outcomes[check.id].status in ("pass", "fail")
-                ),
-                6,
-            ),
+            "suppressed_failures": seen.suppressed if seen is not None else 0,
+            "skip_reasons": _counted(seen.skips if seen is not None else Counter[str]()),
+            "errors": sorted(seen.errors) if seen is not None else [],
+            "operations": tally.operations(check.id),
+            "time_s": round(seen.time_s, 6) if seen is not None else 0.0,
         }
         if baseline is not None:
             waiver = baseline.waiver_for(check.id)
             if waiver is not None:
                 entry["waiver"] = waiver
         checks.append(entry)
-    exchanges: list[ExchangeEntry] = []
-    for r in results:
-        exchange: ExchangeEntry = {
-            "id": r.exchange_id,
-            "operation": r.operation,
-            "status": r.status,
-            "stream": r.stream,
-            "chunks": r.chunks,
-            "tokens": r.tokens,
-            "failed_checks": sorted(
-                k for k, o in r.outcomes.items() if o.status in ("fail", "error")
-            ),
-            "request": r.evidence["request"],
-            "response": r.evidence["response"],
-            "interrupted": r.evidence["interrupted"],
-            "reproduce": r.evidence["reproduce"],
-            "violations": r.evidence["violations"],
-            "timings": r.evidence.get("timings") or _NO_TIMINGS,
-        }
-        if "shrunk" in r.evidence:
-            exchange["shrunk_body"] = r.evidence["shrunk"]
-        exchanges.append(exchange)
+    exchanges = tally.exchanges()
     report: Report = {
         "report_version": REPORT_VERSION,
         "suite": {"name": "conformance", "version": __version__},
@@ -274,7 +283,7 @@ def build_report(
         "verdict": "pass",
         "level": None,
         "level_blockers": [],
-        "summary": _summary(checks, len(exchanges)),
+        "summary": _summary(checks, tally.seen),
         "checks": checks,
         "exchanges": exchanges,
         "started_at": started_at,
@@ -282,61 +291,49 @@ def build_report(
         "seed": seed,
         "fail_on": fail_on,
     }
+    if tally.omitted:
+        report["exchanges_omitted"] = tally.omitted
     if run is not None:
-        report["run"] = {**run, "timings": run_timings(exchanges)}
+        report["run"] = {**run, "timings": tally.timings()}
+        if tally.omitted:  # the kept entries cannot give them back: for a merge
+            report["run"]["timing_data"] = {
+                name: s.as_data() for name, s in tally.spreads.items() if s.count
+            }
     if baseline is not None:
         report["baseline"] = baseline.describe(checks)
     return finalize(report)
 
 
-def _by_operation(check_id: str, results: Sequence[ExchangeResult]) -> list[OperationEntry]:
-    """How the check fared on each operation it looked at (the report grouped by operation)."""
-    found: dict[str, OperationEntry] = {}
-    for r in results:
-        outcome = r.outcomes.get(check_id)
-        if outcome is None or r.operation is None:
-            continue
-        entry = found.setdefault(
-            r.operation,
-            {"operation": r.operation, "exchanges": 0, "exercised": 0, "failed": 0},
-        )
-        entry["exchanges"] += 1
-        entry["exercised"] += outcome.status in ("pass", "fail")
-        entry["failed"] += outcome.status == "fail"
-    return list(found.values())
-
-
-_NO_TIMINGS: TimingsEntry = {
-    "to_headers": None,
-    "to_first_event": None,
-    "to_first_content": None,
-    "max_event_gap": None,
-    "total": None,
-}
+def proxy_note(counts: ProxyCounts, upstream: str | None) -> str:
+    """The proxy's counts in one sentence (the report's notes; the same after a merge)."""
+    c = counts
+    parts = [
+        f"{c['forwarded']} request(s) forwarded to {upstream}, {c['judged']} checked, "
+        f"{c['unclassified']} of no operation of the contract (forwarded, not judged), "
+        f"{c['upstream_errors']} upstream failure(s) (answered 502), {c['truncated']} kept "
+        f"only in part (the size limit), {c['check_errors']} check error(s)"
+    ]
+    if c["restarts"]:
+        parts.append(f"the checks' process died and was restarted {c['restarts']} time(s)")
+    if c["behind"]:
+        parts.append(f"{c['behind']} not judged: the checks fell behind the traffic")
+    if c["abandoned"]:
+        parts.append(f"{c['abandoned']} abandoned by their client (counted, not judged)")
+    if c["stalled"]:
+        parts.append(f"{c['stalled']} let go: their client stopped reading the answer")
+    if c["cut_at_shutdown"]:
+        parts.append(f"{c['cut_at_shutdown']} in flight when the proxy stopped (not judged)")
+    if c["sample"] < 1:
+        parts.append(f"--sample {c['sample']:g}: {c['sampled_out']} forwarded, not judged")
+    if len(c.get("replicas") or ()) > 1:
+        parts.append(f"{len(c.get('replicas') or ())} replicas merged")
+    return "; ".join(parts)
 
 
 def run_timings(exchanges: Sequence[ExchangeEntry]) -> dict[str, Percentiles]:
     """Each timing over ``exchanges`` that measured it: count, p50, p90, p99, max (nearest
-    rank, seconds)."""
-    measured: dict[str, list[float]] = {name: [] for name in _NO_TIMINGS}
-    for exchange in exchanges:
-        timings: dict[str, Any] = dict(exchange.get("timings") or _NO_TIMINGS)
-        for name, values in measured.items():
-            value = timings.get(name)
-            if value is not None:
-                values.append(value)
-    out: dict[str, Percentiles] = {}
-    for name, values in measured.items():
-        if values:
-            values.sort()
-            out[name] = {
-                "count": len(values),
-                "p50": _rank(values, 0.5),
-                "p90": _rank(values, 0.9),
-                "p99": _rank(values, 0.99),
-                "max": values[-1],
-            }
-    return out
+    rank, seconds; from 1 % buckets over more than ``EXACT_TIMINGS``)."""
+    return {name: s.percentiles() for name, s in spreads_of(exchanges).items() if s.count}
 
 
 def _rank(values: list[float], p: float) -> float:

@@ -1,4 +1,5 @@
-"""``conformance report merge``: shard reports into one, as if one run had made them."""
+"""``conformance report merge``: shard reports into one, as if one run had made them; or the
+reports of a proxy's replicas into one, as if one proxy had seen all their traffic."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any, cast
 
 from .._errors import UsageError
 from .._util import pointer_of
-from ._json import _status, finalize, recount, report_schema, run_timings
-from ._types import CheckEntry, OperationEntry, Report
+from ._json import _status, finalize, proxy_note, recount, report_schema
+from ._tally import Spread, spreads_of
+from ._types import CheckEntry, OperationEntry, ProxyCounts, Report, RunInfo
 
 __all__ = ["merge_reports", "read_report"]
 
@@ -45,7 +47,17 @@ def _schema_problem(report: Any) -> str | None:
 
 
 def _incomplete(reports: list[Report]) -> str | None:
-    """Why ``reports`` are not every shard of one run exactly once, or None when they are."""
+    """Why ``reports`` are not every shard of one run (or distinct replicas of a proxy) exactly
+    once, or None when they are."""
+    proxies = [run["proxy"] for r in reports if (run := r.get("run")) and "proxy" in run]
+    if proxies:
+        if len(proxies) != len(reports):
+            return "a proxy's report cannot be merged with a run's"
+        names = [n for p in proxies for n in p.get("replicas") or [p["replica"]]]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            return f"replica {', '.join(repeated)} given more than once"
+        return _repeated_ids(reports)
     shards = [run["shard"] if (run := r.get("run")) else None for r in reports]
     if None in shards:
         return "a report is not a shard's (it has no run.shard)"
@@ -61,10 +73,18 @@ def _incomplete(reports: list[Report]) -> str | None:
     missing = sorted(set(range(1, count + 1)) - set(indexes))
     if missing:
         return f"shard {', '.join(f'{i}/{count}' for i in missing)} missing"
-    ids = [e["id"] for r in reports for e in r["exchanges"]]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    return _repeated_ids(reports)
+
+
+def _repeated_ids(reports: list[Report]) -> str | None:
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for report in reports:
+        for exchange in report["exchanges"]:
+            (repeated if exchange["id"] in seen else seen).add(exchange["id"])
     if repeated:
-        return f"{len(repeated)} exchange id(s) appear in more than one report ({repeated[0]}, ...)"
+        first = sorted(repeated)[0]
+        return f"{len(repeated)} exchange id(s) appear in more than one report ({first}, ...)"
     return None
 
 
@@ -119,20 +139,65 @@ def merge_reports(reports: list[Report], *, allow_partial: bool = False) -> Repo
     if problem is not None:
         merged["partial"] = True
     merged["exchanges"] = [e for r in reports for e in r["exchanges"]]
+    omitted = sum(r.get("exchanges_omitted", 0) for r in reports)
+    merged.pop("exchanges_omitted", None)
+    if omitted:
+        merged["exchanges_omitted"] = omitted
     merged["started_at"] = min(r["started_at"] for r in reports)
     merged["duration_s"] = max(r["duration_s"] for r in reports)
     runs = [r["run"] for r in reports if r.get("run")]
     if runs:
-        merged["run"] = {
+        spreads = _merged_spreads(reports)
+        run: RunInfo = {
             **runs[0],
             "requests_sent": sum(r["requests_sent"] for r in runs),
             "tokens_spent": sum(r["tokens_spent"] for r in runs),
+            "cases_planned": sum(r["cases_planned"] for r in runs)
+            if "proxy" in runs[0]
+            else runs[0]["cases_planned"],
             "cases_skipped": [c for r in runs for c in r["cases_skipped"]],
             "shard": None,
             "merged_shards": [r["shard"] for r in runs],
-            "timings": run_timings(merged["exchanges"]),
+            "timings": {n: s.percentiles() for n, s in spreads.items() if s.count},
         }
+        run.pop("timing_data", None)
+        if omitted:
+            run["timing_data"] = {n: s.as_data() for n, s in spreads.items() if s.count}
+        if "proxy" in runs[0]:
+            counts = _merged_counts([r["proxy"] for r in runs if "proxy" in r])
+            run["proxy"] = counts
+            run["notes"] = [proxy_note(counts, merged["target"]["base_url"])]
+            del run["merged_shards"]
+        merged["run"] = run
     return finalize(merged)
+
+
+def _merged_spreads(reports: list[Report]) -> dict[str, Spread]:
+    """Each timing over every report's exchanges: from a report's ``timing_data`` when its
+    ``exchanges`` are a sample, else from its exchanges."""
+    total: dict[str, Spread] = {}
+    for report in reports:
+        run = report.get("run")
+        data = run.get("timing_data") if run is not None else None
+        if data is not None:
+            parts = {name: Spread.from_data(d) for name, d in data.items()}
+        else:
+            parts = spreads_of(report["exchanges"])
+        for name, spread in parts.items():
+            total.setdefault(name, Spread()).merge(spread)
+    return total
+
+
+def _merged_counts(parts: list[ProxyCounts]) -> ProxyCounts:
+    """The replicas' counts added up; their sample rate (the smallest, if they differ)."""
+    merged: ProxyCounts = json.loads(json.dumps(parts[0]))
+    for key in ProxyCounts.__annotations__.keys() - {"replica", "sample", "replicas"}:
+        merged[key] = sum(p[key] for p in parts)  # type: ignore[literal-required]
+    samples = {p["sample"] for p in parts}
+    merged["sample"] = samples.pop() if len(samples) == 1 else min(p["sample"] for p in parts)
+    merged["replicas"] = [n for p in parts for n in p.get("replicas") or [p["replica"]]]
+    merged["replica"] = "+".join(merged["replicas"])
+    return merged
 
 
 def _merged_operations(parts: list[CheckEntry]) -> list[OperationEntry]:

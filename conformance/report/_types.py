@@ -17,9 +17,11 @@ __all__ = [
     "ExchangeEntry",
     "FailureEntry",
     "LevelBlocker",
+    "ProxyCounts",
     "Report",
     "ReportSummary",
     "RunInfo",
+    "SpreadData",
     "SuiteInfo",
     "Target",
     "Verdict",
@@ -178,6 +180,40 @@ class RunInfo(TypedDict):
     plan_fingerprint: NotRequired[str]
     #: each timing of the exchanges (to_headers, to_first_content, total...) over the run
     timings: NotRequired[dict[str, Percentiles]]
+    #: the timings' values (or histograms) when ``exchanges`` does not hold every exchange: what
+    #: a merge adds up
+    timing_data: NotRequired[dict[str, SpreadData]]
+    #: a proxy's counts of the traffic it saw (``conformance proxy``)
+    proxy: NotRequired[ProxyCounts]
+
+
+class SpreadData(TypedDict):
+    """A timing over many exchanges: its exact values, or its histogram (1 % buckets)."""
+
+    count: int
+    max: float
+    values: NotRequired[list[float]]
+    buckets: NotRequired[dict[str, int]]
+
+
+class ProxyCounts(TypedDict):
+    """What a proxy saw: every request it forwarded, and what became of each."""
+
+    replica: str  # the proxy's name: the prefix of its exchange ids
+    forwarded: int
+    judged: int
+    unclassified: int  # of no operation of the contract: forwarded, not judged
+    upstream_errors: int  # answered 502 by the proxy
+    truncated: int  # kept only in part (the size limit)
+    check_errors: int
+    restarts: int  # the checks' process died and another took over
+    behind: int  # not judged: the checks fell behind the traffic
+    abandoned: int  # the client left before the answer ended
+    stalled: int  # the client stopped reading the answer
+    cut_at_shutdown: int  # in flight when the proxy stopped
+    sample: float  # the fraction judged (--sample)
+    sampled_out: int
+    replicas: NotRequired[list[str]]  # a merge's replicas
 
 
 class WaiverEntry(TypedDict):
@@ -220,3 +256,6 @@ class Report(TypedDict):
     run: NotRequired[RunInfo]
     baseline: NotRequired[BaselineInfo]
     partial: NotRequired[bool]  # a merge of some shards only (--allow-partial)
+    #: exchanges judged (counted in every check and in ``summary.exchanges``) whose evidence
+    #: was not kept: a long proxy run keeps a bounded sample
+    exchanges_omitted: NotRequired[int]

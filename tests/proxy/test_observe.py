@@ -106,5 +106,5 @@ def test_sample_judges_a_fraction_and_says_so(tmp_path: Path) -> None:
             for _ in range(20):
                 assert client.post(url + "/chat/completions", json=CHAT, headers=AUTH).is_success
             app.state.settle()
-    assert len(app.state.results) == 5 and app.state.sampled_out == 15  # evenly, all forwarded
+    assert app.state.judged == 5 and app.state.sampled_out == 15  # evenly, all forwarded
     assert "--sample 0.25: 15 forwarded, not judged" in app.state.report()["run"]["notes"][0]

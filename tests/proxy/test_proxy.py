@@ -508,18 +508,18 @@ def test_when_the_checks_process_dies_a_new_one_takes_over(tmp_path: Path) -> No
         client = _sdk(url)
         _stream_bytes(client)
         state.settle()
-        assert len(state.results) == 1
+        assert state.judged == 1
         for child in multiprocessing.active_children():  # the checks' worker
             child.kill()
             child.join(timeout=10)
         deadline = time.monotonic() + 60
-        while len(state.results) < 2 and time.monotonic() < deadline:
+        while state.judged < 2 and time.monotonic() < deadline:
             _stream_bytes(client)  # the first after the kill may be lost with the process
             state.settle()
         report = state.report()
         # the new process's running report counts what the dead one judged too
         written = read_report(str(tmp_path))["summary"]["exchanges"]
-    assert written == len(state.results) >= 2 and state.restarts == 1
+    assert written == state.judged >= 2 and state.restarts == 1
     assert "restarted 1 time(s)" in report["run"]["notes"][0]
 
 
@@ -535,21 +535,18 @@ def test_a_long_run_keeps_all_the_evidence_of_failures_and_little_of_passes(
         for _ in range(3):
             _stream_bytes(client)
         state.settle()
-        first, second, third = state.results
-    events = [r.evidence["response"]["events"] for r in (first, second, third)]
-    total = second.evidence["response"]["events_total"]
+        first, second, third = state.report()["exchanges"]
+    events = [r["response"]["events"] for r in (first, second, third)]
+    total = second["response"]["events_total"]
     assert len(events[0]) == total > 3  # the first passing exchange: every event (fewer than 40)
     assert [e["index"] for e in events[1]] == [0, 1, total - 1]  # then the first two, the last
     assert len(events[2]) == 3
-    # one object for an outcome that passes alike on every exchange
-    assert second.outcomes["STREAM-DONE-001"] is third.outcomes["STREAM-DONE-001"]
-    assert second.outcomes is third.outcomes  # and one map of them, judged alike
     with proxied("no-done", report_dir=tmp_path, judge_in="thread") as (url, _upstream, state):
         _stream_bytes(_sdk(url))
         state.settle()
-        (failing,) = state.results
-    assert "STREAM-DONE-001" in {k for k, o in failing.outcomes.items() if o.status == "fail"}
-    response = failing.evidence["response"]
+        (failing,) = state.report()["exchanges"]
+    assert "STREAM-DONE-001" in failing["failed_checks"]
+    response = failing["response"]
     assert len(response["events"]) == response["events_total"] > 3  # a failure keeps it all
 
 
@@ -717,11 +714,13 @@ def test_a_hostile_upstream_reaches_the_client_as_it_is(
         assert len(got) < 400 and b"\n" not in got and state.upstream_errors == 1
     elif mode == "lying-content-length":
         assert b'{"id":'.startswith(got) and state.upstream_errors == 1
-        assert state.results[0].evidence["interrupted"].startswith("the upstream failed mid-body")
+        assert state.report()["exchanges"][0]["interrupted"].startswith(
+            "the upstream failed mid-body"
+        )
     elif mode == "gzip-bomb":
         assert got == _BOMB and state.truncated == 1
     else:
-        assert state.abandoned == 1 and not state.results
+        assert state.abandoned == 1 and not state.judged
         assert "1 abandoned by their client" in state.report()["run"]["notes"][0]
 
 
@@ -752,7 +751,7 @@ def test_an_upstream_reset_mid_stream_reaches_the_client_as_a_reset(tmp_path: Pa
     thread.join(5)
     # what came before the reset, then not a clean end: the client knows the answer broke
     assert got == chunk and seen == "RemoteProtocolError" and state.upstream_errors == 1
-    assert state.results[0].evidence["interrupted"].startswith("the upstream failed mid-body")
+    assert state.report()["exchanges"][0]["interrupted"].startswith("the upstream failed mid-body")
 
 
 def _children(pid: int) -> set[int]:
