@@ -77,8 +77,11 @@ def upstream_app(delay_s: float) -> Any:
             await send({"type": "http.response.body", "body": frame, "more_body": True})
             if delay_s:
                 await asyncio.sleep(delay_s)
-        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
+        # bench_proxy_volume: an odd max_tokens asks for a broken answer (no [DONE])
+        end = b"" if fail_odd and chunks % 2 else b"data: [DONE]\n\n"
+        await send({"type": "http.response.body", "body": end})
 
+    fail_odd = os.environ.get("BENCH_FAIL_ODD") == "1"
     return app
 
 
