@@ -413,11 +413,13 @@ def _add_report(commands: Any) -> None:
     )
     merge = report_commands.add_parser(
         "merge",
-        help="merge shard reports into one",
-        description="Merge the report.json of shard runs (same contract, same seed) into one "
-        "report, and write all its outputs.",
+        help="merge shard reports, or proxy replicas' reports, into one",
+        description="Merge the report.json of shard runs (same contract, same seed), or of "
+        "proxy replicas (same contract), into one report, and write all its outputs.",
     )
-    merge.add_argument("dirs", nargs="+", metavar="DIR", help="a shard's report directory")
+    merge.add_argument(
+        "dirs", nargs="+", metavar="DIR", help="a shard's or a replica's report directory"
+    )
     merge.add_argument("-o", "--output", metavar="DIR", required=True)
     merge.add_argument(
         "--allow-partial",

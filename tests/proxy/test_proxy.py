@@ -807,3 +807,42 @@ def _zombie(pid: int) -> bool:
     with contextlib.suppress(OSError, IndexError):
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     return True
+
+
+def test_replicas_reports_merge_into_the_report_of_one_proxy(tmp_path: Path) -> None:
+    """Two replicas (each its name, its report) merged with ``report merge`` count what one
+    proxy given all their traffic counts; a replica given twice is refused."""
+    from tests.helpers import cli
+
+    def traffic(url: str, broken: bool) -> None:
+        client = _sdk(url)
+        _stream_bytes(client)
+        client.chat.completions.create(model="deepseek-chat", messages=HI, max_tokens=4)
+        if broken:
+            with contextlib.suppress(openai.APIError):
+                client.chat.completions.create(model="deepseek-chat", messages=[], max_tokens=4)
+
+    dirs = {name: tmp_path / name for name in ("a", "b", "one")}
+    for name, runs in (("a", [False]), ("b", [True]), ("one", [False, True])):
+        with proxied("no-done", report_dir=dirs[name], replica=name) as (url, _upstream, _):
+            for broken in runs:
+                traffic(url, broken)
+    code, _, err = cli("report", "merge", str(dirs["a"]), str(dirs["b"]), "-o", str(tmp_path / "m"))
+    assert code == 1, err  # the merged verdict: fail
+    merged, one = read_report(str(tmp_path / "m")), read_report(str(dirs["one"]))
+
+    def counted(report: Any) -> Any:
+        counts = {k: v for k, v in report["run"]["proxy"].items() if "replica" not in k}
+        checks = [
+            (c["id"], c["status"], c["exchanges"], c["exercised"], c["operations"])
+            for c in report["checks"]
+        ]
+        return report["verdict"], report["summary"], counts, checks
+
+    assert counted(merged) == counted(one) and merged["verdict"] == "fail"
+    assert merged["run"]["proxy"]["replicas"] == ["a", "b"]
+    assert {e["id"].split("-")[1] for e in merged["exchanges"]} == {"a", "b"}
+    code, _, err = cli("report", "merge", str(dirs["a"]), str(dirs["a"]), "-o", str(tmp_path / "x"))
+    assert code == 2 and "replica a given more than once" in err
+    with pytest.raises(Exception, match="--replica"):
+        create_proxy_app(contract=load_contract(), upstream="http://x", replica="a b")
