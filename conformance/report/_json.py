@@ -323,6 +323,13 @@ def proxy_note(counts: ProxyCounts, upstream: str | None) -> str:
         parts.append(f"{c['stalled']} let go: their client stopped reading the answer")
     if c["cut_at_shutdown"]:
         parts.append(f"{c['cut_at_shutdown']} in flight when the proxy stopped (not judged)")
+    if c["unjudged_at_shutdown"]:
+        parts.append(
+            f"{c['unjudged_at_shutdown']} still waiting for the checks when the proxy stopped "
+            "(not judged)"
+        )
+    if c["in_flight"]:
+        parts.append(f"{c['in_flight']} in flight when this report was written")
     if c["sample"] < 1:
         parts.append(f"--sample {c['sample']:g}: {c['sampled_out']} forwarded, not judged")
     if len(c.get("replicas") or ()) > 1:

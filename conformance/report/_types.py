@@ -211,6 +211,8 @@ class ProxyCounts(TypedDict):
     abandoned: int  # the client left before the answer ended
     stalled: int  # the client stopped reading the answer
     cut_at_shutdown: int  # in flight when the proxy stopped
+    unjudged_at_shutdown: int  # read whole, still waiting for the checks when it stopped
+    in_flight: int  # in flight when the report was written (a running report, or at a signal)
     sample: float  # the fraction judged (--sample)
     sampled_out: int
     replicas: NotRequired[list[str]]  # a merge's replicas

@@ -179,7 +179,7 @@ def test_sigterm_mid_run_leaves_a_valid_report(tmp_path: Path) -> None:
     serve_port, proxy_port = free_port(), free_port()
     command = [sys.executable, "-m", "conformance._cli"]
     upstream = subprocess.Popen(
-        [*command, "serve", "--port", str(serve_port), "--chunk-delay-ms", "50"],
+        [*command, "serve", "--port", str(serve_port), "--chunk-delay-ms", "100"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -190,6 +190,7 @@ def test_sigterm_mid_run_leaves_a_valid_report(tmp_path: Path) -> None:
             "proxy",
             *("--upstream", f"http://127.0.0.1:{serve_port}"),
             *("--port", str(proxy_port), "--report-dir", str(tmp_path)),
+            *("--shutdown-timeout", "60", "--flush-every", "1"),
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -209,12 +210,26 @@ def test_sigterm_mid_run_leaves_a_valid_report(tmp_path: Path) -> None:
             names = [k for k, _ in answer.http_response.headers.multi_items()]
             assert names.count("date") == 1 and names.count("server") == 1, names
         stream = client.chat.completions.create(
-            model="deepseek-chat", messages=HI, stream=True, max_tokens=64
+            model="deepseek-chat", messages=HI, stream=True, max_tokens=600
         )
-        next(iter(stream))  # a stream is open when the signal comes
+        next(iter(stream))  # a stream of a minute is open when the signal comes
+        written = tmp_path / "report.json"
+        while time.monotonic() < deadline:  # /models and the two answers judged (running report)
+            if written.exists() and read_report(str(tmp_path))["summary"]["exchanges"] >= 3:
+                break
+            time.sleep(0.05)
+        written.unlink()
         proxy.send_signal(signal.SIGTERM)
-        with contextlib.suppress(Exception):
-            list(stream)
+        # the report of what was judged is written at the signal, not when the stream ends
+        while not written.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proxy.poll() is None, proxy.communicate()  # still serving the stream in flight
+        at_signal = read_report(str(tmp_path))
+        judged = at_signal["summary"]["exchanges"]
+        assert judged >= 3
+        assert at_signal["run"]["proxy"]["in_flight"] == 1
+        assert "1 in flight when this report was written" in at_signal["run"]["notes"][0]
+        stream.close()  # the client leaves: the proxy can end
         out, err = proxy.communicate(timeout=60)
     finally:
         for process in (proxy, upstream):
@@ -224,7 +239,8 @@ def test_sigterm_mid_run_leaves_a_valid_report(tmp_path: Path) -> None:
     # a graceful shutdown, the report written, one verdict line, exit 0 (not 143)
     assert proxy.returncode == 0, err
     report = read_report(str(tmp_path))
-    assert report["summary"]["exchanges"] >= 3, json.dumps(report["run"])
+    assert report["summary"]["exchanges"] == judged, json.dumps(report["run"])
+    assert report["run"]["proxy"]["abandoned"] == 1 and report["run"]["proxy"]["in_flight"] == 0
     assert "conformance proxy: " in out and "forwarded" in out
     (line,) = [x for x in err.splitlines() if x.startswith("conformance proxy: verdict ")]
     assert "judged" in line and "cut by the shutdown" in line

@@ -104,6 +104,8 @@ def _report(contract: Contract, tally: Tally, replica: str = "a") -> Any:
         "abandoned": 0,
         "stalled": 0,
         "cut_at_shutdown": 0,
+        "unjudged_at_shutdown": 0,
+        "in_flight": 0,
         "sample": 1.0,
         "sampled_out": 0,
     }
