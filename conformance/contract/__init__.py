@@ -17,7 +17,7 @@ from ._model import (
     explain_error,
 )
 from ._overlay import Overlay, OverlayAction, apply_overlay, load_overlay
-from ._profiles import Profile, available_profiles, load_profile
+from ._profiles import Profile, available_profiles, load_profile, profile_schema
 from ._requests import (
     REQUEST_RULES,
     RequestRule,
@@ -53,6 +53,7 @@ __all__ = [
     "overlaid_document",
     "parameter_errors",
     "parameter_text",
+    "profile_schema",
     "read_document",
     "request_errors",
     "request_examples",

@@ -21,6 +21,7 @@ __all__ = [
     "ProfileOperation",
     "available_profiles",
     "load_profile",
+    "profile_schema",
 ]
 
 #: Where a stream's usage object belongs: on the chunk that carries ``finish_reason``
@@ -136,6 +137,10 @@ def load_profile(name: str) -> Profile:
         raise UsageError(f"profile {name!r}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("spec"), str):
         raise UsageError(f"profile {name!r} ({path}) has no 'spec' (the OpenAPI document)")
+    problem = _schema_problem(data)
+    if problem is not None:
+        named = f"profile {name!r}" + ("" if str(path) == name else f" ({path})")
+        raise UsageError(f"{named}: {problem} (the format: docs/profiles.md)")
     base = path.resolve().parent
     stream = data.get("stream") or {}
     operation = data.get("operation") or {}
@@ -164,6 +169,39 @@ def load_profile(name: str) -> Profile:
         all_operations=data.get("operations") == "all",
         embedded=_embedded(name, data.get("embedded", "reference")),
     )
+
+
+def profile_schema() -> dict[str, Any]:
+    """The JSON Schema of a profile file (``profile.schema.json`` beside this module)."""
+    import json
+
+    text = (Path(__file__).parent / "profile.schema.json").read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _schema_problem(data: Any) -> str | None:
+    """What is wrong with a profile's data, naming the key; None when nothing is."""
+    import jsonschema
+
+    from .._util import pointer_of
+
+    validator = jsonschema.Draft202012Validator(profile_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return None
+    error = errors[0]
+    while error.validator == "oneOf" and error.context:  # the branch that got furthest
+        error = max(error.context, key=lambda e: len(e.absolute_path))
+    where = pointer_of(error.absolute_path) or "/"
+    if error.validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(known))
+        return (
+            f"unknown key {', '.join(map(repr, unknown))} at {where} "
+            f"(the keys there: {', '.join(known)})"
+        )
+    return f"at {where}: {error.message[:200]}"
 
 
 def _embedded(name: str, value: Any) -> str:

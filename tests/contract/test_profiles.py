@@ -1,0 +1,60 @@
+"""Profiles: every shipped one valid against ``profile.schema.json`` and smoke-run with no
+target; a misspelt key is an error that names the key and the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from conformance._resources import spec_dir
+from conformance.contract import available_profiles, load_profile, profile_schema, read_document
+from tests.helpers import cli, load_report
+
+
+@pytest.mark.parametrize("name", available_profiles())
+def test_every_shipped_profile_follows_the_schema(name: str) -> None:
+    data = read_document(spec_dir() / "profiles" / f"{name}.yaml").data
+    jsonschema.validate(data, profile_schema())
+    assert load_profile(name).name == name
+
+
+@pytest.mark.parametrize("name", available_profiles())
+def test_every_shipped_profile_runs_against_its_embedded_server(tmp_path: Path, name: str) -> None:
+    code, out, err = cli(
+        "run",
+        *("--profile", name, "--phases", "examples", "--max-requests", "8"),
+        *("--report-dir", str(tmp_path)),
+    )
+    assert code in (0, 1), err  # a failure of the document's own defects, never an error
+    report = load_report(tmp_path)
+    assert report["contract"]["profile"] == name and report["summary"]["exchanges"] > 0, out
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "stream:\n  usage_placment: usage_chunk\n",
+            "unknown key 'usage_placment' at /stream (the keys there: selector, sentinels, "
+            "usage_placement)",
+        ),
+        ("operations:\n  - path: /x\n    famly: chat\n", "unknown key 'famly' at /operations/0"),
+        (
+            "operation:\n  path: /x\n  family: chatt\n",
+            "at /operation/family: 'chatt' is not one of",
+        ),
+        ("stream:\n  sentinels: '[DONE]'\n", "at /stream/sentinels: '[DONE]' is not of type"),
+        ("embeded: mock\n", "unknown key 'embeded' at /"),
+    ],
+)
+def test_a_misspelt_profile_key_is_an_error_naming_the_key_and_the_file(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    profile = tmp_path / "mine.yaml"
+    profile.write_text("spec: doc.yaml\n" + text, encoding="utf-8")
+    code, _, err = cli("run", "--profile", str(profile), "--dry-run")
+    assert code == 2
+    assert err.startswith(f"conformance: error: profile '{profile}': {said}"), err
+    assert "docs/profiles.md" in err and "Traceback" not in err
