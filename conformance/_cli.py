@@ -1278,6 +1278,7 @@ class _progress:
 
 
 def _cmd_validate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    import functools
     import time
     from datetime import datetime
 
@@ -1297,7 +1298,8 @@ def _cmd_validate(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     baseline = _baseline(args.baseline)
     results = []
     for name in args.files:
-        for exchange in read_exchanges(name, request_file=args.request):
+        asks = functools.partial(contract.wants_stream, operation=operation)
+        for exchange in read_exchanges(name, request_file=args.request, asks_stream=asks):
             results.append(check_exchange(contract, exchange, operation=operation))
     report = build_report(
         contract,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._util import strict_json
+from ._build import build_exchange, reads_as_stream
 from ._model import (
     NO_RESPONSE,
     EventSource,
@@ -37,10 +38,12 @@ __all__ = [
     "Scrubber",
     "Timings",
     "Violation",
+    "build_exchange",
     "error_message",
     "header_secrets",
     "is_secret_name",
     "read_exchanges",
+    "reads_as_stream",
     "redact_headers",
     "redact_url",
     "scrub",

@@ -16,13 +16,14 @@ import base64
 import json
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from .._errors import UsageError
 from .._util import is_sse_media_type, strict_json
-from ._model import EventSource, Exchange, Request, Response
+from ._build import build_exchange, reads_as_stream
+from ._model import Exchange, Request
 
 __all__ = ["read_exchanges"]
 
@@ -32,6 +33,13 @@ BLOCK = 64 * 1024
 MAX_WHOLE_BYTES = 32 * 1024 * 1024
 _STATUS_LINE = re.compile(rb"^HTTP/\d(?:\.\d)?\s+(\d{3})")
 _SSE_START = re.compile(rb"^(?:\xef\xbb\xbf)?(?:data|event|id|retry)?:", re.M)
+
+
+_Asks = Callable[[Any], bool]
+
+
+def _never(body: Any) -> bool:
+    return False
 
 
 def _blocks(path: Path, offset: int) -> Iterator[bytes]:
@@ -74,7 +82,9 @@ def _request_for(path: Path, request_file: str | None) -> Request | None:
     return Request.create(method="POST", body=body)
 
 
-def _raw_http(path: Path, handle: IO[bytes], head: bytes, request: Request | None) -> Exchange:
+def _raw_http(
+    path: Path, handle: IO[bytes], head: bytes, request: Request | None, asks: _Asks
+) -> Exchange:
     buffer = head
     while b"\r\n\r\n" not in buffer and b"\n\n" not in buffer:
         more = handle.read(BLOCK)
@@ -95,24 +105,28 @@ def _raw_http(path: Path, handle: IO[bytes], head: bytes, request: Request | Non
         name, sep, value = line.decode("latin-1").partition(":")
         if sep:
             headers.append((name.strip(), value.strip()))
-    response_headers = tuple(headers)
-    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-    if is_sse_media_type(content_type):
-        response = Response(
-            status=int(match[1]),
-            headers=response_headers,
-            events=EventSource(_blocks(path, body_offset)),
-        )
+    status = int(match[1])
+    asked = asks(request.body) if request is not None else False
+    body: bytes | Iterable[bytes]
+    if reads_as_stream(status=status, headers=headers, asked_stream=asked):
+        body = _blocks(path, body_offset)  # read as it is parsed: a stream of any length
         handle.close()
     else:
         body = rest + _read_capped(path, handle, len(rest))
         handle.close()
         _nesting_ok(path, body)
-        response = Response(status=int(match[1]), headers=response_headers, body=body)
-    return Exchange(id=path.name, request=request, response=response, source=str(path))
+    return build_exchange(
+        id=path.name,
+        request=request,
+        status=status,
+        headers=headers,
+        body=body,
+        asked_stream=asked,
+        source=str(path),
+    )
 
 
-def _har(path: Path, data: Any) -> Iterator[Exchange]:
+def _har(path: Path, data: Any, asks: _Asks) -> Iterator[Exchange]:
     entries = data.get("log", {}).get("entries") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise UsageError(f"{path}: a HAR file needs log.entries")
@@ -136,16 +150,18 @@ def _har(path: Path, data: Any) -> Iterator[Exchange]:
         response_headers = tuple(
             (h.get("name", ""), h.get("value", "")) for h in res.get("headers") or []
         )
+        # HAR keeps the media type beside the headers too: a recording without the header
+        # still says it is a stream
         mime = content.get("mimeType") or ""
-        ctype = next((v for k, v in response_headers if k.lower() == "content-type"), mime)
-        is_stream = is_sse_media_type(ctype)
-        response = Response(
+        yield build_exchange(
+            id=f"{path.name}#{i}",
+            request=request,
             status=int(res.get("status", 0)),
             headers=response_headers,
-            body=None if is_stream else payload,
-            events=EventSource([payload]) if is_stream else None,
+            body=payload,
+            asked_stream=asks(body) or is_sse_media_type(mime),
+            source=str(path),
         )
-        yield Exchange(id=f"{path.name}#{i}", request=request, response=response, source=str(path))
 
 
 def _read_capped(path: Path, handle: IO[bytes], already: int) -> bytes:
@@ -172,9 +188,15 @@ def _nesting_ok(path: Path, body: bytes) -> None:
         return
 
 
-def read_exchanges(path_name: str, *, request_file: str | None = None) -> Iterator[Exchange]:
+def read_exchanges(
+    path_name: str, *, request_file: str | None = None, asks_stream: _Asks | None = None
+) -> Iterator[Exchange]:
     """The exchanges recorded in a file (one, or one per HAR entry). Regular files only (a
-    device or a FIFO never ends); a body read whole is capped (:data:`MAX_WHOLE_BYTES`)."""
+    device or a FIFO never ends); a body read whole is capped (:data:`MAX_WHOLE_BYTES`).
+    ``asks_stream``: whether a request body asks for a stream (the operation's selector: a
+    success to such a request is read as a stream whatever its Content-Type, as ``run`` and
+    the proxy read it; :func:`~conformance.exchange.build_exchange`)."""
+    asks: _Asks = asks_stream if asks_stream is not None else _never
     path = Path(path_name)
     try:
         kind = path.stat().st_mode
@@ -201,18 +223,20 @@ def read_exchanges(path_name: str, *, request_file: str | None = None) -> Iterat
     stripped = head.lstrip()
     if _STATUS_LINE.match(head):
         try:
-            exchange = _raw_http(path, handle, head, _request_for(path, request_file))
+            exchange = _raw_http(path, handle, head, _request_for(path, request_file), asks)
         finally:
             handle.close()
         yield exchange
         return
     if _looks_like_sse(head):
         handle.close()
-        response = Response(status=200, events=EventSource(_blocks(path, 0)))
-        yield Exchange(
+        yield build_exchange(  # a bare stream: its events say what it is
             id=path.name,
             request=_request_for(path, request_file),
-            response=response,
+            status=200,
+            headers=None,
+            body=_blocks(path, 0),
+            asked_stream=True,
             source=str(path),
         )
         return
@@ -227,13 +251,16 @@ def read_exchanges(path_name: str, *, request_file: str | None = None) -> Iterat
         except ValueError:
             data = None
         if isinstance(data, dict) and isinstance(data.get("log"), dict):
-            yield from _har(path, data)
+            yield from _har(path, data, asks)
             return
     if stripped.startswith((b"{", b"[")) or not stripped:
-        yield Exchange(
+        yield build_exchange(
             id=path.name,
             request=_request_for(path, request_file),
-            response=Response(status=200, body=rest),
+            status=200,
+            headers=None,
+            body=rest,
+            asked_stream=False,  # a bare JSON body
             source=str(path),
         )
         return

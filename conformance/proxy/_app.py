@@ -65,15 +65,13 @@ import yarl
 
 from .._errors import UsageError
 from .._serving import uvicorn_options
-from .._util import is_sse_media_type
 from ..checks import check_exchange
 from ..exchange import (
-    EventSource,
     Exchange,
     Request,
-    Response,
     Scrubber,
     Timings,
+    build_exchange,
     header_secrets,
     redact_url,
     scrub,
@@ -144,10 +142,13 @@ NOT_FORWARDED = frozenset({"host", "content-length", "expect"})
 #: with no checks at all; benchmarks/RESULTS.md), and that CPU delays the other streams' chunks.
 JUDGE_BATCH_WAIT_S = 0.05
 JUDGE_BATCH_MAX = 64
-#: The kept copies waiting for the checks, in all (bytes): when the checks fall behind the
-#: traffic, an exchange beyond this is forwarded as ever but not judged, and counted, so the
-#: proxy's memory stays bounded however long the checks lag.
-MAX_BACKLOG_BYTES = 256 * 1024 * 1024
+#: The memory the exchanges waiting for the checks may take, in all (bytes): when the checks
+#: fall behind the traffic, an exchange beyond this is forwarded as ever but not judged, and
+#: counted, so the proxy's memory stays bounded however long the checks lag. An exchange
+#: weighs its kept bytes plus ``EXCHANGE_OVERHEAD`` (what its Python objects take beside
+#: them: 5 KB in all for a short stream whose bytes are 3 KB, measured with tracemalloc).
+MAX_BACKLOG_BYTES = 64 * 1024 * 1024
+EXCHANGE_OVERHEAD = 3 * 1024
 #: Passing exchanges kept with all their evidence (a stream's first 40 events and last 5) by
 #: each checks' process; after these, a passing stream keeps its first two events and its
 #: last: a proxy in front of live traffic for days must not hold every good answer (34 KiB an
@@ -754,7 +755,7 @@ def create_proxy_app(
             interrupted=interrupted,
             transport=transport,
         )
-        weight = len(parts["kept"]) + len(body) + 1024
+        weight = len(parts["kept"]) + len(body) + EXCHANGE_OVERHEAD
         model = _model_of(bytes(body))  # never raises: the backlog is given back in all cases
         with state.lock:
             if state.backlog_bytes and state.backlog_bytes + weight > max_backlog_bytes:
@@ -850,8 +851,11 @@ def _judge_all(
     out: list[ExchangeResult | None] = []
     for parts, operation in batch:
         try:
-            exchange = _exchange(**parts)
-            result = check_exchange(contract, exchange, operation=contract.operation(*operation))
+            op = contract.operation(*operation)
+            exchange = _exchange(
+                **parts, asks_stream=functools.partial(contract.wants_stream, operation=op)
+            )
+            result = check_exchange(contract, exchange, operation=op)
         except Exception:
             out.append(None)
             continue
@@ -1031,21 +1035,18 @@ def _exchange(
     timings: Timings,
     interrupted: str | None,
     transport: Transport,
+    asks_stream: Callable[[Any], bool] = lambda body: False,
 ) -> Exchange:
     # a key in the query (``?key=...``) is kept out of the URL and the replay too
     scrubber = Scrubber(secrets)
     url, path = scrubber.scrub_text(url), redact_url(scrubber.scrub_text(path))
-    kept = scrubber.scrub_bytes(kept)
     try:
         parsed: Any = json.loads(body) if body else None
     except (ValueError, RecursionError):  # deep nesting: kept as text
         parsed = body.decode("utf-8", "replace")
-    content_type = next((v for k, v in response_headers if k.lower() == "content-type"), "")
-    streamed = is_sse_media_type(content_type)
     name = f"proxy-{replica}-{number}"
     case = Case(name=name, body=parsed, method=method, path=path)
-    scrubbed = tuple((k, scrubber.scrub_text(v)) for k, v in response_headers)
-    return Exchange(
+    return build_exchange(
         id=name,
         request=Request.create(
             method=method,
@@ -1053,12 +1054,11 @@ def _exchange(
             headers=[(k, scrubber.scrub_text(v)) for k, v in headers],
             body=parsed,
         ),
-        response=Response(
-            status=status,
-            headers=scrubbed,
-            body=None if streamed else kept,
-            events=EventSource([kept]) if streamed else None,
-        ),
+        status=status,
+        headers=response_headers,
+        body=kept,
+        asked_stream=asks_stream(parsed),
+        scrubber=scrubber,
         timings=timings,
         case=name,
         interrupted=interrupted,

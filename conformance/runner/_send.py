@@ -27,12 +27,11 @@ from .._errors import TargetUnreachable, UsageError
 from .._util import is_sse_media_type
 from ..exchange import (
     REDACTED,
-    EventSource,
     Exchange,
     Request,
-    Response,
     Scrubber,
     Timings,
+    build_exchange,
     header_secrets,
     redact_url,
     scrub,
@@ -486,23 +485,14 @@ def _exchange(
         max_event_gap=reading.max_gap,
         total=time.perf_counter() - reading.start,
     )
-    content_type = {k.lower(): v for k, v in reading.headers}.get("content-type", "")
-    # What the request asked for decides how a success is read (a stream served with the wrong
-    # Content-Type is still a stream, and HTTP-CONTENT-TYPE-001 says so); an error is a body.
-    streamed = is_sse_media_type(content_type) or (case.stream and 200 <= status < 300)
-    scrubber = Scrubber(transport.secrets(api_key) + url_secrets(url))
-    body = scrubber.scrub_bytes(b"".join(reading.parts))
-    headers = tuple((name, scrubber.scrub_text(value)) for name, value in reading.headers)
-    response = Response(
-        status=status,
-        headers=headers,
-        body=None if streamed else body,
-        events=EventSource([body]) if streamed else None,
-    )
-    return Exchange(
+    return build_exchange(
         id=case.name,
         request=request,
-        response=response,
+        status=status,
+        headers=reading.headers,
+        body=b"".join(reading.parts),
+        asked_stream=case.stream,
+        scrubber=Scrubber(transport.secrets(api_key) + url_secrets(url)),
         timings=timings,
         expectation=case.expectation,
         case=case.name,
