@@ -10,6 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._api import RunOutcome, run, validate
     from ._errors import (
         ConformanceError,
         OperationNotFound,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         load_profile,
     )
     from .exchange import Exchange, Request, Response, read_exchanges
+    from .runner import RunConfig
 
 __version__ = "0.1.0.dev0"
 
@@ -52,6 +54,8 @@ __all__ = [
     "Request",
     "Response",
     "ResponseVariant",
+    "RunConfig",
+    "RunOutcome",
     "ServerStartError",
     "SpecError",
     "StreamSpec",
@@ -64,9 +68,15 @@ __all__ = [
     "load_contract",
     "load_profile",
     "read_exchanges",
+    "run",
+    "validate",
 ]
 
 _LAZY = {
+    "RunConfig": ".runner",
+    "RunOutcome": "._api",
+    "run": "._api",
+    "validate": "._api",
     "CHECKS": ".checks",
     "Check": ".checks",
     "ExchangeResult": ".checks",

@@ -1132,28 +1132,20 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
     if args.max_requests is None:
         args.max_requests = 200 if args.base_url else EMBEDDED_BUDGET
-    _positive(args.max_requests, "--max-requests")
-    _positive(args.max_examples, "--max-examples", zero=True)
-    _positive(args.max_tokens, "--max-tokens")
-    _positive(args.workers, "--workers")
+    # the run's values (budgets, workers, the URL's scheme) are refused by RunConfig, for the
+    # CLI, the plugin and the Python API alike; the timeouts (Limits) here
     _positive(args.timeout, "--timeout")
     _positive(args.idle_timeout, "--idle-timeout")
-    _positive(args.shrink_budget, "--shrink-budget", zero=True)
-    _positive(args.shrink_time, "--shrink-time", zero=True)
     _positive(args.connect_timeout, "--connect-timeout")
     if args.first_byte_timeout is not None:
         _positive(args.first_byte_timeout, "--first-byte-timeout")
-    if args.max_failures is not None:
-        _positive(args.max_failures, "--max-failures")
     if args.base_url is not None and not args.base_url.strip():
         raise UsageError(
             "--base-url is empty (an unset CI variable?); give the endpoint's URL, or leave the "
             "flag out to check the embedded reference server"
         )
-    if args.base_url and not args.base_url.startswith(("http://", "https://")):
-        from .exchange import redact_url
-
-        raise UsageError(f"--base-url {redact_url(args.base_url)!r} is not an http(s) URL")
+    if args.base_url:  # before the contract is loaded: a bad URL says so at once
+        RunConfig(base_url=args.base_url)
     contract = _load(args)
     contract.operation()  # the profile's operation is in the document
     no_auth = bool(args.no_auth) or _env_flag("CONFORMANCE_NO_AUTH")
@@ -1492,15 +1484,13 @@ def _cmd_spec_export(args: argparse.Namespace, out: IO[str], err: IO[str]) -> in
 
 
 def _env_flag(name: str) -> bool:
-    """An environment variable set to a true value (1, true, yes, on)."""
-    import os
+    """An environment variable set to a true value (:func:`env_flag`); a bad one: exit 2."""
+    from ._util import env_flag
 
-    value = os.environ.get(name, "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    if value in ("1", "true", "yes", "on"):
-        return True
-    raise UsageError(f"${name}={value!r}: expected 1/true/yes/on or 0/false/no/off")
+    try:
+        return env_flag(name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 class _Printable:

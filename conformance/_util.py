@@ -205,3 +205,14 @@ def write_text_atomic(path: Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def env_flag(name: str) -> bool:
+    """An environment variable set to a true value (1, true, yes, on); false when unset or
+    0, false, no, off; ValueError (saying what it expected) for anything else."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"${name}={value!r}: expected 1/true/yes/on or 0/false/no/off")

@@ -48,6 +48,7 @@ MAX_EXAMPLES = "--conformance-max-examples"
 SEED = "--conformance-seed"
 STRICT = "--conformance-strict"
 CHECKS_OPTION = "--conformance-checks"
+NO_AUTH = "--conformance-no-auth"
 #: The environment variable each option falls back to (``--conformance-model`` ->
 #: ``CONFORMANCE_MODEL``); ``--base-url`` reads ``CONFORMANCE_BASE_URL``.
 ENVIRONMENT = {
@@ -111,6 +112,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(MAX_EXAMPLES, default=None, help="property-based cases (default: 5)")
     group.addoption(SEED, default=None, help="the seed of generated cases (default 0)")
     group.addoption(STRICT, action="store_true", help="SHOULD failures fail their tests too")
+    group.addoption(
+        NO_AUTH,
+        action="store_true",
+        help="the deployment takes no key (also $CONFORMANCE_NO_AUTH=1): no key is sent and "
+        "the contract's security requirements are dropped",
+    )
     group.addoption(
         CHECKS_OPTION,
         action="append",
@@ -184,6 +191,7 @@ def conformance_check_exchange(
 def _run(config: pytest.Config, contract: Contract) -> SessionRun:
     from ._errors import ConformanceError
     from ._session import live_report
+    from ._util import env_flag
     from .checks import CHECKS
     from .report import ensure_writable, write_all
     from .runner import RunConfig, Transport, parse_header, select_checks
@@ -207,6 +215,12 @@ def _run(config: pytest.Config, contract: Contract) -> SessionRun:
         collected = config.stash.get(COLLECTED_KEY, frozenset())
         if collected and collected != set(CHECKS):
             selected = collected if selected is None else selected & collected
+        try:
+            no_auth = bool(config.getoption(NO_AUTH)) or env_flag("CONFORMANCE_NO_AUTH")
+        except ValueError as exc:
+            raise _usage(str(exc)) from None
+        if no_auth:
+            contract = contract.without_auth()
         transport = Transport(
             auth_header=_option(config, AUTH_HEADER, "Authorization"),
             headers=tuple(parse_header(h, os.environ) for h in config.getoption(HEADER)),
@@ -215,7 +229,8 @@ def _run(config: pytest.Config, contract: Contract) -> SessionRun:
             contract,
             RunConfig(
                 base_url=base_url or "",
-                api_key=_option(config, API_KEY),
+                api_key=None if no_auth else _option(config, API_KEY),
+                no_auth=no_auth,
                 model=_option(config, MODEL),
                 reasoning_model=_option(config, REASONING_MODEL),
                 max_examples=_number(config, MAX_EXAMPLES, 5) or 0,

@@ -27,6 +27,8 @@ def test_public_names_are_pinned() -> None:
         "Request",
         "Response",
         "ResponseVariant",
+        "RunConfig",
+        "RunOutcome",
         "ServerStartError",
         "SpecError",
         "StreamSpec",
@@ -39,6 +41,8 @@ def test_public_names_are_pinned() -> None:
         "load_contract",
         "load_profile",
         "read_exchanges",
+        "run",
+        "validate",
     ]
     for name in conformance.__all__:
         assert getattr(conformance, name) is not None

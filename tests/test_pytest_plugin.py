@@ -186,3 +186,19 @@ def test_k_sends_only_the_cases_of_the_selected_checks(
     assert report["exchanges"] and all(e["stream"] for e in report["exchanges"])
     done = next(c for c in report["checks"] if c["id"] == "STREAM-DONE-001")
     assert done["status"] == "pass"
+
+
+def test_no_auth_is_an_option_of_the_plugin_too(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """A deployment without keys: the option (or $CONFORMANCE_NO_AUTH) makes AUTH-001 not
+    applicable, as ``run --no-auth`` does; without it the keyless server fails AUTH-001."""
+    with serve_in_thread(create_app(faults=["no-auth"])) as url:
+        common = ("--pyargs", "conformance.suite", "--base-url", url, "-p", "no:cacheprovider")
+        common += ("--conformance-max-examples", "0", "--conformance-checks", "AUTH-001")
+        result = pytester.runpytest(*common, "--conformance-report-dir", str(tmp_path / "no"))
+        assert result.parseoutcomes().get("failed") == 1
+        result = pytester.runpytest(
+            *common, "--conformance-no-auth", "--conformance-report-dir", str(tmp_path / "yes")
+        )
+        assert result.parseoutcomes().get("failed", 0) == 0
+    auth = next(c for c in load_report(tmp_path / "yes")["checks"] if c["id"] == "AUTH-001")
+    assert auth["applicable"] is False

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from .._errors import UsageError
 from .._vocab import CaseSource
 from ..checks import CHECKS, ExchangeResult, check_exchange
-from ..exchange import NO_RESPONSE, Exchange, Request, Response
+from ..exchange import NO_RESPONSE, Exchange, Request, Response, redact_url
 from ._cases import (
     Case,
     auth_cases,
@@ -109,6 +110,41 @@ class RunConfig:
     rate_limit: float | None = None
     #: the operations to check ("GET /models"), of those the profile certifies (None: all)
     operations: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        """Every bad value refused here, once, for the CLI, the pytest plugin and the Python
+        API alike: :class:`UsageError` naming the field and its flag."""
+        for name, flag, least in (
+            ("max_requests", "--max-requests", 1),
+            ("max_examples", "--max-examples", 0),
+            ("max_tokens", "--max-tokens", 1),
+            ("workers", "--workers", 1),
+            ("shrink_budget", "--shrink-budget", 0),
+            ("shrink_seconds", "--shrink-time", 0),
+            ("max_failures", "--max-failures", 1),
+        ):
+            value = getattr(self, name)
+            if value is None and name == "max_failures":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < least:
+                raise UsageError(
+                    f"{name} ({flag}) is {value!r}: it must be a number of {least} or more"
+                )
+        if self.rate_limit is not None and not self.rate_limit > 0:
+            raise UsageError(
+                f"rate_limit (--rate-limit) is {self.rate_limit!r}: it must be above 0"
+            )
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise UsageError(
+                f"base_url (--base-url) {redact_url(self.base_url)!r} is not an http(s) URL "
+                "(empty: the embedded reference server)"
+            )
+        if self.shard is not None:
+            index, count = self.shard
+            if not 1 <= index <= count:
+                raise UsageError(
+                    f"shard (--shard) {index}/{count}: the index must be from 1 to {count}"
+                )
 
 
 @dataclass(kw_only=True)

@@ -96,12 +96,12 @@ def test_unreachable_targets_are_one_line_and_exit_2(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "line"),
     [
-        (["run", "--base-url", "ftp://x"], "--base-url 'ftp://x' is not an http(s) URL"),
+        (["run", "--base-url", "ftp://x"], "(--base-url) 'ftp://x' is not an http(s) URL"),
         (
             ["run", "--base-url", "ftp://x?key=sk-SECRET"],
-            "--base-url 'ftp://x?key=[REDACTED]' is not an http(s) URL",
+            "(--base-url) 'ftp://x?key=[REDACTED]' is not an http(s) URL",
         ),
-        (["run", "--workers", "0"], "--workers must be more than 0"),
+        (["run", "--workers", "0"], "workers (--workers) is 0: it must be a number of 1 or more"),
         (["run", "--timeout", "-1"], "--timeout must be more than 0"),
         (["run", "--max-requests", "x"], "argument --max-requests: invalid int value"),
     ],
@@ -293,7 +293,10 @@ def test_a_key_the_server_echoes_is_redacted_everywhere(
     ("argv", "line"),
     [
         (["--seed", "soon"], "--seed 'soon' is not a number or 'random'"),
-        (["--shrink-budget", "-1"], "--shrink-budget must be 0 or more"),
+        (
+            ["--shrink-budget", "-1"],
+            "shrink_budget (--shrink-budget) is -1: it must be a number of 0",
+        ),
         (["--idle-timeout", "0"], "--idle-timeout must be more than 0"),
         (["--modalities", "text,video"], "--modalities 'text,video': unknown video"),
         (["--modalities", "image"], "--modalities 'image': text is missing"),

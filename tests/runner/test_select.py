@@ -102,7 +102,7 @@ def test_a_dry_run_sends_nothing_and_needs_no_server(tmp_path: Path) -> None:
             ],
             "leave no check to run",
         ),
-        (["--max-failures", "0"], "--max-failures must be more than 0"),
+        (["--max-failures", "0"], "max_failures (--max-failures) is 0: it must be a number of 1"),
         (["--rate-limit", "fast"], "--rate-limit 'fast': write N/s or N/m"),
         (["--connect-timeout", "0"], "--connect-timeout must be more than 0"),
     ],
