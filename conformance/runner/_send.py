@@ -9,6 +9,7 @@ body's size. A body cut by a limit is kept as far as it came, and the exchange s
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import email.utils
 import http.cookiejar
@@ -16,6 +17,7 @@ import json
 import re
 import shlex
 import time
+import urllib.parse
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -223,6 +225,21 @@ def _headers(case: Case, api_key: str | None, transport: Transport) -> dict[str,
     return headers
 
 
+def _without_userinfo(url: str) -> tuple[str, str | None]:
+    """The URL without its user information, and that as Basic credentials (None without).
+    httpx turns a URL's credentials into an ``Authorization: Basic`` that replaces the one
+    the request carries: ``--base-url https://user:pw@host`` with ``--api-key`` never sent
+    the key. They are sent as Basic only when no Authorization header is (as the proxy does
+    with ``--upstream``'s)."""
+    parsed = httpx.URL(url)
+    if not parsed.userinfo:
+        return url, None
+    user, _, password = parsed.userinfo.decode("ascii").partition(":")
+    pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
+    basic = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    return str(parsed.copy_with(username=None, password=None)), basic
+
+
 def _recorded(headers: dict[str, str], transport: Transport) -> dict[str, str]:
     """``headers`` as a report may show them: the key's header and every ``-H`` value
     redacted (whatever their names; known secret names are redacted by Request.create)."""
@@ -359,6 +376,9 @@ async def _attempt(
     request = Request.create(
         method=case.method, url=url, headers=_recorded(headers, transport), body=case.body
     )
+    url, basic = _without_userinfo(url)
+    if basic is not None and not any(k.lower() == "authorization" for k in headers):
+        headers["Authorization"] = basic
     timeout = httpx.Timeout(limits.first_byte, connect=limits.connect)
     reading = _Reading(start=time.perf_counter())
     try:

@@ -95,7 +95,9 @@ def test_a_profile_with_a_bad_family_is_a_usage_error(tmp_path: Path) -> None:
     profile.write_text(
         "spec: x.yaml\noperations:\n  - method: get\n    path: /models\n    family: nope\n"
     )
-    with pytest.raises(UsageError, match="family 'nope' is not one of chat, completions"):
+    with pytest.raises(
+        UsageError, match=r"at /operations/0/family: 'nope' is not one of \['chat', 'completions'"
+    ):
         load_profile(str(profile))
 
 

@@ -575,3 +575,30 @@ def test_a_negative_needs_only_its_status_so_an_unbounded_answer_is_let_go(
     assert any(
         e["request"]["body"].get("stream") for e in report["exchanges"] if e["request"]["body"]
     )
+
+
+def test_a_base_url_with_credentials_still_sends_the_key(tmp_path: Path) -> None:
+    """httpx made ``https://user:pw@host`` an ``Authorization: Basic`` that replaced the key:
+    every request was refused. The key is sent; the credentials only when no key is."""
+    seen: list[str] = []
+    inner = create_app()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.extend(v.decode() for k, v in scope["headers"] if k == b"authorization")
+        await inner(scope, receive, send)
+
+    with serve_in_thread(app) as url:
+        with_credentials = url.replace("http://", "http://me:pass%40word@")
+        code, out, err = cli(
+            "run",
+            *("--base-url", with_credentials, "--api-key", DEFAULT_API_KEY),
+            *("--phases", "examples,auth", "--max-examples", "0"),
+            *("--report-dir", str(tmp_path)),
+        )
+    assert code == 0, err + out
+    assert f"Bearer {DEFAULT_API_KEY}" in seen
+    # the case sent without a key carries the URL's credentials, decoded, as Basic
+    assert "Basic bWU6cGFzc0B3b3Jk" in seen  # base64("me:pass@word")
+    report = (tmp_path / "report.json").read_text(encoding="utf-8")
+    assert "pass%40word" not in report and "pass@word" not in report
