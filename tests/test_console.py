@@ -8,7 +8,7 @@ import json
 import time
 from pathlib import Path
 
-from conformance._cli import _progress
+from conformance._cli.run import _progress
 from conformance.checks._render import render_value
 from conformance.contract import explain_error, load_contract
 from conformance.runner import RunWatch

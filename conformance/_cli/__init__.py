@@ -1,0 +1,85 @@
+"""The ``conformance`` command: ``main(argv) -> int``, one module per command.
+
+Exit status: 0 success, 1 the contract (or the server) failed, 2 the tool could not do its job
+(bad flag, unreadable spec, overlay that does not apply). Errors of the tool are one line on
+stderr, never a traceback. Heavy modules are imported inside the commands, so ``--help`` is fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+from .. import __version__
+from .._errors import ConformanceError
+from ._common import EXIT_ERROR, EXIT_OK, PROG, Handler, _Parser, _Printable
+from .checks import _add_checks, checks_markdown
+from .lint import _add_lint
+from .proxy import _add_proxy
+from .report import _add_report
+from .run import _add_run
+from .serve import _add_serve
+from .spec import _add_spec
+from .validate import _add_validate
+
+__all__ = ["checks_markdown", "main"]
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Contract-conformance suite for OpenAI/DeepSeek-compatible Chat "
+        "Completions APIs.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in (
+        _add_lint,
+        _add_run,
+        _add_validate,
+        _add_report,
+        _add_checks,
+        _add_serve,
+        _add_proxy,
+        _add_spec,
+    ):
+        add(commands)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> int:
+    """Run the command line; return the exit status. What it prints goes through
+    :func:`~conformance._util.printable`: a model id, a message or a note a server wrote never
+    reaches the terminal or the CI log as control characters (ESC sequences, an OSC title,
+    BEL, a bidi override: shown as ``\x1b``, ``\u202e``)."""
+    out = _Printable(stdout or sys.stdout)
+    err = _Printable(stderr or sys.stderr)
+    parser = _build_parser()
+    try:
+        try:
+            args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        except SystemExit as exc:  # --help and --version
+            return int(exc.code or 0)
+        handler: Handler | None = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help(out)
+            return EXIT_ERROR
+        return handler(args, out, err)  # type: ignore[arg-type]
+    except ConformanceError as exc:
+        err.write(f"{PROG}: error: {exc}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err.write(f"{PROG}: interrupted\n")
+        return 130
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK

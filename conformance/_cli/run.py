@@ -1,0 +1,460 @@
+"""``conformance run``: a live run against a target (or the embedded server), with its progress
+display and dry run."""
+
+from __future__ import annotations
+
+import argparse
+from typing import IO, TYPE_CHECKING, Any
+
+from .._errors import UsageError
+
+if TYPE_CHECKING:
+    pass
+
+from ._common import (
+    EXIT_OK,
+    _add_contract_options,
+    _add_output_options,
+    _add_transport_options,
+    _baseline,
+    _env_flag,
+    _finish,
+    _load,
+    _positive,
+    _seed,
+    _shard,
+    _transport,
+    _verbosity,
+    _writable,
+)
+
+
+def _add_run(commands: Any) -> None:
+    run = commands.add_parser(
+        "run",
+        help="check a live endpoint (default: the embedded reference server)",
+        description="Send the spec's examples, a scenario per feature, property-based "
+        "positives and negatives and auth cases to an endpoint, check every response and "
+        "stream, and write report.json. With no --base-url, the embedded reference server is "
+        "started on a free loopback port and checked. Exit 0 conforming (no MUST failure; no "
+        "SHOULD failure either with --strict), 1 not conforming, 2 could not run.",
+    )
+    run.add_argument("--base-url", metavar="URL", help="e.g. https://api.deepseek.com")
+    run.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the bearer key (default: $CONFORMANCE_API_KEY); never written anywhere",
+    )
+    run.add_argument(
+        "--no-auth",
+        action="store_true",
+        default=None,
+        help="the deployment takes no key (also $CONFORMANCE_NO_AUTH=1): AUTH-001 is not "
+        "applicable, no auth case is sent, and the report says so",
+    )
+    _add_transport_options(run)
+    run.add_argument("--model", metavar="NAME", help="default: the first of GET /models")
+    run.add_argument(
+        "--reasoning-model",
+        metavar="NAME",
+        help="the model of the reasoning cases (default: a *reasoner* GET /models lists)",
+    )
+    run.add_argument("--spec", metavar="PATH", help="OpenAPI document (default: the profile's)")
+    _add_contract_options(run, with_spec=False)
+    run.add_argument("--report-dir", metavar="DIR", default="reports")
+    run.add_argument(
+        "--max-examples",
+        type=int,
+        default=5,
+        metavar="N",
+        help="property-based positives, and as many negatives (default 5)",
+    )
+    run.add_argument(
+        "--max-requests",
+        type=int,
+        metavar="N",
+        help="the request budget, retries included (default 200; 2000 against the embedded "
+        "server, which costs nothing)",
+    )
+    run.add_argument(
+        "--max-tokens",
+        type=int,
+        default=16,
+        metavar="N",
+        help="max_tokens of cases that need no more (default 16)",
+    )
+    run.add_argument(
+        "--workers", type=int, default=4, metavar="N", help="concurrent requests (default 4)"
+    )
+    run.add_argument(
+        "--seed",
+        metavar="N|random",
+        help="the seed of the generated cases (default 0: the same command draws the same "
+        "cases); 'random' draws new ones, printed so that they can be drawn again",
+    )
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="the most one request may take, from sending it to its last byte, in seconds "
+        "(default 600)",
+    )
+    run.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="the longest wait for a connection, in seconds (default 10, at most --timeout)",
+    )
+    run.add_argument(
+        "--first-byte-timeout",
+        type=float,
+        metavar="S",
+        help="the longest wait for a response's first byte, in seconds (default: --timeout)",
+    )
+    run.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="the longest silence allowed mid-response, in seconds (default 60, at most --timeout)",
+    )
+    run.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
+    run.add_argument(
+        "--phases",
+        metavar="LIST",
+        help="the cases to plan, comma separated: examples, scenarios, property, negative, "
+        "auth (default: all)",
+    )
+    run.add_argument(
+        "--operation",
+        action="append",
+        default=[],
+        metavar="'METHOD /path'",
+        help="check only this operation of those the profile certifies (repeatable; default: "
+        "all of them, e.g. POST /chat/completions and GET /models)",
+    )
+    run.add_argument(
+        "--include-path",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="check only the operations at this path (repeatable)",
+    )
+    run.add_argument(
+        "--exclude-path",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="leave out the operations at this path (repeatable)",
+    )
+    run.add_argument(
+        "--checks",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="run only these checks (ids or categories, comma separated; repeatable), and send "
+        "only the cases they need",
+    )
+    run.add_argument(
+        "--exclude-checks",
+        action="append",
+        default=[],
+        metavar="LIST",
+        help="leave these checks out (ids or categories, comma separated; repeatable)",
+    )
+    run.add_argument(
+        "--max-failures",
+        type=int,
+        metavar="N",
+        help="stop sending after N exchanges failed a check (the rest are listed as not sent)",
+    )
+    run.add_argument(
+        "--rate-limit",
+        metavar="N/s|N/m",
+        help="at most N requests a second (N/s) or a minute (N/m)",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (cases per phase, requests, the most tokens it may spend) and "
+        "send nothing",
+    )
+    run.add_argument(
+        "--shrink-budget",
+        type=int,
+        default=20,
+        metavar="N",
+        help="requests spent at most on making failing generated cases smaller (default 20; "
+        "0: no shrinking)",
+    )
+    run.add_argument(
+        "--shrink-time",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds spent at most on shrinking, whatever is left of --shrink-budget (default 60)",
+    )
+    run.add_argument(
+        "--modalities",
+        default="text",
+        metavar="LIST",
+        help="what the model takes in, comma separated: text, image, audio, file (default "
+        "text: generated requests send no image, audio or file parts)",
+    )
+    run.add_argument(
+        "--examples-db",
+        metavar="PATH",
+        help="where generated cases that failed are kept and replayed first by the next run "
+        "(default: examples.json in the report directory)",
+    )
+    run.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="accepted failures, each with a reason and an expiry date",
+    )
+    run.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="send the I-th of N slices of the cases "
+        "(merge the reports with 'conformance report merge')",
+    )
+    _add_output_options(run)
+    run.set_defaults(handler=_cmd_run)
+
+
+def _quiet_hypothesis() -> None:
+    """Hypothesis keeps caches in ``.hypothesis/`` of the current directory: a run writes
+    them to the user's cache directory instead (unless $HYPOTHESIS_STORAGE_DIRECTORY says
+    where), so it leaves nothing where it was started."""
+    import os
+    from pathlib import Path
+
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    set_hypothesis_home_dir(cache / "conformance" / "hypothesis")
+
+
+def _rate(text: str | None) -> float | None:
+    """``--rate-limit N/s`` or ``N/m`` as requests a second."""
+    if text is None:
+        return None
+    count, _, unit = text.strip().partition("/")
+    try:
+        value = float(count)
+    except ValueError:
+        value = -1.0
+    if value <= 0 or unit not in ("s", "m"):
+        raise UsageError(f"--rate-limit {text!r}: write N/s or N/m with N > 0 (e.g. 60/m)")
+    return value if unit == "s" else value / 60
+
+
+def _dry_run(contract: Any, config: Any, out: IO[str]) -> int:
+    """Print the plan a run would send, and send nothing (no server is asked, not even
+    the embedded one: the model is --model's, or a placeholder)."""
+    from ..runner import PHASES, describe_plan, plan_cases, token_budget
+
+    model = config.model or "MODEL"
+    seed = config.seed if config.seed is not None else 0
+    cases = plan_cases(contract, config, model=model, reasoner=config.reasoning_model, seed=seed)
+    out.write(f"dry run: nothing is sent\n{describe_plan(cases, model=model, seed=seed)}\n")
+    for phase, source in PHASES.items():
+        names = [c.name for c in cases if c.source == source]
+        if names:
+            shown = ", ".join(names[:6]) + (
+                f", ... ({len(names) - 6} more)" if len(names) > 6 else ""
+            )
+            out.write(f"  {phase:<10} {len(names):>3}  {shown}\n")
+    budget = token_budget(cases, model=model)
+    requests = min(len(cases), config.max_requests) + 2
+    out.write(
+        f"requests: {len(cases)} case(s) + 2 preflight, at most {config.max_requests} "
+        f"(--max-requests), so up to {requests}; tokens: at most {budget.completion:,} "
+        f"completion, about {budget.prompt:,} prompt\n"
+    )
+    if not config.model:
+        out.write("the model is a placeholder: a run takes the first of GET /models (--model)\n")
+    if not config.reasoning_model:
+        out.write(
+            "reasoning-model cases are not counted: a run adds them when GET /models lists a "
+            "reasoner (--reasoning-model)\n"
+        )
+    return EXIT_OK
+
+
+def _modalities(text: str) -> frozenset[str]:
+    from ..runner import MODALITIES
+
+    names = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = sorted(names - set(MODALITIES))
+    if unknown or "text" not in names:
+        raise UsageError(
+            f"--modalities {text!r}: "
+            + (f"unknown {', '.join(unknown)}; " if unknown else "text is missing; ")
+            + f"give a comma-separated list of {', '.join(MODALITIES)} (text included)"
+        )
+    return frozenset(names)
+
+
+#: The request budget of a run against the embedded server (free, and every case of a
+#: profile with many operations fits).
+EMBEDDED_BUDGET = 2000
+
+
+def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    import os
+    from pathlib import Path
+
+    from .._session import live_report
+    from ..checks import CHECKS
+    from ..report import render_text
+    from ..runner import (
+        API_KEY_VARIABLE,
+        Limits,
+        RunConfig,
+        parse_phases,
+        select_checks,
+        select_operations,
+    )
+
+    if args.max_requests is None:
+        args.max_requests = 200 if args.base_url else EMBEDDED_BUDGET
+    # the run's values (budgets, workers, the URL's scheme) are refused by RunConfig, for the
+    # CLI, the plugin and the Python API alike; the timeouts (Limits) here
+    _positive(args.timeout, "--timeout")
+    _positive(args.idle_timeout, "--idle-timeout")
+    _positive(args.connect_timeout, "--connect-timeout")
+    if args.first_byte_timeout is not None:
+        _positive(args.first_byte_timeout, "--first-byte-timeout")
+    if args.base_url is not None and not args.base_url.strip():
+        raise UsageError(
+            "--base-url is empty (an unset CI variable?); give the endpoint's URL, or leave the "
+            "flag out to check the embedded reference server"
+        )
+    if args.base_url:  # before the contract is loaded: a bad URL says so at once
+        RunConfig(base_url=args.base_url)
+    contract = _load(args)
+    contract.operation()  # the profile's operation is in the document
+    no_auth = bool(args.no_auth) or _env_flag("CONFORMANCE_NO_AUTH")
+    if no_auth:
+        contract = contract.without_auth()
+    limits = Limits(
+        total=args.timeout,
+        first_byte=min(args.first_byte_timeout or args.timeout, args.timeout),
+        idle=min(args.idle_timeout, args.timeout),
+        connect=min(args.connect_timeout, args.timeout),
+    )
+    shard = _shard(args.shard)
+    config = RunConfig(
+        base_url=args.base_url or "",
+        api_key=args.api_key or os.environ.get(API_KEY_VARIABLE),
+        no_auth=no_auth,
+        model=args.model,
+        reasoning_model=args.reasoning_model,
+        max_examples=args.max_examples,
+        max_requests=args.max_requests,
+        max_tokens=args.max_tokens,
+        workers=args.workers,
+        seed=_seed(args.seed),
+        limits=limits,
+        shard=shard,
+        examples_db=Path(args.examples_db or Path(args.report_dir) / "examples.json"),
+        shrink_budget=args.shrink_budget,
+        shrink_seconds=args.shrink_time,
+        modalities=_modalities(args.modalities),
+        transport=_transport(args),
+        phases=parse_phases(args.phases) if args.phases else None,
+        checks=select_checks(args.checks, args.exclude_checks, CHECKS),
+        max_failures=args.max_failures,
+        rate_limit=_rate(args.rate_limit),
+        operations=select_operations(
+            [op.label for op in contract.certified_operations()],
+            args.operation,
+            args.include_path,
+            args.exclude_path,
+        ),
+    )
+    _quiet_hypothesis()
+    if args.dry_run:
+        return _dry_run(contract, config, out)
+    _writable(args.report_dir)
+
+    def announce(url: str) -> None:
+        err.write(f"conformance: no --base-url: checking the embedded reference server ({url})\n")
+
+    def plan(line: str) -> None:
+        err.write(f"conformance: {line}\n")
+        err.flush()
+
+    with _progress(err) as watch:
+        result, report = live_report(
+            contract,
+            config,
+            strict=args.strict,
+            baseline=_baseline(args.baseline),  # type: ignore[arg-type]
+            on_embedded=announce,
+            on_plan=plan,
+            watch=watch,
+        )
+    for note in result.notes:
+        err.write(f"conformance: note: {note}\n")
+    text = render_text(result.results, report, only_failures=True, verbosity=_verbosity(args))
+    return _finish(args, report, text, out, err)
+
+
+class _progress:
+    """Progress while a run is sending: on a terminal a live line (``37/84``, the case waited
+    on the longest); elsewhere (CI logs) a plain line every ``interval`` seconds, so a hanging
+    server is seen as it hangs, not after the run."""
+
+    def __init__(self, stream: IO[str], *, interval: float = 10.0) -> None:
+        import threading
+
+        from ..runner import RunWatch
+
+        self.stream = stream
+        self.interval = interval
+        self.watch = RunWatch()
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> Any:
+        import threading
+
+        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        target = self._live if tty else self._lines
+        self.thread = threading.Thread(target=target, name="conformance-progress", daemon=True)
+        self.thread.start()
+        return self.watch
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+    def _lines(self) -> None:
+        while not self.stop.wait(self.interval):
+            if self.watch.total:
+                self.stream.write(f"conformance: {self.watch.line()}\n")
+                self.stream.flush()
+
+    def _live(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        stream = getattr(self.stream, "raw", self.stream)  # rich writes its own escapes
+        with Progress(console=Console(file=stream), transient=True) as progress:
+            task = progress.add_task("checking", total=None)
+            while not self.stop.wait(0.25):
+                slowest = self.watch.slowest()
+                waiting = f" · waiting on {slowest[0]} {slowest[1]:.0f}s" if slowest else ""
+                progress.update(
+                    task,
+                    completed=self.watch.done,
+                    total=self.watch.total or None,
+                    description=f"{self.watch.done}/{self.watch.total}{waiting}",
+                )
