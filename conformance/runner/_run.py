@@ -290,15 +290,21 @@ def _body_cases(
     examples = [c.body for c in cases if c.source == "example" and isinstance(c.body, dict)]
     pinned = model  # the run's model everywhere, never the example's
     smallest = minimal_body(contract, operation, model=model, max_tokens=config.max_tokens)
-    positives = _drawn(
-        contract,
-        config,
-        model=pinned,
-        seed=seed,
-        have=[*have, *cases],
-        operation=operation,
-        count=max(config.max_examples, 1),
-        base=examples[0] if examples else smallest,
+    # drawn only when sent, or when the operation has no body of its own to start from
+    needed = _wants(config, "property") or (not examples and smallest is None)
+    positives = (
+        _drawn(
+            contract,
+            config,
+            model=pinned,
+            seed=seed,
+            have=[*have, *cases],
+            operation=operation,
+            count=max(config.max_examples, 1),
+            base=examples[0] if examples else smallest,
+        )
+        if needed
+        else []
     )
     if not examples:
         # no example: the smallest body that says something plays its part (the required
@@ -325,16 +331,25 @@ def _body_cases(
     cases += mutation_cases(
         contract, model=pinned, max_tokens=config.max_tokens, operation=operation, base=base
     )
-    cases += _drawn(
-        contract,
-        config,
-        model=pinned,
-        seed=seed,
-        have=[*have, *cases],
-        operation=operation,
-        negative=True,
-    )
+    if _wants(config, "negative"):
+        cases += _drawn(
+            contract,
+            config,
+            model=pinned,
+            seed=seed,
+            have=[*have, *cases],
+            operation=operation,
+            negative=True,
+        )
     return cases
+
+
+def _wants(config: RunConfig, source: CaseSource) -> bool:
+    """Whether the run sends the cases of ``source`` (``--phases``): drawing the others would
+    cost seconds of Hypothesis for cases :func:`chosen` then drops. A drawn case depends only
+    on the seed and on bodies it must not repeat, never on the draws of another phase, so a
+    phase's cases are the same with or without the others."""
+    return config.phases is None or source in config.phases
 
 
 def _nulls(value: Any) -> int:
@@ -385,10 +400,12 @@ def _main_cases(
     cases = example_cases(contract, model=model, max_tokens=config.max_tokens)
     cases += scenario_cases(model, reasoner, max_tokens=config.max_tokens)
     base = valid_base(model, config.max_tokens)
-    cases += _drawn(contract, config, model=model, seed=seed, have=cases, base=base)
+    if _wants(config, "property"):
+        cases += _drawn(contract, config, model=model, seed=seed, have=cases, base=base)
     cases += negative_cases(model, max_tokens=config.max_tokens)
     cases += mutation_cases(contract, model=model, max_tokens=config.max_tokens)
-    cases += _drawn(contract, config, model=model, seed=seed, have=cases, negative=True)
+    if _wants(config, "negative"):
+        cases += _drawn(contract, config, model=model, seed=seed, have=cases, negative=True)
     if contract.operation().requires_auth:
         cases += auth_cases(model)
     return cases

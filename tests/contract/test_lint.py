@@ -88,15 +88,3 @@ def test_overlapping_but_not_identical_branches(tmp_path: Path) -> None:
         ("/components/schemas/A/oneOf", "oneOf branches 0 and 1 both accept {}, s"),
         ("/components/schemas/C/oneOf", 'oneOf branches 0 and 1 both accept "x", '),
     ]
-
-
-def test_a_profile_lints_only_what_its_operation_uses() -> None:
-    from conformance.contract import lint, load_contract
-
-    openai = load_contract(profile="openai")
-    scoped, whole = lint(openai), lint(openai, whole_document=True)
-    assert 0 < len(scoped) < len(whole) / 4
-    chat = "/paths/~1chat~1completions/"
-    assert all(not f.pointer.startswith("/paths/") or f.pointer.startswith(chat) for f in scoped)
-    assert {f.pointer for f in scoped} <= {f.pointer for f in whole}
-    assert any(not f.pointer.startswith(("/paths/", "/components/")) for f in whole)

@@ -31,6 +31,35 @@ def test_phases_plan_only_their_cases(tmp_path: Path) -> None:
     assert negative["status"] == "skip" and report["level"] is None
 
 
+def test_a_phase_plans_the_same_cases_alone_and_among_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A phase not sent is not drawn either (--phases examples drew every positive and
+    negative, seconds of Hypothesis, and dropped them); what a phase sends does not depend
+    on the others."""
+    from conformance.runner import _run, parse_phases
+
+    draws: list[bool] = []
+    real = _run.generated_cases
+
+    def counted(*args: object, **kwargs: object) -> object:
+        draws.append(bool(kwargs.get("negative")))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_run, "generated_cases", counted)
+    assert _plan(phases=parse_phases("examples,scenarios,auth")) and draws == []
+    _plan(phases=parse_phases("negative"))
+    assert draws and all(draws)  # negatives only
+
+    everything = _plan(max_examples=2)
+    for phase, source in (
+        ("examples", "example"),
+        ("property", "property"),
+        ("negative", "negative"),
+    ):
+        alone = _plan(max_examples=2, phases=parse_phases(phase))
+        among = [c for c in everything if c.source == source]
+        assert alone and [(c.name, c.body) for c in alone] == [(c.name, c.body) for c in among]
+
+
 def test_checks_send_only_the_cases_they_need() -> None:
     streams = _plan(checks=frozenset({"STREAM-DONE-001"}))
     assert streams and all(c.stream for c in streams)
