@@ -230,9 +230,6 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         raise UsageError(
             f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})"
         ) from None
-    import uvicorn
-
-    from .._serving import uvicorn_options
 
     app = create_app(
         faults=args.fault,
@@ -247,22 +244,12 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     faults += f" (variants: {', '.join(args.variant)})" if args.variant else ""
     out.write(f"conformance reference server on http://{args.host}:{args.port}{faults}\n")
     out.flush()
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        timeout_graceful_shutdown=1,
-        **uvicorn_options(limits),
-    )
-    return EXIT_OK
+    return _served(app, args, limits)
 
 
 def _serve_mock(args: argparse.Namespace, out: IO[str], limits: Any) -> int:
     """``serve --mock``: every operation of the profile, answered from its schemas."""
-    import uvicorn
 
-    from .._serving import uvicorn_options
     from ..contract import load_contract
     from ..reference import DEFAULT_API_KEY, create_mock_app
 
@@ -280,6 +267,15 @@ def _serve_mock(args: argparse.Namespace, out: IO[str], limits: Any) -> int:
         f"http://{args.host}:{args.port} ({served})\n"
     )
     out.flush()
+    return _served(app, args, limits)
+
+
+def _served(app: Any, args: argparse.Namespace, limits: Any) -> int:
+    """Serve ``app`` on ``--host``/``--port`` with the guarded protocol and its ``limits``."""
+    import uvicorn
+
+    from .._serving import uvicorn_options
+
     uvicorn.run(
         app,
         host=args.host,
