@@ -10,7 +10,7 @@ from .._errors import UsageError
 if TYPE_CHECKING:
     pass
 
-from ._common import EXIT_OK, _listening, _writable
+from ._common import EXIT_OK, _listening, _load, _writable
 from .serve import _add_serve_limits, _orderly_server, _serve_limits
 
 
@@ -32,6 +32,13 @@ def _add_proxy(commands: Any) -> None:
     proxy.add_argument("--port", type=int, default=8001)
     proxy.add_argument("--profile", metavar="NAME", help="the contract (default deepseek)")
     proxy.add_argument("--spec", metavar="PATH", help="OpenAPI document (default: the profile's)")
+    proxy.add_argument(
+        "--overlay",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an OpenAPI Overlay 1.0 document applied after the profile's (repeatable)",
+    )
     proxy.add_argument("--report-dir", default="reports", metavar="DIR")
     proxy.add_argument(
         "--flush-every",
@@ -122,7 +129,6 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     import uvicorn
 
     from .._serving import uvicorn_options
-    from ..contract import load_contract
     from ..exchange import redact_url
     from ..proxy import UVICORN_OPTIONS, create_proxy_app
     from ..proxy._observe import Observer, configure_logging
@@ -144,7 +150,7 @@ def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         raise UsageError(f"--sample {args.sample:g} is not a fraction in (0, 1]")
     if args.metrics_port is not None:
         _listening(args.host, args.metrics_port)
-    contract = load_contract(args.spec, profile=args.profile or (None if args.spec else "deepseek"))
+    contract = _load(args)
     _writable(args.report_dir)
     _listening(args.host, args.port)
     observer = Observer(metrics=args.metrics_port is not None, log_format=args.log_format)

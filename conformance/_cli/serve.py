@@ -12,7 +12,7 @@ from .._errors import UsageError
 if TYPE_CHECKING:
     pass
 
-from ._common import EXIT_OK, _listening
+from ._common import EXIT_OK, _listening, _load
 
 
 def _add_serve(commands: Any) -> None:
@@ -71,6 +71,13 @@ def _add_serve(commands: Any) -> None:
         metavar="PATH",
         help="--mock: the OpenAPI document to serve (without --profile: every operation of it "
         "whose responses can be checked)",
+    )
+    serve.add_argument(
+        "--overlay",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="--mock: an OpenAPI Overlay 1.0 document applied after the profile's (repeatable)",
     )
     serve.add_argument(
         "--seed", type=int, default=0, help="--mock: the same seed gives the same answers"
@@ -209,8 +216,9 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     limits = _serve_limits(args)
     if args.mock:
         return _serve_mock(args, out, limits)
-    if args.spec:
-        raise UsageError("serve --spec needs --mock (the reference server serves its profile)")
+    if args.spec or args.overlay:
+        flag = "--spec" if args.spec else "--overlay"
+        raise UsageError(f"serve {flag} needs --mock (the reference server serves its profile)")
     for kind, unknown in (
         ("fault", unknown_faults(args.fault)),
         ("variant", unknown_variants(args.variant)),
@@ -250,10 +258,9 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 def _serve_mock(args: argparse.Namespace, out: IO[str], limits: Any) -> int:
     """``serve --mock``: every operation of the profile, answered from its schemas."""
 
-    from ..contract import load_contract
     from ..reference import DEFAULT_API_KEY, create_mock_app
 
-    contract = load_contract(args.spec, profile=args.profile or (None if args.spec else "deepseek"))
+    contract = _load(args)
     app = create_mock_app(
         contract=contract,
         faults=args.fault,

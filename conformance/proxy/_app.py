@@ -46,7 +46,7 @@ import urllib.parse
 import urllib.request
 import zlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping, Sequence
 from concurrent.futures import (
     BrokenExecutor,
     Executor,
@@ -427,7 +427,14 @@ def create_proxy_app(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_load_worker,
-                initargs=(contract.source, contract.profile, os.getpid()),
+                # the overlays given beside the profile's (--overlay): the worker's contract
+                # is the proxy's
+                initargs=(
+                    contract.source,
+                    contract.profile,
+                    os.getpid(),
+                    contract.overlays[len(contract.profile.overlays) :],
+                ),
             )
         _WORKER["contract"] = contract
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-checks")
@@ -779,13 +786,15 @@ def create_proxy_app(
 _WORKER: dict[str, Any] = {}
 
 
-def _load_worker(source: str, profile: Profile, parent: int | None = None) -> None:
+def _load_worker(
+    source: str, profile: Profile, parent: int | None = None, overlays: Sequence[str] = ()
+) -> None:
     from ..contract import load_contract
 
     _idle_priority()
     if parent is not None:
         _die_with_parent(parent)
-    _WORKER["contract"] = load_contract(source, profile=profile)
+    _WORKER["contract"] = load_contract(source, profile=profile, overlays=overlays)
 
 
 def _die_with_parent(parent: int) -> None:

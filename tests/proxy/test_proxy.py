@@ -24,7 +24,7 @@ from conformance.contract import load_contract
 from conformance.proxy import UVICORN_OPTIONS, create_proxy_app
 from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
 from conformance.report import read_report
-from tests.helpers import ROOT, free_port
+from tests.helpers import ROOT, cli, free_port
 
 HI = [{"role": "user", "content": "Hi"}]
 
@@ -862,3 +862,28 @@ def test_replicas_reports_merge_into_the_report_of_one_proxy(tmp_path: Path) -> 
     assert code == 2 and "replica a given more than once" in err
     with pytest.raises(Exception, match="--replica"):
         create_proxy_app(contract=load_contract(), upstream="http://x", replica="a b")
+
+
+def test_an_overlay_given_to_the_proxy_reaches_its_checks_process(tmp_path: Path) -> None:
+    """--overlay on proxy: the checks' worker loads the same contract (before, it reloaded the
+    profile alone, and an overlay given to the proxy was lost there)."""
+    overlay = tmp_path / "strict.yaml"
+    overlay.write_text(
+        "overlay: 1.0.0\ninfo: {title: a field no answer has, version: '1'}\nactions:\n"
+        "  - target: $.paths['/chat/completions'].post.responses['200'].content"
+        "['application/json'].schema\n    update: {required: [no_such_field]}\n"
+    )
+    contract = load_contract(overlays=[str(overlay)])
+    upstream = Recorder(create_app())
+    with serve_in_thread(upstream) as upstream_url:
+        app = create_proxy_app(contract=contract, upstream=upstream_url, judge_in="process")
+        with serve_in_thread(app, options=UVICORN_OPTIONS) as proxy_url:
+            _sdk(proxy_url).chat.completions.with_raw_response.create(
+                model="deepseek-chat", messages=HI, max_tokens=4
+            )
+            app.state.settle()
+            report = app.state.report()
+    schema = next(c for c in report["checks"] if c["id"] == "BODY-SCHEMA-001")
+    assert schema["status"] == "fail" and "no_such_field" in schema["failures"][0]["message"]
+    code, _, err = cli("serve", "--overlay", str(overlay))
+    assert code == 2 and "serve --overlay needs --mock" in err
