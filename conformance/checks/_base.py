@@ -233,7 +233,7 @@ class Check:
         """Why this check does not apply to ``contract`` (or to ``operation`` of it), or None
         when it does."""
         if operation is not None and self.families is not None:
-            family = operation.family or "generic"
+            family = operation.rule_family
             if family not in self.families:
                 return (
                     f"does not apply to {operation.label}: a rule of {'/'.join(self.families)} "

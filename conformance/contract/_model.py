@@ -245,6 +245,12 @@ class Operation:
     parameters: tuple[Parameter, ...] = ()
 
     @property
+    def rule_family(self) -> str:
+        """The family whose rules judge it: the profile's, else ``generic`` (only the checks
+        of every operation): the one default, wherever a family is read."""
+        return self.family or "generic"
+
+    @property
     def label(self) -> str:
         """``POST /chat/completions``."""
         return f"{self.method.upper()} {self.path}"

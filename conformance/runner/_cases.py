@@ -477,7 +477,7 @@ def operation_cases(
     streams, and the request without a key when it is secured. Their answers get the checks
     of their family and of every operation."""
     slug = operation.path.strip("/").replace("/", "-") or "root"
-    family = operation.family or "generic"
+    family = operation.rule_family
     method = operation.method.upper()
     path = operation.path
     cases = [
@@ -1115,9 +1115,9 @@ def _stamp(operation: Operation, main: Operation) -> dict[str, str]:
     """How the cases of ``operation`` are named (its path as a prefix, unless it is the main
     one) and which rule family judges them."""
     if operation is main:
-        return {"prefix": "", "family": operation.family or "chat"}
+        return {"prefix": "", "family": operation.rule_family}
     slug = operation.path.strip("/").replace("/", "-") or "root"
-    return {"prefix": f"{slug}-", "family": operation.family or "generic"}
+    return {"prefix": f"{slug}-", "family": operation.rule_family}
 
 
 #: The violations a negative case keeps, at the most (one is the aim).
