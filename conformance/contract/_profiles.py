@@ -63,8 +63,9 @@ class Profile:
     overlays: tuple[str, ...] = ()
     method: str = "post"
     path: str = "/chat/completions"
-    #: JSON pointer into the request body; the value ``true`` there selects the event stream.
-    stream_selector: str = "/stream"
+    #: JSON pointer into the request body; the value ``true`` there selects the event stream
+    #: (None: the main operation does not stream).
+    stream_selector: str | None = "/stream"
     usage_placement: str = "finish_chunk"
     #: ``data`` values that end a stream, when the document does not name them itself.
     sentinels: tuple[str, ...] = ("[DONE]",)
@@ -142,8 +143,17 @@ def load_profile(name: str) -> Profile:
         named = f"profile {name!r}" + ("" if str(path) == name else f" ({path})")
         raise UsageError(f"{named}: {problem} (the format: docs/profiles.md)")
     base = path.resolve().parent
-    stream = data.get("stream") or {}
-    operation = data.get("operation") or {}
+    listed = data.get("operations")
+    if "operation" not in data and isinstance(listed, list) and listed:
+        # the main operation is the first of the list, an operation like the others (its
+        # family defaults to generic, as theirs; it streams if its `stream` says how)
+        main, *others = listed
+        operation = {**main, "family": main.get("family", "generic")}
+        stream = main.get("stream") or {"selector": None}
+        data = {**data, "operations": others}
+    else:  # the first form: `operation` (family chat by default) and `stream` beside the list
+        stream = data.get("stream") or {}
+        operation = data.get("operation") or {}
     placement = stream.get("usage_placement", "finish_chunk")
     if placement not in USAGE_PLACEMENTS:
         raise UsageError(
@@ -158,7 +168,9 @@ def load_profile(name: str) -> Profile:
         overlays=tuple(_resolve(base, o) for o in data.get("overlays") or ()),
         method=str(operation.get("method", "post")).lower(),
         path=str(operation.get("path", "/chat/completions")),
-        stream_selector=str(stream.get("selector", "/stream")),
+        stream_selector=None
+        if stream.get("selector", "/stream") is None
+        else str(stream.get("selector", "/stream")),
         usage_placement=placement,
         sentinels=tuple(str(s) for s in stream.get("sentinels", ["[DONE]"])),
         null_is_absent=_flag(name, data, "null_is_absent"),

@@ -58,3 +58,31 @@ def test_a_misspelt_profile_key_is_an_error_naming_the_key_and_the_file(
     assert code == 2
     assert err.startswith(f"conformance: error: profile '{profile}': {said}"), err
     assert "docs/profiles.md" in err and "Traceback" not in err
+
+
+def test_the_main_operation_is_the_first_of_the_list_like_the_others(tmp_path: Path) -> None:
+    """One `operations:` list: the first is the main operation, with the others' defaults
+    (family generic, no stream unless said); the first form (`operation:` and `stream:`)
+    still loads, to the same profile."""
+    listed = tmp_path / "listed.yaml"
+    listed.write_text(
+        "spec: doc.yaml\noperations:\n"
+        "  - {method: post, path: /v1/chat/completions, family: chat,\n"
+        "     stream: {selector: /stream, usage_placement: usage_chunk}}\n"
+        "  - {method: get, path: /v1/models, family: models}\n",
+        encoding="utf-8",
+    )
+    first_form = tmp_path / "first.yaml"
+    first_form.write_text(
+        "spec: doc.yaml\noperation: {method: post, path: /v1/chat/completions}\n"
+        "stream: {selector: /stream, usage_placement: usage_chunk}\n"
+        "operations:\n  - {method: get, path: /v1/models, family: models}\n",
+        encoding="utf-8",
+    )
+    one, other = load_profile(str(listed)), load_profile(str(first_form))
+    fields = ("path", "family", "stream_selector", "usage_placement", "sentinels", "operations")
+    assert [getattr(one, f) for f in fields] == [getattr(other, f) for f in fields]
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("spec: doc.yaml\noperations:\n  - {method: post, path: /embed}\n")
+    main = load_profile(str(bare))
+    assert (main.family, main.stream_selector, main.more_operations) == ("generic", None, ())
