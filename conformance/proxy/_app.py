@@ -29,24 +29,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import copy
-import dataclasses
 import functools
-import hashlib
 import io
 import json
 import multiprocessing
 import os
 import re
-import socket
-import threading
 import time
 import urllib.parse
 import urllib.request
 import zlib
-from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
 from concurrent.futures import (
     BrokenExecutor,
     Executor,
@@ -55,8 +49,6 @@ from concurrent.futures import (
     ThreadPoolExecutor,
     wait,
 )
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,26 +57,20 @@ import yarl
 
 from .._errors import UsageError
 from .._serving import uvicorn_options
-from ..checks import check_exchange
 from ..exchange import (
-    Exchange,
-    Request,
-    Scrubber,
     Timings,
-    build_exchange,
     header_secrets,
-    redact_url,
     scrub,
     url_secrets,
 )
-from ..report import Tally, proxy_note, report_of, write_all
-from ..runner import Case, Decoder, Transport, curl_command
+from ..runner import Decoder, Transport
+from ._judge import _WORKER, _judge_all, _load_worker
 from ._observe import Observer
+from ._state import _REPLICA, JUDGE_AT_SHUTDOWN_S, ProxyState
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
-    from ..contract import Contract, Operation, Profile
-    from ..report import ProxyCounts, Report
+    from ..contract import Contract, Operation
 
 __all__ = ["UVICORN_OPTIONS", "ProxyState", "create_proxy_app"]
 
@@ -149,168 +135,6 @@ JUDGE_BATCH_MAX = 64
 #: them: 5 KB in all for a short stream whose bytes are 3 KB, measured with tracemalloc).
 MAX_BACKLOG_BYTES = 64 * 1024 * 1024
 EXCHANGE_OVERHEAD = 3 * 1024
-#: Passing exchanges kept with all their evidence (a stream's first 40 events and last 5) by
-#: each checks' process; after these, a passing stream keeps its first two events and its
-#: last: a proxy in front of live traffic for days must not hold every good answer (34 KiB an
-#: exchange before, in memory, and 15-20 KiB in each of report.json and report.html). A
-#: failing exchange always keeps all its evidence.
-FULL_EVIDENCE_PASSING = 100
-#: At shutdown, how long the exchanges read whole wait for the checks (which may lag a busy
-#: machine by thousands); the rest are counted, not judged, and the report is written.
-JUDGE_AT_SHUTDOWN_S = 3.0
-#: Passing exchanges kept as evidence in the report (a seeded reservoir sample of them all),
-#: and failures kept per check and deviation signature (the rest counted): the report's size
-#: and the proxy's memory do not grow with the traffic.
-KEEP_PASSING = 100
-KEEP_FAILURES = 5
-
-
-@dataclass
-class ProxyState:
-    """What the proxy has seen: the checked exchanges and the counts of the rest."""
-
-    contract: Contract
-    upstream: str
-    report_dir: Path | None
-    flush_every: int = 0
-    forwarded: int = 0
-    unclassified: int = 0
-    upstream_errors: int = 0
-    check_errors: int = 0
-    truncated: int = 0
-    #: the judged exchanges, in bounded memory: counts, failures (a few per deviation) and a
-    #: sample of the passing ones (:class:`~conformance.report.Tally`)
-    tally: Tally = field(default_factory=lambda: _new_tally())
-    #: this proxy's name among replicas: the prefix of its exchange ids (merged reports keep
-    #: them apart)
-    replica: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
-    models: Counter[str] = field(default_factory=Counter)
-    started_at: str = field(
-        default_factory=lambda: (
-            datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        )
-    )
-    clock: float = field(default_factory=time.perf_counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    pending: list[Future[Any]] = field(default_factory=list)
-    in_flight: int = 0
-    queued: int = 0  # exchanges read, waiting for their batch to go to the checks
-    restarts: int = 0  # times the checks' process died and a new one took over
-    backlog_bytes: int = 0  # kept copies read and not judged yet
-    behind: int = 0  # exchanges not judged: the backlog was full
-    abandoned: int = 0  # requests whose client left before the upstream answered
-    stalled: int = 0  # clients that stopped reading an answer: let go after write_timeout
-    cut_at_shutdown: int = 0  # exchanges still in flight when the proxy was stopped
-    unjudged_at_shutdown: int = 0  # read whole, still waiting for the checks when it stopped
-    sample: float = 1.0  # the fraction of exchanges judged (--sample)
-    sampled_out: int = 0  # forwarded, not judged: --sample
-    final: Report | None = None  # the report written at shutdown
-    #: one report written at a time (the one at the signal, the final one, running ones)
-    flushing: threading.Lock = field(default_factory=threading.Lock)
-
-    def settle(self, timeout: float = 60.0) -> None:
-        """Wait until no exchange is in flight and every one read has been judged."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                busy, pending = self.in_flight + self.queued, list(self.pending)
-            if not busy:
-                wait(pending, timeout=max(deadline - time.monotonic(), 0))
-                return
-            time.sleep(0.005)
-
-    @property
-    def judged(self) -> int:
-        """The exchanges judged so far."""
-        return self.tally.seen
-
-    def snapshot(self) -> dict[str, Any]:
-        """Everything but the tally, as plain data: what the checks' process needs to write
-        the ``flush_every`` reports itself (:func:`_judge_all`)."""
-        with self.lock:
-            return {
-                "upstream": self.upstream,
-                "replica": self.replica,
-                "report_dir": self.report_dir,
-                "flush_every": self.flush_every,
-                **{name: getattr(self, name) for name in _COUNTS},
-                "models": Counter(self.models),
-                "started_at": self.started_at,
-                "elapsed": time.perf_counter() - self.clock,
-            }
-
-    def counts(self) -> ProxyCounts:
-        """What the proxy saw, as the report's ``run.proxy`` states it."""
-        counts: dict[str, Any] = {name: getattr(self, name) for name in _COUNTS}
-        counts |= {"replica": self.replica, "judged": self.tally.seen, "in_flight": self.in_flight}
-        return counts  # type: ignore[return-value]
-
-    def report(self) -> Report:
-        """The report of what was seen so far: it costs what the tally kept (a bounded
-        sample), not what the proxy saw, so it can be written at any time."""
-        with self.lock:
-            counts = self.counts()
-            upstream = redact_url(self.upstream)
-            model = self.models.most_common(1)[0][0] if self.models else None
-            return report_of(
-                self.contract,
-                self.tally,
-                started_at=self.started_at,
-                duration_s=time.perf_counter() - self.clock,
-                base_url=upstream,
-                model=model,
-                run={
-                    "requests_sent": self.forwarded,
-                    "tokens_spent": self.tally.tokens,
-                    "cases_planned": self.tally.seen,
-                    "cases_skipped": [],
-                    "embedded_server": False,
-                    "shard": None,
-                    "notes": [proxy_note(counts, upstream)],
-                    "proxy": counts,
-                },
-            )
-
-    def flush(self) -> Path | None:
-        """Write every output of the report (atomically, report.json last); the report is
-        kept as ``final`` (the verdict line at exit reads it). It costs what the tally kept,
-        whatever the traffic: a tenth of a second after 100,000 exchanges."""
-        with self.flushing:
-            self.final = self.report()
-            if self.report_dir is None:
-                return None
-            write_all(self.final, self.report_dir)
-            return self.report_dir / "report.json"
-
-    def verdict_line(self) -> str:
-        """One line for the end of the command: the verdict and what it rests on."""
-        report = self.final if self.final is not None else self.report()
-        verdict = report["verdict"]
-        said = "no verdict: nothing was judged" if verdict == "none" else f"verdict {verdict}"
-        return (
-            f"conformance proxy: {said}, level {report['level'] or 'none'}; "
-            f"{self.forwarded} forwarded, {self.tally.seen} judged, {self.upstream_errors} "
-            f"upstream failure(s), {self.abandoned} abandoned by their client, "
-            f"{self.cut_at_shutdown} cut by the shutdown"
-        )
-
-
-#: The counts of :class:`ProxyState` a report states.
-_COUNTS = (
-    "forwarded",
-    "unclassified",
-    "upstream_errors",
-    "check_errors",
-    "truncated",
-    "restarts",
-    "behind",
-    "abandoned",
-    "stalled",
-    "cut_at_shutdown",
-    "unjudged_at_shutdown",
-    "sample",
-    "sampled_out",
-)
 
 
 def _matcher(operations: tuple[Operation, ...]) -> Callable[[str, str], Operation | None]:
@@ -782,151 +606,6 @@ def create_proxy_app(
     return app
 
 
-#: The worker's contract (its process's own copy, or the proxy's in thread mode).
-_WORKER: dict[str, Any] = {}
-
-
-def _load_worker(
-    source: str, profile: Profile, parent: int | None = None, overlays: Sequence[str] = ()
-) -> None:
-    from ..contract import load_contract
-
-    _idle_priority()
-    if parent is not None:
-        _die_with_parent(parent)
-    _WORKER["contract"] = load_contract(source, profile=profile, overlays=overlays)
-
-
-def _die_with_parent(parent: int) -> None:
-    """The checks' process ends when the proxy (``parent``, its pid) does, however the proxy
-    ended: a SIGKILLed proxy left its worker (and, through it, multiprocessing's resource
-    tracker) running for minutes. Linux: the kernel sends SIGKILL when the parent dies
-    (``PR_SET_PDEATHSIG``); everywhere: a thread that sees the process reparented exits it.
-    The pid is the proxy's own, passed in: one read here could already be init's."""
-    if os.getppid() != parent:  # the proxy died while this process was starting
-        os._exit(0)
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the parent died before the call
-            os._exit(0)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="conformance-parent-watch", daemon=True).start()
-
-
-def _idle_priority() -> None:
-    """The checks can wait; the bytes the clients wait for cannot. On Linux the worker runs
-    under SCHED_IDLE: on the CPU time no other process wants, and off it as soon as one does.
-    At nice 10 it still took the proxy's CPU in slices of a millisecond or two, most of the
-    proxy's p99 at 16 streams, and a fifth of its throughput under saturation (nice 19 was no
-    better; benchmarks/RESULTS.md). The checks then lag a busy machine, the backlog of kept
-    copies bounded (``MAX_BACKLOG_BYTES``), and catch up when it eases. Elsewhere: nice 10."""
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (OSError, AttributeError):
-        with contextlib.suppress(OSError, AttributeError):
-            os.nice(10)
-
-
-def _judge_all(
-    batch: list[tuple[dict[str, Any], tuple[str, str]]],
-    token: str = "",
-    snapshot: dict[str, Any] | None = None,
-    known: Tally | None = None,
-) -> tuple[list[ExchangeResult | None], bool]:
-    """Check each exchange of a batch (in the worker): its parts are plain data, so they cross
-    a process boundary as they are. None for one the checks crashed on.
-
-    Given the proxy's ``snapshot`` (``flush_every`` set), the worker keeps its own tally of the
-    results (``known``: the proxy's, for a worker that replaces a dead one) and writes the
-    report when the results cross a multiple of ``flush_every``: here, not in the proxy, whose
-    event loop stalled for hundreds of milliseconds while it built a report of thousands of
-    exchanges (the GIL; benchmarks/RESULTS.md). Also says whether that write failed."""
-    contract: Contract = _WORKER["contract"]
-    # a tally of its own only when there are running reports to write
-    key = f"tally {token}"
-    if known is not None:
-        _WORKER[key] = known
-    kept: Tally | None = _WORKER.setdefault(key, _new_tally()) if snapshot else None
-    before = kept.seen if kept is not None else 0
-    out: list[ExchangeResult | None] = []
-    for parts, operation in batch:
-        try:
-            op = contract.operation(*operation)
-            exchange = _exchange(
-                **parts, asks_stream=functools.partial(contract.wants_stream, operation=op)
-            )
-            result = check_exchange(contract, exchange, operation=op)
-        except Exception:
-            out.append(None)
-            continue
-        _cut_request(result, parts["body"], Scrubber(parts["secrets"]))
-        if not any(o.status in ("fail", "error") for o in result.outcomes.values()):
-            _WORKER["passing"] = _WORKER.get("passing", 0) + 1
-            events = result.evidence["response"].get("events")
-            if _WORKER["passing"] > FULL_EVIDENCE_PASSING and events and len(events) > 3:
-                result.evidence["response"]["events"] = events[:2] + events[-1:]
-        out.append(result)
-        if kept is not None:
-            kept.add(result)
-    every = snapshot["flush_every"] if snapshot else 0
-    if snapshot is None or kept is None or kept.seen // every == before // every:
-        return out, False
-    elapsed = snapshot.pop("elapsed")
-    state = ProxyState(
-        contract=contract, clock=time.perf_counter() - elapsed, tally=kept, **snapshot
-    )
-    try:
-        state.flush()
-    except OSError:
-        return out, True
-    return out, False
-
-
-#: The largest request body an exchange's evidence keeps (its report entry and replay): a
-#: client's 16 MiB bodies were written twice each into report.json (755 MB for 15 of them).
-MAX_KEPT_REQUEST_BYTES = 64 * 1024
-
-
-_REPLICA = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-def _new_tally() -> Tally:
-    return Tally(keep_passing=KEEP_PASSING, keep_failures=KEEP_FAILURES)
-
-
-def _cut_request(result: ExchangeResult, body: bytes, scrubber: Scrubber) -> None:
-    """A large request body is judged whole and kept cut: its length, its sha256 and its
-    first bytes (scrubbed of the client's secrets); the replay says what it left out."""
-    if len(body) <= MAX_KEPT_REQUEST_BYTES:
-        return
-    digest = hashlib.sha256(body).hexdigest()
-    request = result.evidence.get("request")
-    if isinstance(request, dict):
-        request["body"] = {
-            "cut": f"{len(body)} bytes, not kept (more than {MAX_KEPT_REQUEST_BYTES})",
-            "sha256": digest,
-            "head": scrubber.scrub_bytes(body[:1024]).decode("utf-8", "replace"),
-        }
-    replay = (
-        f"# the request body ({len(body)} bytes, sha256 {digest}) was not kept; "
-        "replay it from the client's own log"
-    )
-    result.evidence["reproduce"] = replay
-    for outcome in result.outcomes.values():
-        outcome.failures[:] = [
-            dataclasses.replace(f, reproduce=replay) if f.reproduce else f for f in outcome.failures
-        ]
-
-
 async def _disconnected(receive: Receive) -> None:
     """Returns when the client has gone (ASGI ``http.disconnect``)."""
     while (await receive())["type"] != "http.disconnect":
@@ -1025,53 +704,6 @@ def _secrets(headers: list[tuple[str, str]], auth_header: str) -> tuple[str, ...
     named = [(n, v) for n, v in headers if n.lower() == auth_header.lower()]
     return header_secrets(headers) + tuple(
         s for s in header_secrets(("authorization", v) for _, v in named) if s
-    )
-
-
-def _exchange(
-    *,
-    number: int,
-    replica: str,
-    method: str,
-    url: str,
-    path: str,
-    headers: list[tuple[str, str]],
-    body: bytes,
-    status: int,
-    response_headers: tuple[tuple[str, str], ...],
-    kept: bytes,
-    secrets: tuple[str, ...],
-    timings: Timings,
-    interrupted: str | None,
-    transport: Transport,
-    asks_stream: Callable[[Any], bool] = lambda body: False,
-) -> Exchange:
-    # a key in the query (``?key=...``) is kept out of the URL and the replay too
-    scrubber = Scrubber(secrets)
-    url, path = scrubber.scrub_text(url), redact_url(scrubber.scrub_text(path))
-    try:
-        parsed: Any = json.loads(body) if body else None
-    except (ValueError, RecursionError):  # deep nesting: kept as text
-        parsed = body.decode("utf-8", "replace")
-    name = f"proxy-{replica}-{number}"
-    case = Case(name=name, body=parsed, method=method, path=path)
-    return build_exchange(
-        id=name,
-        request=Request.create(
-            method=method,
-            url=url,
-            headers=[(k, scrubber.scrub_text(v)) for k, v in headers],
-            body=parsed,
-        ),
-        status=status,
-        headers=response_headers,
-        body=kept,
-        asked_stream=asks_stream(parsed),
-        scrubber=scrubber,
-        timings=timings,
-        case=name,
-        interrupted=interrupted,
-        reproduce=curl_command(case, url, transport),
     )
 
 

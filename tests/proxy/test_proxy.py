@@ -143,7 +143,7 @@ def test_other_paths_are_forwarded_and_counted_not_judged(tmp_path: Path) -> Non
 def test_a_crashing_check_never_reaches_the_client(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import conformance.proxy._app as proxy_app
+    import conformance.proxy._judge as proxy_app
 
     def boom(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("a bug in a check")
@@ -301,7 +301,7 @@ def test_flush_every_writes_the_report_while_running(tmp_path: Path) -> None:
 def test_the_running_reports_are_written_by_the_checks_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import conformance.proxy._app as proxy_app
+    import conformance.proxy._state as proxy_app
 
     def never(*_: Any) -> None:
         raise AssertionError("the proxy's process wrote a running report")
@@ -542,10 +542,10 @@ def test_when_the_checks_process_dies_a_new_one_takes_over(tmp_path: Path) -> No
 def test_a_long_run_keeps_all_the_evidence_of_failures_and_little_of_passes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conformance.proxy import _app
+    from conformance.proxy import _judge
 
-    monkeypatch.setattr(_app, "FULL_EVIDENCE_PASSING", 1)
-    monkeypatch.setitem(_app._WORKER, "passing", 0)
+    monkeypatch.setattr(_judge, "FULL_EVIDENCE_PASSING", 1)
+    monkeypatch.setitem(_judge._WORKER, "passing", 0)
     with proxied(report_dir=tmp_path, judge_in="thread") as (url, _upstream, state):
         client = _sdk(url)
         for _ in range(3):
