@@ -29,26 +29,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
-import functools
 import io
 import json
-import multiprocessing
-import os
 import re
 import time
 import urllib.parse
 import urllib.request
 import zlib
 from collections.abc import Awaitable, Callable, Collection, Iterable, MutableMapping
-from concurrent.futures import (
-    BrokenExecutor,
-    Executor,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    wait,
-)
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,12 +52,11 @@ from ..exchange import (
     url_secrets,
 )
 from ..runner import Decoder, Transport
-from ._judge import _WORKER, _judge_all, _load_worker
+from ._judge import Judge
 from ._observe import Observer
 from ._state import _REPLICA, JUDGE_AT_SHUTDOWN_S, ProxyState
 
 if TYPE_CHECKING:
-    from ..checks import ExchangeResult
     from ..contract import Contract, Operation
 
 __all__ = ["UVICORN_OPTIONS", "ProxyState", "create_proxy_app"]
@@ -245,25 +232,9 @@ def create_proxy_app(
             return None
         return url
 
-    def new_workers() -> Executor:
-        if judge_in == "process":
-            return ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_load_worker,
-                # the overlays given beside the profile's (--overlay): the worker's contract
-                # is the proxy's
-                initargs=(
-                    contract.source,
-                    contract.profile,
-                    os.getpid(),
-                    contract.overlays[len(contract.profile.overlays) :],
-                ),
-            )
-        _WORKER["contract"] = contract
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-checks")
-
-    workers = [new_workers()]  # the current one: a new one when the checks' process died
+    judge = Judge(
+        contract=contract, state=state, observer=observe, in_process=judge_in == "process"
+    )
     shared: dict[str, aiohttp.ClientSession] = {}
 
     def upstream_client() -> aiohttp.ClientSession:
@@ -282,97 +253,16 @@ def create_proxy_app(
             )
         return shared["client"]
 
-    # (parts, operation, model, weight in bytes) of the exchanges waiting for their batch
-    queue: list[tuple[dict[str, Any], tuple[str, str], str | None, int]] = []
-    # the checks' process writes the flush_every reports from its own copy of the results; a
-    # new one (the last died) first gets the proxy's
-    token = os.urandom(8).hex()  # this proxy's results in a worker thread's _WORKER
-    resync = [False]
-
-    def submit_queued() -> None:
-        """Hand the queued exchanges to the checks, as one batch."""
-        with state.lock:
-            batch = list(queue)
-            queue.clear()
-        if not batch:
-            return
-        items = [(parts, op) for parts, op, _, _ in batch]
-        weight = sum(w for *_, w in batch)
-        due = state.flush_every > 0 and state.report_dir is not None
-
-        def submit() -> Future[tuple[list[ExchangeResult | None], bool]]:
-            with state.lock:
-                known = copy.deepcopy(state.tally) if resync[0] and due else None
-                resync[0] = False
-            snapshot = state.snapshot() if due else None
-            return workers[0].submit(_judge_all, items, token, snapshot, known)
-
-        try:
-            try:
-                future = submit()
-            except BrokenExecutor:  # the checks' process died (killed, out of memory...)
-                workers[0].shutdown(wait=False)
-                workers[0] = new_workers()
-                with state.lock:
-                    state.restarts += 1
-                resync[0] = True
-                future = submit()
-        except RuntimeError:  # shutting down: these are not judged
-            with state.lock:
-                state.queued -= len(batch)
-                state.backlog_bytes -= weight
-            return
-        models = [model for _, _, model, _ in batch]
-        future.add_done_callback(lambda done: judged(done, models, weight))
-        with state.lock:
-            state.queued -= len(batch)
-            state.pending = [f for f in state.pending if not f.done()] + [future]
-
-    def judged(
-        future: Future[tuple[list[ExchangeResult | None], bool]],
-        models: list[str | None],
-        weight: int,
-    ) -> None:
-        if future.cancelled():  # the proxy stopped before the checks reached them
-            with state.lock:
-                state.backlog_bytes -= weight
-                state.unjudged_at_shutdown += len(models)
-            return
-        try:
-            results, flush_failed = future.result()
-        except Exception:  # a crash of the checks' process never reaches a client
-            results, flush_failed = [None] * len(models), False
-        with state.lock:
-            state.backlog_bytes -= weight
-            state.check_errors += flush_failed
-            observe.backlog_bytes(state.backlog_bytes)
-            for result, model in zip(results, models, strict=True):
-                if result is None:  # the checks crashed on this one
-                    state.check_errors += 1
-                    observe.event("check_error")
-                    continue
-                state.tally.add(result)
-                if model:
-                    state.models[model] += 1
-        for result in results:
-            if result is not None:
-                observe.judged(result)
-
     async def lifespan(receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                submit_queued()
+                judge.submit_queued()
                 # the exchanges already read get judged, for a while: a backlog the checks
                 # lag behind by must not keep the report from being written before the kill
-                with state.lock:
-                    pending = list(state.pending)
-                await asyncio.get_running_loop().run_in_executor(
-                    None, functools.partial(wait, pending, timeout=judge_at_shutdown)
-                )
-                workers[0].shutdown(wait=False, cancel_futures=True)
+                await judge.drain(judge_at_shutdown)
                 if "client" in shared:
                     await shared["client"].close()
                 state.flush()
@@ -588,19 +478,13 @@ def create_proxy_app(
         )
         weight = len(parts["kept"]) + len(body) + EXCHANGE_OVERHEAD
         model = _model_of(bytes(body))  # never raises: the backlog is given back in all cases
-        with state.lock:
-            if state.backlog_bytes and state.backlog_bytes + weight > max_backlog_bytes:
-                state.behind += 1  # the checks fell behind: forwarded, not judged
-                observe.event("behind")
-                return
-            state.backlog_bytes += weight
-            queue.append((parts, (operation.method, operation.path), model, weight))
-            state.queued += 1
-            size = len(queue)
+        size = judge.enqueue(
+            parts, (operation.method, operation.path), model, weight, max_backlog_bytes
+        )
         if size >= JUDGE_BATCH_MAX:
-            submit_queued()
+            judge.submit_queued()
         elif size == 1:
-            asyncio.get_running_loop().call_later(JUDGE_BATCH_WAIT_S, submit_queued)
+            asyncio.get_running_loop().call_later(JUDGE_BATCH_WAIT_S, judge.submit_queued)
 
     app.state = state  # type: ignore[attr-defined]
     return app

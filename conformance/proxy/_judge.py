@@ -4,15 +4,26 @@ writes the running reports."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import copy
 import dataclasses
 import functools
 import hashlib
 import json
+import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import (
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from typing import TYPE_CHECKING, Any
 
 from ..checks import check_exchange
@@ -31,9 +42,10 @@ from ._state import ProxyState, _new_tally
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
     from ..contract import Contract, Profile
+    from ._observe import Observer
 
 
-__all__ = ["FULL_EVIDENCE_PASSING", "MAX_KEPT_REQUEST_BYTES"]
+__all__ = ["FULL_EVIDENCE_PASSING", "MAX_KEPT_REQUEST_BYTES", "Judge"]
 
 
 #: Passing exchanges kept with all their evidence (a stream's first 40 events and last 5) by
@@ -103,6 +115,7 @@ def _judge_all(
     token: str = "",
     snapshot: dict[str, Any] | None = None,
     known: Tally | None = None,
+    here: Contract | None = None,
 ) -> tuple[list[ExchangeResult | None], bool]:
     """Check each exchange of a batch (in the worker): its parts are plain data, so they cross
     a process boundary as they are. None for one the checks crashed on.
@@ -112,7 +125,8 @@ def _judge_all(
     report when the results cross a multiple of ``flush_every``: here, not in the proxy, whose
     event loop stalled for hundreds of milliseconds while it built a report of thousands of
     exchanges (the GIL; benchmarks/RESULTS.md). Also says whether that write failed."""
-    contract: Contract = _WORKER["contract"]
+    # the worker process's own contract (its initializer loaded it); a thread's is given
+    contract: Contract = here if here is not None else _WORKER["contract"]
     # a tally of its own only when there are running reports to write
     key = f"tally {token}"
     if known is not None:
@@ -227,3 +241,149 @@ def _exchange(
         interrupted=interrupted,
         reproduce=curl_command(case, url, transport),
     )
+
+
+#: An exchange waiting for its batch: its plain parts, its operation, its model, its weight.
+Queued = tuple[dict[str, Any], tuple[str, str], str | None, int]
+
+
+class Judge:
+    """The checks of a proxy: exchanges queued, handed over in batches to a worker (a process
+    of its own by default: the checks never hold the proxy's GIL; ``in_process``: a thread, for
+    tests), their results added to ``state``'s tally and told to ``observer``. A worker that
+    dies is replaced (the new one gets the tally, for its running reports)."""
+
+    def __init__(
+        self, *, contract: Contract, state: ProxyState, observer: Observer, in_process: bool = True
+    ) -> None:
+        self.contract = contract
+        self.state = state
+        self.observer = observer
+        self.in_process = in_process
+        self.queue: list[Queued] = []
+        #: this proxy's tally in a worker (a thread worker's module is shared by proxies)
+        self.token = os.urandom(8).hex()
+        self.resync = False  # the next batch brings the tally to a new worker
+        self.executor = self._new_executor()
+
+    def _new_executor(self) -> Executor:
+        if self.in_process:
+            contract = self.contract
+            return ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_load_worker,
+                # the overlays given beside the profile's (--overlay): the worker's contract
+                # is the proxy's
+                initargs=(
+                    contract.source,
+                    contract.profile,
+                    os.getpid(),
+                    contract.overlays[len(contract.profile.overlays) :],
+                ),
+            )
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-checks")
+
+    def enqueue(
+        self,
+        parts: dict[str, Any],
+        operation: tuple[str, str],
+        model: str | None,
+        weight: int,
+        max_backlog_bytes: int,
+    ) -> int:
+        """Queue an exchange for the next batch; the queue's length then, or 0 when the
+        backlog is full (counted: forwarded, not judged)."""
+        state = self.state
+        with state.lock:
+            if state.backlog_bytes and state.backlog_bytes + weight > max_backlog_bytes:
+                state.behind += 1  # the checks fell behind: forwarded, not judged
+                self.observer.event("behind")
+                return 0
+            state.backlog_bytes += weight
+            self.queue.append((parts, operation, model, weight))
+            state.queued += 1
+            return len(self.queue)
+
+    def submit_queued(self) -> None:
+        """Hand the queued exchanges to the checks, as one batch."""
+        state = self.state
+        with state.lock:
+            batch = list(self.queue)
+            self.queue.clear()
+        if not batch:
+            return
+        items = [(parts, op) for parts, op, _, _ in batch]
+        weight = sum(w for *_, w in batch)
+        due = state.flush_every > 0 and state.report_dir is not None
+
+        def submit() -> Future[tuple[list[ExchangeResult | None], bool]]:
+            with state.lock:
+                known = copy.deepcopy(state.tally) if self.resync and due else None
+                self.resync = False
+            snapshot = state.snapshot() if due else None
+            here = None if self.in_process else self.contract
+            return self.executor.submit(_judge_all, items, self.token, snapshot, known, here)
+
+        try:
+            try:
+                future = submit()
+            except BrokenExecutor:  # the checks' process died (killed, out of memory...)
+                self.executor.shutdown(wait=False)
+                self.executor = self._new_executor()
+                with state.lock:
+                    state.restarts += 1
+                self.resync = True
+                future = submit()
+        except RuntimeError:  # shutting down: these are not judged
+            with state.lock:
+                state.queued -= len(batch)
+                state.backlog_bytes -= weight
+            return
+        models = [model for _, _, model, _ in batch]
+        future.add_done_callback(lambda done: self._judged(done, models, weight))
+        with state.lock:
+            state.queued -= len(batch)
+            state.pending = [f for f in state.pending if not f.done()] + [future]
+
+    def _judged(
+        self,
+        future: Future[tuple[list[ExchangeResult | None], bool]],
+        models: list[str | None],
+        weight: int,
+    ) -> None:
+        state, observe = self.state, self.observer
+        if future.cancelled():  # the proxy stopped before the checks reached them
+            with state.lock:
+                state.backlog_bytes -= weight
+                state.unjudged_at_shutdown += len(models)
+            return
+        try:
+            results, flush_failed = future.result()
+        except Exception:  # a crash of the checks' process never reaches a client
+            results, flush_failed = [None] * len(models), False
+        with state.lock:
+            state.backlog_bytes -= weight
+            state.check_errors += flush_failed
+            observe.backlog_bytes(state.backlog_bytes)
+            for result, model in zip(results, models, strict=True):
+                if result is None:  # the checks crashed on this one
+                    state.check_errors += 1
+                    observe.event("check_error")
+                    continue
+                state.tally.add(result)
+                if model:
+                    state.models[model] += 1
+        for result in results:
+            if result is not None:
+                observe.judged(result)
+
+    async def drain(self, seconds: float) -> None:
+        """At shutdown: the batches handed over get ``seconds`` to be judged; the rest are
+        cancelled (counted as not judged) and the worker let go."""
+        with self.state.lock:
+            pending = list(self.state.pending)
+        await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(wait, pending, timeout=seconds)
+        )
+        self.executor.shutdown(wait=False, cancel_futures=True)

@@ -415,15 +415,16 @@ def test_exchanges_that_end_together_are_judged_in_one_batch_and_all_counted(
     import concurrent.futures
 
     import conformance.proxy._app as proxy_app
+    import conformance.proxy._judge as proxy_judge
 
     sizes: list[int] = []
-    judge_all = proxy_app._judge_all
+    judge_all = proxy_judge._judge_all
 
     def counting(batch: Any, *rest: Any) -> Any:
         sizes.append(len(batch))
         return judge_all(batch, *rest)
 
-    monkeypatch.setattr(proxy_app, "_judge_all", counting)
+    monkeypatch.setattr(proxy_judge, "_judge_all", counting)
     monkeypatch.setattr(proxy_app, "JUDGE_BATCH_WAIT_S", 1.0)  # however slow the machine
     with proxied(report_dir=tmp_path, judge_in="thread") as (url, _upstream, state):
         client = _sdk(url)
@@ -582,16 +583,16 @@ def test_when_the_checks_fall_behind_exchanges_are_forwarded_not_judged(
 ) -> None:
     import threading
 
-    import conformance.proxy._app as proxy_app
+    import conformance.proxy._judge as proxy_judge
 
     release = threading.Event()
-    judge_all = proxy_app._judge_all
+    judge_all = proxy_judge._judge_all
 
     def slow(batch: Any, *rest: Any) -> Any:
         release.wait(timeout=60)
         return judge_all(batch, *rest)
 
-    monkeypatch.setattr(proxy_app, "_judge_all", slow)
+    monkeypatch.setattr(proxy_judge, "_judge_all", slow)
     contract = load_contract()
     upstream = Recorder(create_app())
     with serve_in_thread(upstream) as upstream_url:
