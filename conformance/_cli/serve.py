@@ -183,7 +183,6 @@ def _OrderlyServer(config: Any) -> Any:
 
 
 def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    import socket
 
     from ..reference import (
         DEFAULT_API_KEY,
@@ -229,15 +228,7 @@ def _cmd_serve(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             )
     if args.latency_ms < 0 or args.chunk_delay_ms < 0:
         raise UsageError("--latency-ms and --chunk-delay-ms must be 0 or more")
-    if not 0 < args.port < 65536:
-        raise UsageError(f"--port {args.port} is not a port number (1-65535)")
-    try:
-        with socket.create_server((args.host, args.port)):
-            pass
-    except OSError as exc:
-        raise UsageError(
-            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc})"
-        ) from None
+    _listening(args.host, args.port)
 
     app = create_app(
         faults=args.fault,
