@@ -264,6 +264,9 @@ class Judge:
         #: this proxy's tally in a worker (a thread worker's module is shared by proxies)
         self.token = os.urandom(8).hex()
         self.resync = False  # the next batch brings the tally to a new worker
+        self.stopped = False  # drained at shutdown: what the worker had is not judged
+        #: batches handed over and not accounted yet: (exchanges, weight), by future
+        self.handed: dict[Future[Any], tuple[int, int]] = {}
         self.executor = self._new_executor()
 
     def _new_executor(self) -> Executor:
@@ -341,6 +344,8 @@ class Judge:
                 state.backlog_bytes -= weight
             return
         models = [model for _, _, model, _ in batch]
+        with state.lock:
+            self.handed[future] = (len(models), weight)
         future.add_done_callback(lambda done: self._judged(done, models, weight))
         with state.lock:
             state.queued -= len(batch)
@@ -353,6 +358,9 @@ class Judge:
         weight: int,
     ) -> None:
         state, observe = self.state, self.observer
+        with state.lock:
+            if self.handed.pop(future, None) is None:  # accounted by the drain already
+                return
         if future.cancelled():  # the proxy stopped before the checks reached them
             with state.lock:
                 state.backlog_bytes -= weight
@@ -361,6 +369,11 @@ class Judge:
         try:
             results, flush_failed = future.result()
         except Exception:  # a crash of the checks' process never reaches a client
+            if self.stopped:  # the worker was stopped at shutdown: not judged, not an error
+                with state.lock:
+                    state.backlog_bytes -= weight
+                    state.unjudged_at_shutdown += len(models)
+                return
             results, flush_failed = [None] * len(models), False
         with state.lock:
             state.backlog_bytes -= weight
@@ -383,7 +396,23 @@ class Judge:
         cancelled (counted as not judged) and the worker let go."""
         with self.state.lock:
             pending = list(self.state.pending)
-        await asyncio.get_running_loop().run_in_executor(
-            None, functools.partial(wait, pending, timeout=seconds)
-        )
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, functools.partial(wait, pending, timeout=seconds))
+        self.stopped = True
+        # a worker still judging is stopped: on a busy machine (it runs on idle CPU only) the
+        # proxy's exit waited for it, unbounded, after the report was written (Python 3.14 has
+        # terminate_workers(); before, the executor's own list of its processes, read before
+        # shutdown() forgets it)
+        processes = list((getattr(self.executor, "_processes", None) or {}).values())
         self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.terminate()
+        # what the worker did not give back by now is counted as not judged (the report is
+        # written next; a callback that comes later finds it accounted)
+        await loop.run_in_executor(None, functools.partial(wait, pending, timeout=1))
+        with self.state.lock:
+            for size, weight in self.handed.values():
+                self.state.backlog_bytes -= weight
+                self.state.unjudged_at_shutdown += size
+            self.handed.clear()
