@@ -100,15 +100,20 @@ def _pin(cpus: set[int]) -> Any:
     return pin
 
 
-def cpu_seconds(pid: int) -> dict[str, float]:
-    """User + system CPU seconds of ``pid`` and of each of its children (the check worker)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {}
+def family(pid: int) -> list[tuple[str, int]]:
+    """``pid`` (the proxy) and each of its children (the check worker), named."""
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         children = []
-    for name, each in (("proxy", pid), *(("worker", int(c)) for c in children)):
+    return [("proxy", pid), *(("worker", int(c)) for c in children)]
+
+
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """User + system CPU seconds of ``pid`` and of each of its children (the check worker)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for name, each in family(pid):
         try:
             fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:

@@ -30,17 +30,13 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_proxy import cpu_seconds, quiet, start_proxy, start_upstream
+from bench_proxy import cpu_seconds, family, quiet, start_proxy, start_upstream
 
 
 def rss_mb(pid: int) -> dict[str, float]:
     """Resident memory (MB) of ``pid`` and of its children (the checks worker)."""
-    out = {}
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    for name, each in (("proxy", pid), *(("worker", int(c)) for c in children)):
+    out: dict[str, float] = {}
+    for name, each in family(pid):
         try:
             for line in Path(f"/proc/{each}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
