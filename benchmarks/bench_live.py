@@ -20,8 +20,9 @@ import time
 import httpx
 
 from conformance.contract import load_contract
+from conformance.plan import Case
 from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
-from conformance.runner import Case, RunConfig, run_async
+from conformance.runner import RunConfig, run_async
 
 HI = [{"role": "user", "content": "Hi"}]
 

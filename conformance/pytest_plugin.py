@@ -193,8 +193,9 @@ def _run(config: pytest.Config, contract: Contract) -> SessionRun:
     from ._session import live_report
     from ._util import env_flag
     from .checks import CHECKS
+    from .plan import select_checks
     from .report import ensure_writable, write_all
-    from .runner import RunConfig, Transport, parse_header, select_checks
+    from .runner import RunConfig, Transport, parse_header
 
     strict = config.getoption(STRICT)
     base_url = _option(config, BASE_URL)

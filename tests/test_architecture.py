@@ -14,10 +14,11 @@ ALLOWED = {
     "contract": set(),
     "exchange": {"contract"},
     "checks": {"contract", "exchange"},
-    "runner": {"contract", "exchange", "checks"},
-    "report": {"contract", "exchange", "checks", "runner"},
+    "plan": {"contract", "exchange", "checks"},
+    "runner": {"contract", "exchange", "checks", "plan"},
+    "report": {"contract", "exchange", "checks", "plan", "runner"},
     "reference": {"contract"},
-    "proxy": {"contract", "exchange", "checks", "runner", "report"},
+    "proxy": {"contract", "exchange", "checks", "plan", "runner", "report"},
 }
 STAGES = set(ALLOWED)
 

@@ -88,6 +88,7 @@ STAGES = (
     "conformance.contract",
     "conformance.exchange",
     "conformance.checks",
+    "conformance.plan",
     "conformance.runner",
     "conformance.report",
     "conformance.reference",

@@ -256,12 +256,12 @@ def _rate(text: str | None) -> float | None:
 def _dry_run(contract: Any, config: Any, out: IO[str]) -> int:
     """Print the plan a run would send, and send nothing (no server is asked, not even
     the embedded one: the model is --model's, or a placeholder)."""
-    from ..runner import PHASES, describe_plan, plan_cases, token_budget
+    from ..plan import PHASES, plan
 
     model = config.model or "MODEL"
-    seed = config.seed if config.seed is not None else 0
-    cases = plan_cases(contract, config, model=model, reasoner=config.reasoning_model, seed=seed)
-    out.write(f"dry run: nothing is sent\n{describe_plan(cases, model=model, seed=seed)}\n")
+    planned = plan(contract, config.planning, model=model, reasoner=config.reasoning_model)
+    cases = planned.cases
+    out.write(f"dry run: nothing is sent\n{planned.line}\n")
     for phase, source in PHASES.items():
         names = [c.name for c in cases if c.source == source]
         if names:
@@ -269,7 +269,7 @@ def _dry_run(contract: Any, config: Any, out: IO[str]) -> int:
                 f", ... ({len(names) - 6} more)" if len(names) > 6 else ""
             )
             out.write(f"  {phase:<10} {len(names):>3}  {shown}\n")
-    budget = token_budget(cases, model=model)
+    budget = planned.budget
     requests = min(len(cases), config.max_requests) + 2
     out.write(
         f"requests: {len(cases)} case(s) + 2 preflight, at most {config.max_requests} "
@@ -287,7 +287,7 @@ def _dry_run(contract: Any, config: Any, out: IO[str]) -> int:
 
 
 def _modalities(text: str) -> frozenset[str]:
-    from ..runner import MODALITIES
+    from ..plan import MODALITIES
 
     names = {part.strip() for part in text.split(",") if part.strip()}
     unknown = sorted(names - set(MODALITIES))
@@ -311,15 +311,9 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 
     from .._session import live_report
     from ..checks import CHECKS
+    from ..plan import parse_phases, select_checks, select_operations
     from ..report import render_text
-    from ..runner import (
-        API_KEY_VARIABLE,
-        Limits,
-        RunConfig,
-        parse_phases,
-        select_checks,
-        select_operations,
-    )
+    from ..runner import API_KEY_VARIABLE, Limits, RunConfig
 
     if args.max_requests is None:
         args.max_requests = 200 if args.base_url else EMBEDDED_BUDGET

@@ -35,8 +35,9 @@ from ..exchange import (
     build_exchange,
     redact_url,
 )
+from ..plan import Case
 from ..report import Tally
-from ..runner import Case, Transport, curl_command
+from ..runner import Transport, curl_command
 from ._state import ProxyState, _new_tally
 
 if TYPE_CHECKING:

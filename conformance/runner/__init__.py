@@ -1,24 +1,11 @@
-"""The runner stage: cases, sending them with httpx, and live runs."""
+"""The runner stage: sending cases with httpx (retries, limits, the transport), the
+preflight, shrinking, the examples database, and live runs (plan, send, judge)."""
 
 from __future__ import annotations
 
 from .._errors import TargetUnreachable
-from ._cases import (
-    MODALITIES,
-    Case,
-    TokenBudget,
-    auth_cases,
-    example_cases,
-    generated_cases,
-    mutation_cases,
-    negative_cases,
-    operation_cases,
-    scenario_cases,
-    token_budget,
-)
 from ._preflight import Preflight, preflight
-from ._run import RunConfig, RunResult, RunWatch, describe_plan, plan_cases, run, run_async
-from ._select import PHASES, needed_by, parse_phases, select_checks, select_operations
+from ._run import RunConfig, RunResult, RunWatch, run, run_async
 from ._send import (
     API_KEY_VARIABLE,
     Decoder,
@@ -35,9 +22,6 @@ from ._send import (
 
 __all__ = [
     "API_KEY_VARIABLE",
-    "MODALITIES",
-    "PHASES",
-    "Case",
     "Decoder",
     "Header",
     "Limits",
@@ -46,29 +30,14 @@ __all__ = [
     "RunResult",
     "RunWatch",
     "TargetUnreachable",
-    "TokenBudget",
     "Transport",
-    "auth_cases",
     "curl_command",
-    "describe_plan",
-    "example_cases",
-    "generated_cases",
     "join_url",
-    "mutation_cases",
-    "needed_by",
-    "negative_cases",
     "no_cookies",
-    "operation_cases",
     "parse_header",
-    "parse_phases",
-    "plan_cases",
     "preflight",
     "run",
     "run_async",
-    "scenario_cases",
     "scrub",
-    "select_checks",
-    "select_operations",
     "send",
-    "token_budget",
 ]

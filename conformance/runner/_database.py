@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import UsageError
 from .._util import write_text_atomic
-from ._cases import Case, body_key
+from ..plan import Case, body_key
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult

@@ -18,7 +18,7 @@ import httpx
 from .._errors import TargetRefused, TargetUnreachable, UsageError
 from .._util import is_json_media_type, strict_json
 from ..exchange import error_message, redact_url
-from ._cases import Case
+from ..plan import Case
 from ._send import Limits, Transport, join_url, send
 
 if TYPE_CHECKING:

@@ -1,10 +1,11 @@
-"""A live run: plan the cases, send them concurrently within a budget, check every exchange."""
+"""A live run, as a pipeline of named steps: find the model (the preflight), plan the cases
+(the plan stage), send them concurrently within the budget and judge each exchange as it
+comes, shrink the failing generated ones, and conclude (what was not served, notes, the
+examples database)."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import hashlib
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -16,29 +17,11 @@ import httpx
 
 from .._errors import UsageError
 from .._vocab import CaseSource
-from ..checks import CHECKS, ExchangeResult, check_exchange
+from ..checks import ExchangeResult, check_exchange
 from ..exchange import NO_RESPONSE, Exchange, Request, Response, redact_url
-from ._cases import (
-    Case,
-    auth_cases,
-    body_key,
-    example_cases,
-    generated_cases,
-    minimal_body,
-    mutation_cases,
-    negative_cases,
-    operation_cases,
-    parameter_cases,
-    parameter_values,
-    probing,
-    scenario_cases,
-    token_budget,
-    valid_base,
-    violations_of,
-)
+from ..plan import DEFAULT_SEED, Case, Plan, PlanConfig, parameter_values, plan
 from ._database import load_examples, save_examples
 from ._preflight import preflight
-from ._select import needed_by
 from ._send import (
     Limits,
     TargetUnreachable,
@@ -53,21 +36,7 @@ from ._shrink import shrink
 if TYPE_CHECKING:
     from ..contract import Contract, Operation
 
-__all__ = [
-    "RunConfig",
-    "RunResult",
-    "RunWatch",
-    "chosen",
-    "describe_plan",
-    "plan_cases",
-    "run",
-    "run_async",
-]
-
-
-#: The seed of a run that names none: the same command draws the same cases (repeatable
-#: verdicts, shards that agree); ``--seed random`` explores.
-DEFAULT_SEED = 0
+__all__ = ["RunConfig", "RunResult", "RunWatch", "run", "run_async"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +79,20 @@ class RunConfig:
     rate_limit: float | None = None
     #: the operations to check ("GET /models"), of those the profile certifies (None: all)
     operations: frozenset[str] | None = None
+
+    @property
+    def planning(self) -> PlanConfig:
+        """The part of this configuration that decides the cases (:func:`~conformance.plan.plan`)."""
+        return PlanConfig(
+            max_examples=self.max_examples,
+            max_tokens=self.max_tokens,
+            seed=self.seed if self.seed is not None else DEFAULT_SEED,
+            modalities=self.modalities,
+            phases=self.phases,
+            checks=self.checks,
+            operations=self.operations,
+            shard=self.shard,
+        )
 
     def __post_init__(self) -> None:
         """Every bad value refused here, once, for the CLI, the pytest plugin and the Python
@@ -219,219 +202,6 @@ def not_served(
     }
 
 
-def plan_cases(
-    contract: Contract, config: RunConfig, *, model: str, reasoner: str | None, seed: int
-) -> list[Case]:
-    """Every case of a run, in the order they are sent: of the operations chosen, the phases
-    chosen, and of those the cases the chosen checks need."""
-    main, *others = contract.certified_operations()
-    chosen_ops = config.operations
-    cases: list[Case] = []
-    if chosen_ops is None or main.label in chosen_ops:
-        cases = _main_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
-    for operation in others:
-        if chosen_ops is None or operation.label in chosen_ops:
-            cases += _other_cases(contract, config, operation, model=model, seed=seed, have=cases)
-    planned = [
-        dataclasses.replace(c, violations=violations_of(contract, c))
-        if c.expectation == "reject"
-        else c
-        for c in cases
-    ]
-    # a "negative" the contract does not reject (its document lacks the rule) is no negative
-    planned = [c for c in planned if c.expectation != "reject" or c.violations]
-    # a negative needs only the status: let go at the first byte of a 2xx stream (bounded cost)
-    planned = [probing(contract, c) for c in planned]
-    return chosen(planned, config)
-
-
-def _other_cases(
-    contract: Contract,
-    config: RunConfig,
-    operation: Operation,
-    *,
-    model: str,
-    seed: int,
-    have: list[Case],
-) -> list[Case]:
-    """The cases of another operation the profile certifies: its examples (and a streamed
-    one, and one without the key), then, when it takes a JSON body, positives drawn from its
-    request schema and one-constraint negatives of its first example (the model pinned to the
-    example's: another operation may serve other models). Every case carries the values of
-    its path and query parameters; parameters get their own query case and negatives. None
-    when a path parameter has no known value (see :func:`parameter_values`)."""
-    values = parameter_values(contract, operation, model=model)
-    if isinstance(values, str):
-        return []
-    path_values, query = values
-    cases = [
-        dataclasses.replace(c, path_values=path_values, query=query)
-        for c in _body_cases(contract, config, operation, model=model, seed=seed, have=have)
-    ]
-    if cases and operation.parameters:
-        cases += parameter_cases(
-            contract, operation, cases[0], count=max(config.max_examples, 1), seed=seed
-        )
-    return cases
-
-
-def _body_cases(
-    contract: Contract,
-    config: RunConfig,
-    operation: Operation,
-    *,
-    model: str,
-    seed: int,
-    have: list[Case],
-) -> list[Case]:
-    cases = operation_cases(contract, operation, max_tokens=config.max_tokens, model=model)
-    if operation.request_schema is None:
-        return cases
-    examples = [c.body for c in cases if c.source == "example" and isinstance(c.body, dict)]
-    pinned = model  # the run's model everywhere, never the example's
-    smallest = minimal_body(contract, operation, model=model, max_tokens=config.max_tokens)
-    # drawn only when sent, or when the operation has no body of its own to start from
-    needed = _wants(config, "property") or (not examples and smallest is None)
-    positives = (
-        _drawn(
-            contract,
-            config,
-            model=pinned,
-            seed=seed,
-            have=[*have, *cases],
-            operation=operation,
-            count=max(config.max_examples, 1),
-            base=examples[0] if examples else smallest,
-        )
-        if needed
-        else []
-    )
-    if not examples:
-        # no example: the smallest body that says something plays its part (the required
-        # properties, each a simple value of its schema: "prompt": "x"); else the drawn body
-        # with the fewest nulls and empty strings ("prompt": null is valid where the document
-        # says nullable, but tells little)
-        base_body = smallest
-        if base_body is None and positives:
-            chosen = min(positives, key=lambda c: _nulls(c.body))
-            positives = [c for c in positives if c is not chosen]
-            base_body = chosen.body
-        if base_body is not None:
-            cases = operation_cases(
-                contract, operation, max_tokens=config.max_tokens, base=base_body, model=model
-            )
-    # a drawn body made meaningful may be the operation's own base body: sent once
-    known = {body_key(c.body) for c in cases}
-    positives = [c for c in positives if body_key(c.body) not in known]
-    bodies = [c.body for c in cases if isinstance(c.body, dict) and c.auth == "valid"]
-    if not bodies:
-        return cases + positives
-    base = bodies[0]
-    cases += positives
-    cases += mutation_cases(
-        contract, model=pinned, max_tokens=config.max_tokens, operation=operation, base=base
-    )
-    if _wants(config, "negative"):
-        cases += _drawn(
-            contract,
-            config,
-            model=pinned,
-            seed=seed,
-            have=[*have, *cases],
-            operation=operation,
-            negative=True,
-        )
-    return cases
-
-
-def _wants(config: RunConfig, source: CaseSource) -> bool:
-    """Whether the run sends the cases of ``source`` (``--phases``): drawing the others would
-    cost seconds of Hypothesis for cases :func:`chosen` then drops. A drawn case depends only
-    on the seed and on bodies it must not repeat, never on the draws of another phase, so a
-    phase's cases are the same with or without the others."""
-    return config.phases is None or source in config.phases
-
-
-def _nulls(value: Any) -> int:
-    """How many nulls and empty strings ``value`` holds, at any depth."""
-    if value is None or value == "":
-        return 1
-    if isinstance(value, dict):
-        return sum(_nulls(v) for v in value.values())
-    if isinstance(value, list):
-        return sum(_nulls(v) for v in value)
-    return 0
-
-
-def _drawn(
-    contract: Contract,
-    config: RunConfig,
-    *,
-    model: str,
-    seed: int,
-    have: list[Case],
-    operation: Operation | None = None,
-    negative: bool = False,
-    count: int | None = None,
-    base: dict[str, Any] | None = None,
-) -> list[Case]:
-    """Positives (or negatives) drawn from an operation's request schema, none of them a body
-    of ``have``, from ``base`` (the operation's smallest meaningful body) where the draw left
-    an input out."""
-    return generated_cases(
-        contract,
-        count=config.max_examples if count is None else count,
-        seed=seed,
-        model=model,
-        max_tokens=config.max_tokens,
-        negative=negative,
-        exclude={body_key(c.body) for c in have},
-        modalities=config.modalities,
-        operation=operation,
-        base=base,
-    )
-
-
-def _main_cases(
-    contract: Contract, config: RunConfig, *, model: str, reasoner: str | None, seed: int
-) -> list[Case]:
-    """The cases of the profile's main operation (chat completions): examples, scenarios,
-    generated positives and negatives, auth."""
-    cases = example_cases(contract, model=model, max_tokens=config.max_tokens)
-    cases += scenario_cases(model, reasoner, max_tokens=config.max_tokens)
-    base = valid_base(model, config.max_tokens)
-    if _wants(config, "property"):
-        cases += _drawn(contract, config, model=model, seed=seed, have=cases, base=base)
-    cases += negative_cases(model, max_tokens=config.max_tokens)
-    cases += mutation_cases(contract, model=model, max_tokens=config.max_tokens)
-    if _wants(config, "negative"):
-        cases += _drawn(contract, config, model=model, seed=seed, have=cases, negative=True)
-    if contract.operation().requires_auth:
-        cases += auth_cases(model)
-    return cases
-
-
-def _known(contract: Contract, case: Case) -> bool:
-    """Whether ``case`` goes to an operation the profile certifies (a replayed case of
-    another document or profile does not)."""
-    return any(
-        (op.method.upper(), op.path) == (case.method.upper(), case.path)
-        for op in contract.certified_operations()
-    )
-
-
-def chosen(cases: list[Case], config: RunConfig) -> list[Case]:
-    """``cases`` of the configured operations and phases that the configured checks need."""
-    if config.operations is not None:
-        cases = [c for c in cases if f"{c.method.upper()} {c.path}" in config.operations]
-    if config.phases is not None:
-        cases = [c for c in cases if c.source in config.phases]
-    if config.checks is not None:
-        checks = [CHECKS[i] for i in config.checks]
-        cases = [c for c in cases if needed_by(c, checks)]
-    return cases
-
-
 async def run_async(
     contract: Contract,
     config: RunConfig,
@@ -442,110 +212,115 @@ async def run_async(
 ) -> RunResult:
     """Run ``config``; ``cases`` replaces the planned ones (benchmarks, custom suites);
     ``watch`` is kept up to date for a progress display."""
-    watch = watch if watch is not None else RunWatch()
     started = datetime.now(UTC)
     clock = time.perf_counter()
-    seed = config.seed if config.seed is not None else DEFAULT_SEED
-    operation = contract.operation()
-    limits = httpx.Limits(max_connections=max(config.workers, 1) * 2)
-    budget = {"left": config.max_requests, "sent": 0}
-
-    def spend() -> None:
-        budget["left"] -= 1
-        budget["sent"] += 1
-
     async with httpx.AsyncClient(
-        limits=limits,
+        limits=httpx.Limits(max_connections=max(config.workers, 1) * 2),
         follow_redirects=False,
         cookies=no_cookies(),  # every case stands alone
         **config.transport.client_options(),
     ) as client:
-        available: tuple[str, ...] = ()
-        if cases is not None and config.model is not None:
-            model = config.model
-        else:
-            checked = await preflight(
-                client,
-                base_url=config.base_url,
-                api_key=config.api_key,
-                model=config.model,
-                path=operation.path,
-                limits=config.limits,
-                on_request=spend,
-                transport=config.transport,
-            )
-            model, available = checked.model, checked.models
-        reasoner = config.reasoning_model or next(
-            (m for m in available if "reasoner" in m and m != model), None
+        sender = _Sender(contract, config, client, watch if watch is not None else RunWatch())
+        model, reasoner = await _models(sender, custom=cases is not None)
+        replay = load_examples(config.examples_db) if config.examples_db else []
+        planned = plan(
+            contract, config.planning, model=model, reasoner=reasoner, replay=replay, cases=cases
         )
-        if cases is None:
-            cases = plan_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
-        replay = (
-            [
-                # a replayed negative is a probe too (its body may ask for 8,193 tokens)
-                probing(contract, dataclasses.replace(c, violations=violations_of(contract, c)))
-                if c.expectation == "reject"
-                else c
-                for c in chosen(load_examples(config.examples_db), config)
-                if _known(contract, c)
-            ]
-            if config.examples_db
-            else []
-        )
-        if replay:
-            again = {body_key(c.body) for c in replay}
-            cases = replay + [c for c in cases if body_key(c.body) not in again]
-        if config.shard is not None:
-            index, count = config.shard
-            cases = [c for i, c in enumerate(cases) if i % count == index - 1]
         if on_plan is not None:
-            on_plan(describe_plan(cases, model=model, seed=seed))
-        watch.total = len(cases)
-        skipped: list[str] = []
-        results: list[ExchangeResult | None] = [None] * len(cases)
-        semaphore = asyncio.Semaphore(max(config.workers, 1))
-        done = failed = 0
-        pace = _Pace(config.rate_limit)
-        operations = {(op.method.upper(), op.path): op for op in contract.operations}
+            on_plan(planned.line)
+        results = await sender.send_all(planned.cases)
+        await _shrink_failures(sender, planned.cases, results)
+    return _concluded(
+        sender,
+        planned,
+        [r for r in results if r is not None],
+        started=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        duration_s=time.perf_counter() - clock,
+    )
 
-        async def sent(case: Case) -> Exchange:
-            await pace.wait()
-            return await send(
-                client,
-                case,
-                base_url=config.base_url,
-                api_key=config.api_key,
-                limits=config.limits,
-                on_request=spend,
-                transport=config.transport,
-            )
+
+async def _models(sender: _Sender, *, custom: bool) -> tuple[str, str | None]:
+    """The run's model (``--model``, else the preflight's) and its reasoning model
+    (``--reasoning-model``, else one GET /models lists); no preflight for a custom suite
+    whose model is given."""
+    config = sender.config
+    available: tuple[str, ...] = ()
+    if custom and config.model is not None:
+        model = config.model
+    else:
+        checked = await preflight(
+            sender.client,
+            base_url=config.base_url,
+            api_key=config.api_key,
+            model=config.model,
+            path=sender.contract.operation().path,
+            limits=config.limits,
+            on_request=sender.spend,
+            transport=config.transport,
+        )
+        model, available = checked.model, checked.models
+    reasoner = config.reasoning_model or next(
+        (m for m in available if "reasoner" in m and m != model), None
+    )
+    return model, reasoner
+
+
+class _Sender:
+    """Sends cases within the run's budget, pace and concurrency, judging each exchange as it
+    comes; counts what was sent and what failed."""
+
+    def __init__(
+        self, contract: Contract, config: RunConfig, client: httpx.AsyncClient, watch: RunWatch
+    ) -> None:
+        self.contract = contract
+        self.config = config
+        self.client = client
+        self.watch = watch
+        self.left = config.max_requests
+        self.sent = 0
+        self.failed = 0
+        self.skipped: list[str] = []
+        self._pace = _Pace(config.rate_limit)
+        self._operations = {(op.method.upper(), op.path): op for op in contract.operations}
+
+    def spend(self) -> None:
+        self.left -= 1
+        self.sent += 1
+
+    def operation_of(self, case: Case) -> Operation:
+        main = self.contract.operation()
+        return self._operations.get((case.method.upper(), case.path), main)
+
+    async def send(self, case: Case) -> Exchange:
+        await self._pace.wait()
+        return await send(
+            self.client,
+            case,
+            base_url=self.config.base_url,
+            api_key=self.config.api_key,
+            limits=self.config.limits,
+            on_request=self.spend,
+            transport=self.config.transport,
+        )
+
+    def stopped(self) -> bool:
+        """The budget is spent, or enough exchanges failed (``--max-failures``)."""
+        enough = self.config.max_failures is not None and self.failed >= self.config.max_failures
+        return self.left <= 0 or enough
+
+    async def send_all(self, cases: tuple[Case, ...]) -> list[ExchangeResult | None]:
+        """Every case's judged exchange, in the plan's order (None: not sent)."""
+        self.watch.total = len(cases)
+        results: list[ExchangeResult | None] = [None] * len(cases)
+        semaphore = asyncio.Semaphore(max(self.config.workers, 1))
 
         async def one(position: int, case: Case) -> None:
-            nonlocal done
-            nonlocal failed
             async with semaphore:
-                enough = config.max_failures is not None and failed >= config.max_failures
-                if budget["left"] <= 0 or enough:
-                    skipped.append(case.name)
+                if self.stopped():
+                    self.skipped.append(case.name)
                 else:
-                    watch.in_flight[case.name] = time.monotonic()
-                    try:
-                        exchange = await sent(case)
-                    except TargetUnreachable as exc:
-                        # The target went away mid-run: this case fails, the run goes on.
-                        exchange = _lost(case, config, str(exc))
-                    finally:
-                        watch.in_flight.pop(case.name, None)
-                    result = check_exchange(
-                        contract,
-                        exchange,
-                        operation=operations.get((case.method.upper(), case.path), operation),
-                        selected=config.checks,
-                    )
-                    failed += any(o.status == "fail" for o in result.outcomes.values())
-                    results[position] = result
-            done += 1
-            watch.done = done
+                    results[position] = await self._judged(case)
+            self.watch.done += 1
 
         tasks = [asyncio.create_task(one(i, case)) for i, case in enumerate(cases)]
         try:
@@ -555,33 +330,104 @@ async def run_async(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        shrink_left = config.shrink_budget
-        shrink_until = time.monotonic() + config.shrink_seconds
+        return results
 
-        async def attempt(case: Case) -> Exchange | None:
-            nonlocal shrink_left
-            if shrink_left <= 0 or budget["left"] <= 0 or time.monotonic() > shrink_until:
-                return None
-            shrink_left -= 1
-            try:
-                return await sent(case)
-            except TargetUnreachable:
-                return None
+    async def _judged(self, case: Case) -> ExchangeResult:
+        self.watch.in_flight[case.name] = time.monotonic()
+        try:
+            exchange = await self.send(case)
+        except TargetUnreachable as exc:
+            # The target went away mid-run: this case fails, the run goes on.
+            exchange = _lost(case, self.config, str(exc))
+        finally:
+            self.watch.in_flight.pop(case.name, None)
+        result = check_exchange(
+            self.contract,
+            exchange,
+            operation=self.operation_of(case),
+            selected=self.config.checks,
+        )
+        self.failed += any(o.status == "fail" for o in result.outcomes.values())
+        return result
 
-        for position, case in enumerate(cases):
-            result = results[position]
-            if shrink_left <= 0 or result is None or case.source not in ("property", "negative"):
-                continue
-            if time.monotonic() > shrink_until:
-                break
-            smaller = await shrink(contract, case, result, attempt)
-            if smaller is not None:
-                result.evidence["shrunk"] = smaller
-    finished = [r for r in results if r is not None]
-    kept, notes = 0, []
+
+async def _shrink_failures(
+    sender: _Sender, cases: tuple[Case, ...], results: list[ExchangeResult | None]
+) -> None:
+    """Make the failing generated cases smaller against the target, within the shrink budget
+    and time (``--shrink-budget``, ``--shrink-time``); the smallest goes into the result's
+    evidence."""
+    config = sender.config
+    left = config.shrink_budget
+    until = time.monotonic() + config.shrink_seconds
+
+    async def attempt(case: Case) -> Exchange | None:
+        nonlocal left
+        if left <= 0 or sender.left <= 0 or time.monotonic() > until:
+            return None
+        left -= 1
+        try:
+            return await sender.send(case)
+        except TargetUnreachable:
+            return None
+
+    for case, result in zip(cases, results, strict=True):
+        if left <= 0 or result is None or case.source not in ("property", "negative"):
+            continue
+        if time.monotonic() > until:
+            break
+        smaller = await shrink(sender.contract, case, result, attempt)
+        if smaller is not None:
+            result.evidence["shrunk"] = smaller
+
+
+def _concluded(
+    sender: _Sender,
+    planned: Plan,
+    finished: list[ExchangeResult],
+    *,
+    started: str,
+    duration_s: float,
+) -> RunResult:
+    """The run's result: operations not served left out (and said), the notes, the failing
+    generated cases kept in the examples database."""
+    contract, config, cases = sender.contract, sender.config, planned.cases
     unserved = not_served(contract, finished, {c.name for c in cases if c.auth != "valid"})
-    if unserved:
-        finished = [r for r in finished if r.operation not in unserved]
+    finished = [r for r in finished if r.operation not in unserved]
+    notes = _notes(sender, planned.model, unserved)
+    kept = 0
+    if config.examples_db is not None:
+        try:
+            kept = save_examples(
+                config.examples_db, list(cases), finished, operations=config.operations
+            )
+        except OSError as exc:
+            notes.append(f"the examples database {config.examples_db} was not written: {exc}")
+    return RunResult(
+        results=finished,
+        model=planned.model,
+        seed=planned.seed,
+        started_at=started,
+        duration_s=duration_s,
+        requests_sent=sender.sent,
+        tokens_spent=sum(r.tokens for r in finished),
+        cases_planned=len(cases),
+        cases_skipped=sender.skipped,
+        replayed=planned.replayed,
+        examples_kept=kept,
+        notes=notes,
+        not_served=tuple(sorted(unserved)),
+        plan_fingerprint=planned.fingerprint,
+    )
+
+
+def _notes(
+    sender: _Sender, model: str, unserved: dict[str, tuple[int, frozenset[int]]]
+) -> list[str]:
+    """What the user should know of the run (not failures): operations not served, --no-auth,
+    operations not exercised for want of a parameter value, an early stop."""
+    contract, config = sender.contract, sender.config
+    notes = []
     for label, (count, statuses) in sorted(unserved.items()):
         codes = "/".join(str(s) for s in sorted(statuses))
         notes.append(
@@ -599,32 +445,12 @@ async def run_async(
         if (config.operations is None or operation.label in config.operations)
         and isinstance(reason := parameter_values(contract, operation, model=model), str)
     ]
-    if config.max_failures is not None and failed >= config.max_failures and skipped:
+    if config.max_failures is not None and sender.failed >= config.max_failures and sender.skipped:
         notes.append(
-            f"stopped after {failed} failing exchange(s) (--max-failures "
-            f"{config.max_failures}): {len(skipped)} case(s) not sent"
+            f"stopped after {sender.failed} failing exchange(s) (--max-failures "
+            f"{config.max_failures}): {len(sender.skipped)} case(s) not sent"
         )
-    if config.examples_db is not None:
-        try:
-            kept = save_examples(config.examples_db, cases, finished, operations=config.operations)
-        except OSError as exc:
-            notes.append(f"the examples database {config.examples_db} was not written: {exc}")
-    return RunResult(
-        results=finished,
-        model=model,
-        seed=seed,
-        started_at=started.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        duration_s=time.perf_counter() - clock,
-        requests_sent=budget["sent"],
-        tokens_spent=sum(r.tokens for r in finished),
-        cases_planned=len(cases),
-        cases_skipped=skipped,
-        replayed=len(replay),
-        examples_kept=kept,
-        notes=notes,
-        not_served=tuple(sorted(unserved)),
-        plan_fingerprint=plan_fingerprint(cases),
-    )
+    return notes
 
 
 class _Pace:
@@ -642,38 +468,6 @@ class _Pace:
         self.next = start + self.interval
         if start > now:
             await asyncio.sleep(start - now)
-
-
-def plan_fingerprint(cases: list[Case]) -> str:
-    """A short hash of every case's method, target and body, in order: two runs that print the
-    same fingerprint sent the same requests (the model and the key aside: the model is part of
-    the bodies, the key never is)."""
-    digest = hashlib.sha256()
-    for case in cases:
-        body = case.raw if case.raw is not None else body_key(case.body).encode()
-        for part in (case.method.upper().encode(), case.target.encode(), body, case.auth.encode()):
-            digest.update(len(part).to_bytes(8, "big") + part)
-    return digest.hexdigest()[:16]
-
-
-def describe_plan(cases: list[Case], *, model: str, seed: int) -> str:
-    """One line: how many cases of each source, the model, the seed (to draw them again) and
-    what the run may spend (:func:`token_budget`)."""
-    sources: dict[str, int] = {}
-    for case in cases:
-        sources[case.source] = sources.get(case.source, 0) + 1
-    parts = ", ".join(f"{source} {n}" for source, n in sources.items())
-    budget = token_budget(cases, model=model)
-    spend = f"at most {budget.completion:,} completion token(s)"
-    if budget.uncapped:
-        spend += f" (and {budget.uncapped} case(s) without max_tokens)"
-    if budget.reasoning:
-        spend += f", plus the reasoning of {budget.reasoning} reasoning-model case(s)"
-    spend += f", about {budget.prompt:,} prompt token(s)"
-    return (
-        f"{len(cases)} case(s) planned ({parts}), model {model}, seed {seed}, plan "
-        f"{plan_fingerprint(cases)}; {spend}"
-    )
 
 
 def _lost(case: Case, config: RunConfig, reason: str) -> Exchange:

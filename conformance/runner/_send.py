@@ -39,7 +39,7 @@ from ..exchange import (
     scrub,
     url_secrets,
 )
-from ._cases import Case
+from ..plan import Case
 
 __all__ = [
     "API_KEY_VARIABLE",

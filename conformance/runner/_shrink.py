@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..checks import check_exchange
 from ..contract import request_is_valid
-from ._cases import operation_of, violations_of
-from ._mutations import object_schema
+from ..plan import object_schema, operation_of, violations_of
 
 if TYPE_CHECKING:
     from ..checks import ExchangeResult
     from ..contract import Contract
     from ..exchange import Exchange
-    from ._cases import Case
+    from ..plan import Case
 
 __all__ = ["SIMPLEST_MESSAGES", "shrink"]
 

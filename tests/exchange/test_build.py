@@ -16,10 +16,11 @@ import pytest
 from conformance.checks import check_exchange
 from conformance.contract import Contract
 from conformance.exchange import read_exchanges
+from conformance.plan import Case
 from conformance.proxy import UVICORN_OPTIONS, create_proxy_app
 from conformance.reference import serve_in_thread
 from conformance.report import build_report
-from conformance.runner import Case, send
+from conformance.runner import send
 from tests.helpers import ROOT
 
 CAPTURES = ROOT / "tests" / "data" / "captures"

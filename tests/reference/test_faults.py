@@ -13,6 +13,7 @@ import pytest
 
 from conformance import ServerStartError, UsageError
 from conformance.checks import CHECKS, check_exchange
+from conformance.plan import auth_cases, negative_cases, operation_cases, scenario_cases
 from conformance.reference import (
     DEFAULT_API_KEY,
     FAULTS,
@@ -20,14 +21,7 @@ from conformance.reference import (
     create_app,
     serve_in_thread,
 )
-from conformance.runner import (
-    Limits,
-    auth_cases,
-    negative_cases,
-    operation_cases,
-    scenario_cases,
-    send,
-)
+from conformance.runner import Limits, send
 
 MODEL = "deepseek-chat"
 CASES = [

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from conformance.plan._scenarios import WEATHER_TOOL
 from conformance.reference import DEFAULT_API_KEY, create_app
-from conformance.runner._cases import WEATHER_TOOL
 
 openai = pytest.importorskip("openai")
 

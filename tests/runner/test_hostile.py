@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from conformance.checks import check_exchange
-from conformance.runner import Case, Limits, TargetUnreachable, send
+from conformance.plan import Case
+from conformance.runner import Limits, TargetUnreachable, send
 from tests.helpers import cli
 from tests.runner.hostile import MODELS_MODES, MODES, hostile
 

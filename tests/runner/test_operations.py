@@ -185,13 +185,11 @@ def test_the_report_is_grouped_by_operation(tmp_path: Path) -> None:
 def test_every_case_with_a_model_field_uses_the_runs_model() -> None:
     """The /responses cases sent the document's gpt-4.1: refused by every server that does
     not serve that name, and its negatives then passed for the wrong reason."""
-    from conformance.runner import RunConfig, plan_cases
+    from conformance.plan import PlanConfig, plan_cases
 
     contract = load_contract(profile="openai")
-    config = RunConfig(
-        base_url="http://x", max_examples=1, operations=frozenset({"POST /responses"})
-    )
-    cases = plan_cases(contract, config, model="my-model", reasoner=None, seed=0)
+    config = PlanConfig(max_examples=1, operations=frozenset({"POST /responses"}))
+    cases = plan_cases(contract, config, model="my-model")
     named = [c for c in cases if isinstance(c.body, dict) and "model" in c.body]
     assert any(c.path == "/responses" for c in named)
     wrong = [(c.name, c.body["model"]) for c in named if c.body["model"] != "my-model"]

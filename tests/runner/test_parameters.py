@@ -10,10 +10,8 @@ from typing import Any
 import pytest
 
 from conformance.contract import load_contract, parameter_errors
+from conformance.plan import PlanConfig, parameter_values, plan_cases
 from conformance.reference import DEFAULT_API_KEY, create_mock_app, serve_in_thread
-from conformance.runner import RunConfig
-from conformance.runner._cases import parameter_values
-from conformance.runner._run import plan_cases
 from conformance.runner._send import join_url
 from tests.helpers import CHAT_PATH, cli, load_report
 
@@ -94,8 +92,8 @@ def test_a_document_without_a_profile_is_certified_on_every_checkable_operation(
 
 def test_parameters_get_values_and_one_constraint_negatives(document: Path) -> None:
     contract = load_contract(str(document))
-    config = RunConfig(base_url="http://x", operations=frozenset(THINGS), max_examples=2)
-    cases = plan_cases(contract, config, model="m", reasoner=None, seed=1)
+    config = PlanConfig(operations=frozenset(THINGS), max_examples=2, seed=1)
+    cases = plan_cases(contract, config, model="m")
     targets = {c.name: (c.target, c.expectation) for c in cases}
     assert targets["models-{model}"] == ("/models/m", "accept")  # the run's model
     assert targets["things"] == ("/things?kind=red", "accept")  # the required one, its example

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from conformance.contract import load_contract
+from conformance.plan import PlanConfig, plan_cases
 from conformance.reference import DEFAULT_API_KEY, FAULTS, create_app, serve_in_thread
 from conformance.report import OUTPUTS
-from conformance.runner import RunConfig, plan_cases
 from tests.helpers import asgi_body, cli, load_report, run_against
 
 FAST = ["--max-examples", "1", "--seed", "3", "--timeout", "2"]
@@ -125,9 +125,9 @@ def test_the_request_budget_is_honoured_and_grants_no_level(tmp_path: Path) -> N
 
 
 def test_the_seed_makes_cases_repeatable(deepseek: Any) -> None:
-    config = RunConfig(base_url="http://x", max_examples=3)
-    first = plan_cases(deepseek, config, model="m", reasoner=None, seed=11)
-    again = plan_cases(deepseek, config, model="m", reasoner=None, seed=11)
+    config = PlanConfig(max_examples=3, seed=11)
+    first = plan_cases(deepseek, config, model="m")
+    again = plan_cases(deepseek, config, model="m")
     assert [c.body for c in first] == [c.body for c in again]
     assert [c.raw for c in first] == [c.raw for c in again]
 

@@ -11,7 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from conformance.runner import Case, Limits, curl_command, send
+from conformance.plan import Case
+from conformance.runner import Limits, curl_command, send
 
 CASE = Case(name="c", body={"model": "m", "messages": [{"role": "user", "content": "it's"}]})
 

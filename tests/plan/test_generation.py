@@ -4,6 +4,7 @@ repeatable positives."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -14,22 +15,21 @@ from hypothesis import strategies as st
 
 from conformance._util import is_int
 from conformance.contract import load_contract, request_is_valid
+from conformance.plan import PlanConfig, generated_cases, plan_cases
+from conformance.plan._mutations import mutations
 from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
-from conformance.runner import RunConfig, generated_cases, plan_cases
-from conformance.runner._mutations import mutations
 from tests.helpers import cli, load_report, run_against
 
-CONFIG = RunConfig(base_url="http://x")
+CONFIG = PlanConfig()
 
 
-def _plan(contract: Any, seed: int | None = None, config: RunConfig = CONFIG) -> list[Any]:
-    return plan_cases(
-        contract, config, model="deepseek-chat", reasoner="deepseek-reasoner", seed=seed or 0
-    )
+def _plan(contract: Any, seed: int | None = None, config: PlanConfig = CONFIG) -> list[Any]:
+    config = dataclasses.replace(config, seed=seed or 0)
+    return plan_cases(contract, config, model="deepseek-chat", reasoner="deepseek-reasoner")
 
 
 def _documented(contract: Any) -> set[str]:
-    from conformance.runner._mutations import object_schema
+    from conformance.plan import object_schema
 
     _, properties = object_schema(contract, contract.schema(contract.operation().request_schema))
     return set(properties)
@@ -183,25 +183,25 @@ def test_every_request_of_another_operation_limits_its_output() -> None:
     request on llama-server): every accepted case of POST /responses carries
     max_output_tokens, at the schema's minimum (16) when the run's max_tokens is lower."""
     openai = load_contract(profile="openai")
-    config = RunConfig(base_url="http://x", max_tokens=8, operations=frozenset({"POST /responses"}))
-    cases = plan_cases(openai, config, model="m", reasoner=None, seed=1)
+    config = PlanConfig(max_tokens=8, operations=frozenset({"POST /responses"}), seed=1)
+    cases = plan_cases(openai, config, model="m")
     accepted = [c for c in cases if c.expectation == "accept"]
     assert accepted and {c.body.get("max_output_tokens") for c in accepted} == {16}
 
 
 def test_an_operation_without_examples_starts_from_its_smallest_meaningful_body() -> None:
     openai = load_contract(profile="openai")
-    config = RunConfig(base_url="http://x", operations=frozenset({"POST /embeddings"}))
-    cases = plan_cases(openai, config, model="m", reasoner=None, seed=1)
+    config = PlanConfig(operations=frozenset({"POST /embeddings"}), seed=1)
+    cases = plan_cases(openai, config, model="m")
     assert cases[0].name == "embeddings" and cases[0].body == {"model": "m", "input": "x"}
 
 
 def test_positives_send_only_the_modalities_the_target_takes(tmp_path: Path) -> None:
-    from conformance.runner._cases import _draw_positives, _within
+    from conformance.plan._drawn import _within, draw_positives
 
     openai = load_contract(profile="openai")
     text_only, every = frozenset({"text"}), frozenset({"text", "image", "audio", "file"})
-    drawn = [b for b in _draw_positives(openai, 12, 0) if isinstance(b, dict)]
+    drawn = [b for b in draw_positives(openai, 12, 0) if isinstance(b, dict)]
     multimodal = [b for b in drawn if not _within(b, text_only)]
     assert multimodal, "the schema draws image, audio and file parts: the filter has work"
     assert all(_within(b, every) for b in multimodal)
@@ -274,8 +274,7 @@ def test_failing_generated_cases_shrink_to_a_handful_of_fields(tmp_path: Path) -
     assert 0 < spent <= 20  # the default shrink budget
     # every shrunk negative still breaks what it broke, and nothing else: a shrink that made
     # "tool_choice without tools" a valid request proved nothing
-    from conformance.runner import Case
-    from conformance.runner._cases import violations_of
+    from conformance.plan import Case, violations_of
 
     deepseek = load_contract()
     exchanges = {e["id"]: e for e in report["exchanges"]}
@@ -336,7 +335,8 @@ def test_a_drawn_history_is_made_to_keep_every_cross_message_rule(
     REQUEST-TOOL-ANSWERED-001 and REQUEST-TOOL-CHOICE-001: a server that enforces them as
     DeepSeek and OpenAI do answered 400 to drawn positives on 8 of 13 seeds."""
     from conformance.contract._requests import REQUEST_RULES
-    from conformance.runner._cases import WEATHER_TOOL, _answer_tool_calls
+    from conformance.plan._drawn import _answer_tool_calls
+    from conformance.plan._scenarios import WEATHER_TOOL
 
     body: dict[str, Any] = {"model": "m", "messages": copy.deepcopy(history)}
     if with_tools:
@@ -369,7 +369,7 @@ def test_a_drawn_positive_is_sent_as_a_client_would_send_it(
     """``prompt: ""`` or null (400 on vLLM, llama-server, transformers; 500 on two others),
     ``"name": null`` in a message (400 on vLLM): inputs from the operation's meaningful body,
     optional fields left out rather than null."""
-    from conformance.runner._cases import meaningful
+    from conformance.plan._drawn import meaningful
 
     assert meaningful(drawn, {"prompt": "x", "messages": [{"role": "user", "content": "Hi"}]}) == {
         **sent,

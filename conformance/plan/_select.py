@@ -20,7 +20,7 @@ from .._vocab import CaseSource
 
 if TYPE_CHECKING:
     from ..checks import Check
-    from ._cases import Case
+    from ._case import Case
 
 __all__ = ["PHASES", "needed_by", "parse_phases", "select_checks", "select_operations"]
 

@@ -9,14 +9,14 @@ import pytest
 
 from conformance.checks import CHECKS
 from conformance.contract import load_contract
-from conformance.runner import RunConfig, needed_by, plan_cases, select_checks
+from conformance.plan import PlanConfig, needed_by, plan_cases, select_checks
 from tests.helpers import cli, free_port, load_report, run_against
 
 
 def _plan(**options: object) -> list:
-    config = RunConfig(base_url="http://x", **options)  # type: ignore[arg-type]
+    config = PlanConfig(**options)  # type: ignore[arg-type]
     contract = load_contract(profile="deepseek")
-    return plan_cases(contract, config, model="deepseek-chat", reasoner=None, seed=0)
+    return plan_cases(contract, config, model="deepseek-chat")
 
 
 def test_phases_plan_only_their_cases(tmp_path: Path) -> None:
@@ -35,16 +35,17 @@ def test_a_phase_plans_the_same_cases_alone_and_among_all(monkeypatch: pytest.Mo
     """A phase not sent is not drawn either (--phases examples drew every positive and
     negative, seconds of Hypothesis, and dropped them); what a phase sends does not depend
     on the others."""
-    from conformance.runner import _run, parse_phases
+    from conformance.plan import _plan as planning
+    from conformance.plan import parse_phases
 
     draws: list[bool] = []
-    real = _run.generated_cases
+    real = planning.generated_cases
 
     def counted(*args: object, **kwargs: object) -> object:
         draws.append(bool(kwargs.get("negative")))
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_run, "generated_cases", counted)
+    monkeypatch.setattr(planning, "generated_cases", counted)
     assert _plan(phases=parse_phases("examples,scenarios,auth")) and draws == []
     _plan(phases=parse_phases("negative"))
     assert draws and all(draws)  # negatives only

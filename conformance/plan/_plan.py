@@ -1,0 +1,333 @@
+"""The plan: every case of a run, in the order it is sent, from the configuration alone.
+
+:func:`plan` is the stage's one entry: the cases of the main operation (examples,
+scenarios, drawn positives, negatives, auth) and of every other operation the profile
+certifies (examples, a body, drawn positives, negatives, parameters), of the operations, phases
+and checks chosen; the failing cases kept by an earlier run first; the shard's slice. Nothing
+is sent and nothing is read but the contract: the same configuration gives the same plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._vocab import CaseSource
+from ..checks import CHECKS
+from ._auth import auth_cases
+from ._budget import TokenBudget, describe_plan, plan_fingerprint, token_budget
+from ._case import Case, body_key
+from ._drawn import generated_cases
+from ._examples import example_cases, minimal_body, operation_cases
+from ._negatives import mutation_cases, probing, violations_of
+from ._parameters import parameter_cases, parameter_values
+from ._scenarios import negative_cases, scenario_cases, valid_base
+from ._select import needed_by
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ..contract import Contract, Operation
+
+__all__ = ["DEFAULT_SEED", "Plan", "PlanConfig", "chosen", "plan", "plan_cases"]
+
+
+#: The seed of a run that names none: the same command draws the same cases (repeatable
+#: verdicts, shards that agree); ``--seed random`` explores.
+DEFAULT_SEED = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanConfig:
+    """What decides the cases of a run (a part of the run's configuration:
+    ``RunConfig.planning``)."""
+
+    #: property-based positives of each operation, and as many negatives
+    max_examples: int = 5
+    #: the ``max_tokens`` of every case that needs no more
+    max_tokens: int = 16
+    seed: int = DEFAULT_SEED
+    #: the content the target's model takes in (generated positives send no other parts)
+    modalities: frozenset[str] = frozenset({"text"})
+    #: the case sources to plan (``--phases``; None: all)
+    phases: frozenset[CaseSource] | None = None
+    #: the check ids to run (``--checks``; None: all): only the cases they need are planned
+    checks: frozenset[str] | None = None
+    #: the operations to check ("GET /models"), of those the profile certifies (None: all)
+    operations: frozenset[str] | None = None
+    #: (i, n): only the i-th of n deterministic slices of the cases (1-based)
+    shard: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """The cases a run sends, in order, with the model and seed they were planned for."""
+
+    cases: tuple[Case, ...]
+    model: str
+    seed: int
+    #: how many of the first cases are replayed from the examples database
+    replayed: int = 0
+
+    @property
+    def fingerprint(self) -> str:
+        """:func:`plan_fingerprint`: two runs that print the same one sent the same."""
+        return plan_fingerprint(list(self.cases))
+
+    @property
+    def budget(self) -> TokenBudget:
+        return token_budget(list(self.cases), model=self.model)
+
+    @property
+    def line(self) -> str:
+        """The plan line (:func:`describe_plan`)."""
+        return describe_plan(list(self.cases), model=self.model, seed=self.seed)
+
+
+def plan(
+    contract: Contract,
+    config: PlanConfig,
+    *,
+    model: str,
+    reasoner: str | None = None,
+    replay: Iterable[Case] = (),
+    cases: Iterable[Case] | None = None,
+) -> Plan:
+    """The plan of a run: :func:`plan_cases` (or ``cases``, a custom suite), after the cases
+    of ``replay`` (failing generated cases an earlier run kept) that go to an operation the
+    profile certifies and that the configuration chooses, then the shard's slice."""
+    planned = (
+        list(cases)
+        if cases is not None
+        else plan_cases(contract, config, model=model, reasoner=reasoner)
+    )
+    again = [
+        # a replayed negative is a probe too (its body may ask for 8,193 tokens)
+        probing(contract, dataclasses.replace(c, violations=violations_of(contract, c)))
+        if c.expectation == "reject"
+        else c
+        for c in chosen(list(replay), config)
+        if _known(contract, c)
+    ]
+    if again:
+        keys = {body_key(c.body) for c in again}
+        planned = again + [c for c in planned if body_key(c.body) not in keys]
+    if config.shard is not None:
+        index, count = config.shard
+        planned = [c for i, c in enumerate(planned) if i % count == index - 1]
+    return Plan(cases=tuple(planned), model=model, seed=config.seed, replayed=len(again))
+
+
+def plan_cases(
+    contract: Contract, config: PlanConfig, *, model: str, reasoner: str | None = None
+) -> list[Case]:
+    """Every case of a run, in the order they are sent: of the operations chosen, the phases
+    chosen, and of those the cases the chosen checks need (no replay, no shard)."""
+    seed = config.seed
+    main, *others = contract.certified_operations()
+    chosen_ops = config.operations
+    cases: list[Case] = []
+    if chosen_ops is None or main.label in chosen_ops:
+        cases = _main_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
+    for operation in others:
+        if chosen_ops is None or operation.label in chosen_ops:
+            cases += _other_cases(contract, config, operation, model=model, seed=seed, have=cases)
+    planned = [
+        dataclasses.replace(c, violations=violations_of(contract, c))
+        if c.expectation == "reject"
+        else c
+        for c in cases
+    ]
+    # a "negative" the contract does not reject (its document lacks the rule) is no negative
+    planned = [c for c in planned if c.expectation != "reject" or c.violations]
+    # a negative needs only the status: let go at the first byte of a 2xx stream (bounded cost)
+    planned = [probing(contract, c) for c in planned]
+    return chosen(planned, config)
+
+
+def _other_cases(
+    contract: Contract,
+    config: PlanConfig,
+    operation: Operation,
+    *,
+    model: str,
+    seed: int,
+    have: list[Case],
+) -> list[Case]:
+    """The cases of another operation the profile certifies: its examples (and a streamed
+    one, and one without the key), then, when it takes a JSON body, positives drawn from its
+    request schema and one-constraint negatives of its first example (the model pinned to the
+    example's: another operation may serve other models). Every case carries the values of
+    its path and query parameters; parameters get their own query case and negatives. None
+    when a path parameter has no known value (see :func:`parameter_values`)."""
+    values = parameter_values(contract, operation, model=model)
+    if isinstance(values, str):
+        return []
+    path_values, query = values
+    cases = [
+        dataclasses.replace(c, path_values=path_values, query=query)
+        for c in _body_cases(contract, config, operation, model=model, seed=seed, have=have)
+    ]
+    if cases and operation.parameters:
+        cases += parameter_cases(
+            contract, operation, cases[0], count=max(config.max_examples, 1), seed=seed
+        )
+    return cases
+
+
+def _body_cases(
+    contract: Contract,
+    config: PlanConfig,
+    operation: Operation,
+    *,
+    model: str,
+    seed: int,
+    have: list[Case],
+) -> list[Case]:
+    cases = operation_cases(contract, operation, max_tokens=config.max_tokens, model=model)
+    if operation.request_schema is None:
+        return cases
+    examples = [c.body for c in cases if c.source == "example" and isinstance(c.body, dict)]
+    pinned = model  # the run's model everywhere, never the example's
+    smallest = minimal_body(contract, operation, model=model, max_tokens=config.max_tokens)
+    # drawn only when sent, or when the operation has no body of its own to start from
+    needed = _wants(config, "property") or (not examples and smallest is None)
+    positives = (
+        _drawn(
+            contract,
+            config,
+            model=pinned,
+            seed=seed,
+            have=[*have, *cases],
+            operation=operation,
+            count=max(config.max_examples, 1),
+            base=examples[0] if examples else smallest,
+        )
+        if needed
+        else []
+    )
+    if not examples:
+        # no example: the smallest body that says something plays its part (the required
+        # properties, each a simple value of its schema: "prompt": "x"); else the drawn body
+        # with the fewest nulls and empty strings ("prompt": null is valid where the document
+        # says nullable, but tells little)
+        base_body = smallest
+        if base_body is None and positives:
+            chosen = min(positives, key=lambda c: _nulls(c.body))
+            positives = [c for c in positives if c is not chosen]
+            base_body = chosen.body
+        if base_body is not None:
+            cases = operation_cases(
+                contract, operation, max_tokens=config.max_tokens, base=base_body, model=model
+            )
+    # a drawn body made meaningful may be the operation's own base body: sent once
+    known = {body_key(c.body) for c in cases}
+    positives = [c for c in positives if body_key(c.body) not in known]
+    bodies = [c.body for c in cases if isinstance(c.body, dict) and c.auth == "valid"]
+    if not bodies:
+        return cases + positives
+    base = bodies[0]
+    cases += positives
+    cases += mutation_cases(
+        contract, model=pinned, max_tokens=config.max_tokens, operation=operation, base=base
+    )
+    if _wants(config, "negative"):
+        cases += _drawn(
+            contract,
+            config,
+            model=pinned,
+            seed=seed,
+            have=[*have, *cases],
+            operation=operation,
+            negative=True,
+        )
+    return cases
+
+
+def _wants(config: PlanConfig, source: CaseSource) -> bool:
+    """Whether the run sends the cases of ``source`` (``--phases``): drawing the others would
+    cost seconds of Hypothesis for cases :func:`chosen` then drops. A drawn case depends only
+    on the seed and on bodies it must not repeat, never on the draws of another phase, so a
+    phase's cases are the same with or without the others."""
+    return config.phases is None or source in config.phases
+
+
+def _nulls(value: Any) -> int:
+    """How many nulls and empty strings ``value`` holds, at any depth."""
+    if value is None or value == "":
+        return 1
+    if isinstance(value, dict):
+        return sum(_nulls(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_nulls(v) for v in value)
+    return 0
+
+
+def _drawn(
+    contract: Contract,
+    config: PlanConfig,
+    *,
+    model: str,
+    seed: int,
+    have: list[Case],
+    operation: Operation | None = None,
+    negative: bool = False,
+    count: int | None = None,
+    base: dict[str, Any] | None = None,
+) -> list[Case]:
+    """Positives (or negatives) drawn from an operation's request schema, none of them a body
+    of ``have``, from ``base`` (the operation's smallest meaningful body) where the draw left
+    an input out."""
+    return generated_cases(
+        contract,
+        count=config.max_examples if count is None else count,
+        seed=seed,
+        model=model,
+        max_tokens=config.max_tokens,
+        negative=negative,
+        exclude={body_key(c.body) for c in have},
+        modalities=config.modalities,
+        operation=operation,
+        base=base,
+    )
+
+
+def _main_cases(
+    contract: Contract, config: PlanConfig, *, model: str, reasoner: str | None, seed: int
+) -> list[Case]:
+    """The cases of the profile's main operation (chat completions): examples, scenarios,
+    generated positives and negatives, auth."""
+    cases = example_cases(contract, model=model, max_tokens=config.max_tokens)
+    cases += scenario_cases(model, reasoner, max_tokens=config.max_tokens)
+    base = valid_base(model, config.max_tokens)
+    if _wants(config, "property"):
+        cases += _drawn(contract, config, model=model, seed=seed, have=cases, base=base)
+    cases += negative_cases(model, max_tokens=config.max_tokens)
+    cases += mutation_cases(contract, model=model, max_tokens=config.max_tokens)
+    if _wants(config, "negative"):
+        cases += _drawn(contract, config, model=model, seed=seed, have=cases, negative=True)
+    if contract.operation().requires_auth:
+        cases += auth_cases(model)
+    return cases
+
+
+def _known(contract: Contract, case: Case) -> bool:
+    """Whether ``case`` goes to an operation the profile certifies (a replayed case of
+    another document or profile does not)."""
+    return any(
+        (op.method.upper(), op.path) == (case.method.upper(), case.path)
+        for op in contract.certified_operations()
+    )
+
+
+def chosen(cases: list[Case], config: PlanConfig) -> list[Case]:
+    """``cases`` of the configured operations and phases that the configured checks need."""
+    if config.operations is not None:
+        cases = [c for c in cases if f"{c.method.upper()} {c.path}" in config.operations]
+    if config.phases is not None:
+        cases = [c for c in cases if c.source in config.phases]
+    if config.checks is not None:
+        checks = [CHECKS[i] for i in config.checks]
+        cases = [c for c in cases if needed_by(c, checks)]
+    return cases
