@@ -92,6 +92,7 @@ STAGES = (
     "conformance.runner",
     "conformance.report",
     "conformance.reference",
+    "conformance.proxy",
 )
 
 

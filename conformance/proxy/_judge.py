@@ -57,19 +57,18 @@ __all__ = ["FULL_EVIDENCE_PASSING", "MAX_KEPT_REQUEST_BYTES", "Judge"]
 FULL_EVIDENCE_PASSING = 100
 
 
-#: The worker's contract (its process's own copy, or the proxy's in thread mode).
-_WORKER: dict[str, Any] = {}
-
-
 def _load_worker(
     source: str, profile: Profile, parent: int | None = None, overlays: Sequence[str] = ()
 ) -> None:
+    """The initializer of a checks process: its own copy of the contract, on idle CPU, and a
+    death tied to the proxy's."""
     from ..contract import load_contract
 
+    global _PROCESS_WORKER
     _idle_priority()
     if parent is not None:
         _die_with_parent(parent)
-    _WORKER["contract"] = load_contract(source, profile=profile, overlays=overlays)
+    _PROCESS_WORKER = _Worker(load_contract(source, profile=profile, overlays=overlays))
 
 
 def _die_with_parent(parent: int) -> None:
@@ -111,31 +110,59 @@ def _idle_priority() -> None:
             os.nice(10)
 
 
-def _judge_all(
-    batch: list[tuple[dict[str, Any], tuple[str, str]]],
-    token: str = "",
-    snapshot: dict[str, Any] | None = None,
-    known: Tally | None = None,
-    here: Contract | None = None,
-) -> tuple[list[ExchangeResult | None], bool]:
-    """Check each exchange of a batch (in the worker): its parts are plain data, so they cross
-    a process boundary as they are. None for one the checks crashed on.
+class _Worker:
+    """What the checks keep between batches: the contract, a tally per proxy (for the running
+    reports) and how many passing exchanges kept all their evidence. A checks process has one
+    (:data:`_PROCESS_WORKER`, made by its initializer); a thread judge has its own."""
 
-    Given the proxy's ``snapshot`` (``flush_every`` set), the worker keeps its own tally of the
-    results (``known``: the proxy's, for a worker that replaces a dead one) and writes the
-    report when the results cross a multiple of ``flush_every``: here, not in the proxy, whose
-    event loop stalled for hundreds of milliseconds while it built a report of thousands of
-    exchanges (the GIL; benchmarks/RESULTS.md). Also says whether that write failed."""
-    # the worker process's own contract (its initializer loaded it); a thread's is given
-    contract: Contract = here if here is not None else _WORKER["contract"]
-    # a tally of its own only when there are running reports to write
-    key = f"tally {token}"
-    if known is not None:
-        _WORKER[key] = known
-    kept: Tally | None = _WORKER.setdefault(key, _new_tally()) if snapshot else None
-    before = kept.seen if kept is not None else 0
-    out: list[ExchangeResult | None] = []
-    for parts, operation in batch:
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.tallies: dict[str, Tally] = {}
+        self.passing = 0
+
+    def judge_all(
+        self,
+        batch: list[tuple[dict[str, Any], tuple[str, str]]],
+        token: str = "",
+        snapshot: dict[str, Any] | None = None,
+        known: Tally | None = None,
+    ) -> tuple[list[ExchangeResult | None], bool]:
+        """Check each exchange of a batch: its parts are plain data, so they cross a process
+        boundary as they are. None for one the checks crashed on.
+
+        Given the proxy's ``snapshot`` (``flush_every`` set), the worker keeps its own tally
+        of the results (``known``: the proxy's, for a worker that replaces a dead one) and
+        writes the report when the results cross a multiple of ``flush_every``: here, not in
+        the proxy, whose event loop stalled for hundreds of milliseconds while it built a
+        report of thousands of exchanges (the GIL; benchmarks/RESULTS.md). Also says whether
+        that write failed."""
+        contract = self.contract
+        # a tally of its own only when there are running reports to write
+        if known is not None:
+            self.tallies[token] = known
+        kept = self.tallies.setdefault(token, _new_tally()) if snapshot else None
+        before = kept.seen if kept is not None else 0
+        out: list[ExchangeResult | None] = []
+        for parts, operation in batch:
+            result = self._judged(parts, operation)
+            out.append(result)
+            if result is not None and kept is not None:
+                kept.add(result)
+        every = snapshot["flush_every"] if snapshot else 0
+        if snapshot is None or kept is None or kept.seen // every == before // every:
+            return out, False
+        elapsed = snapshot.pop("elapsed")
+        state = ProxyState(
+            contract=contract, clock=time.perf_counter() - elapsed, tally=kept, **snapshot
+        )
+        try:
+            state.flush()
+        except OSError:
+            return out, True
+        return out, False
+
+    def _judged(self, parts: dict[str, Any], operation: tuple[str, str]) -> ExchangeResult | None:
+        contract = self.contract
         try:
             op = contract.operation(*operation)
             exchange = _exchange(
@@ -143,29 +170,30 @@ def _judge_all(
             )
             result = check_exchange(contract, exchange, operation=op)
         except Exception:
-            out.append(None)
-            continue
+            return None
         _cut_request(result, parts["body"], Scrubber(parts["secrets"]))
         if not any(o.status in ("fail", "error") for o in result.outcomes.values()):
-            _WORKER["passing"] = _WORKER.get("passing", 0) + 1
+            self.passing += 1
             events = result.evidence["response"].get("events")
-            if _WORKER["passing"] > FULL_EVIDENCE_PASSING and events and len(events) > 3:
+            if self.passing > FULL_EVIDENCE_PASSING and events and len(events) > 3:
                 result.evidence["response"]["events"] = events[:2] + events[-1:]
-        out.append(result)
-        if kept is not None:
-            kept.add(result)
-    every = snapshot["flush_every"] if snapshot else 0
-    if snapshot is None or kept is None or kept.seen // every == before // every:
-        return out, False
-    elapsed = snapshot.pop("elapsed")
-    state = ProxyState(
-        contract=contract, clock=time.perf_counter() - elapsed, tally=kept, **snapshot
-    )
-    try:
-        state.flush()
-    except OSError:
-        return out, True
-    return out, False
+        return result
+
+
+#: The worker of a checks process (set by its initializer, :func:`_load_worker`): the one
+#: piece of module state, since a process pool calls plain functions.
+_PROCESS_WORKER: _Worker | None = None
+
+
+def _judge_all(
+    batch: list[tuple[dict[str, Any], tuple[str, str]]],
+    token: str = "",
+    snapshot: dict[str, Any] | None = None,
+    known: Tally | None = None,
+) -> tuple[list[ExchangeResult | None], bool]:
+    """:meth:`_Worker.judge_all` of this checks process's worker."""
+    assert _PROCESS_WORKER is not None, "a checks process is made by _load_worker"
+    return _PROCESS_WORKER.judge_all(batch, token, snapshot, known)
 
 
 #: The largest request body an exchange's evidence keeps (its report entry and replay): a
@@ -250,19 +278,20 @@ Queued = tuple[dict[str, Any], tuple[str, str], str | None, int]
 
 class Judge:
     """The checks of a proxy: exchanges queued, handed over in batches to a worker (a process
-    of its own by default: the checks never hold the proxy's GIL; ``in_process``: a thread, for
-    tests), their results added to ``state``'s tally and told to ``observer``. A worker that
+    of its own by default: the checks never hold the proxy's GIL; ``in_thread``: a thread with
+    a worker of its own on the proxy's contract, for tests), their results added to ``state``'s tally and told to ``observer``. A worker that
     dies is replaced (the new one gets the tally, for its running reports)."""
 
     def __init__(
-        self, *, contract: Contract, state: ProxyState, observer: Observer, in_process: bool = True
+        self, *, contract: Contract, state: ProxyState, observer: Observer, in_thread: bool = False
     ) -> None:
         self.contract = contract
         self.state = state
         self.observer = observer
-        self.in_process = in_process
+        #: the thread's worker (None: a checks process, with a worker of its own)
+        self.worker = _Worker(contract) if in_thread else None
         self.queue: list[Queued] = []
-        #: this proxy's tally in a worker (a thread worker's module is shared by proxies)
+        #: this proxy's tally in a worker
         self.token = os.urandom(8).hex()
         self.resync = False  # the next batch brings the tally to a new worker
         self.stopped = False  # drained at shutdown: what the worker had is not judged
@@ -271,7 +300,7 @@ class Judge:
         self.executor = self._new_executor()
 
     def _new_executor(self) -> Executor:
-        if self.in_process:
+        if self.worker is None:
             contract = self.contract
             return ProcessPoolExecutor(
                 max_workers=1,
@@ -326,8 +355,8 @@ class Judge:
                 known = copy.deepcopy(state.tally) if self.resync and due else None
                 self.resync = False
             snapshot = state.snapshot() if due else None
-            here = None if self.in_process else self.contract
-            return self.executor.submit(_judge_all, items, self.token, snapshot, known, here)
+            judge_all = _judge_all if self.worker is None else self.worker.judge_all
+            return self.executor.submit(judge_all, items, self.token, snapshot, known)
 
         try:
             try:

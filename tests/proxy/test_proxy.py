@@ -418,18 +418,18 @@ def test_exchanges_that_end_together_are_judged_in_one_batch_and_all_counted(
 ) -> None:
     import concurrent.futures
 
-    import conformance.proxy._app as proxy_app
     import conformance.proxy._judge as proxy_judge
+    import conformance.proxy._relay as proxy_relay
 
     sizes: list[int] = []
-    judge_all = proxy_judge._judge_all
+    judge_all = proxy_judge._Worker.judge_all
 
-    def counting(batch: Any, *rest: Any) -> Any:
+    def counting(self: Any, batch: Any, *rest: Any) -> Any:
         sizes.append(len(batch))
-        return judge_all(batch, *rest)
+        return judge_all(self, batch, *rest)
 
-    monkeypatch.setattr(proxy_judge, "_judge_all", counting)
-    monkeypatch.setattr(proxy_app, "JUDGE_BATCH_WAIT_S", 1.0)  # however slow the machine
+    monkeypatch.setattr(proxy_judge._Worker, "judge_all", counting)
+    monkeypatch.setattr(proxy_relay, "JUDGE_BATCH_WAIT_S", 1.0)  # however slow the machine
     with proxied(report_dir=tmp_path, judge_in="thread") as (url, _upstream, state):
         client = _sdk(url)
         with concurrent.futures.ThreadPoolExecutor(5) as pool:
@@ -550,7 +550,6 @@ def test_a_long_run_keeps_all_the_evidence_of_failures_and_little_of_passes(
     from conformance.proxy import _judge
 
     monkeypatch.setattr(_judge, "FULL_EVIDENCE_PASSING", 1)
-    monkeypatch.setitem(_judge._WORKER, "passing", 0)
     with proxied(report_dir=tmp_path, judge_in="thread") as (url, _upstream, state):
         client = _sdk(url)
         for _ in range(3):
@@ -669,7 +668,7 @@ def test_netrc_credentials_are_never_added(tmp_path: Path, monkeypatch: pytest.M
 def test_the_environment_proxy_is_used_unless_no_proxy_covers_the_upstream(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conformance.proxy._app import _env_proxy
+    from conformance.proxy._http import env_proxy
 
     dead = f"http://someone:PROXY-SECRET-9@127.0.0.1:{free_port()}"  # nothing listens
     monkeypatch.setenv("HTTP_PROXY", dead)
@@ -684,7 +683,7 @@ def test_the_environment_proxy_is_used_unless_no_proxy_covers_the_upstream(
         direct = httpx.get(url + "/nowhere", timeout=10, trust_env=False)
     assert direct.status_code == 200 and len(seen) == 1
     monkeypatch.setenv("HTTPS_PROXY", "http://egress:3128")
-    assert _env_proxy("https://api.deepseek.com") == "http://egress:3128"
+    assert env_proxy("https://api.deepseek.com") == "http://egress:3128"
 
 
 STREAM_BODY = {"model": "m", "messages": HI, "stream": True}
