@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn
 
 from .._errors import UsageError
 from .._util import printable
@@ -34,8 +34,17 @@ def _profile_names() -> str:
     return ", ".join(available_profiles())
 
 
-def _add_contract_options(parser: argparse.ArgumentParser, *, with_spec: bool = True) -> None:
-    if with_spec:
+def _add_contract_options(
+    parser: Options, *, spec: Literal["argument", "flag"] = "argument"
+) -> None:
+    """The contract's options, the same wherever a contract is loaded: the document (the
+    ``SPEC`` argument, or ``--spec PATH`` where the arguments are files to judge), the
+    profile and the overlays."""
+    if spec == "flag":
+        parser.add_argument(
+            "--spec", metavar="PATH", help="OpenAPI document (default: the profile's)"
+        )
+    else:
         parser.add_argument(
             "spec",
             nargs="?",
@@ -58,7 +67,7 @@ def _add_contract_options(parser: argparse.ArgumentParser, *, with_spec: bool = 
     )
 
 
-def _add_output_options(parser: argparse.ArgumentParser) -> None:
+def _add_output_options(parser: Options) -> None:
     loudness = parser.add_mutually_exclusive_group()
     loudness.add_argument(
         "-v", "--verbose", action="store_true", help="every deviation and exchange"
@@ -90,7 +99,7 @@ def _finish(args: argparse.Namespace, report: Any, text: str, out: IO[str], err:
     return EXIT_FAILED if report["verdict"] == "fail" else EXIT_OK
 
 
-def _add_transport_options(parser: argparse.ArgumentParser) -> None:
+def _add_transport_options(parser: Options) -> None:
     parser.add_argument(
         "--auth-header",
         metavar="NAME",
@@ -150,6 +159,8 @@ def _transport(args: argparse.Namespace) -> Any:
 
 #: A command's handler: the parsed arguments, stdout, stderr -> the exit status.
 Handler = Callable[[argparse.Namespace, IO[str], IO[str]], int]
+#: Where options are added: a parser, or one of its groups (``--help`` lists them together).
+Options = argparse.ArgumentParser | argparse._ArgumentGroup
 
 
 def _needs_command(group: str, commands: str) -> Handler:

@@ -10,7 +10,7 @@ from .._errors import UsageError
 if TYPE_CHECKING:
     pass
 
-from ._common import EXIT_OK, _listening, _load, _writable
+from ._common import EXIT_OK, Options, _add_contract_options, _listening, _load, _writable
 from .serve import _add_serve_limits, _orderly_server, _serve_limits
 
 
@@ -30,15 +30,7 @@ def _add_proxy(commands: Any) -> None:
     )
     proxy.add_argument("--host", default="127.0.0.1")
     proxy.add_argument("--port", type=int, default=8001)
-    proxy.add_argument("--profile", metavar="NAME", help="the contract (default deepseek)")
-    proxy.add_argument("--spec", metavar="PATH", help="OpenAPI document (default: the profile's)")
-    proxy.add_argument(
-        "--overlay",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="an OpenAPI Overlay 1.0 document applied after the profile's (repeatable)",
-    )
+    _add_contract_options(proxy.add_argument_group("contract"), spec="flag")
     proxy.add_argument("--report-dir", default="reports", metavar="DIR")
     proxy.add_argument(
         "--flush-every",
@@ -63,35 +55,7 @@ def _add_proxy(commands: Any) -> None:
         help="the longest wait for the upstream's next bytes, then the exchange is let go "
         "and reported (default 60 s)",
     )
-    proxy.add_argument(
-        "--metrics-port",
-        type=int,
-        metavar="PORT",
-        help="serve Prometheus metrics on this port (/metrics, on --host): exchanges by "
-        "operation and outcome, failures by check, upstream errors, abandoned, not judged, "
-        "backlog, time to the upstream's headers",
-    )
-    proxy.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        default="text",
-        help="one line on stderr per failing exchange, as text or a JSON object (default text)",
-    )
-    proxy.add_argument(
-        "--sample",
-        type=float,
-        default=1.0,
-        metavar="RATE",
-        help="the fraction of exchanges judged, 0 < RATE <= 1 (all are forwarded; default 1): "
-        "bounded CPU at high volume, replicas' reports merge with 'conformance report merge'",
-    )
-    proxy.add_argument(
-        "--replica",
-        metavar="NAME",
-        help="this proxy's name among replicas, the prefix of its exchange ids, so that "
-        "'conformance report merge' keeps them apart (default: the host name and the pid; "
-        "letters, digits, '.', '_' and '-')",
-    )
+    _add_proxy_observing(proxy.add_argument_group("observing"))
     limits = proxy.add_argument_group(
         "limits", "what one client may make the proxy hold (beyond: the status given, and closed)"
     )
@@ -121,6 +85,38 @@ def _add_proxy(commands: Any) -> None:
     )
     _add_serve_limits(limits)
     proxy.set_defaults(handler=_cmd_proxy)
+
+
+def _add_proxy_observing(group: Options) -> None:
+    group.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics on this port (/metrics, on --host): exchanges by "
+        "operation and outcome, failures by check, upstream errors, abandoned, not judged, "
+        "backlog, time to the upstream's headers",
+    )
+    group.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="one line on stderr per failing exchange, as text or a JSON object (default text)",
+    )
+    group.add_argument(
+        "--sample",
+        type=float,
+        default=1.0,
+        metavar="RATE",
+        help="the fraction of exchanges judged, 0 < RATE <= 1 (all are forwarded; default 1): "
+        "bounded CPU at high volume, replicas' reports merge with 'conformance report merge'",
+    )
+    group.add_argument(
+        "--replica",
+        metavar="NAME",
+        help="this proxy's name among replicas, the prefix of its exchange ids, so that "
+        "'conformance report merge' keeps them apart (default: the host name and the pid; "
+        "letters, digits, '.', '_' and '-')",
+    )
 
 
 def _cmd_proxy(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:

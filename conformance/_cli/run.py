@@ -39,95 +39,48 @@ def _add_run(commands: Any) -> None:
         "started on a free loopback port and checked. Exit 0 conforming (no MUST failure; no "
         "SHOULD failure either with --strict), 1 not conforming, 2 could not run.",
     )
-    run.add_argument("--base-url", metavar="URL", help="e.g. https://api.deepseek.com")
-    run.add_argument(
+    _add_run_target(run)
+    _add_contract_options(run.add_argument_group("contract"), spec="flag")
+    _add_run_selection(run)
+    _add_run_budgets(run)
+    _add_run_timeouts(run)
+    _add_run_outcome(run)
+    run.set_defaults(handler=_cmd_run)
+
+
+def _add_run_target(run: argparse.ArgumentParser) -> None:
+    group = run.add_argument_group("target")
+    group.add_argument("--base-url", metavar="URL", help="e.g. https://api.deepseek.com")
+    group.add_argument(
         "--api-key",
         metavar="KEY",
         help="the bearer key (default: $CONFORMANCE_API_KEY); never written anywhere",
     )
-    run.add_argument(
+    group.add_argument(
         "--no-auth",
         action="store_true",
         default=None,
         help="the deployment takes no key (also $CONFORMANCE_NO_AUTH=1): AUTH-001 is not "
         "applicable, no auth case is sent, and the report says so",
     )
-    _add_transport_options(run)
-    run.add_argument("--model", metavar="NAME", help="default: the first of GET /models")
-    run.add_argument(
+    _add_transport_options(group)
+    group.add_argument("--model", metavar="NAME", help="default: the first of GET /models")
+    group.add_argument(
         "--reasoning-model",
         metavar="NAME",
         help="the model of the reasoning cases (default: a *reasoner* GET /models lists)",
     )
-    run.add_argument("--spec", metavar="PATH", help="OpenAPI document (default: the profile's)")
-    _add_contract_options(run, with_spec=False)
-    run.add_argument("--report-dir", metavar="DIR", default="reports")
-    run.add_argument(
-        "--max-examples",
-        type=int,
-        default=5,
-        metavar="N",
-        help="property-based positives, and as many negatives (default 5)",
-    )
-    run.add_argument(
-        "--max-requests",
-        type=int,
-        metavar="N",
-        help="the request budget, retries included (default 200; 2000 against the embedded "
-        "server, which costs nothing)",
-    )
-    run.add_argument(
-        "--max-tokens",
-        type=int,
-        default=16,
-        metavar="N",
-        help="max_tokens of cases that need no more (default 16)",
-    )
-    run.add_argument(
-        "--workers", type=int, default=4, metavar="N", help="concurrent requests (default 4)"
-    )
-    run.add_argument(
-        "--seed",
-        metavar="N|random",
-        help="the seed of the generated cases (default 0: the same command draws the same "
-        "cases); 'random' draws new ones, printed so that they can be drawn again",
-    )
-    run.add_argument(
-        "--timeout",
-        type=float,
-        default=600.0,
-        metavar="S",
-        help="the most one request may take, from sending it to its last byte, in seconds "
-        "(default 600)",
-    )
-    run.add_argument(
-        "--connect-timeout",
-        type=float,
-        default=10.0,
-        metavar="S",
-        help="the longest wait for a connection, in seconds (default 10, at most --timeout)",
-    )
-    run.add_argument(
-        "--first-byte-timeout",
-        type=float,
-        metavar="S",
-        help="the longest wait for a response's first byte, in seconds (default: --timeout)",
-    )
-    run.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=60.0,
-        metavar="S",
-        help="the longest silence allowed mid-response, in seconds (default 60, at most --timeout)",
-    )
-    run.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
-    run.add_argument(
+
+
+def _add_run_selection(run: argparse.ArgumentParser) -> None:
+    group = run.add_argument_group("selection")
+    group.add_argument(
         "--phases",
         metavar="LIST",
         help="the cases to plan, comma separated: examples, scenarios, property, negative, "
         "auth (default: all)",
     )
-    run.add_argument(
+    group.add_argument(
         "--operation",
         action="append",
         default=[],
@@ -135,21 +88,21 @@ def _add_run(commands: Any) -> None:
         help="check only this operation of those the profile certifies (repeatable; default: "
         "all of them, e.g. POST /chat/completions and GET /models)",
     )
-    run.add_argument(
+    group.add_argument(
         "--include-path",
         action="append",
         default=[],
         metavar="PATH",
         help="check only the operations at this path (repeatable)",
     )
-    run.add_argument(
+    group.add_argument(
         "--exclude-path",
         action="append",
         default=[],
         metavar="PATH",
         help="leave out the operations at this path (repeatable)",
     )
-    run.add_argument(
+    group.add_argument(
         "--checks",
         action="append",
         default=[],
@@ -157,31 +110,66 @@ def _add_run(commands: Any) -> None:
         help="run only these checks (ids or categories, comma separated; repeatable), and send "
         "only the cases they need",
     )
-    run.add_argument(
+    group.add_argument(
         "--exclude-checks",
         action="append",
         default=[],
         metavar="LIST",
         help="leave these checks out (ids or categories, comma separated; repeatable)",
     )
-    run.add_argument(
+    group.add_argument(
+        "--modalities",
+        default="text",
+        metavar="LIST",
+        help="what the model takes in, comma separated: text, image, audio, file (default "
+        "text: generated requests send no image, audio or file parts)",
+    )
+
+
+def _add_run_budgets(run: argparse.ArgumentParser) -> None:
+    group = run.add_argument_group("budgets and limits")
+    group.add_argument(
+        "--max-examples",
+        type=int,
+        default=5,
+        metavar="N",
+        help="property-based positives, and as many negatives (default 5)",
+    )
+    group.add_argument(
+        "--max-requests",
+        type=int,
+        metavar="N",
+        help="the request budget, retries included (default 200; 2000 against the embedded "
+        "server, which costs nothing)",
+    )
+    group.add_argument(
+        "--max-tokens",
+        type=int,
+        default=16,
+        metavar="N",
+        help="max_tokens of cases that need no more (default 16)",
+    )
+    group.add_argument(
+        "--workers", type=int, default=4, metavar="N", help="concurrent requests (default 4)"
+    )
+    group.add_argument(
+        "--seed",
+        metavar="N|random",
+        help="the seed of the generated cases (default 0: the same command draws the same "
+        "cases); 'random' draws new ones, printed so that they can be drawn again",
+    )
+    group.add_argument(
         "--max-failures",
         type=int,
         metavar="N",
         help="stop sending after N exchanges failed a check (the rest are listed as not sent)",
     )
-    run.add_argument(
+    group.add_argument(
         "--rate-limit",
         metavar="N/s|N/m",
         help="at most N requests a second (N/s) or a minute (N/m)",
     )
-    run.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print the plan (cases per phase, requests, the most tokens it may spend) and "
-        "send nothing",
-    )
-    run.add_argument(
+    group.add_argument(
         "--shrink-budget",
         type=int,
         default=20,
@@ -189,39 +177,75 @@ def _add_run(commands: Any) -> None:
         help="requests spent at most on making failing generated cases smaller (default 20; "
         "0: no shrinking)",
     )
-    run.add_argument(
+    group.add_argument(
         "--shrink-time",
         type=float,
         default=60.0,
         metavar="S",
         help="seconds spent at most on shrinking, whatever is left of --shrink-budget (default 60)",
     )
-    run.add_argument(
-        "--modalities",
-        default="text",
-        metavar="LIST",
-        help="what the model takes in, comma separated: text, image, audio, file (default "
-        "text: generated requests send no image, audio or file parts)",
-    )
-    run.add_argument(
-        "--examples-db",
-        metavar="PATH",
-        help="where generated cases that failed are kept and replayed first by the next run "
-        "(default: examples.json in the report directory)",
-    )
-    run.add_argument(
-        "--baseline",
-        metavar="FILE",
-        help="accepted failures, each with a reason and an expiry date",
-    )
-    run.add_argument(
+    group.add_argument(
         "--shard",
         metavar="I/N",
         help="send the I-th of N slices of the cases "
         "(merge the reports with 'conformance report merge')",
     )
-    _add_output_options(run)
-    run.set_defaults(handler=_cmd_run)
+
+
+def _add_run_timeouts(run: argparse.ArgumentParser) -> None:
+    group = run.add_argument_group("timeouts")
+    group.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="the most one request may take, from sending it to its last byte, in seconds "
+        "(default 600)",
+    )
+    group.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="the longest wait for a connection, in seconds (default 10, at most --timeout)",
+    )
+    group.add_argument(
+        "--first-byte-timeout",
+        type=float,
+        metavar="S",
+        help="the longest wait for a response's first byte, in seconds (default: --timeout)",
+    )
+    group.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="the longest silence allowed mid-response, in seconds (default 60, at most --timeout)",
+    )
+
+
+def _add_run_outcome(run: argparse.ArgumentParser) -> None:
+    group = run.add_argument_group("outcome")
+    group.add_argument("--report-dir", metavar="DIR", default="reports")
+    group.add_argument("--strict", action="store_true", help="SHOULD failures fail the run too")
+    group.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (cases per phase, requests, the most tokens it may spend) and "
+        "send nothing",
+    )
+    group.add_argument(
+        "--examples-db",
+        metavar="PATH",
+        help="where generated cases that failed are kept and replayed first by the next run "
+        "(default: examples.json in the report directory)",
+    )
+    group.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="accepted failures, each with a reason and an expiry date",
+    )
+    _add_output_options(group)
 
 
 def _quiet_hypothesis() -> None:

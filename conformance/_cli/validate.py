@@ -35,10 +35,7 @@ def _add_validate(commands: Any) -> None:
     validate.add_argument(
         "--request", metavar="FILE", help="the JSON request body (for a single FILE)"
     )
-    validate.add_argument(
-        "--spec", metavar="PATH", help="OpenAPI document (default: the profile's)"
-    )
-    _add_contract_options(validate, with_spec=False)
+    _add_contract_options(validate, spec="flag")
     validate.add_argument(
         "--report-dir",
         metavar="DIR",
