@@ -34,7 +34,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["ServeLimits", "guarded_protocol", "uvicorn_options"]
+__all__ = ["GuardedHttpToolsProtocol", "ServeLimits", "guarded_protocol", "uvicorn_options"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,154 +77,165 @@ class _Refused(Exception):
     """Raised inside a parser callback to stop parsing a request that was refused."""
 
 
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with ``limits`` (see the module's docstring); a subclass
+    made by :func:`guarded_protocol` sets them."""
+
+    limits: ServeLimits = ServeLimits()
+    max_connections: int = 0
+    _refused = False
+    _head_bytes = 0
+    _in_head = True  # waiting for (the rest of) a request head
+    _waiting_since = 0.0
+    _head_timer: asyncio.TimerHandle | None = None
+    _field_count = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._wait_for_head()
+        if len(self.connections) > self.max_connections and not self._evict_one():
+            self._refuse(503, "too many connections; try again later")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_timer()
+        super().connection_lost(exc)
+
+    def _wait_for_head(self) -> None:
+        self._in_head, self._head_bytes, self._field_count = True, 0, 0
+        self._waiting_since = self.loop.time()
+        self._stop_timer()
+        self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_too_slow)
+
+    def _stop_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self._in_head and not self._busy():
+            self._refuse(408, f"no complete request head within {self.limits.header_timeout:g} s")
+
+    def _busy(self) -> bool:
+        """A request of this connection is being answered."""
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def _evict_one(self) -> bool:
+        """Close the connection that has waited longest for a request head; False when
+        every other one is busy answering a request."""
+        idle = [
+            c
+            for c in self.connections
+            if c is not self
+            and isinstance(c, GuardedHttpToolsProtocol)
+            and c._in_head
+            and not c._busy()
+            and not c._refused
+        ]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda c: c._waiting_since)
+        oldest._refused = True
+        oldest._stop_timer()
+        oldest.transport.close()
+        return True
+
+    def _refuse(self, status: int, text: str) -> None:
+        """Answer ``status`` with ``text`` and close the connection; nothing more is read."""
+        self._refused = True
+        self._stop_timer()
+        body = text.encode("ascii", "replace") + b"\n"
+        with contextlib.suppress(Exception):  # the peer may be gone already
+            self.transport.write(
+                b"HTTP/1.1 " + _STATUS[status] + b"\r\n"
+                b"content-type: text/plain; charset=utf-8\r\n"
+                b"content-length: " + str(len(body)).encode() + b"\r\n"
+                b"connection: close\r\n\r\n" + body
+            )
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        self._unset_keepalive_if_required()
+        if self._in_head:
+            self._head_bytes += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if not isinstance(exc.__context__, _Refused):
+                self._refuse(400, "invalid HTTP request")
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():  # pragma: no cover - no websocket app is served
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        except httptools.HttpParserError:
+            self._refuse(400, "invalid HTTP request")
+            return
+        if self._in_head and self._head_bytes > self.limits.max_header_bytes:
+            self._refuse(
+                431, f"the request head is over {self.limits.max_header_bytes} bytes; refused"
+            )
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if not self._in_head:  # a request pipelined behind the last one
+            self._wait_for_head()
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > self.limits.max_header_bytes:
+            self._refuse(431, "the request target is too long; refused")
+            raise _Refused
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._field_count += 1
+        if self._field_count > self.limits.max_headers:
+            self._refuse(431, f"more than {self.limits.max_headers} header fields; refused")
+            raise _Refused
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._stop_timer()
+        method = self.parser.get_method()
+        if method == b"CONNECT" or not self.url.startswith(b"/"):
+            self._refuse(
+                400,
+                "the request target must be a path (origin-form, /...): absolute-form, "
+                "authority-form, '*' and CONNECT are refused",
+            )
+            raise _Refused
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._refused:
+            return
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self._refused and self.transport is not None and not self.pipeline:
+            self._wait_for_head()
+
+
 def guarded_protocol(limits: ServeLimits) -> type[asyncio.Protocol]:
     """uvicorn's httptools protocol with ``limits`` (see the module's docstring)."""
-    max_connections = limits.max_connections or default_max_connections()
-
-    class GuardedHttpToolsProtocol(HttpToolsProtocol):
-        _refused = False
-        _head_bytes = 0
-        _in_head = True  # waiting for (the rest of) a request head
-        _waiting_since = 0.0
-        _head_timer: asyncio.TimerHandle | None = None
-        _field_count = 0
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._wait_for_head()
-            if len(self.connections) > max_connections and not self._evict_one():
-                self._refuse(503, "too many connections; try again later")
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop_timer()
-            super().connection_lost(exc)
-
-        def _wait_for_head(self) -> None:
-            self._in_head, self._head_bytes, self._field_count = True, 0, 0
-            self._waiting_since = self.loop.time()
-            self._stop_timer()
-            self._head_timer = self.loop.call_later(limits.header_timeout, self._head_too_slow)
-
-        def _stop_timer(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
-
-        def _head_too_slow(self) -> None:
-            self._head_timer = None
-            if self._in_head and not self._busy():
-                self._refuse(408, f"no complete request head within {limits.header_timeout:g} s")
-
-        def _busy(self) -> bool:
-            """A request of this connection is being answered."""
-            return self.cycle is not None and not self.cycle.response_complete
-
-        def _evict_one(self) -> bool:
-            """Close the connection that has waited longest for a request head; False when
-            every other one is busy answering a request."""
-            idle = [
-                c
-                for c in self.connections
-                if c is not self
-                and isinstance(c, GuardedHttpToolsProtocol)
-                and c._in_head
-                and not c._busy()
-                and not c._refused
-            ]
-            if not idle:
-                return False
-            oldest = min(idle, key=lambda c: c._waiting_since)
-            oldest._refused = True
-            oldest._stop_timer()
-            oldest.transport.close()
-            return True
-
-        def _refuse(self, status: int, text: str) -> None:
-            """Answer ``status`` with ``text`` and close the connection; nothing more is read."""
-            self._refused = True
-            self._stop_timer()
-            body = text.encode("ascii", "replace") + b"\n"
-            with contextlib.suppress(Exception):  # the peer may be gone already
-                self.transport.write(
-                    b"HTTP/1.1 " + _STATUS[status] + b"\r\n"
-                    b"content-type: text/plain; charset=utf-8\r\n"
-                    b"content-length: " + str(len(body)).encode() + b"\r\n"
-                    b"connection: close\r\n\r\n" + body
-                )
-            self.transport.close()
-
-        def data_received(self, data: bytes) -> None:
-            if self._refused:
-                return
-            self._unset_keepalive_if_required()
-            if self._in_head:
-                self._head_bytes += len(data)
-            try:
-                self.parser.feed_data(data)
-            except httptools.HttpParserCallbackError as exc:
-                if not isinstance(exc.__context__, _Refused):
-                    self._refuse(400, "invalid HTTP request")
-                return
-            except httptools.HttpParserUpgrade:
-                if self._should_upgrade():  # pragma: no cover - no websocket app is served
-                    self.handle_websocket_upgrade()
-                else:
-                    self._unsupported_upgrade_warning()
-                return
-            except httptools.HttpParserError:
-                self._refuse(400, "invalid HTTP request")
-                return
-            if self._in_head and self._head_bytes > limits.max_header_bytes:
-                self._refuse(
-                    431, f"the request head is over {limits.max_header_bytes} bytes; refused"
-                )
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            if not self._in_head:  # a request pipelined behind the last one
-                self._wait_for_head()
-
-        def on_url(self, url: bytes) -> None:
-            super().on_url(url)
-            if len(self.url) > limits.max_header_bytes:
-                self._refuse(431, "the request target is too long; refused")
-                raise _Refused
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._field_count += 1
-            if self._field_count > limits.max_headers:
-                self._refuse(431, f"more than {limits.max_headers} header fields; refused")
-                raise _Refused
-            super().on_header(name, value)
-
-        def on_headers_complete(self) -> None:
-            self._in_head = False
-            self._stop_timer()
-            method = self.parser.get_method()
-            if method == b"CONNECT" or not self.url.startswith(b"/"):
-                self._refuse(
-                    400,
-                    "the request target must be a path (origin-form, /...): absolute-form, "
-                    "authority-form, '*' and CONNECT are refused",
-                )
-                raise _Refused
-            super().on_headers_complete()
-
-        def on_body(self, body: bytes) -> None:
-            if not self._refused:
-                super().on_body(body)
-
-        def on_message_complete(self) -> None:
-            if self._refused:
-                return
-            super().on_message_complete()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self._refused and self.transport is not None and not self.pipeline:
-                self._wait_for_head()
-
-    return GuardedHttpToolsProtocol
+    return type(
+        "GuardedHttpToolsProtocol",
+        (GuardedHttpToolsProtocol,),
+        {
+            "limits": limits,
+            "max_connections": limits.max_connections or default_max_connections(),
+        },
+    )
 
 
 def uvicorn_options(limits: ServeLimits | None = None) -> dict[str, Any]:
