@@ -276,40 +276,15 @@ def _blockers(report: Report) -> str:
 
 
 def render_html(report: Report) -> str:
-    summary = report["summary"]
+    """The report as one self-contained HTML page: the header, the failures, the checks by
+    category (each failing one with its grouped deviations), then every exchange."""
     events = _events_by_exchange(report)
     checks = report["checks"]
     categories: dict[str, list[CheckEntry]] = {}
     for check in checks:
         categories.setdefault(check["category"], []).append(check)
-    failing_chunks: dict[str, set[int]] = {}
-    for check in checks:
-        for failure in check["failures"]:
-            chunk = failure["chunk_index"]
-            if chunk is not None:
-                failing_chunks.setdefault(failure["exchange"], set()).add(chunk)
-    target = report["target"]["base_url"] or "embedded reference server or recorded traffic"
     body = [
-        "<header>",
-        f'<h1><span class="verdict {report["verdict"]}">{escape(report["verdict"].upper())}</span>'
-        f"Conformance level: {escape(report['level'] or 'none')}</h1>",
-        f'<div class="meta">Target: {escape(target)}'
-        + (f" · model {escape(report['target']['model'])}" if report["target"]["model"] else "")
-        + f" · contract {escape(report['contract']['profile'])} ({escape(report['contract']['spec'])})</div>",
-        f'<div class="meta">Started {escape(report["started_at"])} · {report["duration_s"]:.1f} s'
-        + (f" · seed {report['seed']}" if report.get("seed") is not None else "")
-        + (
-            f" · {report['run']['requests_sent']} requests, {report['run']['tokens_spent']} tokens"
-            if report.get("run")
-            else ""
-        )
-        + "</div>",
-        f'<div class="meta counts"><span>{summary["checks_passed"]} passed</span>'
-        f"<span>{summary['checks_failed']} failed</span>"
-        f"<span>{summary['checks_not_exercised']} not exercised</span>"
-        f"<span>{summary['checks_not_applicable']} not applicable</span>"
-        f"<span>{summary['exchanges']} exchanges</span></div>",
-        _blockers(report),
+        _header(report),
         "</header><main>",
         _failed_list(checks),
         _operations(report),
@@ -326,63 +301,13 @@ def render_html(report: Report) -> str:
         + "</div>",
     ]
     for category, members in sorted(categories.items()):
-        body.append(
-            f"<h2>{escape(category)}</h2><table><tr><th>check</th><th>title</th><th>severity</th><th>level</th><th>exercised</th><th>status</th></tr>"
-        )
-        for check in members:
-            waiver = check.get("waiver")
-            note = (
-                ' <span class="waived">'
-                + (
-                    f"waiver expired on {escape(waiver['expires'])}"
-                    if waiver["expired"]
-                    else f"waived until {escape(waiver['expires'])}"
-                )
-                + f": {escape(waiver['reason'])}</span>"
-                if waiver and check["status"] == "fail"
-                else ""
-            )
-            if check["status"] == "skip":
-                what = "not exercised" if check["applicable"] else "not applicable"
-                note += (
-                    f' <span class="why">{what}: {escape("; ".join(check["skip_reasons"]))}</span>'
-                )
-            shown = (
-                check["status"]
-                if check["status"] != "skip"
-                else ("not exercised" if check["applicable"] else "n/a")
-            )
-            body.append(
-                f'<tr class="check" data-status="{check["status"]}" id="check-{check["id"]}">'
-                f"<td><code>{check['id']}</code></td><td>{escape(check['title'])}{note}</td>"
-                f'<td class="sev">{check["severity"]}</td><td>{check["level"]}</td>'
-                f"<td>{check['exercised']}/{check['exchanges']}</td>"
-                f'<td class="status {check["status"]}">{escape(shown)}</td></tr>'
-            )
-        body.append("</table>")
-        for check in members:
-            if check["status"] not in ("fail", "error"):
-                continue
-            failures = "".join(_group(g, events) for g in failure_groups(check))
-            if check.get("suppressed_failures"):
-                failures += f'<div class="kv">... and {check["suppressed_failures"]} more</div>'
-            if check["status"] == "error":
-                failures += (
-                    f'<div class="failure">{escape("; ".join(check.get("errors") or []))}</div>'
-                )
-            body.append(
-                f'<div class="check-detail" data-status="{check["status"]}" id="detail-{check["id"]}"><details open>'
-                f"<summary><b>{check['id']}</b> ({check['severity']}) {escape(check['title'])} "
-                f"— source: {escape(check['source'])}</summary>{failures}</details></div>"
-            )
-    exchanges = report.get("exchanges", [])
-    if exchanges:
-        failing = sum(bool(e.get("failed_checks")) for e in exchanges)
-        body.append(
-            f"<h2>Exchanges ({len(exchanges)}; {failing} with failures, open)</h2>"
-            + _run_timings(report)
-        )
-        body += [_exchange(e, failing_chunks.get(e["id"], set())) for e in exchanges]
+        body.append(_category_table(category, members))
+        body += [
+            _check_detail(check, events)
+            for check in members
+            if check["status"] in ("fail", "error")
+        ]
+    body.append(_exchanges_section(report))
     body.append("</main>")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -391,4 +316,100 @@ def render_html(report: Report) -> str:
         f"<style>{STYLE}</style></head><body>"
         + "".join(body)
         + f"<script>{SCRIPT}</script></body></html>\n"
+    )
+
+
+def _header(report: Report) -> str:
+    summary = report["summary"]
+    target = report["target"]["base_url"] or "embedded reference server or recorded traffic"
+    return "".join(
+        [
+            "<header>",
+            f'<h1><span class="verdict {report["verdict"]}">{escape(report["verdict"].upper())}</span>'
+            f"Conformance level: {escape(report['level'] or 'none')}</h1>",
+            f'<div class="meta">Target: {escape(target)}'
+            + (f" · model {escape(report['target']['model'])}" if report["target"]["model"] else "")
+            + f" · contract {escape(report['contract']['profile'])} ({escape(report['contract']['spec'])})</div>",
+            f'<div class="meta">Started {escape(report["started_at"])} · {report["duration_s"]:.1f} s'
+            + (f" · seed {report['seed']}" if report.get("seed") is not None else "")
+            + (
+                f" · {report['run']['requests_sent']} requests, {report['run']['tokens_spent']} tokens"
+                if report.get("run")
+                else ""
+            )
+            + "</div>",
+            f'<div class="meta counts"><span>{summary["checks_passed"]} passed</span>'
+            f"<span>{summary['checks_failed']} failed</span>"
+            f"<span>{summary['checks_not_exercised']} not exercised</span>"
+            f"<span>{summary['checks_not_applicable']} not applicable</span>"
+            f"<span>{summary['exchanges']} exchanges</span></div>",
+            _blockers(report),
+        ]
+    )
+
+
+def _category_table(category: str, members: list[CheckEntry]) -> str:
+    rows = [
+        f"<h2>{escape(category)}</h2><table><tr><th>check</th><th>title</th><th>severity</th><th>level</th><th>exercised</th><th>status</th></tr>"
+    ]
+    for check in members:
+        waiver = check.get("waiver")
+        note = (
+            ' <span class="waived">'
+            + (
+                f"waiver expired on {escape(waiver['expires'])}"
+                if waiver["expired"]
+                else f"waived until {escape(waiver['expires'])}"
+            )
+            + f": {escape(waiver['reason'])}</span>"
+            if waiver and check["status"] == "fail"
+            else ""
+        )
+        if check["status"] == "skip":
+            what = "not exercised" if check["applicable"] else "not applicable"
+            note += f' <span class="why">{what}: {escape("; ".join(check["skip_reasons"]))}</span>'
+        shown = (
+            check["status"]
+            if check["status"] != "skip"
+            else ("not exercised" if check["applicable"] else "n/a")
+        )
+        rows.append(
+            f'<tr class="check" data-status="{check["status"]}" id="check-{check["id"]}">'
+            f"<td><code>{check['id']}</code></td><td>{escape(check['title'])}{note}</td>"
+            f'<td class="sev">{check["severity"]}</td><td>{check["level"]}</td>'
+            f"<td>{check['exercised']}/{check['exchanges']}</td>"
+            f'<td class="status {check["status"]}">{escape(shown)}</td></tr>'
+        )
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _check_detail(check: CheckEntry, events: dict[str, dict[int, str]]) -> str:
+    failures = "".join(_group(g, events) for g in failure_groups(check))
+    if check.get("suppressed_failures"):
+        failures += f'<div class="kv">... and {check["suppressed_failures"]} more</div>'
+    if check["status"] == "error":
+        failures += f'<div class="failure">{escape("; ".join(check.get("errors") or []))}</div>'
+    return (
+        f'<div class="check-detail" data-status="{check["status"]}" id="detail-{check["id"]}"><details open>'
+        f"<summary><b>{check['id']}</b> ({check['severity']}) {escape(check['title'])} "
+        f"— source: {escape(check['source'])}</summary>{failures}</details></div>"
+    )
+
+
+def _exchanges_section(report: Report) -> str:
+    exchanges = report.get("exchanges", [])
+    if not exchanges:
+        return ""
+    failing_chunks: dict[str, set[int]] = {}
+    for check in report["checks"]:
+        for failure in check["failures"]:
+            chunk = failure["chunk_index"]
+            if chunk is not None:
+                failing_chunks.setdefault(failure["exchange"], set()).add(chunk)
+    failing = sum(bool(e.get("failed_checks")) for e in exchanges)
+    return (
+        f"<h2>Exchanges ({len(exchanges)}; {failing} with failures, open)</h2>"
+        + _run_timings(report)
+        + "".join(_exchange(e, failing_chunks.get(e["id"], set())) for e in exchanges)
     )
