@@ -113,73 +113,7 @@ def diff_reports(
     changes: list[Change] = []
     before = {c["id"]: c for c in old["checks"]}
     for entry in new["checks"]:
-        check = entry["id"]
-        was = before.get(check)
-        failing_then = was is not None and was["status"] == "fail"
-        failing_now = entry["status"] == "fail"
-        if failing_now and not failing_then:
-            first = entry["failures"][0]["message"] if entry["failures"] else ""
-            before_text = (
-                f"a check {old_label} did not have" if was is None else f"{_said(was)} before"
-            )
-            changes.append(
-                Change(
-                    kind="new-failure",
-                    worse=True,
-                    check=check,
-                    old=None if was is None else was["status"],
-                    new="fail",
-                    message=f"{check} fails now ({before_text}): {first}",
-                )
-            )
-        if was is None:
-            continue
-        elif failing_then and not failing_now and _exercised(entry):
-            changes.append(
-                Change(
-                    kind="fixed",
-                    worse=False,
-                    check=check,
-                    old="fail",
-                    new=entry["status"],
-                    message=f"{check} no longer fails ({_said(entry)} now)",
-                )
-            )
-        elif failing_then and failing_now:
-            for deviation in sorted(_deviations(entry) - _deviations(was)):
-                changes.append(
-                    Change(
-                        kind="new-deviation",
-                        worse=True,
-                        check=check,
-                        old=None,
-                        new=deviation,
-                        message=f"{check} fails in a new way: {deviation}",
-                    )
-                )
-        if _exercised(was) and not _exercised(entry) and entry.get("applicable", True):
-            reasons = "; ".join(entry.get("skip_reasons") or []) or "nothing to judge"
-            changes.append(
-                Change(
-                    kind="not-exercised",
-                    worse=True,
-                    check=check,
-                    old=was["status"],
-                    new="skip",
-                    message=f"{check} is no longer exercised ({reasons})",
-                )
-            )
-        elif not _exercised(was) and _exercised(entry) and not failing_now:
-            changes.append(
-                Change(
-                    kind="newly-exercised",
-                    worse=False,
-                    check=check,
-                    old="skip",
-                    new=entry["status"],
-                    message=f"{check} is exercised now, and passes",
-                )
-            )
+        changes += _check_changes(before.get(entry["id"]), entry, old_label)
     if _rank(new["level"]) != _rank(old["level"]):
         lower = _rank(new["level"]) < _rank(old["level"])
         changes.append(
@@ -203,6 +137,77 @@ def diff_reports(
         )
     changes += _timings(old, new, slower, floor_s)
     return ReportDiff(old=old_label, new=new_label, changes=tuple(changes))
+
+
+def _check_changes(was: CheckEntry | None, entry: CheckEntry, old_label: str) -> list[Change]:
+    """How one check changed: fails now, fixed, fails in a new way, no longer exercised,
+    exercised now."""
+    changes: list[Change] = []
+    check = entry["id"]
+    failing_then = was is not None and was["status"] == "fail"
+    failing_now = entry["status"] == "fail"
+    if failing_now and not failing_then:
+        first = entry["failures"][0]["message"] if entry["failures"] else ""
+        before_text = f"a check {old_label} did not have" if was is None else f"{_said(was)} before"
+        changes.append(
+            Change(
+                kind="new-failure",
+                worse=True,
+                check=check,
+                old=None if was is None else was["status"],
+                new="fail",
+                message=f"{check} fails now ({before_text}): {first}",
+            )
+        )
+    if was is None:
+        return changes
+    if failing_then and not failing_now and _exercised(entry):
+        changes.append(
+            Change(
+                kind="fixed",
+                worse=False,
+                check=check,
+                old="fail",
+                new=entry["status"],
+                message=f"{check} no longer fails ({_said(entry)} now)",
+            )
+        )
+    elif failing_then and failing_now:
+        for deviation in sorted(_deviations(entry) - _deviations(was)):
+            changes.append(
+                Change(
+                    kind="new-deviation",
+                    worse=True,
+                    check=check,
+                    old=None,
+                    new=deviation,
+                    message=f"{check} fails in a new way: {deviation}",
+                )
+            )
+    if _exercised(was) and not _exercised(entry) and entry.get("applicable", True):
+        reasons = "; ".join(entry.get("skip_reasons") or []) or "nothing to judge"
+        changes.append(
+            Change(
+                kind="not-exercised",
+                worse=True,
+                check=check,
+                old=was["status"],
+                new="skip",
+                message=f"{check} is no longer exercised ({reasons})",
+            )
+        )
+    elif not _exercised(was) and _exercised(entry) and not failing_now:
+        changes.append(
+            Change(
+                kind="newly-exercised",
+                worse=False,
+                check=check,
+                old="skip",
+                new=entry["status"],
+                message=f"{check} is exercised now, and passes",
+            )
+        )
+    return changes
 
 
 def _said(entry: CheckEntry) -> str:
