@@ -33,8 +33,8 @@ from ._types import (
 )
 
 if TYPE_CHECKING:
-    from ..checks import ExchangeResult
-    from ..contract import Contract
+    from ..checks import Check, ExchangeResult
+    from ..contract import Contract, Operation
 
 __all__ = [
     "LEVELS",
@@ -226,49 +226,10 @@ def report_of(
     unserved = set(not_served)
     served = [op for op in contract.certified_operations() if op.label not in unserved]
     excerpts: dict[str | None, str | None] = {}
-    checks = []
-    for check in CHECKS.values():
-        seen = tally.checks.get(check.id)
-        statuses = seen.statuses if seen is not None else Counter[str]()
-        failures: list[FailureEntry] = []
-        for f, _ in seen.failures if seen is not None else ():
-            if f.schema_path not in excerpts:
-                excerpts[f.schema_path] = _excerpt(contract, f.schema_path)
-            failures.append(
-                {
-                    "message": f.message,
-                    "exchange": f.exchange or "",
-                    "instance_path": f.instance_path,
-                    "schema_path": f.schema_path,
-                    "chunk_index": f.chunk_index,
-                    "reproduce": f.reproduce,
-                    "value": f.value,
-                    "schema_excerpt": excerpts[f.schema_path],
-                }
-            )
-        entry: CheckEntry = {
-            "id": check.id,
-            "title": check.title,
-            "severity": check.severity,
-            "category": check.category,
-            "level": check.level,
-            "source": check.source,
-            "status": _status(list(statuses)),
-            "exchanges": sum(statuses.values()),
-            "exercised": statuses["pass"] + statuses["fail"],
-            "applicable": any(check.not_applicable(contract, op) is None for op in served),
-            "failures": failures,
-            "suppressed_failures": seen.suppressed if seen is not None else 0,
-            "skip_reasons": _counted(seen.skips if seen is not None else Counter[str]()),
-            "errors": sorted(seen.errors) if seen is not None else [],
-            "operations": tally.operations(check.id),
-            "time_s": round(seen.time_s, 6) if seen is not None else 0.0,
-        }
-        if baseline is not None:
-            waiver = baseline.waiver_for(check.id)
-            if waiver is not None:
-                entry["waiver"] = waiver
-        checks.append(entry)
+    checks = [
+        _check_entry(contract, check, tally, served, excerpts, baseline)
+        for check in CHECKS.values()
+    ]
     exchanges = tally.exchanges()
     report: Report = {
         "report_version": REPORT_VERSION,
@@ -302,6 +263,59 @@ def report_of(
     if baseline is not None:
         report["baseline"] = baseline.describe(checks)
     return finalize(report)
+
+
+def _check_entry(
+    contract: Contract,
+    check: Check,
+    tally: Tally,
+    served: list[Operation],
+    excerpts: dict[str | None, str | None],
+    baseline: Baseline | None,
+) -> CheckEntry:
+    """One check's entry: its status from what the tally counted, its kept failures (each
+    with the excerpt of the schema it broke, computed once per schema path), its waiver."""
+    seen = tally.checks.get(check.id)
+    statuses = seen.statuses if seen is not None else Counter[str]()
+    failures: list[FailureEntry] = []
+    for f, _ in seen.failures if seen is not None else ():
+        if f.schema_path not in excerpts:
+            excerpts[f.schema_path] = _excerpt(contract, f.schema_path)
+        failures.append(
+            {
+                "message": f.message,
+                "exchange": f.exchange or "",
+                "instance_path": f.instance_path,
+                "schema_path": f.schema_path,
+                "chunk_index": f.chunk_index,
+                "reproduce": f.reproduce,
+                "value": f.value,
+                "schema_excerpt": excerpts[f.schema_path],
+            }
+        )
+    entry: CheckEntry = {
+        "id": check.id,
+        "title": check.title,
+        "severity": check.severity,
+        "category": check.category,
+        "level": check.level,
+        "source": check.source,
+        "status": _status(list(statuses)),
+        "exchanges": sum(statuses.values()),
+        "exercised": statuses["pass"] + statuses["fail"],
+        "applicable": any(check.not_applicable(contract, op) is None for op in served),
+        "failures": failures,
+        "suppressed_failures": seen.suppressed if seen is not None else 0,
+        "skip_reasons": _counted(seen.skips if seen is not None else Counter[str]()),
+        "errors": sorted(seen.errors) if seen is not None else [],
+        "operations": tally.operations(check.id),
+        "time_s": round(seen.time_s, 6) if seen is not None else 0.0,
+    }
+    if baseline is not None:
+        waiver = baseline.waiver_for(check.id)
+        if waiver is not None:
+            entry["waiver"] = waiver
+    return entry
 
 
 def proxy_note(counts: ProxyCounts, upstream: str | None) -> str:

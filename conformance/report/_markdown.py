@@ -75,34 +75,7 @@ def render_summary(report: Report) -> str:
             + " |"
             for row in rows
         ]
-    failed = [c for c in report["checks"] if c["status"] in ("fail", "error")]
-    if failed:
-        lines += [
-            "",
-            "| check | severity | level | failures | deviations (how often, where first seen) |",
-            "|---|---|---|---|---|",
-        ]
-        for check in failed:
-            groups = failure_groups(check)
-            deviations = [
-                f"{g.count}x {_cell(g.first['message'])}"  # a server's words: a code span
-                + (f" ({_cell(', '.join(where))})" if (where := where_parts(g.first)) else "")
-                + f", e.g. {_cell(', '.join(g.exchanges[:3]))}"
-                for g in groups[:3]
-            ]
-            if len(groups) > 3:
-                deviations.append(f"and {len(groups) - 3} more")
-            if not groups:
-                deviations = [_cell("; ".join(check.get("errors") or []))]
-            waived = (
-                " (waived)" if check.get("waiver") and not check["waiver"].get("expired") else ""
-            )
-            lines.append(
-                f"| `{check['id']}`{waived} | {check['severity']} | {check['level']} | "
-                f"{len(check['failures']) + check.get('suppressed_failures', 0)} | "
-                + "<br>".join(deviations)
-                + " |"
-            )
+    lines += _failures_table(report)
     baseline = report.get("baseline")
     if baseline:
         lines += [
@@ -113,6 +86,40 @@ def render_summary(report: Report) -> str:
             ),
         ]
     return "\n".join(lines) + "\n"
+
+
+def _failures_table(report: Report) -> list[str]:
+    """The failing checks, a row each: severity, level, how many failures, and the first
+    three deviations (how often, where first seen)."""
+    failed = [c for c in report["checks"] if c["status"] in ("fail", "error")]
+    if not failed:
+        return []
+    lines: list[str] = []
+    lines += [
+        "",
+        "| check | severity | level | failures | deviations (how often, where first seen) |",
+        "|---|---|---|---|---|",
+    ]
+    for check in failed:
+        groups = failure_groups(check)
+        deviations = [
+            f"{g.count}x {_cell(g.first['message'])}"  # a server's words: a code span
+            + (f" ({_cell(', '.join(where))})" if (where := where_parts(g.first)) else "")
+            + f", e.g. {_cell(', '.join(g.exchanges[:3]))}"
+            for g in groups[:3]
+        ]
+        if len(groups) > 3:
+            deviations.append(f"and {len(groups) - 3} more")
+        if not groups:
+            deviations = [_cell("; ".join(check.get("errors") or []))]
+        waived = " (waived)" if check.get("waiver") and not check["waiver"].get("expired") else ""
+        lines.append(
+            f"| `{check['id']}`{waived} | {check['severity']} | {check['level']} | "
+            f"{len(check['failures']) + check.get('suppressed_failures', 0)} | "
+            + "<br>".join(deviations)
+            + " |"
+        )
+    return lines
 
 
 def render_badge(report: Report) -> str:
