@@ -9,7 +9,8 @@ from typing import IO, TYPE_CHECKING, Any
 from .._errors import UsageError
 
 if TYPE_CHECKING:
-    pass
+    from ..contract import Contract
+    from ..runner import Limits, RunConfig
 
 from ._common import (
     EXIT_OK,
@@ -330,72 +331,10 @@ EMBEDDED_BUDGET = 2000
 
 
 def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    import os
-    from pathlib import Path
-
     from .._session import live_report
-    from ..checks import CHECKS
-    from ..plan import parse_phases, select_checks, select_operations
     from ..report import render_text
-    from ..runner import API_KEY_VARIABLE, Limits, RunConfig
 
-    if args.max_requests is None:
-        args.max_requests = 200 if args.base_url else EMBEDDED_BUDGET
-    # the run's values (budgets, workers, the URL's scheme) are refused by RunConfig, for the
-    # CLI, the plugin and the Python API alike; the timeouts (Limits) here
-    _positive(args.timeout, "--timeout")
-    _positive(args.idle_timeout, "--idle-timeout")
-    _positive(args.connect_timeout, "--connect-timeout")
-    if args.first_byte_timeout is not None:
-        _positive(args.first_byte_timeout, "--first-byte-timeout")
-    if args.base_url is not None and not args.base_url.strip():
-        raise UsageError(
-            "--base-url is empty (an unset CI variable?); give the endpoint's URL, or leave the "
-            "flag out to check the embedded reference server"
-        )
-    if args.base_url:  # before the contract is loaded: a bad URL says so at once
-        RunConfig(base_url=args.base_url)
-    contract = _load(args)
-    contract.operation()  # the profile's operation is in the document
-    no_auth = bool(args.no_auth) or _env_flag("CONFORMANCE_NO_AUTH")
-    if no_auth:
-        contract = contract.without_auth()
-    limits = Limits(
-        total=args.timeout,
-        first_byte=min(args.first_byte_timeout or args.timeout, args.timeout),
-        idle=min(args.idle_timeout, args.timeout),
-        connect=min(args.connect_timeout, args.timeout),
-    )
-    shard = _shard(args.shard)
-    config = RunConfig(
-        base_url=args.base_url or "",
-        api_key=args.api_key or os.environ.get(API_KEY_VARIABLE),
-        no_auth=no_auth,
-        model=args.model,
-        reasoning_model=args.reasoning_model,
-        max_examples=args.max_examples,
-        max_requests=args.max_requests,
-        max_tokens=args.max_tokens,
-        workers=args.workers,
-        seed=_seed(args.seed),
-        limits=limits,
-        shard=shard,
-        examples_db=Path(args.examples_db or Path(args.report_dir) / "examples.json"),
-        shrink_budget=args.shrink_budget,
-        shrink_seconds=args.shrink_time,
-        modalities=_modalities(args.modalities),
-        transport=_transport(args),
-        phases=parse_phases(args.phases) if args.phases else None,
-        checks=select_checks(args.checks, args.exclude_checks, CHECKS),
-        max_failures=args.max_failures,
-        rate_limit=_rate(args.rate_limit),
-        operations=select_operations(
-            [op.label for op in contract.certified_operations()],
-            args.operation,
-            args.include_path,
-            args.exclude_path,
-        ),
-    )
+    contract, config = _run_config(args)
     _quiet_hypothesis()
     if args.dry_run:
         return _dry_run(contract, config, out)
@@ -422,6 +361,81 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         err.write(f"conformance: note: {note}\n")
     text = render_text(result.results, report, only_failures=True, verbosity=_verbosity(args))
     return _finish(args, report, text, out, err)
+
+
+def _run_config(args: argparse.Namespace) -> tuple[Contract, RunConfig]:
+    """The contract and the run's configuration from the flags (a bad value: one
+    :class:`UsageError` naming the flag; the run's values are refused by ``RunConfig``, for
+    the CLI, the plugin and the Python API alike, the timeouts here)."""
+    import os
+    from pathlib import Path
+
+    from ..checks import CHECKS
+    from ..plan import parse_phases, select_checks, select_operations
+    from ..runner import API_KEY_VARIABLE, RunConfig
+
+    if args.max_requests is None:
+        args.max_requests = 200 if args.base_url else EMBEDDED_BUDGET
+    limits = _limits(args)
+    if args.base_url is not None and not args.base_url.strip():
+        raise UsageError(
+            "--base-url is empty (an unset CI variable?); give the endpoint's URL, or leave the "
+            "flag out to check the embedded reference server"
+        )
+    if args.base_url:  # before the contract is loaded: a bad URL says so at once
+        RunConfig(base_url=args.base_url)
+    contract = _load(args)
+    contract.operation()  # the profile's operation is in the document
+    no_auth = bool(args.no_auth) or _env_flag("CONFORMANCE_NO_AUTH")
+    if no_auth:
+        contract = contract.without_auth()
+    config = RunConfig(
+        base_url=args.base_url or "",
+        api_key=args.api_key or os.environ.get(API_KEY_VARIABLE),
+        no_auth=no_auth,
+        model=args.model,
+        reasoning_model=args.reasoning_model,
+        max_examples=args.max_examples,
+        max_requests=args.max_requests,
+        max_tokens=args.max_tokens,
+        workers=args.workers,
+        seed=_seed(args.seed),
+        limits=limits,
+        shard=_shard(args.shard),
+        examples_db=Path(args.examples_db or Path(args.report_dir) / "examples.json"),
+        shrink_budget=args.shrink_budget,
+        shrink_seconds=args.shrink_time,
+        modalities=_modalities(args.modalities),
+        transport=_transport(args),
+        phases=parse_phases(args.phases) if args.phases else None,
+        checks=select_checks(args.checks, args.exclude_checks, CHECKS),
+        max_failures=args.max_failures,
+        rate_limit=_rate(args.rate_limit),
+        operations=select_operations(
+            [op.label for op in contract.certified_operations()],
+            args.operation,
+            args.include_path,
+            args.exclude_path,
+        ),
+    )
+    return contract, config
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    """The timeouts of one request (each at most --timeout)."""
+    from ..runner import Limits
+
+    _positive(args.timeout, "--timeout")
+    _positive(args.idle_timeout, "--idle-timeout")
+    _positive(args.connect_timeout, "--connect-timeout")
+    if args.first_byte_timeout is not None:
+        _positive(args.first_byte_timeout, "--first-byte-timeout")
+    return Limits(
+        total=args.timeout,
+        first_byte=min(args.first_byte_timeout or args.timeout, args.timeout),
+        idle=min(args.idle_timeout, args.timeout),
+        connect=min(args.connect_timeout, args.timeout),
+    )
 
 
 class _progress:

@@ -101,18 +101,7 @@ def merge_reports(reports: list[Report], *, allow_partial: bool = False) -> Repo
             "that grants no level"
         )
     first = reports[0]
-    for other in reports[1:]:
-        if (
-            other["contract"]["sha256"] != first["contract"]["sha256"]
-            or other["contract"]["profile"] != first["contract"]["profile"]
-        ):
-            raise UsageError(
-                "the reports were made against different contracts; they cannot be merged"
-            )
-        if other.get("seed") != first.get("seed"):
-            raise UsageError(
-                f"the reports have different seeds ({first.get('seed')} and {other.get('seed')}); shards must share one"
-            )
+    _same_contract_and_seed(reports)
     merged: Report = json.loads(json.dumps(first))
     by_id: dict[str, list[CheckEntry]] = {}
     for report in reports:
@@ -147,29 +136,54 @@ def merge_reports(reports: list[Report], *, allow_partial: bool = False) -> Repo
     merged["duration_s"] = max(r["duration_s"] for r in reports)
     runs = [r["run"] for r in reports if r.get("run")]
     if runs:
-        spreads = _merged_spreads(reports)
-        run: RunInfo = {
-            **runs[0],
-            "requests_sent": sum(r["requests_sent"] for r in runs),
-            "tokens_spent": sum(r["tokens_spent"] for r in runs),
-            "cases_planned": sum(r["cases_planned"] for r in runs)
-            if "proxy" in runs[0]
-            else runs[0]["cases_planned"],
-            "cases_skipped": [c for r in runs for c in r["cases_skipped"]],
-            "shard": None,
-            "merged_shards": [r["shard"] for r in runs],
-            "timings": {n: s.percentiles() for n, s in spreads.items() if s.count},
-        }
-        run.pop("timing_data", None)
-        if omitted:
-            run["timing_data"] = {n: s.as_data() for n, s in spreads.items() if s.count}
-        if "proxy" in runs[0]:
-            counts = _merged_counts([r["proxy"] for r in runs if "proxy" in r])
-            run["proxy"] = counts
-            run["notes"] = [proxy_note(counts, merged["target"]["base_url"])]
-            del run["merged_shards"]
-        merged["run"] = run
+        merged["run"] = _merged_run(reports, runs, omitted, merged["target"]["base_url"])
     return finalize(merged)
+
+
+def _same_contract_and_seed(reports: list[Report]) -> None:
+    """:class:`UsageError` unless every report has the first's contract and seed."""
+    first = reports[0]
+    for other in reports[1:]:
+        if (
+            other["contract"]["sha256"] != first["contract"]["sha256"]
+            or other["contract"]["profile"] != first["contract"]["profile"]
+        ):
+            raise UsageError(
+                "the reports were made against different contracts; they cannot be merged"
+            )
+        if other.get("seed") != first.get("seed"):
+            raise UsageError(
+                f"the reports have different seeds ({first.get('seed')} and {other.get('seed')}); shards must share one"
+            )
+
+
+def _merged_run(
+    reports: list[Report], runs: list[RunInfo], omitted: int, base_url: str | None
+) -> RunInfo:
+    """The shards' (or the proxy replicas') runs as one: what was sent and spent summed, the
+    timings merged from their spreads, the proxies' counts summed."""
+    spreads = _merged_spreads(reports)
+    run: RunInfo = {
+        **runs[0],
+        "requests_sent": sum(r["requests_sent"] for r in runs),
+        "tokens_spent": sum(r["tokens_spent"] for r in runs),
+        "cases_planned": sum(r["cases_planned"] for r in runs)
+        if "proxy" in runs[0]
+        else runs[0]["cases_planned"],
+        "cases_skipped": [c for r in runs for c in r["cases_skipped"]],
+        "shard": None,
+        "merged_shards": [r["shard"] for r in runs],
+        "timings": {n: s.percentiles() for n, s in spreads.items() if s.count},
+    }
+    run.pop("timing_data", None)
+    if omitted:
+        run["timing_data"] = {n: s.as_data() for n, s in spreads.items() if s.count}
+    if "proxy" in runs[0]:
+        counts = _merged_counts([r["proxy"] for r in runs if "proxy" in r])
+        run["proxy"] = counts
+        run["notes"] = [proxy_note(counts, base_url)]
+        del run["merged_shards"]
+    return run
 
 
 def _merged_spreads(reports: list[Report]) -> dict[str, Spread]:
