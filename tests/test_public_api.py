@@ -4,6 +4,7 @@ import importlib
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,54 @@ def test_every_exported_class_and_function_has_a_docstring(module: str) -> None:
         if not doc.strip() or doc.startswith(f"{value.__name__}("):
             missing.append(name)
     assert not missing, f"{module}: no docstring for {missing}"
+
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Every package and module of conformance/ without a leading underscore: each is documented
+#: in docs/api.md, its names pinned in tests/data/public_surface.txt.
+PUBLIC = (
+    "conformance",
+    "conformance.contract",
+    "conformance.exchange",
+    "conformance.checks",
+    "conformance.plan",
+    "conformance.runner",
+    "conformance.report",
+    "conformance.reference",
+    "conformance.proxy",
+    "conformance.suite",
+)
+
+
+def _surface() -> list[str]:
+    return [
+        f"{module}: {name}" for module in PUBLIC for name in importlib.import_module(module).__all__
+    ]
+
+
+def test_every_module_is_private_or_part_of_the_documented_surface() -> None:
+    public = {
+        f"conformance.{p.stem}"
+        for p in (ROOT / "conformance").iterdir()
+        if not p.name.startswith("_") and (p.suffix == ".py" or (p / "__init__.py").exists())
+    }
+    assert public - {"conformance.pytest_plugin"} == set(PUBLIC) - {"conformance"}
+    for module in PUBLIC:
+        mod = importlib.import_module(module)
+        for path in Path(mod.__file__ or "").parent.glob("*.py"):
+            if module != "conformance" and path.name != "__init__.py":
+                assert path.name.startswith("_") or module == "conformance.suite", path
+
+
+def test_the_surface_of_every_public_package_is_pinned_and_documented() -> None:
+    pinned = (ROOT / "tests" / "data" / "public_surface.txt").read_text().splitlines()
+    assert _surface() == pinned, (
+        "the public surface changed: update tests/data/public_surface.txt and docs/api.md"
+    )
+    sections = (ROOT / "docs" / "api.md").read_text().split("\n## ")
+    documented = {
+        section.split("`", 2)[1]: section for section in sections[1:] if section.startswith("`")
+    }
+    for line in pinned:
+        module, name = line.split(": ")
+        assert f"`{name}`" in documented[module], f"docs/api.md does not name {module}.{name}"

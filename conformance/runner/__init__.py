@@ -3,7 +3,6 @@ preflight, shrinking, the examples database, and live runs (plan, send, judge)."
 
 from __future__ import annotations
 
-from .._errors import TargetUnreachable
 from ._preflight import Preflight, preflight
 from ._run import RunConfig, RunResult, RunWatch, run, run_async
 from ._send import (
@@ -16,7 +15,6 @@ from ._send import (
     join_url,
     no_cookies,
     parse_header,
-    scrub,
     send,
 )
 
@@ -29,7 +27,6 @@ __all__ = [
     "RunConfig",
     "RunResult",
     "RunWatch",
-    "TargetUnreachable",
     "Transport",
     "curl_command",
     "join_url",
@@ -38,6 +35,5 @@ __all__ = [
     "preflight",
     "run",
     "run_async",
-    "scrub",
     "send",
 ]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .._errors import UsageError
+from .._errors import TargetUnreachable, UsageError
 from .._vocab import CaseSource
 from ..checks import ExchangeResult, check_exchange
 from ..exchange import NO_RESPONSE, Exchange, Request, Response, redact_url
@@ -24,7 +24,6 @@ from ._database import load_examples, save_examples
 from ._preflight import preflight
 from ._send import (
     Limits,
-    TargetUnreachable,
     Transport,
     curl_command,
     join_url,

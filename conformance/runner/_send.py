@@ -36,7 +36,6 @@ from ..exchange import (
     build_exchange,
     header_secrets,
     redact_url,
-    scrub,
     url_secrets,
 )
 from ..plan import Case
@@ -46,13 +45,11 @@ __all__ = [
     "Decoder",
     "Header",
     "Limits",
-    "TargetUnreachable",
     "Transport",
     "curl_command",
     "join_url",
     "no_cookies",
     "parse_header",
-    "scrub",
     "send",
 ]
 

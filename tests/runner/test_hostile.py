@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from conformance import TargetUnreachable
 from conformance.checks import check_exchange
 from conformance.plan import Case
-from conformance.runner import Limits, TargetUnreachable, send
+from conformance.runner import Limits, send
 from tests.helpers import cli
 from tests.runner.hostile import MODELS_MODES, MODES, hostile
 
