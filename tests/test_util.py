@@ -13,7 +13,7 @@ from conformance._util import (
     pointer_of,
     strict_json,
 )
-from conformance.checks._stream import _index
+from conformance.checks._stream_rules import _index
 
 
 def test_json_pointers_escape_tilde_and_slash() -> None:
