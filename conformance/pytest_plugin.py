@@ -5,10 +5,12 @@ Run the whole suite against an endpoint, one test per check::
     pytest --pyargs conformance.suite --base-url https://api.deepseek.com \
         --conformance-model deepseek-chat
 
-(the key from ``--conformance-api-key`` or ``$CONFORMANCE_API_KEY``; with no ``--base-url``
-the embedded reference server is checked). Every option but ``--base-url`` (shared with
-pytest-base-url) is prefixed, so a project's own ``--model`` or ``--api-key`` never clashes,
-and each falls back to its ``CONFORMANCE_*`` environment variable. The verdict and ``report.json`` are the CLI's. Fixtures let
+(the key from ``--conformance-api-key`` or ``$CONFORMANCE_API_KEY``; with no base URL the
+embedded reference server is checked). Every option is prefixed, so a project's own
+``--model`` or ``--api-key`` never clashes, and each falls back to its ``CONFORMANCE_*``
+environment variable. The base URL is ``--conformance-base-url``; ``--base-url`` too, but
+only when no other plugin or conftest owns that option: with pytest-base-url installed, its
+``--base-url`` (and ``base_url`` ini value) is read; one of a conftest's own is left alone. The verdict and ``report.json`` are the CLI's. Fixtures let
 providers write their own tests on the same machinery: ``conformance_contract``,
 ``conformance_run`` (the session's checked run), ``conformance_check_exchange``.
 
@@ -18,7 +20,7 @@ session of every project where the package is installed.
 
 from __future__ import annotations
 
-import contextlib
+import argparse
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -36,7 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["RUN_KEY", "SessionRun"]
 
 GROUP = "conformance"
-BASE_URL = "--base-url"
+BASE_URL = "--conformance-base-url"
+#: The shared spelling, registered only when nothing else owns it (pytest-base-url, a conftest).
+SHARED_BASE_URL = "--base-url"
 API_KEY = "--conformance-api-key"
 MODEL = "--conformance-model"
 REASONING_MODEL = "--conformance-reasoning-model"
@@ -50,9 +54,8 @@ STRICT = "--conformance-strict"
 CHECKS_OPTION = "--conformance-checks"
 NO_AUTH = "--conformance-no-auth"
 #: The environment variable each option falls back to (``--conformance-model`` ->
-#: ``CONFORMANCE_MODEL``); ``--base-url`` reads ``CONFORMANCE_BASE_URL``.
+#: ``CONFORMANCE_MODEL``).
 ENVIRONMENT = {
-    BASE_URL: "CONFORMANCE_BASE_URL",
     API_KEY: "CONFORMANCE_API_KEY",
     MODEL: "CONFORMANCE_MODEL",
     REASONING_MODEL: "CONFORMANCE_REASONING_MODEL",
@@ -78,19 +81,20 @@ RUN_KEY = pytest.StashKey["SessionRun"]()
 #: The check ids whose tests were collected (after ``-k`` and ``-m``): the run sends only the
 #: cases they need.
 COLLECTED_KEY = pytest.StashKey[frozenset[str]]()
+#: Whether ``--base-url`` is this plugin's (registered when nothing else owned it).
+OWNS_BASE_URL = pytest.StashKey[bool]()
 #: The module of the one-test-per-check suite.
 SUITE_MODULE = "conformance.suite.test_conformance"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "conformance: contract-conformance of Chat Completions APIs")
-    # pytest-base-url defines the same option; cooperate with it when it is installed.
-    with contextlib.suppress(ValueError):
-        group.addoption(
-            BASE_URL,
-            default=None,
-            help="the endpoint to check (default: the embedded reference server)",
-        )
+    group.addoption(
+        BASE_URL,
+        default=None,
+        help="the endpoint to check (default: $CONFORMANCE_BASE_URL, else the embedded "
+        "reference server)",
+    )
     group.addoption(API_KEY, default=None, help="the key (default: $CONFORMANCE_API_KEY)")
     group.addoption(
         MODEL, default=None, help="the model to pin (default: the first of GET /models)"
@@ -124,6 +128,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         help="run only these checks (ids or categories, comma separated); -k works too",
     )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> Any:
+    """Once every plugin and the initial conftests have added their options (and before the
+    command line is read), ``--base-url`` as well, unless something else owns it already: the
+    session never dies of two plugins registering one option."""
+    result = yield
+    try:
+        parser.getgroup(GROUP).addoption(
+            SHARED_BASE_URL, dest="base_url", default=None, help=f"the same as {BASE_URL}"
+        )
+    except (ValueError, argparse.ArgumentError):
+        early_config.stash[OWNS_BASE_URL] = False
+    else:
+        early_config.stash[OWNS_BASE_URL] = True
+    return result
+
+
+def _base_url(config: pytest.Config) -> str | None:
+    """``--conformance-base-url``, else ``--base-url`` when it is ours or pytest-base-url's
+    (with its ``base_url`` ini value), else ``$CONFORMANCE_BASE_URL``."""
+    value = config.getoption(BASE_URL)
+    if value is None and config.stash.get(OWNS_BASE_URL, False):
+        value = config.getoption("base_url", None)
+    if value is None and config.pluginmanager.hasplugin("base_url"):
+        value = config.getoption("base_url", None) or config.getini("base_url") or None
+    if value is None:
+        value = os.environ.get("CONFORMANCE_BASE_URL")
+    return value if value is None else str(value)
 
 
 def _option(config: pytest.Config, name: str, default: Any = None) -> Any:
@@ -198,11 +234,12 @@ def _run(config: pytest.Config, contract: Contract) -> SessionRun:
     from .runner import RunConfig, Transport, parse_header
 
     strict = config.getoption(STRICT)
-    base_url = _option(config, BASE_URL)
+    base_url = _base_url(config)
     if base_url is not None and not base_url.strip():
         raise _usage(
-            "--base-url is empty (an unset CI variable?); give the endpoint's URL, or leave the "
-            "option out to check the embedded reference server"
+            f"the base URL is empty ({BASE_URL}, --base-url or $CONFORMANCE_BASE_URL: an unset "
+            "CI variable?); give the endpoint's URL, or leave it out to check the embedded "
+            "reference server"
         )
     report_dir = _option(config, REPORT_DIR, "reports")
     try:

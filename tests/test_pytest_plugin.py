@@ -105,7 +105,7 @@ def test_fixtures_for_providers_own_tests(pytester: pytest.Pytester) -> None:
 def test_an_empty_base_url_stops_the_session_in_one_line(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--pyargs", "conformance.suite", "--base-url", " ")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stdout.fnmatch_lines(["*--base-url is empty (an unset CI variable?)*"])
+    result.stdout.fnmatch_lines(["*the base URL is empty (*an unset CI variable?)*"])
     assert "ERROR" not in result.stdout.str()
 
 
@@ -202,3 +202,127 @@ def test_no_auth_is_an_option_of_the_plugin_too(pytester: pytest.Pytester, tmp_p
         assert result.parseoutcomes().get("failed", 0) == 0
     auth = next(c for c in load_report(tmp_path / "yes")["checks"] if c["id"] == "AUTH-001")
     assert auth["applicable"] is False
+
+
+def _has_pytest_base_url() -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version("pytest-base-url")
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+def test_pytest_base_url_is_in_the_test_extra() -> None:
+    """The coexistence tests below need it: a clone that lacks it must say so, not skip."""
+    assert _has_pytest_base_url(), "pip install -e '.[test]' installs pytest-base-url"
+
+
+def test_with_pytest_base_url_installed_the_session_starts_and_its_base_url_is_read(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """pytest-base-url owns --base-url (Selenium and Playwright users have it): every session
+    died at start-up with 'option dest base_url already used'; now its value is read."""
+    with serve_in_thread(create_app()) as url:
+        result = pytester.runpytest(
+            "-p",
+            "base_url",
+            "-p",
+            "no:cacheprovider",
+            "--pyargs",
+            "conformance.suite",
+            "--base-url",
+            url,
+            "--conformance-api-key",
+            DEFAULT_API_KEY,
+            "--conformance-max-examples",
+            "0",
+            "--conformance-report-dir",
+            str(tmp_path),
+            "-k",
+            "STREAM-DONE",
+        )
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["baseurl: *", "*conformance*", "verdict: pass*"])
+    assert load_report(tmp_path)["target"]["base_url"] == url
+
+
+def test_with_pytest_base_url_its_ini_value_is_read(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    with serve_in_thread(create_app()) as url:
+        ini = pytester.makeini(f"[pytest]\nbase_url = {url}\n")
+        result = pytester.runpytest(
+            "-c",
+            str(ini),
+            "-p",
+            "base_url",
+            "-p",
+            "no:cacheprovider",
+            "--pyargs",
+            "conformance.suite",
+            "--conformance-api-key",
+            DEFAULT_API_KEY,
+            "--conformance-max-examples",
+            "0",
+            "--conformance-report-dir",
+            str(tmp_path),
+            "-k",
+            "STREAM-DONE",
+        )
+    assert result.ret == 0, result.stdout.str()
+    assert load_report(tmp_path)["target"]["base_url"] == url
+
+
+def test_a_conftest_that_owns_base_url_and_model_keeps_them(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """A project's own --base-url is its own: the session starts, the project's value is not
+    read as the endpoint to check, --conformance-base-url is."""
+    pytester.makeconftest(
+        """
+        def pytest_addoption(parser):
+            parser.addoption("--base-url", default="http://app.invalid")
+            parser.addoption("--model", default="mine")
+        """
+    )
+    pytester.makepyfile(
+        "def test_mine(pytestconfig):\n"
+        "    assert pytestconfig.getoption('--base-url') == 'http://app.invalid'\n"
+        "    assert pytestconfig.getoption('--model') == 'mine'\n"
+    )
+    result = pytester.runpytest("-p", "no:base_url", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    with serve_in_thread(create_app()) as url:
+        result = pytester.runpytest(
+            "-p",
+            "no:base_url",
+            "-p",
+            "no:cacheprovider",
+            "--pyargs",
+            "conformance.suite",
+            "--conformance-base-url",
+            url,
+            "--conformance-api-key",
+            DEFAULT_API_KEY,
+            "--conformance-max-examples",
+            "0",
+            "--conformance-report-dir",
+            str(tmp_path),
+            "-k",
+            "STREAM-DONE",
+        )
+    assert result.ret == 0, result.stdout.str()
+    assert load_report(tmp_path)["target"]["base_url"] == url
+
+
+def test_with_neither_base_url_is_the_plugins_own(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("-p", "no:base_url", "--help")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*--conformance-base-url*", "*--base-url*the same as*"])
+    result = pytester.runpytest(
+        "-p", "no:base_url", "--pyargs", "conformance.suite", "--base-url", "ftp://x"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["*conformance: base_url (--base-url) 'ftp://x' is not*"])
