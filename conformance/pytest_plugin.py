@@ -21,6 +21,7 @@ session of every project where the package is installed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -83,8 +84,12 @@ RUN_KEY = pytest.StashKey["SessionRun"]()
 COLLECTED_KEY = pytest.StashKey[frozenset[str]]()
 #: Whether ``--base-url`` is this plugin's (registered when nothing else owned it).
 OWNS_BASE_URL = pytest.StashKey[bool]()
-#: The module of the one-test-per-check suite.
+#: The module of the one-test-per-check suite, and its file (as xdist's test ids name it).
 SUITE_MODULE = "conformance.suite.test_conformance"
+SUITE_FILE = "test_conformance.py"
+#: xdist: where the controller writes the session's run for its workers to read.
+RUN_FILE_KEY = pytest.StashKey[Path]()
+RUN_FILE_INPUT = "conformance_run_file"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -200,6 +205,67 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "conformance_check(check_id): a test that reports one conformance check"
     )
+    if _is_xdist_controller(config):
+        import tempfile
+
+        where = Path(tempfile.mkdtemp(prefix="conformance-xdist-"))
+        config.stash[RUN_FILE_KEY] = where / "run.json"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run_file = config.stash.get(RUN_FILE_KEY, None)
+    if run_file is not None:
+        import shutil
+
+        shutil.rmtree(run_file.parent, ignore_errors=True)
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process hands the tests to xdist workers (``-n N``, N > 0)."""
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist"):
+        return False
+    numprocesses = config.getoption("numprocesses", None)
+    return bool(numprocesses) and config.getoption("dist", "no") != "no"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: tell each worker where the controller's run will be."""
+    run_file = node.config.stash.get(RUN_FILE_KEY, None)
+    if run_file is not None:
+        node.workerinput[RUN_FILE_INPUT] = str(run_file)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """xdist: the controller runs the suite's cases once, before any test is scheduled, when
+    the first worker's collection holds the suite's tests; every worker reads that run. Each
+    worker ran them all before (twice the requests for ``-n 2``), and an unreachable target
+    ended in an INTERNALERROR."""
+    config = node.config
+    run_file = config.stash.get(RUN_FILE_KEY, None)
+    if run_file is None or RUN_KEY in config.stash:
+        return
+    collected = frozenset(
+        item.rsplit("[", 1)[1].rstrip("]")
+        for item in ids
+        if SUITE_FILE in item and "::test_check[" in item
+    )
+    if not collected:
+        return  # the suite is not run here: a worker that needs the fixture runs it
+    from .contract import load_contract
+
+    config.stash[COLLECTED_KEY] = collected
+    try:
+        contract = load_contract(profile=_option(config, PROFILE, "deepseek"))
+    except Exception as exc:  # ConformanceError: one line
+        raise _usage(str(exc)) from None
+    data = _run(config, contract)
+    config.stash[RUN_KEY] = data
+    run_file.write_text(
+        json.dumps({"report": data["report"], "path": str(data["path"]), "strict": data["strict"]}),
+        encoding="utf-8",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -290,13 +356,19 @@ def conformance_run(pytestconfig: pytest.Config, conformance_contract: Contract)
     """The session's live run (sent once): ``report`` (report.json's content) and ``path``."""
     stash = pytestconfig.stash
     if RUN_KEY not in stash:
-        stash[RUN_KEY] = _run(pytestconfig, conformance_contract)
+        shared = getattr(pytestconfig, "workerinput", {}).get(RUN_FILE_INPUT)
+        if shared and Path(shared).is_file():  # an xdist worker: the controller's run
+            data = json.loads(Path(shared).read_text(encoding="utf-8"))
+            data["path"] = Path(data["path"])
+            stash[RUN_KEY] = data
+        else:
+            stash[RUN_KEY] = _run(pytestconfig, conformance_contract)
     return stash[RUN_KEY]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     data = config.stash.get(RUN_KEY, None)
-    if data is None:
+    if data is None or hasattr(config, "workerinput"):
         return
     report = data["report"]
     run = report["run"]

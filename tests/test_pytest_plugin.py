@@ -326,3 +326,86 @@ def test_with_neither_base_url_is_the_plugins_own(pytester: pytest.Pytester) -> 
     )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stdout.fnmatch_lines(["*conformance: base_url (--base-url) 'ftp://x' is not*"])
+
+
+def test_xdist_sends_the_run_once_and_prints_the_verdict(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """Each worker ran the whole suite (258 requests for 129 under -n 2, two writers of one
+    reports/) and the verdict line was missing: the controller now runs it once."""
+    common = ("-p", "no:cacheprovider", "--pyargs", "conformance.suite", "--conformance-seed", "3")
+    serial = pytester.runpytest(*common, "--conformance-report-dir", str(tmp_path / "serial"))
+    parallel = pytester.runpytest(
+        *common, "-n", "2", "--conformance-report-dir", str(tmp_path / "parallel")
+    )
+    assert serial.ret == parallel.ret == 0, parallel.stdout.str()
+    parallel.stdout.fnmatch_lines(["*- conformance -*", "verdict: pass; * requests, *"])
+    once, twice = load_report(tmp_path / "serial"), load_report(tmp_path / "parallel")
+    assert twice["run"]["requests_sent"] == once["run"]["requests_sent"]
+    assert twice["run"]["plan_fingerprint"] == once["run"]["plan_fingerprint"]
+    parallel.assert_outcomes(
+        passed=sum(c["status"] == "pass" for c in once["checks"]),
+        skipped=sum(c["status"] == "skip" for c in once["checks"]),
+    )
+
+
+def test_xdist_with_an_unreachable_target_is_one_line_and_exit_4(
+    pytester: pytest.Pytester,
+) -> None:
+    result = pytester.runpytest(
+        "-n",
+        "2",
+        "-p",
+        "no:cacheprovider",
+        "--pyargs",
+        "conformance.suite",
+        "--conformance-base-url",
+        "http://127.0.0.1:9",
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    text = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in text and "crashitem" not in text
+    assert text.count("conformance: http://127.0.0.1:9") == 1, text
+
+
+def test_the_plugin_and_the_cli_draw_the_same_cases_for_a_seed(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """A pytest failure can be replayed with the CLI: the same seed plans the same bodies,
+    whatever local modules (a project's own, full of constants Hypothesis could mine) the
+    session loaded."""
+    pytester.makeconftest('WORDS = ["assistant", "gpt-4o", 0.25, 4096, "tool_calls"]\n')
+    with serve_in_thread(create_app()) as url:
+        result = pytester.runpytest(
+            "-p",
+            "no:cacheprovider",
+            "--pyargs",
+            "conformance.suite",
+            "--conformance-base-url",
+            url,
+            "--conformance-api-key",
+            DEFAULT_API_KEY,
+            "--conformance-seed",
+            "7",
+            "--conformance-report-dir",
+            str(tmp_path / "plugin"),
+        )
+        assert result.ret == 0, result.stdout.str()
+        code, _, _ = cli(
+            "run",
+            "--base-url",
+            url,
+            "--api-key",
+            DEFAULT_API_KEY,
+            "--seed",
+            "7",
+            "--report-dir",
+            str(tmp_path / "cli"),
+            "--examples-db",
+            str(tmp_path / "none.json"),
+        )
+    assert code == 0
+    plugin, by_cli = load_report(tmp_path / "plugin"), load_report(tmp_path / "cli")
+    assert plugin["run"]["plan_fingerprint"] == by_cli["run"]["plan_fingerprint"]
+    bodies = {e["id"]: e["request"].get("body") for e in plugin["exchanges"]}
+    assert bodies == {e["id"]: e["request"].get("body") for e in by_cli["exchanges"]}
