@@ -3,6 +3,7 @@ report.json on stdout, and progress while it waits."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
@@ -76,3 +77,51 @@ def test_without_a_terminal_progress_is_a_line_every_interval() -> None:
             assert time.monotonic() < deadline, "no progress line"
             time.sleep(0.01)
     assert stream.getvalue().startswith("conformance: 0/5 done; waiting longest on stuck (")
+
+
+def test_the_preflight_is_in_the_progress_lines_too() -> None:
+    """A server that accepts connections and never answers gave a CI log no line for the
+    default 600 s: the lines started after the preflight."""
+    stream = io.StringIO()
+    with _progress(stream, interval=0.01) as watch:
+        watch.in_flight["the preflight: GET /models"] = time.monotonic()
+        deadline = time.monotonic() + 10
+        while "waiting on the preflight" not in stream.getvalue():
+            assert time.monotonic() < deadline, "no progress line"
+            time.sleep(0.01)
+    assert stream.getvalue().startswith("conformance: waiting on the preflight: GET /models (")
+
+
+def test_a_run_names_the_preflight_while_it_waits_on_it() -> None:
+    """The run puts the preflight in the watch while it waits (a hung server)."""
+    import asyncio
+    import socket
+    import threading
+
+    from conformance import load_contract
+    from conformance.runner import Limits, RunConfig, run_async
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()  # accepts connections, never answers
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    watch = RunWatch()
+    seen: list[str] = []
+
+    def look() -> None:
+        deadline = time.monotonic() + 20
+        while not seen and time.monotonic() < deadline:
+            if watch.in_flight:
+                seen.append(watch.line())
+            time.sleep(0.01)
+
+    looker = threading.Thread(target=look)
+    looker.start()
+    config = RunConfig(base_url=url, limits=Limits(total=1, first_byte=1, idle=1, connect=1))
+    try:
+        with contextlib.suppress(Exception):
+            asyncio.run(run_async(load_contract(), config, watch=watch))
+    finally:
+        looker.join()
+        listener.close()
+    assert seen and seen[0].startswith("waiting on the preflight: GET /models")

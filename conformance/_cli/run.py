@@ -440,8 +440,8 @@ def _limits(args: argparse.Namespace) -> Limits:
 
 class _progress:
     """Progress while a run is sending: on a terminal a live line (``37/84``, the case waited
-    on the longest); elsewhere (CI logs) a plain line every ``interval`` seconds, so a hanging
-    server is seen as it hangs, not after the run."""
+    on the longest); elsewhere (CI logs) a plain line every ``interval`` seconds, from the
+    preflight on, so a hanging server is seen as it hangs, not after the run."""
 
     def __init__(self, stream: IO[str], *, interval: float = 10.0) -> None:
         import threading
@@ -470,7 +470,7 @@ class _progress:
 
     def _lines(self) -> None:
         while not self.stop.wait(self.interval):
-            if self.watch.total:
+            if self.watch.total or self.watch.in_flight:  # the preflight too
                 self.stream.write(f"conformance: {self.watch.line()}\n")
                 self.stream.flush()
 

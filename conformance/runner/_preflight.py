@@ -9,6 +9,7 @@ cannot hang the run or fill its memory.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -95,6 +96,17 @@ async def preflight(
     _refused(listed, models_url, keyless=not api_key)
     models = _model_ids(listed)
     chosen = model or (models[0] if models else None)
+    if chosen is None and listed.response.status == 404:
+        root = join_url(base, "").split("?")[0].rstrip("/")
+        if not root.endswith("/v1"):
+            # the most common mistake: the base URL without its /v1; say so at once, when
+            # /v1/models answers, not after --model is added and the completion 404s too
+            again = await sent(dataclasses.replace(models_case, path="/v1/models"))
+            if again.response.status == 200 and _model_ids(again):
+                raise TargetRefused(
+                    f"{redact_url(models_url)} answered 404, and {redact_url(root)}/v1/models "
+                    f"lists models: did you mean --base-url {redact_url(root)}/v1?"
+                )
     if chosen is None:
         raise UsageError(
             f"{redact_url(models_url)} lists no model (HTTP {listed.response.status}); name one with --model"

@@ -147,9 +147,12 @@ class RunWatch:
         return name, (time.monotonic() if now is None else now) - since
 
     def line(self, now: float | None = None) -> str:
-        """``37/84 done; waiting longest on tools-auto (12 s)``."""
-        text = f"{self.done}/{self.total} done"
+        """``37/84 done; waiting longest on tools-auto (12 s)``; before the plan (the
+        preflight), ``waiting on the preflight: GET /models (20 s)``."""
         slowest = self.slowest(now)
+        if not self.total and slowest is not None:
+            return f"waiting on {slowest[0]} ({slowest[1]:.0f} s)"
+        text = f"{self.done}/{self.total} done"
         if slowest is not None:
             text += f"; waiting longest on {slowest[0]} ({slowest[1]:.0f} s)"
         return text
@@ -247,16 +250,21 @@ async def _models(sender: _Sender, *, custom: bool) -> tuple[str, str | None]:
     if custom and config.model is not None:
         model = config.model
     else:
-        checked = await preflight(
-            sender.client,
-            base_url=config.base_url,
-            api_key=config.api_key,
-            model=config.model,
-            path=sender.contract.operation().path,
-            limits=config.limits,
-            on_request=sender.spend,
-            transport=config.transport,
-        )
+        step = "the preflight: GET /models, then a one-token completion"
+        sender.watch.in_flight[step] = time.monotonic()  # a CI log says what it waits on
+        try:
+            checked = await preflight(
+                sender.client,
+                base_url=config.base_url,
+                api_key=config.api_key,
+                model=config.model,
+                path=sender.contract.operation().path,
+                limits=config.limits,
+                on_request=sender.spend,
+                transport=config.transport,
+            )
+        finally:
+            sender.watch.in_flight.pop(step, None)
         model, available = checked.model, checked.models
     reasoner = config.reasoning_model or next(
         (m for m in available if "reasoner" in m and m != model), None

@@ -226,6 +226,22 @@ def test_a_base_url_without_v1_gets_a_hint(tmp_path: Path) -> None:
     assert code == 2 and f"did you mean {url}/v1?" in err, err
 
 
+def test_a_base_url_without_v1_gets_the_hint_at_the_first_404(tmp_path: Path) -> None:
+    """Without --model the first message was "/models lists no model (HTTP 404); name one
+    with --model", and the /v1 hint came only once --model was added."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    app = Starlette(routes=[Mount("/v1", app=create_app())])
+    with serve_in_thread(app) as url:
+        code, _, err = cli(
+            "run", "--base-url", url, "--api-key", "sk-conformance-reference",
+            "--report-dir", str(tmp_path),
+        )  # fmt: skip
+    assert code == 2 and f"did you mean --base-url {url}/v1?" in err, err
+    assert "lists no model" not in err
+
+
 def test_a_deployment_without_auth_declares_it_and_auth_does_not_apply(tmp_path: Path) -> None:
     overlay = tmp_path / "open.yaml"
     overlay.write_text(
