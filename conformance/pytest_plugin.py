@@ -21,6 +21,7 @@ session of every project where the package is installed.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 from pathlib import Path
@@ -281,13 +282,69 @@ def conformance_contract(pytestconfig: pytest.Config) -> Contract:
 
 
 @pytest.fixture(scope="session")
-def conformance_check_exchange(
-    conformance_contract: Contract,
-) -> Callable[[Exchange], ExchangeResult]:
-    """Check one exchange of your own against the contract."""
-    from .checks import check_exchange
+def conformance_check_exchange(conformance_contract: Contract) -> Callable[..., ExchangeResult]:
+    """Check one exchange of your own against the contract; ``result.render()`` writes its
+    failures as the CLI does. Give it an :class:`~conformance.exchange.Exchange`, a recorded
+    file (raw HTTP, a bare body, a HAR of one exchange), or the parts::
 
-    return lambda exchange: check_exchange(conformance_contract, exchange)
+        result = conformance_check_exchange(
+            request={"model": "m", "messages": [...], "stream": True},  # the JSON body
+            response=b"data: {...}\\n\\ndata: [DONE]\\n\\n",  # bytes, or a dict (JSON)
+            status=200,
+            headers={"Content-Type": "text/event-stream"},  # default: none recorded
+        )
+        assert not result.failures, result.render()
+    """
+    return functools.partial(_check_one, conformance_contract)
+
+
+def _check_one(
+    contract: Contract,
+    exchange: Exchange | str | Path | None = None,
+    *,
+    request: Any = None,
+    response: bytes | str | dict[str, Any] | list[Any] | None = None,
+    status: int = 200,
+    headers: dict[str, str] | list[tuple[str, str]] | None = None,
+    expectation: str = "accept",
+) -> ExchangeResult:
+    from .checks import check_exchange
+    from .exchange import Exchange, Request, build_exchange, read_exchanges
+
+    operation = contract.operation()
+    if isinstance(exchange, str | Path):
+        found = list(
+            read_exchanges(
+                str(exchange), asks_stream=lambda body: contract.wants_stream(body, operation)
+            )
+        )
+        if len(found) != 1:
+            raise ValueError(
+                f"{exchange} holds {len(found)} exchanges; give one (conformance.validate "
+                "checks them all)"
+            )
+        exchange = found[0]
+    elif exchange is None:
+        if response is None:
+            raise TypeError("give an Exchange, a recorded file, or response= (and request=)")
+        if isinstance(response, dict | list):
+            body = json.dumps(response).encode()
+        else:
+            body = response.encode() if isinstance(response, str) else bytes(response)
+        made = request if isinstance(request, Request) else Request.create(body=request)
+        pairs = list(headers.items()) if isinstance(headers, dict) else headers
+        exchange = build_exchange(
+            id="exchange",
+            request=made,
+            status=status,
+            headers=pairs,
+            body=body,
+            asked_stream=contract.wants_stream(made.body, operation),
+            expectation=expectation,
+        )
+    elif not isinstance(exchange, Exchange):
+        raise TypeError(f"an Exchange or a file path, not {type(exchange).__name__}")
+    return check_exchange(contract, exchange, operation=operation)
 
 
 def _run(config: pytest.Config, contract: Contract) -> SessionRun:

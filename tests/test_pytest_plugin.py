@@ -409,3 +409,42 @@ def test_the_plugin_and_the_cli_draw_the_same_cases_for_a_seed(
     assert plugin["run"]["plan_fingerprint"] == by_cli["run"]["plan_fingerprint"]
     bodies = {e["id"]: e["request"].get("body") for e in plugin["exchanges"]}
     assert bodies == {e["id"]: e["request"].get("body") for e in by_cli["exchanges"]}
+
+
+def test_check_exchange_takes_the_recorded_parts_and_renders_as_the_cli(
+    pytester: pytest.Pytester,
+) -> None:
+    """It needed Exchange, Request and Response objects built by hand, and printed failures
+    as dataclass reprs."""
+    pytester.makepyfile(
+        """
+        import json
+
+        def test_a_stream_without_done(conformance_check_exchange):
+            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                     "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hi"},
+                                  "finish_reason": "stop"}]}
+            result = conformance_check_exchange(
+                request={"model": "m", "messages": [{"role": "user", "content": "Hi"}],
+                         "stream": True},
+                response=("data: " + json.dumps(chunk) + "\\n\\n").encode(),
+                headers={"Content-Type": "text/event-stream"},
+            )
+            assert not result.failures, result.render()
+
+        def test_a_recorded_file(conformance_check_exchange, tmp_path):
+            path = tmp_path / "answer.json"
+            path.write_text('{"object": 42}')
+            result = conformance_check_exchange(path)
+            assert not result.failures, result.render()
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*[[]STREAM-DONE-001[]] *",
+            "*[[]BODY-SCHEMA-001[]] 42 is not of type 'string'",
+            "*  where: at /object",
+        ]
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import deque
 from collections.abc import Callable, Collection, Iterable
@@ -70,6 +71,17 @@ class ExchangeResult:
     @property
     def failures(self) -> list[Failure]:
         return [f for o in self.outcomes.values() for f in o.failures]
+
+    def render(self) -> str:
+        """The failures as the CLI writes them (``[CHECK-ID] message`` and where), or a line
+        saying there is none: ``assert not result.failures, result.render()``."""
+        from ._render import render_failure
+
+        if not self.failures:
+            return f"{self.exchange_id}: no failure"
+        return "\n".join(
+            render_failure(dataclasses.asdict(f), label=f.check_id) for f in self.failures
+        )
 
 
 def summary_from_body(body: Any) -> Summary | None:
