@@ -120,3 +120,15 @@ def test_console_script_help_and_version() -> None:
     assert out.returncode == 0 and out.stdout.startswith("conformance ")
     assert cli("--help")[0] == 0
     assert cli()[0] == 2  # no command: help, and a usage error status
+
+
+def test_a_run_that_could_not_run_still_writes_its_summary(tmp_path: Path) -> None:
+    """docs/ci.md appends reports/summary.md to the job summary after every run: after an
+    exit 2 the file was missing and that step failed too."""
+    (tmp_path / "summary.md").write_text("## Conformance: ✅ pass (a stale one)\n")
+    code, _, err = cli("run", "--base-url", "http://127.0.0.1:9", "--report-dir", str(tmp_path))
+    assert code == 2, err
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("## Conformance: ⚪ could not run")
+    assert "127.0.0.1:9" in summary and "stale" not in summary
+    assert not (tmp_path / "report.json").exists()

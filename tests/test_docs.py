@@ -3,8 +3,12 @@ calling only flags that exist)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -69,3 +73,23 @@ def test_the_ci_snippets_are_yaml_and_call_only_real_flags() -> None:
         except SystemExit:  # pragma: no cover - the message names the bad flag
             pytest.fail(f"docs/ci.md calls a flag that does not exist: {argv}")
         assert args.handler.__name__ in ("_cmd_run", "_cmd_report_diff"), argv
+
+
+def test_the_documented_install_step_installs_this_package(tmp_path: Path) -> None:
+    """docs/ci.md's `pip install chat-conformance` found no distribution: the step it shows
+    now, its placeholders filled with this checkout and its commit, resolves to this package
+    (a dry run: pip clones, builds the metadata, installs nothing)."""
+    (line,) = {match for match in re.findall(r'pip install "(chat-conformance @ [^"]+)"', CI)}
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    requirement = line.replace("https://REPOSITORY-URL@REF", f"file://localhost{ROOT}@{commit}")
+    report = tmp_path / "pip.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--quiet",
+         "--report", str(report), requirement],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    (installed,) = json.loads(report.read_text())["install"]
+    assert installed["metadata"]["name"] == "chat-conformance"

@@ -7,8 +7,10 @@ stderr, never a traceback. Heavy modules are imported inside the commands, so ``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO
 
 from .. import __version__
@@ -48,6 +50,25 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _could_not_run(args: argparse.Namespace | None, exc: ConformanceError) -> None:
+    """A ``run`` or ``validate`` that could not run still leaves ``summary.md`` in its report
+    directory, saying why: a CI step that appends it to the job's summary never fails on a
+    missing file (best effort: a directory that cannot be written is left alone)."""
+    report_dir = getattr(args, "report_dir", None)
+    if not isinstance(report_dir, str) or getattr(args, "dry_run", False):
+        return
+    from .._util import md_code, write_text_atomic
+
+    text = (
+        "## Conformance: ⚪ could not run\n\n"
+        f"{md_code(str(exc))}\n\n"
+        "Nothing was judged: no report.json was written (exit status 2).\n"
+    )
+    with contextlib.suppress(OSError):
+        Path(report_dir).mkdir(parents=True, exist_ok=True)
+        write_text_atomic(Path(report_dir) / "summary.md", text)
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -73,6 +94,7 @@ def main(
         return handler(args, out, err)  # type: ignore[arg-type]
     except ConformanceError as exc:
         err.write(f"{PROG}: error: {exc}\n")
+        _could_not_run(args if "args" in locals() else None, exc)
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.write(f"{PROG}: interrupted\n")
