@@ -140,8 +140,8 @@ def _add_run_budgets(run: argparse.ArgumentParser) -> None:
         "--max-requests",
         type=int,
         metavar="N",
-        help="the request budget, retries included (default 200; 2000 against the embedded "
-        "server, which costs nothing)",
+        help="the request budget, retries included (default: what the plan needs, its cases "
+        "once, a retry for one in ten and --shrink-budget; --dry-run prints it)",
     )
     group.add_argument(
         "--max-tokens",
@@ -295,11 +295,18 @@ def _dry_run(contract: Any, config: Any, out: IO[str]) -> int:
             )
             out.write(f"  {phase:<10} {len(names):>3}  {shown}\n")
     budget = planned.budget
-    requests = min(len(cases), config.max_requests) + 2
+    from ..runner import plan_budget
+
+    given = config.max_requests
+    most = given if given is not None else plan_budget(len(cases), config.shrink_budget)
+    said = (
+        "--max-requests"
+        if given is not None
+        else "the plan's: a retry for one in ten, and --shrink-budget"
+    )
     out.write(
-        f"requests: {len(cases)} case(s) + 2 preflight, at most {config.max_requests} "
-        f"(--max-requests), so up to {requests}; tokens: at most {budget.completion:,} "
-        f"completion, about {budget.prompt:,} prompt\n"
+        f"requests: {len(cases)} case(s) + 2 preflight, at most {most} ({said}); tokens: at "
+        f"most {budget.completion:,} completion, about {budget.prompt:,} prompt\n"
     )
     if not config.model:
         out.write("the model is a placeholder: a run takes the first of GET /models (--model)\n")
@@ -323,11 +330,6 @@ def _modalities(text: str) -> frozenset[str]:
             + f"give a comma-separated list of {', '.join(MODALITIES)} (text included)"
         )
     return frozenset(names)
-
-
-#: The request budget of a run against the embedded server (free, and every case of a
-#: profile with many operations fits).
-EMBEDDED_BUDGET = 2000
 
 
 def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
@@ -374,8 +376,6 @@ def _run_config(args: argparse.Namespace) -> tuple[Contract, RunConfig]:
     from ..plan import parse_phases, select_checks, select_operations
     from ..runner import API_KEY_VARIABLE, RunConfig
 
-    if args.max_requests is None:
-        args.max_requests = 200 if args.base_url else EMBEDDED_BUDGET
     limits = _limits(args)
     if args.base_url is not None and not args.base_url.strip():
         raise UsageError(

@@ -4,7 +4,7 @@ preflight, shrinking, the examples database, and live runs (plan, send, judge)."
 from __future__ import annotations
 
 from ._preflight import Preflight, preflight
-from ._run import RunConfig, RunResult, RunWatch, run, run_async
+from ._run import RunConfig, RunResult, RunWatch, plan_budget, run, run_async
 from ._send import (
     API_KEY_VARIABLE,
     Decoder,
@@ -32,6 +32,7 @@ __all__ = [
     "join_url",
     "no_cookies",
     "parse_header",
+    "plan_budget",
     "preflight",
     "run",
     "run_async",
