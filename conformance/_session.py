@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .contract import Contract
     from .report import Baseline, Report
+    from .report._types import RunInfo
     from .runner import RunConfig, RunResult, RunWatch
 
 __all__ = ["live_report"]
@@ -51,6 +52,21 @@ def live_report(
             if on_embedded is not None:
                 on_embedded(url)
         result = run(contract, config, watch=watch, on_plan=on_plan)
+    info: RunInfo = {
+        "requests_sent": result.requests_sent,
+        "tokens_spent": result.tokens_spent,
+        "cases_planned": result.cases_planned,
+        "cases_skipped": result.cases_skipped,
+        "embedded_server": embedded,
+        "shard": None if config.shard is None else f"{config.shard[0]}/{config.shard[1]}",
+        "replayed": result.replayed,
+        "examples_kept": result.examples_kept,
+        "notes": list(result.notes),
+        "not_served": list(result.not_served),
+        "plan_fingerprint": result.plan_fingerprint,
+    }
+    if result.stopped_by is not None:  # what stopped the sending (not sent: why)
+        info["stopped_by"] = result.stopped_by
     report = build_report(
         contract,
         result.results,
@@ -62,19 +78,7 @@ def live_report(
         fail_on="SHOULD" if strict else "MUST",
         baseline=baseline,
         not_served=result.not_served,
-        run={
-            "requests_sent": result.requests_sent,
-            "tokens_spent": result.tokens_spent,
-            "cases_planned": result.cases_planned,
-            "cases_skipped": result.cases_skipped,
-            "embedded_server": embedded,
-            "shard": None if config.shard is None else f"{config.shard[0]}/{config.shard[1]}",
-            "replayed": result.replayed,
-            "examples_kept": result.examples_kept,
-            "notes": list(result.notes),
-            "not_served": list(result.not_served),
-            "plan_fingerprint": result.plan_fingerprint,
-        },
+        run=info,
     )
     return result, report
 

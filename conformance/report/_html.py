@@ -14,6 +14,7 @@ from html import escape
 from typing import Any, cast
 
 from ..checks import where_parts
+from ._json import why_not_sent
 from ._text import FailureGroup, by_operation, failure_groups
 from ._types import CheckEntry, ExchangeEntry, FailureEntry, Report
 
@@ -265,7 +266,7 @@ def _blockers(report: Report) -> str:
     run = report.get("run")
     if run and run["cases_skipped"]:
         partial += (
-            f"<p>Not sent ({len(run['cases_skipped'])}; the request budget ran out, or --max-failures stopped the run): "
+            f"<p>Not sent ({len(run['cases_skipped'])}; {escape(why_not_sent(run))}): "
             + ", ".join(f"<code>{escape(c)}</code>" for c in run["cases_skipped"])
             + "</p>"
         )

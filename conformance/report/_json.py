@@ -129,10 +129,20 @@ def _run_holds_back(report: Report) -> str | None:
         )
     if run["cases_skipped"]:
         return (
-            f"{len(run['cases_skipped'])} of {run['cases_planned']} case(s) were not sent (the "
-            "request budget ran out, or --max-failures stopped the run; raise --max-requests)"
+            f"{len(run['cases_skipped'])} of {run['cases_planned']} case(s) were not sent "
+            f"({why_not_sent(run)})"
         )
     return None
+
+
+def why_not_sent(run: RunInfo) -> str:
+    """Why cases of a run were not sent, and what to do about it."""
+    stopped_by = run.get("stopped_by")
+    if stopped_by is None:  # a report of an earlier version
+        return "the request budget ran out, or --max-failures stopped the run"
+    if stopped_by.startswith("--max-failures"):
+        return f"{stopped_by} stopped the run"
+    return f"{stopped_by} ran out; raise --max-requests"
 
 
 def finalize(report: Report) -> Report:

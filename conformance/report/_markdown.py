@@ -6,6 +6,7 @@ from html import escape
 
 from .._util import md_code
 from ..checks import where_parts
+from ._json import why_not_sent
 from ._text import by_operation, describe_waiver, failure_groups
 from ._types import Report
 
@@ -46,7 +47,7 @@ def render_summary(report: Report) -> str:
         )
         if run["cases_skipped"]:
             lines.append(
-                f"Not sent ({len(run['cases_skipped'])}; the request budget ran out, or --max-failures stopped the run): "
+                f"Not sent ({len(run['cases_skipped'])}; {why_not_sent(run)}): "
                 + ", ".join(md_code(c) for c in run["cases_skipped"])
             )
         lines += [f"Note: {md_code(note)}" for note in run.get("notes") or []]

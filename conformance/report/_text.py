@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..checks import render_failure
-from ._json import gating_of, is_waived
+from ._json import gating_of, is_waived, why_not_sent
 from ._types import Report, WaiverEntry
 
 if TYPE_CHECKING:
@@ -226,8 +226,7 @@ def summary_lines(report: Report) -> list[str]:
             f"model {report['target']['model']}, seed {report['seed']}"
             + (f"; {run['replayed']} earlier failure(s) replayed" if run.get("replayed") else "")
             + (
-                f"; {len(run['cases_skipped'])} case(s) not sent (the request budget ran out, or "
-                "--max-failures stopped the run): "
+                f"; {len(run['cases_skipped'])} case(s) not sent ({why_not_sent(run)}): "
                 + ", ".join(run["cases_skipped"][:10])
                 + (" ..." if len(run["cases_skipped"]) > 10 else "")
                 if run["cases_skipped"]

@@ -178,6 +178,8 @@ class RunInfo(TypedDict):
     not_served: NotRequired[list[str]]
     #: a hash of every case sent (method, target, body): equal in two runs that sent the same
     plan_fingerprint: NotRequired[str]
+    #: what stopped the sending before every case was sent ("--max-failures 3", the budget)
+    stopped_by: NotRequired[str]
     #: each timing of the exchanges (to_headers, to_first_content, total...) over the run
     timings: NotRequired[dict[str, Percentiles]]
     #: the timings' values (or histograms) when ``exchanges`` does not hold every exchange: what

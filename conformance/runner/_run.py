@@ -180,6 +180,8 @@ class RunResult:
     not_served: tuple[str, ...] = ()
     #: :func:`plan_fingerprint` of the cases sent (two runs with the same one sent the same)
     plan_fingerprint: str = ""
+    #: what stopped the sending before every case was sent (``--max-failures 3``, the budget)
+    stopped_by: str | None = None
 
 
 #: The requests of the preflight (GET /models, a one-token completion, /v1/models once).
@@ -303,6 +305,8 @@ class _Sender:
         self.sent = 0
         self.failed = 0
         self.skipped: list[str] = []
+        #: what stopped the sending early (None: every case was sent)
+        self.stopped_by: str | None = None
         self._pace = _Pace(config.rate_limit)
         self._operations = {(op.method.upper(), op.path): op for op in contract.operations}
 
@@ -327,9 +331,19 @@ class _Sender:
         )
 
     def stopped(self) -> bool:
-        """The budget is spent, or enough exchanges failed (``--max-failures``)."""
-        enough = self.config.max_failures is not None and self.failed >= self.config.max_failures
-        return self.left <= 0 or enough
+        """The budget is spent, or enough exchanges failed (``--max-failures``); which one
+        stopped the run first is kept (``stopped_by``)."""
+        limit = self.config.max_failures
+        if self.stopped_by is None and limit is not None and self.failed >= limit:
+            self.stopped_by = f"--max-failures {limit}"
+        elif self.stopped_by is None and self.left <= 0:
+            given = self.config.max_requests
+            self.stopped_by = (
+                f"the request budget (--max-requests {given})"
+                if given is not None
+                else "the request budget (the plan's)"
+            )
+        return self.stopped_by is not None
 
     async def send_all(self, cases: tuple[Case, ...]) -> list[ExchangeResult | None]:
         """Every case's judged exchange, in the plan's order (None: not sent)."""
@@ -441,6 +455,7 @@ def _concluded(
         notes=notes,
         not_served=tuple(sorted(unserved)),
         plan_fingerprint=planned.fingerprint,
+        stopped_by=sender.stopped_by if sender.skipped else None,
     )
 
 
@@ -468,11 +483,20 @@ def _notes(
         if (config.operations is None or operation.label in config.operations)
         and isinstance(reason := parameter_values(contract, operation, model=model), str)
     ]
-    if config.max_failures is not None and sender.failed >= config.max_failures and sender.skipped:
-        notes.append(
-            f"stopped after {sender.failed} failing exchange(s) (--max-failures "
-            f"{config.max_failures}): {len(sender.skipped)} case(s) not sent"
-        )
+    if sender.stopped_by is not None and sender.skipped:
+        if sender.stopped_by.startswith("--max-failures"):
+            limit = config.max_failures
+            extra = sender.failed - (limit or 0)
+            also = f" ({extra} more failed among those in flight then)" if extra > 0 else ""
+            notes.append(
+                f"{sender.stopped_by} stopped the run after {limit} failing exchange(s){also}: "
+                f"{len(sender.skipped)} case(s) not sent"
+            )
+        else:
+            notes.append(
+                f"{sender.stopped_by} ran out: {len(sender.skipped)} case(s) not sent "
+                "(raise --max-requests)"
+            )
     return notes
 
 

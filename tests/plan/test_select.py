@@ -100,7 +100,20 @@ def test_max_failures_stops_early_and_lists_what_was_not_sent(tmp_path: Path) ->
     report = load_report(tmp_path)
     assert code == 1 and report["run"]["cases_skipped"]
     assert len(report["exchanges"]) < report["run"]["cases_planned"]
-    assert "note: stopped after 1 failing exchange(s) (--max-failures 1)" in err
+    assert "note: --max-failures 1 stopped the run after 1 failing exchange(s)" in err
+    assert report["run"]["stopped_by"] == "--max-failures 1"
+
+
+def test_max_failures_names_itself_and_not_the_budget(tmp_path: Path) -> None:
+    """It said "stopped after 4 failing exchange(s)" for --max-failures 3 (the exchanges in
+    flight then) and advised raising --max-requests."""
+    code, out, err = run_against(
+        tmp_path, "--max-failures", "3", "--workers", "4", faults=("usage-total-wrong",)
+    )
+    assert code == 1
+    assert "note: --max-failures 3 stopped the run after 3 failing exchange(s)" in err
+    assert "raise --max-requests" not in out + err
+    assert "--max-failures 3 stopped the run" in (tmp_path / "summary.md").read_text()
 
 
 def test_a_rate_limited_run_still_passes(tmp_path: Path) -> None:

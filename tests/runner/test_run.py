@@ -117,7 +117,7 @@ def test_the_request_budget_is_honoured_and_grants_no_level(tmp_path: Path) -> N
     run = report["run"]
     # two preflight requests, then eight cases
     assert run["requests_sent"] == 10 and len(run["cases_skipped"]) == run["cases_planned"] - 8
-    assert "case(s) not sent (the request budget ran out, or --max-failures stopped the run)" in out
+    assert "case(s) not sent (the request budget (--max-requests 10) ran out; raise" in out
     assert report["level"] is None
     assert "level core not granted: " in out and "raise --max-requests" in out
     assert "not sent" in (tmp_path / "summary.md").read_text()
