@@ -79,6 +79,7 @@ def live_report(
         baseline=baseline,
         not_served=result.not_served,
         run=info,
+        selected=config.checks,
     )
     return result, report
 

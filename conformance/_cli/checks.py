@@ -12,7 +12,12 @@ from ._common import EXIT_OK
 
 
 def _add_checks(commands: Any) -> None:
-    checks = commands.add_parser("checks", help="list the checks, by certification level")
+    checks = commands.add_parser(
+        "checks",
+        help="list the checks, by certification level, with their categories",
+        description="The checks by level, each with its severity and category. --checks and "
+        "--exclude-checks take ids, categories and levels.",
+    )
     checks.add_argument("--format", choices=("text", "markdown"), default="text")
     checks.set_defaults(handler=_cmd_checks)
 
@@ -28,7 +33,14 @@ def _cmd_checks(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         out.write(f"{level}:\n")
         for check in CHECKS.values():
             if check.level == level:
-                out.write(f"  {check.id:<28} {check.severity:<6} {check.title}\n")
+                out.write(
+                    f"  {check.id:<28} {check.severity:<6} {check.category:<14} {check.title}\n"
+                )
+    categories = sorted({c.category for c in CHECKS.values()})
+    out.write(
+        f"\n--checks and --exclude-checks take ids, levels ({', '.join(LEVELS)}) and "
+        f"categories ({', '.join(categories)})\n"
+    )
     return EXIT_OK
 
 

@@ -59,6 +59,12 @@ def _add_report(commands: Any) -> None:
         "by more than --slower-floor-ms",
     )
     diff.add_argument("--slower-floor-ms", type=float, default=50.0, metavar="MS")
+    diff.add_argument(
+        "--include-unselected",
+        action="store_true",
+        help="also report checks one of the runs did not select (--checks): by default a "
+        "check left out of a run is not a change",
+    )
     diff.set_defaults(handler=_cmd_report_diff)
     matrix = report_commands.add_parser(
         "matrix",
@@ -72,6 +78,9 @@ def _add_report(commands: Any) -> None:
         "--output",
         metavar="FILE",
         help="matrix.html or matrix.md (default: Markdown on stdout)",
+    )
+    matrix.add_argument(
+        "--force", action="store_true", help="put reports of different contracts side by side"
     )
     matrix.set_defaults(handler=_cmd_report_matrix)
     schema = report_commands.add_parser(
@@ -103,6 +112,7 @@ def _cmd_report_diff(args: argparse.Namespace, out: IO[str], err: IO[str]) -> in
         force=args.force,
         slower=args.slower / 100,
         floor_s=args.slower_floor_ms / 1000,
+        include_unselected=args.include_unselected,
     )
     out.write(render_diff(diff, args.format))
     return EXIT_FAILED if diff.worse else EXIT_OK
@@ -113,7 +123,7 @@ def _cmd_report_matrix(args: argparse.Namespace, out: IO[str], err: IO[str]) -> 
 
     from ..report import build_matrix, read_report, render_matrix_html, render_matrix_markdown
 
-    matrix = build_matrix([(r, read_report(r)) for r in args.reports])
+    matrix = build_matrix([(r, read_report(r)) for r in args.reports], force=args.force)
     if args.output is None:
         out.write(render_matrix_markdown(matrix))
         return EXIT_OK

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import UsageError
-from .._vocab import CaseSource
+from .._vocab import LEVELS, CaseSource
 
 if TYPE_CHECKING:
     from ..checks import Check
@@ -59,8 +59,9 @@ def parse_phases(text: str) -> frozenset[CaseSource]:
 def select_checks(
     include: Iterable[str], exclude: Iterable[str], checks: dict[str, Check]
 ) -> frozenset[str] | None:
-    """The check ids ``--checks`` and ``--exclude-checks`` leave (ids or categories, comma
-    separated, case-insensitive); None when neither was given (every check)."""
+    """The check ids ``--checks`` and ``--exclude-checks`` leave (ids, categories or levels,
+    comma separated, case-insensitive: what ``conformance checks`` lists); None when neither
+    was given (every check)."""
     include, exclude = list(include), list(exclude)
     if not include and not exclude:
         return None
@@ -72,12 +73,15 @@ def select_checks(
             if not value:
                 continue
             matched = {
-                i for i, c in checks.items() if value.upper() == i or value.lower() == c.category
+                i
+                for i, c in checks.items()
+                if value.upper() == i or value.lower() in (c.category, c.level)
             }
             if not matched:
                 raise UsageError(
-                    f"{flag} {value!r} is neither a check id nor a category (categories: "
-                    f"{', '.join(categories)}; the ids: 'conformance checks')"
+                    f"{flag} {value!r} is not a check id, a category or a level (categories: "
+                    f"{', '.join(categories)}; levels: {', '.join(LEVELS)}; the ids: "
+                    "'conformance checks')"
                 )
             out |= matched
         return out

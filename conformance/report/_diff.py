@@ -98,10 +98,12 @@ def diff_reports(
     force: bool = False,
     slower: float = 0.2,
     floor_s: float = 0.05,
+    include_unselected: bool = False,
 ) -> ReportDiff:
     """The changes from ``old`` to ``new``. A timing is worse when its p50 or p99 grew by more
     than ``slower`` (a fraction) and by more than ``floor_s`` seconds (noise below that).
-    :class:`UsageError` when the reports certify different contracts (unless ``force``)."""
+    :class:`UsageError` when the reports certify different contracts (unless ``force``). A
+    check one run did not select (``--checks``) is left out unless ``include_unselected``."""
     if not force:
         for field in ("profile", "sha256"):
             was, now = old["contract"].get(field), new["contract"].get(field)
@@ -113,7 +115,10 @@ def diff_reports(
     changes: list[Change] = []
     before = {c["id"]: c for c in old["checks"]}
     for entry in new["checks"]:
-        changes += _check_changes(before.get(entry["id"]), entry, old_label)
+        was = before.get(entry["id"])
+        chosen = entry.get("selected", True) and (was is None or was.get("selected", True))
+        if chosen or include_unselected:  # a check left out of a run is not a change
+            changes += _check_changes(was, entry, old_label)
     if _rank(new["level"]) != _rank(old["level"]):
         lower = _rank(new["level"]) < _rank(old["level"])
         changes.append(

@@ -14,7 +14,7 @@ from html import escape
 from typing import Any, cast
 
 from ..checks import where_parts
-from ._json import why_not_sent
+from ._json import not_judged_as, why_not_sent
 from ._text import FailureGroup, by_operation, failure_groups
 from ._types import CheckEntry, ExchangeEntry, FailureEntry, Report
 
@@ -367,12 +367,12 @@ def _category_table(category: str, members: list[CheckEntry]) -> str:
             else ""
         )
         if check["status"] == "skip":
-            what = "not exercised" if check["applicable"] else "not applicable"
+            what = not_judged_as(check)
             note += f' <span class="why">{what}: {escape("; ".join(check["skip_reasons"]))}</span>'
         shown = (
             check["status"]
             if check["status"] != "skip"
-            else ("not exercised" if check["applicable"] else "n/a")
+            else {"not applicable": "n/a"}.get(not_judged_as(check), not_judged_as(check))
         )
         rows.append(
             f'<tr class="check" data-status="{check["status"]}" id="check-{check["id"]}">'

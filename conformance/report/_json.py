@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
@@ -75,6 +75,19 @@ def gating_of(fail_on: str) -> set[str]:
     return {"MUST"} if fail_on == "MUST" else {"MUST", "SHOULD"}
 
 
+def is_selected(check: CheckEntry) -> bool:
+    """Whether the run looked for the check's evidence (``--checks`` left it in)."""
+    return check.get("selected", True)
+
+
+def not_judged_as(check: CheckEntry) -> str:
+    """What a check that judged nothing is called: not selected, not applicable, or not
+    exercised (the evidence was looked for and not found)."""
+    if not is_selected(check):
+        return "not selected"
+    return "not exercised" if check["applicable"] else "not applicable"
+
+
 def is_waived(check: CheckEntry) -> bool:
     """Whether an unexpired waiver covers the check."""
     waiver = check.get("waiver")
@@ -88,8 +101,11 @@ def _summary(checks: list[CheckEntry], exchanges: int) -> ReportSummary:
         "checks_skipped": sum(c["status"] == "skip" for c in checks),
         "checks_errored": sum(c["status"] == "error" for c in checks),
         "checks_waived": sum(c["status"] == "fail" and is_waived(c) for c in checks),
-        "checks_not_exercised": sum(c["status"] == "skip" and c["applicable"] for c in checks),
+        "checks_not_exercised": sum(
+            c["status"] == "skip" and c["applicable"] and is_selected(c) for c in checks
+        ),
         "checks_not_applicable": sum(not c["applicable"] for c in checks),
+        "checks_not_selected": sum(not is_selected(c) for c in checks),
         "checks_exercised": sum(c["exercised"] > 0 for c in checks),
         "exchanges": exchanges,
     }
@@ -194,6 +210,7 @@ def build_report(
     fail_on: Severity = "MUST",
     baseline: Baseline | None = None,
     not_served: Iterable[str] = (),
+    selected: Collection[str] | None = None,
 ) -> Report:
     """The report of checked exchanges, every one kept (:func:`report_of` a :class:`Tally`)."""
     tally = Tally()
@@ -211,6 +228,7 @@ def build_report(
         fail_on=fail_on,
         baseline=baseline,
         not_served=not_served,
+        selected=selected,
     )
 
 
@@ -227,8 +245,10 @@ def report_of(
     fail_on: Severity = "MUST",
     baseline: Baseline | None = None,
     not_served: Iterable[str] = (),
+    selected: Collection[str] | None = None,
 ) -> Report:
-    """The report of the exchanges ``tally`` judged. ``fail_on`` is the lowest severity whose
+    """The report of the exchanges ``tally`` judged (``selected``: the check ids the run
+    looked for, None: all). ``fail_on`` is the lowest severity whose
     failure makes the verdict ``fail`` (``MUST``, or ``SHOULD`` for a strict gate); a failure
     the baseline waives (and whose waiver has not expired) does not. A check applies when it
     applies to an operation the profile certifies that the target serves (``not_served``:
@@ -240,6 +260,9 @@ def report_of(
         _check_entry(contract, check, tally, served, excerpts, baseline)
         for check in CHECKS.values()
     ]
+    for entry in checks:
+        if selected is not None and entry["id"] not in selected:
+            entry["selected"] = False
     exchanges = tally.exchanges()
     report: Report = {
         "report_version": REPORT_VERSION,

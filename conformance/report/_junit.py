@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from .._util import xml_safe
+from ._json import not_judged_as
 from ._text import render_check
 from ._types import Report
 
@@ -72,7 +73,7 @@ def render_junit(report: Report) -> str:
             element = ET.SubElement(case, "error", message="; ".join(check.get("errors") or []))
         elif check["status"] == "skip":
             reasons = "; ".join(check["skip_reasons"]) or "no exchange applied"
-            what = "not exercised" if check["applicable"] else "not applicable"
+            what = not_judged_as(check)
             ET.SubElement(case, "skipped", message=f"{what}: {reasons}")
     ET.indent(suites)
     # what XML 1.0 forbids (a server's ESC, NUL, lone surrogate...) shown as escapes, so that

@@ -6,7 +6,7 @@ from html import escape
 
 from .._util import md_code
 from ..checks import where_parts
-from ._json import why_not_sent
+from ._json import not_judged_as, why_not_sent
 from ._text import by_operation, describe_waiver, failure_groups
 from ._types import Report
 
@@ -34,7 +34,13 @@ def render_summary(report: Report) -> str:
         "",
         f"Checks: {summary['checks_passed']} passed, {summary['checks_failed']} failed, "
         f"{summary['checks_not_exercised']} not exercised, "
-        f"{summary['checks_not_applicable']} not applicable over {summary['exchanges']} "
+        f"{summary['checks_not_applicable']} not applicable"
+        + (
+            f", {summary['checks_not_selected']} not selected"
+            if summary.get("checks_not_selected")
+            else ""
+        )
+        + f" over {summary['exchanges']} "
         "exchange(s)"
         + (f"; {summary['checks_waived']} waived" if summary.get("checks_waived") else ""),
     ]
@@ -51,7 +57,11 @@ def render_summary(report: Report) -> str:
                 + ", ".join(md_code(c) for c in run["cases_skipped"])
             )
         lines += [f"Note: {md_code(note)}" for note in run.get("notes") or []]
-    idle = [c["id"] for c in report["checks"] if c["status"] == "skip" and c["applicable"]]
+    idle = [
+        c["id"]
+        for c in report["checks"]
+        if c["status"] == "skip" and not_judged_as(c) == "not exercised"
+    ]
     if idle:
         lines.append("Not exercised: " + ", ".join(f"`{i}`" for i in idle))
     blockers = report["level_blockers"]

@@ -13,13 +13,14 @@ import html
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .._errors import UsageError
 from .._util import md_code
 from ._json import LEVELS
 from ._types import Report
 
 __all__ = ["Matrix", "build_matrix", "render_matrix_html", "render_matrix_markdown"]
 
-CellStatus = Literal["pass", "fail", "not exercised", "not applicable", "absent"]
+CellStatus = Literal["pass", "fail", "not exercised", "not applicable", "not selected", "absent"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -88,6 +89,8 @@ def _cell(entry: dict[str, object] | None) -> Cell:
         return Cell(status="fail", note=str(first))
     if status == "pass":
         return Cell(status="pass")
+    if entry.get("selected") is False:
+        return Cell(status="not selected")
     if entry.get("applicable") is False:
         return Cell(status="not applicable")
     reasons = entry.get("skip_reasons")
@@ -101,8 +104,21 @@ def _order(level: Any) -> int:
     return LEVELS.index(level) if level in LEVELS else len(LEVELS)
 
 
-def build_matrix(reports: list[tuple[str, Report]]) -> Matrix:
-    """The matrix of ``(source, report)`` pairs, the columns in the order given."""
+def build_matrix(reports: list[tuple[str, Report]], *, force: bool = False) -> Matrix:
+    """The matrix of ``(source, report)`` pairs, the columns in the order given;
+    :class:`UsageError` when they certify different contracts (another profile or document),
+    unless ``force``, as ``report diff``."""
+    if not force:
+        first_source, first = reports[0] if reports else ("", None)
+        for source, report in reports[1:]:
+            for field in ("profile", "sha256"):
+                was = first["contract"].get(field) if first else None
+                now = report["contract"].get(field)
+                if was != now:
+                    raise UsageError(
+                        f"the reports certify different contracts ({field} {was!r} in "
+                        f"{first_source}, {now!r} in {source}); --force puts them side by side"
+                    )
     labels = [_label(r) for _, r in reports]
     columns = tuple(
         Column(
@@ -155,7 +171,7 @@ def _texts(notes: dict[tuple[str, int], int], matrix: Matrix) -> list[str]:
 
 
 _MD = {"pass": "pass", "fail": "**FAIL**", "not exercised": "not exercised",
-       "not applicable": "n/a", "absent": "-"}  # fmt: skip
+       "not applicable": "n/a", "not selected": "not selected", "absent": "-"}  # fmt: skip
 
 
 def render_matrix_markdown(matrix: Matrix) -> str:
@@ -207,6 +223,7 @@ td.pass{background:#e6f4e6}
 td.fail{background:#fbe3e3;font-weight:600}
 td.not-exercised{background:#fff6d6;color:#665}
 td.not-applicable,td.absent{color:#999}
+td.not-selected{color:#999;font-style:italic}
 .id{font-family:ui-monospace,monospace}
 ol.notes li{margin:.3em 0}
 """

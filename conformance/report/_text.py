@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..checks import render_failure
-from ._json import gating_of, is_waived, why_not_sent
+from ._json import gating_of, is_waived, not_judged_as, why_not_sent
 from ._types import Report, WaiverEntry
 
 if TYPE_CHECKING:
@@ -209,6 +209,8 @@ def summary_lines(report: Report) -> list[str]:
     ]
     if summary["checks_not_applicable"]:
         counts.append(f"{summary['checks_not_applicable']} not applicable")
+    if summary.get("checks_not_selected"):
+        counts.append(f"{summary['checks_not_selected']} not selected")
     if summary["checks_errored"]:
         counts.append(f"{summary['checks_errored']} errored")
     lines = [f"{summary['exchanges']} exchange(s); checks: {', '.join(counts)}"]
@@ -242,7 +244,11 @@ def summary_lines(report: Report) -> list[str]:
         lines.append(f"also failed, not gating: {', '.join(other)} (--strict makes them gate)")
     if waived:
         lines.append(f"failed but waived: {', '.join(waived)}")
-    idle = [c["id"] for c in report["checks"] if c["status"] == "skip" and c["applicable"]]
+    idle = [
+        c["id"]
+        for c in report["checks"]
+        if c["status"] == "skip" and not_judged_as(c) == "not exercised"
+    ]
     if idle:
         lines.append(f"not exercised: {', '.join(idle)}")
     blockers = report["level_blockers"]

@@ -59,6 +59,7 @@ class ReportSummary(TypedDict):
     checks_waived: int
     checks_not_exercised: int  # applicable, but no exchange gave them anything to judge
     checks_not_applicable: int  # the contract does not describe what they judge
+    checks_not_selected: NotRequired[int]  # left out of the run (--checks): not looked for
     checks_exercised: int
     exchanges: int
 
@@ -105,6 +106,9 @@ class CheckEntry(TypedDict):
     time_s: NotRequired[float]
     #: the check on each operation it looked at
     operations: NotRequired[list[OperationEntry]]
+    #: False: left out of the run (``--checks``, ``--exclude-checks``, ``-k``): no evidence was
+    #: sought, which is neither a pass nor "not exercised" (absent: selected)
+    selected: NotRequired[bool]
 
 
 class OperationEntry(TypedDict):

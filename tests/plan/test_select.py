@@ -80,6 +80,10 @@ def test_checks_by_id_or_category_and_exclusions() -> None:
         logprobs - {"LOGPROBS-BYTES-001"}
     ) | {"STREAM-DONE-001"}
     assert "STREAM-DONE-001" not in (select_checks([], ["stream"], CHECKS) or ())
+    # the levels `conformance checks` prints as headings select too (--checks streaming was
+    # refused)
+    streaming = select_checks(["streaming"], [], CHECKS)
+    assert streaming == {i for i, c in CHECKS.items() if c.level == "streaming"}
 
 
 def test_a_selected_run_judges_only_its_checks(tmp_path: Path) -> None:
@@ -137,7 +141,7 @@ def test_a_dry_run_sends_nothing_and_needs_no_server(tmp_path: Path) -> None:
     ("argv", "line"),
     [
         (["--phases", "fuzz"], "--phases 'fuzz': unknown fuzz; give a comma-separated list of"),
-        (["--checks", "nope"], "--checks 'nope' is neither a check id nor a category"),
+        (["--checks", "nope"], "--checks 'nope' is not a check id, a category or a level"),
         (
             [
                 "--exclude-checks",

@@ -23,7 +23,8 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     run_against(root / "clean", "--max-examples", "1")
     run_against(root / "fault", "--max-examples", "1", faults=("no-done", "usage-total-wrong"))
     cli("run", "--profile", "openai", "--max-examples", "1", "--report-dir", str(root / "openai"))
-    return {name: root / name for name in ("clean", "fault", "openai")}
+    run_against(root / "selected", "--max-examples", "1", "--checks", "STREAM-DONE-001")
+    return {name: root / name for name in ("clean", "fault", "openai", "selected")}
 
 
 def test_a_new_failure_is_worse_and_exits_1(reports: dict[str, Path]) -> None:
@@ -87,7 +88,9 @@ def test_lost_evidence_new_deviations_and_slower_timings_are_worse(
 
 def test_the_matrix_of_three_reports(reports: dict[str, Path], tmp_path: Path) -> None:
     chosen = [str(reports[n]) for n in ("clean", "fault", "openai")]
-    code, out, _ = cli("report", "matrix", *chosen)
+    code, _, err = cli("report", "matrix", *chosen)
+    assert code == 2 and "the reports certify different contracts (profile 'deepseek'" in err
+    code, out, _ = cli("report", "matrix", *chosen, "--force")
     assert code == 0
     row = next(line for line in out.splitlines() if line.startswith("| `STREAM-DONE-001`"))
     assert row.endswith("| pass | **FAIL** [2] | pass |") or "**FAIL** [" in row, row
@@ -95,7 +98,7 @@ def test_the_matrix_of_three_reports(reports: dict[str, Path], tmp_path: Path) -
     assert "[1] `total_tokens is" in out or "[2] `total_tokens is" in out
 
     page = tmp_path / "matrix.html"
-    code, out, _ = cli("report", "matrix", *chosen, "-o", str(page))
+    code, out, _ = cli("report", "matrix", *chosen, "-o", str(page), "--force")
     assert code == 0 and f"matrix of 3 report(s): {page}" in out
     text = page.read_text()
     assert not re.search(r"<link|<img|src=|@import|url\(", text)  # self-contained
@@ -119,3 +122,31 @@ def test_the_matrix_says_what_it_could_not_write(reports: dict[str, Path], tmp_p
     blocker.write_text("")
     code, _, err = cli("report", "matrix", str(reports["clean"]), "-o", str(blocker / "m.html"))
     assert code == 2 and "cannot write it" in err
+
+
+def test_a_check_left_out_of_a_run_is_not_selected_not_unexercised(
+    reports: dict[str, Path],
+) -> None:
+    """Unselected checks were reported as "not exercised" (27 ids), report diff called them
+    "WORSE ... no longer exercised", and the matrix coloured them as not exercised."""
+    report = load_report(reports["selected"])
+    entry = next(c for c in report["checks"] if c["id"] == "BODY-SCHEMA-001")
+    assert entry["selected"] is False and entry["status"] == "skip"
+    assert report["summary"]["checks_not_selected"] == len(report["checks"]) - 1
+    assert report["summary"]["checks_not_exercised"] == 0
+    summary = (reports["selected"] / "summary.md").read_text()
+    assert "not selected" in summary and "Not exercised:" not in summary
+    junit = (reports["selected"] / "junit.xml").read_text()
+    assert 'message="not selected: not selected (--checks' in junit
+
+    _, out, _ = cli("report", "diff", str(reports["clean"]), str(reports["selected"]))
+    assert "no longer exercised" not in out and "BODY-SCHEMA-001" not in out, out
+    _, out, _ = cli(
+        "report", "diff", str(reports["clean"]), str(reports["selected"]), "--include-unselected"
+    )
+    assert "BODY-SCHEMA-001 is no longer exercised" in out
+
+    code, out, _ = cli("report", "matrix", str(reports["clean"]), str(reports["selected"]))
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith("| `BODY-SCHEMA-001`"))
+    assert row.endswith("| pass | not selected |"), row
