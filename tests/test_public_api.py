@@ -84,34 +84,6 @@ def test_importing_the_package_and_plugin_is_cheap() -> None:
     assert out.stdout.strip() == "[]"
 
 
-STAGES = (
-    "conformance",
-    "conformance.contract",
-    "conformance.exchange",
-    "conformance.checks",
-    "conformance.plan",
-    "conformance.runner",
-    "conformance.report",
-    "conformance.reference",
-    "conformance.proxy",
-)
-
-
-@pytest.mark.parametrize("module", STAGES)
-def test_every_exported_class_and_function_has_a_docstring(module: str) -> None:
-    mod = importlib.import_module(module)
-    missing = []
-    for name in mod.__all__:
-        value = getattr(mod, name)
-        if not (inspect.isclass(value) or inspect.isfunction(value)):
-            continue
-        doc = value.__doc__ or ""
-        # a dataclass without a docstring gets its signature as one
-        if not doc.strip() or doc.startswith(f"{value.__name__}("):
-            missing.append(name)
-    assert not missing, f"{module}: no docstring for {missing}"
-
-
 ROOT = Path(__file__).resolve().parents[1]
 #: Every package and module of conformance/ without a leading underscore: each is documented
 #: in docs/api.md, its names pinned in tests/data/public_surface.txt.
@@ -127,6 +99,21 @@ PUBLIC = (
     "conformance.proxy",
     "conformance.suite",
 )
+
+
+@pytest.mark.parametrize("module", [m for m in PUBLIC if m != "conformance.suite"])
+def test_every_exported_class_and_function_has_a_docstring(module: str) -> None:
+    mod = importlib.import_module(module)
+    missing = []
+    for name in mod.__all__:
+        value = getattr(mod, name)
+        if not (inspect.isclass(value) or inspect.isfunction(value)):
+            continue
+        doc = value.__doc__ or ""
+        # a dataclass without a docstring gets its signature as one
+        if not doc.strip() or doc.startswith(f"{value.__name__}("):
+            missing.append(name)
+    assert not missing, f"{module}: no docstring for {missing}"
 
 
 def _surface() -> list[str]:

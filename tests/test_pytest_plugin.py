@@ -214,6 +214,19 @@ def _has_pytest_base_url() -> bool:
     return True
 
 
+def _suite(url: str, report_dir: Path, *plugins: str) -> tuple[str, ...]:
+    """The arguments of a session of the suite against ``url``: one check (STREAM-DONE-001),
+    no drawn cases, the key of the reference server, ``plugins`` as ``-p`` options."""
+    return (
+        *(flag for name in (*plugins, "no:cacheprovider") for flag in ("-p", name)),
+        "--pyargs", "conformance.suite",
+        "--conformance-api-key", DEFAULT_API_KEY,
+        "--conformance-max-examples", "0",
+        "--conformance-report-dir", str(report_dir),
+        "-k", "STREAM-DONE",
+    )  # fmt: skip
+
+
 def test_pytest_base_url_is_in_the_test_extra() -> None:
     """The coexistence tests below need it: a clone that lacks it must say so, not skip."""
     assert _has_pytest_base_url(), "pip install -e '.[test]' installs pytest-base-url"
@@ -225,24 +238,7 @@ def test_with_pytest_base_url_installed_the_session_starts_and_its_base_url_is_r
     """pytest-base-url owns --base-url (Selenium and Playwright users have it): every session
     died at start-up with 'option dest base_url already used'; now its value is read."""
     with serve_in_thread(create_app()) as url:
-        result = pytester.runpytest(
-            "-p",
-            "base_url",
-            "-p",
-            "no:cacheprovider",
-            "--pyargs",
-            "conformance.suite",
-            "--base-url",
-            url,
-            "--conformance-api-key",
-            DEFAULT_API_KEY,
-            "--conformance-max-examples",
-            "0",
-            "--conformance-report-dir",
-            str(tmp_path),
-            "-k",
-            "STREAM-DONE",
-        )
+        result = pytester.runpytest(*_suite(url, tmp_path, "base_url"), "--base-url", url)
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["baseurl: *", "*conformance*", "verdict: pass*"])
     assert load_report(tmp_path)["target"]["base_url"] == url
@@ -253,24 +249,7 @@ def test_with_pytest_base_url_its_ini_value_is_read(
 ) -> None:
     with serve_in_thread(create_app()) as url:
         ini = pytester.makeini(f"[pytest]\nbase_url = {url}\n")
-        result = pytester.runpytest(
-            "-c",
-            str(ini),
-            "-p",
-            "base_url",
-            "-p",
-            "no:cacheprovider",
-            "--pyargs",
-            "conformance.suite",
-            "--conformance-api-key",
-            DEFAULT_API_KEY,
-            "--conformance-max-examples",
-            "0",
-            "--conformance-report-dir",
-            str(tmp_path),
-            "-k",
-            "STREAM-DONE",
-        )
+        result = pytester.runpytest("-c", str(ini), *_suite(url, tmp_path, "base_url"))
     assert result.ret == 0, result.stdout.str()
     assert load_report(tmp_path)["target"]["base_url"] == url
 
@@ -296,22 +275,7 @@ def test_a_conftest_that_owns_base_url_and_model_keeps_them(
     result.assert_outcomes(passed=1)
     with serve_in_thread(create_app()) as url:
         result = pytester.runpytest(
-            "-p",
-            "no:base_url",
-            "-p",
-            "no:cacheprovider",
-            "--pyargs",
-            "conformance.suite",
-            "--conformance-base-url",
-            url,
-            "--conformance-api-key",
-            DEFAULT_API_KEY,
-            "--conformance-max-examples",
-            "0",
-            "--conformance-report-dir",
-            str(tmp_path),
-            "-k",
-            "STREAM-DONE",
+            *_suite(url, tmp_path, "no:base_url"), "--conformance-base-url", url
         )
     assert result.ret == 0, result.stdout.str()
     assert load_report(tmp_path)["target"]["base_url"] == url
