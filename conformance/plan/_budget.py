@@ -25,19 +25,33 @@ class TokenBudget:
     reasoning: int
 
 
-def token_budget(cases: list[Case], *, model: str) -> TokenBudget:
-    """The :class:`TokenBudget` of ``cases`` (sent with ``model``, the others reasoning)."""
+#: The fields that cap what a request may generate (chat's, its newer name, the Responses API's).
+OUTPUT_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
+
+
+def token_budget(
+    cases: list[Case],
+    *,
+    model: str,
+    reasoner: str | None = None,
+    unlimited: frozenset[str] = frozenset(),
+) -> TokenBudget:
+    """The :class:`TokenBudget` of ``cases`` (sent with ``model``; those of ``reasoner`` are
+    the reasoning cases). A case without an output limit is counted as uncapped only when its
+    operation documents one (``unlimited``: the "METHOD /path" of those that document none,
+    an embedding's, which generate no text)."""
     completion = prompt = uncapped = reasoning = 0
     for case in cases:
         body = case.body
         if not isinstance(body, dict) or case.expectation != "accept":
             continue
-        limit, n = body.get("max_tokens"), body.get("n")
-        if is_int(limit) and limit > 0:
+        limit = next((body[k] for k in OUTPUT_LIMITS if is_int(body.get(k))), None)
+        n = body.get("n")
+        if limit is not None and limit > 0:
             completion += limit * (n if is_int(n) and n > 0 else 1)
-        else:
+        elif f"{case.method.upper()} {case.path}" not in unlimited:
             uncapped += 1
-        if body.get("model") != model:
+        if reasoner is not None and body.get("model") == reasoner:
             reasoning += 1
         prompt += len(json.dumps(body.get("messages"), ensure_ascii=False).encode()) // 4
     return TokenBudget(completion=completion, prompt=prompt, uncapped=uncapped, reasoning=reasoning)
@@ -55,14 +69,21 @@ def plan_fingerprint(cases: list[Case]) -> str:
     return digest.hexdigest()[:16]
 
 
-def describe_plan(cases: list[Case], *, model: str, seed: int) -> str:
+def describe_plan(
+    cases: list[Case],
+    *,
+    model: str,
+    seed: int,
+    reasoner: str | None = None,
+    unlimited: frozenset[str] = frozenset(),
+) -> str:
     """One line: how many cases of each source, the model, the seed (to draw them again) and
     what the run may spend (:func:`token_budget`)."""
     sources: dict[str, int] = {}
     for case in cases:
         sources[case.source] = sources.get(case.source, 0) + 1
     parts = ", ".join(f"{source} {n}" for source, n in sources.items())
-    budget = token_budget(cases, model=model)
+    budget = token_budget(cases, model=model, reasoner=reasoner, unlimited=unlimited)
     spend = f"at most {budget.completion:,} completion token(s)"
     if budget.uncapped:
         spend += f" (and {budget.uncapped} case(s) without max_tokens)"

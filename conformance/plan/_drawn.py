@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._util import is_int
 from ..contract import request_is_valid
+from ._budget import OUTPUT_LIMITS
 from ._case import MAX_BODY, MAX_CHOICES, MAX_CONTENT, Case, body_key, frugal, naming
 from ._mutations import make_negative, mutations, object_schema, pick, schema_branches
 
@@ -314,10 +315,6 @@ def _no_local_constants() -> Iterator[None]:
         cache.clear()
 
 
-#: Other names of the output token limit (the Responses API's, chat's newer one).
-OUTPUT_LIMITS = ("max_output_tokens", "max_completion_tokens")
-
-
 def _output_capped(contract: Contract, operation: Operation, body: Any, max_tokens: int) -> Any:
     """``body`` with every other output limit its operation documents set to ``max_tokens``
     (or the schema's minimum for it, when higher): a drawn body without one lets a server
@@ -325,7 +322,7 @@ def _output_capped(contract: Contract, operation: Operation, body: Any, max_toke
     if not isinstance(body, dict) or operation.request_schema is None:
         return body
     properties = object_schema(contract, contract.schema(operation.request_schema))[1]
-    for name in OUTPUT_LIMITS:
+    for name in OUTPUT_LIMITS[1:]:  # max_tokens is frugal's
         if name not in properties:
             continue
         floor = max(

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from .._vocab import CaseSource
 from ..checks import CHECKS
 from ._auth import auth_cases
-from ._budget import TokenBudget, describe_plan, plan_fingerprint, token_budget
+from ._budget import OUTPUT_LIMITS, TokenBudget, describe_plan, plan_fingerprint, token_budget
 from ._case import Case, body_key
 from ._drawn import generated_cases
 from ._examples import example_cases, minimal_body, operation_cases
+from ._mutations import object_schema
 from ._negatives import mutation_cases, probing, violations_of
 from ._parameters import parameter_cases, parameter_values
 from ._scenarios import negative_cases, scenario_cases, valid_base
@@ -69,6 +70,10 @@ class Plan:
     seed: int
     #: how many of the first cases are replayed from the examples database
     replayed: int = 0
+    #: the model of the reasoning cases (None: no reasoner, no such case)
+    reasoner: str | None = None
+    #: the operations ("METHOD /path") whose requests document no output limit
+    unlimited: frozenset[str] = frozenset()
 
     @property
     def fingerprint(self) -> str:
@@ -77,12 +82,20 @@ class Plan:
 
     @property
     def budget(self) -> TokenBudget:
-        return token_budget(list(self.cases), model=self.model)
+        return token_budget(
+            list(self.cases), model=self.model, reasoner=self.reasoner, unlimited=self.unlimited
+        )
 
     @property
     def line(self) -> str:
         """The plan line (:func:`describe_plan`)."""
-        return describe_plan(list(self.cases), model=self.model, seed=self.seed)
+        return describe_plan(
+            list(self.cases),
+            model=self.model,
+            seed=self.seed,
+            reasoner=self.reasoner,
+            unlimited=self.unlimited,
+        )
 
 
 def plan(
@@ -116,7 +129,25 @@ def plan(
     if config.shard is not None:
         index, count = config.shard
         planned = [c for i, c in enumerate(planned) if i % count == index - 1]
-    return Plan(cases=tuple(planned), model=model, seed=config.seed, replayed=len(again))
+    return Plan(
+        cases=tuple(planned),
+        model=model,
+        seed=config.seed,
+        replayed=len(again),
+        reasoner=reasoner,
+        unlimited=_unlimited(contract),
+    )
+
+
+def _unlimited(contract: Contract) -> frozenset[str]:
+    """The certified operations whose request documents no output limit (embeddings)."""
+    out = set()
+    for operation in contract.certified_operations():
+        location = operation.request_schema
+        properties = object_schema(contract, contract.schema(location))[1] if location else {}
+        if not any(name in properties for name in OUTPUT_LIMITS):
+            out.add(operation.label)
+    return frozenset(out)
 
 
 def plan_cases(

@@ -222,6 +222,21 @@ def test_the_plan_line_says_what_the_run_may_spend(tmp_path: Path) -> None:
     assert spent <= bound + 2 * prompt  # prompt tokens are estimated (4 bytes a token)
 
 
+def test_the_plan_line_counts_only_what_applies() -> None:
+    """It said "13 case(s) without max_tokens" for embeddings (which document no output limit;
+    /responses' cases carry max_output_tokens), and counted as reasoning cases every body
+    without a model when no reasoner existed."""
+    from conformance.plan import plan
+
+    openai = plan(load_contract(profile="openai"), PlanConfig(), model="m")
+    assert "POST /embeddings" in openai.unlimited
+    assert openai.budget.uncapped == 0 and openai.budget.reasoning == 0
+    assert "without max_tokens" not in openai.line and "reasoning" not in openai.line
+    deepseek = plan(load_contract(profile="deepseek"), PlanConfig(), model="m", reasoner="r")
+    assert deepseek.budget.reasoning == 3  # reasoner, reasoner-stream, reasoner-multi-turn
+    assert "plus the reasoning of 3 reasoning-model case(s)" in deepseek.line
+
+
 def test_failures_found_by_one_run_are_replayed_first_by_the_next(tmp_path: Path) -> None:
     code, _, _ = run_against(tmp_path, "--seed", "3", faults=("server-error",))
     kept = json.loads((tmp_path / "examples.json").read_text())["examples"]
