@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from .._errors import UsageError
 from ._json import LEVELS
+from ._text import failure_signature
 from ._types import CheckEntry, Report
 
 __all__ = ["Change", "ReportDiff", "diff_reports", "render_diff"]
@@ -75,8 +76,13 @@ class ReportDiff:
         }
 
 
-def _deviations(entry: CheckEntry) -> set[str]:
-    return {f["message"] for f in entry["failures"]}
+def _deviations(entry: CheckEntry) -> dict[str, str]:
+    """A failing check's deviations by signature (:func:`failure_signature`: a timestamp or an
+    id in a message is not a new way of failing), each with its first message."""
+    found: dict[str, str] = {}
+    for failure in entry["failures"]:
+        found.setdefault(failure_signature(failure), failure["message"])
+    return found
 
 
 def _exercised(entry: CheckEntry) -> bool:
@@ -178,7 +184,8 @@ def _check_changes(was: CheckEntry | None, entry: CheckEntry, old_label: str) ->
             )
         )
     elif failing_then and failing_now:
-        for deviation in sorted(_deviations(entry) - _deviations(was)):
+        now, then = _deviations(entry), _deviations(was)
+        for deviation in sorted(now[s] for s in now.keys() - then.keys()):
             changes.append(
                 Change(
                     kind="new-deviation",

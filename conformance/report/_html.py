@@ -104,9 +104,7 @@ def _group(group: FailureGroup, events: dict[str, dict[int, str]]) -> str:
     )
     more = len(group.exchanges) - 20
     seen = links + (f" and {more} more" if more > 0 else "")
-    head = (
-        f'<div class="kv"><b>{group.count}x</b>on {len(group.exchanges)} exchange(s): {seen}</div>'
-    )
+    head = f'<div class="kv"><b>{escape(group.label)}</b> on {len(group.exchanges)} exchange(s): {seen}</div>'
     return head + _failure(cast("FailureEntry", group.first), events)
 
 

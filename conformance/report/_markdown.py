@@ -100,8 +100,9 @@ def render_summary(report: Report) -> str:
 
 
 def _failures_table(report: Report) -> list[str]:
-    """The failing checks, a row each: severity, level, how many failures, and the first
-    three deviations (how often, where first seen)."""
+    """The failing checks, a row each: severity, level, how many failures, and every
+    deviation: the first three with where and the exchanges, the rarer ones a line each (no
+    finding vanishes from the summary)."""
     failed = [c for c in report["checks"] if c["status"] in ("fail", "error")]
     if not failed:
         return []
@@ -114,13 +115,12 @@ def _failures_table(report: Report) -> list[str]:
     for check in failed:
         groups = failure_groups(check)
         deviations = [
-            f"{g.count}x {_cell(g.first['message'])}"  # a server's words: a code span
+            f"{g.label} {_cell(g.first['message'])}"  # a server's words: a code span
             + (f" ({_cell(', '.join(where))})" if (where := where_parts(g.first)) else "")
             + f", e.g. {_cell(', '.join(g.exchanges[:3]))}"
             for g in groups[:3]
         ]
-        if len(groups) > 3:
-            deviations.append(f"and {len(groups) - 3} more")
+        deviations += [f"{g.label} {_cell(g.first['message'])}" for g in groups[3:]]
         if not groups:
             deviations = [_cell("; ".join(check.get("errors") or []))]
         waived = " (waived)" if check.get("waiver") and not check["waiver"].get("expired") else ""

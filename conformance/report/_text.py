@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..checks import render_failure
+from .._util import printable
+from ..checks import render_failure, where_parts
 from ._json import gating_of, is_waived, not_judged_as, why_not_sent
 from ._types import Report, WaiverEntry
 
@@ -21,6 +22,7 @@ __all__ = [
     "by_operation",
     "describe_waiver",
     "failure_groups",
+    "failure_signature",
     "render_check",
     "render_text",
     "split_failures",
@@ -31,6 +33,7 @@ __all__ = [
 #: array indexes in a pointer.
 _VARYING = re.compile(r"'[^']*'|\"[^\"]*\"|-?\b\d+(?:\.\d+)?(?:e[-+]?\d+)?\b")
 _INDEX = re.compile(r"/\d+(?=/|$)")
+_NUMBER = re.compile(r"-?\b\d+(?:\.\d+)?(?:e[-+]?\d+)?\b")
 #: Groups shown per check, and exchanges named per group, unless verbose.
 SHOWN_GROUPS = 5
 SHOWN_EXCHANGES = 3
@@ -46,6 +49,13 @@ class FailureGroup:
     first: Mapping[str, Any]
     count: int
     exchanges: tuple[str, ...]
+    #: the members' messages differ in their values (the first is shown)
+    varies: bool = False
+
+    @property
+    def label(self) -> str:
+        """``45x``, or ``45x, values vary`` when the first failure's values are not all's."""
+        return f"{self.count}x" + (", values vary" if self.varies else "")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -81,21 +91,38 @@ def by_operation(report: Report) -> list[OperationRow]:
     return rows
 
 
+#: Schema keywords whose message names a property, not a value: the name is part of the
+#: deviation ("'messages' is a required property" is not "'model' is a required property").
+_NAMING = ("/required", "/additionalProperties", "/dependentRequired", "/propertyNames")
+
+
+def failure_signature(failure: Mapping[str, Any]) -> str:
+    """What makes two failures of a check the same deviation, whatever the values they show:
+    the pointer without its array indexes, the schema path, the message without its quoted
+    values and numbers (a property a ``required`` names stays)."""
+    pointer = _INDEX.sub("/*", failure.get("instance_path") or "")
+    schema_path = failure.get("schema_path") or ""
+    message = str(failure["message"])
+    if schema_path.endswith(_NAMING):
+        message = _NUMBER.sub("…", message)
+    else:
+        message = _VARYING.sub("…", message)
+    return " ".join((pointer, schema_path, message))
+
+
 def failure_groups(check: Mapping[str, Any]) -> list[FailureGroup]:
-    """The failures of a check of report.json, grouped by signature, most frequent first."""
+    """The failures of a check of report.json, grouped by signature, most frequent first
+    (one signature a group: :func:`failure_signature`)."""
     found: dict[str, list[Mapping[str, Any]]] = {}
     for failure in check["failures"]:
-        pointer = _INDEX.sub("/*", failure.get("instance_path") or "")
-        signature = " ".join(
-            (pointer, failure.get("schema_path") or "", _VARYING.sub("…", failure["message"]))
-        )
-        found.setdefault(signature, []).append(failure)
+        found.setdefault(failure_signature(failure), []).append(failure)
     groups = [
         FailureGroup(
             signature=signature,
             first=members[0],
             count=len(members),
             exchanges=tuple(dict.fromkeys(str(m.get("exchange") or "") for m in members)),
+            varies=len({str(m["message"]) for m in members}) > 1,
         )
         for signature, members in found.items()
     ]
@@ -109,13 +136,19 @@ def render_groups(check: Mapping[str, Any], *, verbose: bool = False) -> list[st
     groups = failure_groups(check)
     shown = groups if verbose else groups[:SHOWN_GROUPS]
     for group in shown:
-        text = render_failure(group.first, label=f"{group.count}x")
+        text = render_failure(group.first, label=group.label)
         named = group.exchanges if verbose else group.exchanges[:SHOWN_EXCHANGES]
         more = len(group.exchanges) - len(named)
         seen = ", ".join(named) + (f" (+{more} more)" if more else "")
         lines.append(_indent(text + f"\n  exchanges: {seen}"))
-    if len(groups) > len(shown):
-        lines.append(f"    ... and {len(groups) - len(shown)} more deviation(s) (-v shows all)")
+    # no finding vanishes: the rarer deviations, one line each (-v gives them in full)
+    for group in groups[len(shown) :]:
+        where = ", ".join(where_parts(group.first))
+        lines.append(
+            f"    [{group.label}] {printable(str(group.first['message']))}"
+            + (f" ({where})" if where else "")
+            + f", e.g. {group.exchanges[0]}"
+        )
     if check.get("suppressed_failures"):
         lines.append(f"    ({check['suppressed_failures']} more failure(s) were not kept)")
     return lines
