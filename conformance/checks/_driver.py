@@ -39,6 +39,16 @@ EVIDENCE_FIRST_EVENTS = 40
 EVIDENCE_FAILING_EVENTS = 60
 EVIDENCE_LAST_EVENTS = 5
 EVIDENCE_DATA_CHARS = 2000
+
+
+def _cut(data: str) -> str:
+    """An event's data as the evidence keeps it: whole up to ``EVIDENCE_DATA_CHARS``, else cut
+    and saying so (a reader must not take a cut event for the server's)."""
+    if len(data) <= EVIDENCE_DATA_CHARS:
+        return data
+    return data[:EVIDENCE_DATA_CHARS] + f"… [cut here: the event's data is {len(data)} characters]"
+
+
 EVIDENCE_BODY_BYTES = 64 * 1024
 
 
@@ -427,7 +437,7 @@ class _Evidence:
         self.failing = 0
 
     def observe(self, index: int, data: str, failed: bool) -> None:
-        data = data[:EVIDENCE_DATA_CHARS]
+        data = _cut(data)
         if index < EVIDENCE_FIRST_EVENTS:
             self.kept[index] = data
         elif failed and self.failing < EVIDENCE_FAILING_EVENTS:
@@ -509,7 +519,7 @@ def _check_stream(
         if collector.total > before or chunk.index < EVIDENCE_FIRST_EVENTS:
             observe(chunk.index, text, collector.total > before)
         else:  # the hot path of _Evidence.observe, inline
-            keep_last((chunk.index, text[:EVIDENCE_DATA_CHARS]))
+            keep_last((chunk.index, text if len(text) <= EVIDENCE_DATA_CHARS else _cut(text)))
     ctx.framing = events.framing
     summary = accumulator.finish()
     ctx.summary = summary if summary.choices or summary.usage is not None else None

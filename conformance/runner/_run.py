@@ -307,6 +307,9 @@ class _Sender:
         self.skipped: list[str] = []
         #: what stopped the sending early (None: every case was sent)
         self.stopped_by: str | None = None
+        #: answers cut short while other requests were in flight (a server that aborts under
+        #: concurrency: --workers 1 tells)
+        self.cut_in_company = 0
         self._pace = _Pace(config.rate_limit)
         self._operations = {(op.method.upper(), op.path): op for op in contract.operations}
 
@@ -378,6 +381,8 @@ class _Sender:
             exchange = _lost(case, self.config, str(exc))
         finally:
             self.watch.in_flight.pop(case.name, None)
+        if exchange.interrupted and not exchange.cut and self.watch.in_flight:
+            self.cut_in_company += 1
         result = check_exchange(
             self.contract,
             exchange,
@@ -483,6 +488,12 @@ def _notes(
         if (config.operations is None or operation.label in config.operations)
         and isinstance(reason := parameter_values(contract, operation, model=model), str)
     ]
+    if sender.cut_in_company and config.workers > 1:
+        notes.append(
+            f"{sender.cut_in_company} answer(s) were cut short while other requests were in "
+            f"flight: a server that aborts under concurrency passes with --workers 1 (run "
+            "again with it to tell)"
+        )
     if sender.stopped_by is not None and sender.skipped:
         if sender.stopped_by.startswith("--max-failures"):
             limit = config.max_failures

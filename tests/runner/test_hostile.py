@@ -83,6 +83,9 @@ def test_a_run_goes_on_past_a_hostile_server(mode: str, tmp_path: Any) -> None:
     assert code == 1, out + err
     assert "HTTP-COMPLETE-001" in out
     assert (tmp_path / "report.json").exists()
+    if mode == "reset-mid-stream":  # cut with 7 others in flight: the hint to tell
+        assert "cut short while other requests were in flight" in err
+        assert "passes with --workers 1" in err
 
 
 @pytest.mark.parametrize("mode", MODELS_MODES)
