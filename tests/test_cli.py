@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
+from conformance.report import report_schema
 from tests.helpers import SPEC, cli
 
 
@@ -124,11 +126,21 @@ def test_console_script_help_and_version() -> None:
 
 def test_a_run_that_could_not_run_still_writes_its_summary(tmp_path: Path) -> None:
     """docs/ci.md appends reports/summary.md to the job summary after every run: after an
-    exit 2 the file was missing and that step failed too."""
+    exit 2 the directory was empty and that step failed too."""
     (tmp_path / "summary.md").write_text("## Conformance: ✅ pass (a stale one)\n")
     code, _, err = cli("run", "--base-url", "http://127.0.0.1:9", "--report-dir", str(tmp_path))
     assert code == 2, err
     summary = (tmp_path / "summary.md").read_text()
-    assert summary.startswith("## Conformance: ⚪ could not run")
-    assert "127.0.0.1:9" in summary and "stale" not in summary
-    assert not (tmp_path / "report.json").exists()
+    assert summary.startswith("## Conformance: ⚪ no verdict: nothing was judged")
+    assert "could not run: " in summary and "127.0.0.1:9" in summary
+    assert "stale" not in summary
+    report = json.loads((tmp_path / "report.json").read_text())
+    jsonschema.validate(report, report_schema())
+    assert report["verdict"] == "none" and report["level"] is None
+    assert report["run"]["notes"][0].startswith("could not run: ")
+    # a contract that does not load: the summary alone, saying why
+    code, _, err = cli("run", "--profile", "nope", "--report-dir", str(tmp_path / "bad"))
+    assert code == 2, err
+    assert (
+        (tmp_path / "bad" / "summary.md").read_text().startswith("## Conformance: ⚪ could not run")
+    )

@@ -51,22 +51,54 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _could_not_run(args: argparse.Namespace | None, exc: ConformanceError) -> None:
-    """A ``run`` or ``validate`` that could not run still leaves ``summary.md`` in its report
-    directory, saying why: a CI step that appends it to the job's summary never fails on a
-    missing file (best effort: a directory that cannot be written is left alone)."""
+    """A ``run`` (or ``validate``) that could not run still leaves its report directory
+    saying why: ``summary.md`` always, and for a run whose contract loads, every report
+    (verdict ``none``: nothing was judged, the reason in the run's notes), so that a CI step
+    that appends summary.md to the job's summary, or reads report.json, never fails on a
+    missing file. Best effort: a directory that cannot be written is left alone."""
     report_dir = getattr(args, "report_dir", None)
-    if not isinstance(report_dir, str) or getattr(args, "dry_run", False):
+    if args is None or not isinstance(report_dir, str) or getattr(args, "dry_run", False):
         return
     from .._util import md_code, write_text_atomic
 
-    text = (
-        "## Conformance: ⚪ could not run\n\n"
-        f"{md_code(str(exc))}\n\n"
-        "Nothing was judged: no report.json was written (exit status 2).\n"
-    )
     with contextlib.suppress(OSError):
         Path(report_dir).mkdir(parents=True, exist_ok=True)
-        write_text_atomic(Path(report_dir) / "summary.md", text)
+        write_text_atomic(
+            Path(report_dir) / "summary.md",
+            "## Conformance: ⚪ could not run\n\n"
+            f"{md_code(str(exc))}\n\n"
+            "Nothing was judged (exit status 2).\n",
+        )
+    if getattr(getattr(args, "handler", None), "__name__", "") == "_cmd_run":
+        with contextlib.suppress(Exception):  # the contract may be what failed
+            _empty_report(args, exc, report_dir)
+
+
+def _empty_report(args: argparse.Namespace, exc: ConformanceError, report_dir: str) -> None:
+    from datetime import UTC, datetime
+
+    from ..exchange import redact_url
+    from ..report import Tally, report_of, write_all
+    from ._common import _load
+
+    report = report_of(
+        _load(args),
+        Tally(),
+        started_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        duration_s=0.0,
+        base_url=redact_url(args.base_url) if args.base_url else None,
+        model=args.model,
+        run={
+            "requests_sent": 0,
+            "tokens_spent": 0,
+            "cases_planned": 0,
+            "cases_skipped": [],
+            "embedded_server": not args.base_url,
+            "shard": None,
+            "notes": [f"could not run: {exc}"],
+        },
+    )
+    write_all(report, report_dir)
 
 
 def main(
