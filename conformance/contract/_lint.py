@@ -75,8 +75,20 @@ def _oas_valid(contract: Contract) -> Iterator[Finding]:
             message=f"openapi-spec-validator could not check the document ({exc!r})",
         )
         return
+    located: dict[int, str] | None = None
     for error in errors:
         path = list(getattr(error, "path", []) or [])
+        pointer = pointer_of(path)
+        schema = getattr(error, "schema", None)
+        if not path and isinstance(schema, dict) and "default" in schema:
+            # a default that its own schema rejects: the validator checks the value alone and
+            # says "/"; the schema is the document's own node, so its place can be found
+            if located is None:
+                located = _places(contract.document)
+            if id(schema) in located:
+                pointer = join_pointer(located[id(schema)], "default") + pointer_of(
+                    list(getattr(error, "relative_path", []) or [])
+                )
         schema_path_list = list(getattr(error, "schema_path", []) or [])
         keyword = getattr(error, "validator", None)
         if not isinstance(keyword, str):
@@ -91,9 +103,23 @@ def _oas_valid(contract: Contract) -> Iterator[Finding]:
         yield Finding(
             rule="LINT-OAS-INVALID",
             severity=ERROR,
-            pointer=pointer_of(path),
+            pointer=pointer,
             message=f"invalid OpenAPI {contract.openapi}: {message}",
         )
+
+
+def _places(document: Any) -> dict[int, str]:
+    """The JSON pointer of every object of ``document``, by identity."""
+    places: dict[int, str] = {}
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        node, pointer = stack.pop()
+        if isinstance(node, dict):
+            places.setdefault(id(node), pointer)
+            stack += [(v, join_pointer(pointer, k)) for k, v in node.items()]
+        elif isinstance(node, list):
+            stack += [(v, join_pointer(pointer, i)) for i, v in enumerate(node)]
+    return places
 
 
 # -- oneOf that no value can satisfy -------------------------------------------------------

@@ -88,3 +88,22 @@ def test_overlapping_but_not_identical_branches(tmp_path: Path) -> None:
         ("/components/schemas/A/oneOf", "oneOf branches 0 and 1 both accept {}, s"),
         ("/components/schemas/C/oneOf", 'oneOf branches 0 and 1 both accept "x", '),
     ]
+
+
+def test_a_default_its_schema_rejects_is_located_at_the_default(tmp_path: Path) -> None:
+    """It was located at "/": "'8' is not of type 'integer'" with no way to find the 8."""
+    doc = {
+        "openapi": "3.0.3",
+        "info": {"title": "t", "version": "1"},
+        "paths": {},
+        "components": {
+            "schemas": {
+                "A": {"type": "object", "properties": {"n": {"type": "integer", "default": "8"}}}
+            }
+        },
+    }
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    (finding,) = [f for f in lint(load_contract(path)) if f.rule == "LINT-OAS-INVALID"]
+    assert finding.pointer == "/components/schemas/A/properties/n/default"
+    assert "'8' is not of type 'integer'" in finding.message
