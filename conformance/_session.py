@@ -22,7 +22,7 @@ def live_report(
     *,
     strict: bool = False,
     baseline: Baseline | None = None,
-    on_embedded: Callable[[str], None] | None = None,
+    on_embedded: Callable[[str, str], None] | None = None,
     watch: RunWatch | None = None,
     on_plan: Callable[[str], None] | None = None,
 ) -> tuple[RunResult, Report]:
@@ -35,6 +35,7 @@ def live_report(
     from .runner import run
 
     embedded = not config.base_url
+    kind: str | None = None  # which embedded server: "reference" or "mock"
     with contextlib.ExitStack() as stack:
         if embedded:
             from .reference import DEFAULT_API_KEY, create_app, create_mock_app, serve_in_thread
@@ -42,15 +43,16 @@ def live_report(
             if contract.profile.embedded == "mock" or not _same(
                 contract.source, contract.profile.spec
             ):
-                app = create_mock_app(contract=contract)
+                app, kind = create_mock_app(contract=contract), "mock"
             else:
                 app = create_app(contract=contract, auth_header=config.transport.auth_header)
+                kind = "reference"
             url = stack.enter_context(serve_in_thread(app))
             config = dataclasses.replace(
                 config, base_url=url, api_key=config.api_key or DEFAULT_API_KEY
             )
             if on_embedded is not None:
-                on_embedded(url)
+                on_embedded(url, "mock of the document" if kind == "mock" else "reference server")
         result = run(contract, config, watch=watch, on_plan=on_plan)
     info: RunInfo = {
         "requests_sent": result.requests_sent,
@@ -67,6 +69,8 @@ def live_report(
     }
     if result.stopped_by is not None:  # what stopped the sending (not sent: why)
         info["stopped_by"] = result.stopped_by
+    if kind is not None:
+        info["embedded"] = kind
     report = build_report(
         contract,
         result.results,

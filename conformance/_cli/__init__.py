@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from .. import __version__
-from .._errors import ConformanceError
+from .._errors import ConformanceError, TargetRefused, TargetUnreachable
 from ._common import EXIT_ERROR, EXIT_OK, PROG, Handler, _Parser, _Printable
 from .checks import _add_checks, checks_markdown
 from .lint import _add_lint
@@ -52,8 +52,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _could_not_run(args: argparse.Namespace | None, exc: ConformanceError) -> None:
     """A ``run`` (or ``validate``) that could not run still leaves its report directory
-    saying why: ``summary.md`` always, and for a run whose contract loads, every report
-    (verdict ``none``: nothing was judged, the reason in the run's notes), so that a CI step
+    saying why: ``summary.md`` always, and for a run the target stopped (unreachable, or the
+    key, model or path refused), every report (verdict ``none``: nothing was judged, the
+    reason in the run's notes), so that a CI step
     that appends summary.md to the job's summary, or reads report.json, never fails on a
     missing file. Best effort: a directory that cannot be written is left alone."""
     report_dir = getattr(args, "report_dir", None)
@@ -69,7 +70,8 @@ def _could_not_run(args: argparse.Namespace | None, exc: ConformanceError) -> No
             f"{md_code(str(exc))}\n\n"
             "Nothing was judged (exit status 2).\n",
         )
-    if getattr(getattr(args, "handler", None), "__name__", "") == "_cmd_run":
+    target_failed = isinstance(exc, TargetUnreachable | TargetRefused)
+    if target_failed and getattr(getattr(args, "handler", None), "__name__", "") == "_cmd_run":
         with contextlib.suppress(Exception):  # the contract may be what failed
             _empty_report(args, exc, report_dir)
 

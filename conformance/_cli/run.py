@@ -342,8 +342,8 @@ def _cmd_run(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         return _dry_run(contract, config, out)
     _writable(args.report_dir)
 
-    def announce(url: str) -> None:
-        err.write(f"conformance: no --base-url: checking the embedded reference server ({url})\n")
+    def announce(url: str, kind: str) -> None:
+        err.write(f"conformance: no --base-url: checking the embedded {kind} ({url})\n")
 
     def plan(line: str) -> None:
         err.write(f"conformance: {line}\n")

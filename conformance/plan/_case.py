@@ -121,14 +121,18 @@ def operation_of(contract: Contract, case: Case) -> Operation:
     return contract.operation()
 
 
-def naming(operation: Operation, main: Operation) -> dict[str, str]:
+def naming(contract: Contract, operation: Operation) -> dict[str, str]:
     """How the cases of ``operation`` are named (its path as a prefix, unless it is the main
     one) and which rule family judges them."""
-    if operation is main:
+    if operation is contract.operation():
         return {"prefix": "", "family": operation.rule_family}
-    return {"prefix": f"{slug_of(operation)}-", "family": operation.rule_family}
+    return {"prefix": f"{slug_of(contract, operation)}-", "family": operation.rule_family}
 
 
-def slug_of(operation: Operation) -> str:
-    """The operation's path as a name part: ``/models/{model}`` -> ``models-{model}``."""
-    return operation.path.strip("/").replace("/", "-") or "root"
+def slug_of(contract: Contract, operation: Operation) -> str:
+    """The operation's path as a name part: ``/models/{model}`` -> ``models-{model}``, with
+    its method first when the profile certifies another operation at that path
+    (``get-deployments``, ``post-deployments``: exchange ids never repeat)."""
+    slug = operation.path.strip("/").replace("/", "-") or "root"
+    shared = sum(op.path == operation.path for op in contract.certified_operations()) > 1
+    return f"{operation.method.lower()}-{slug}" if shared else slug

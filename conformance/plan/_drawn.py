@@ -367,7 +367,7 @@ def generated_cases(
         return []
     main = contract.operation()
     operation = operation or main
-    stamp = naming(operation, main)
+    stamp = naming(contract, operation)
     catalogue = mutations(contract, operation)
     rng = random.Random(seed)
     cases: list[Case] = []

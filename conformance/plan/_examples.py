@@ -48,7 +48,7 @@ def operation_cases(
     without a request body, one plain request), the first one streamed when the operation
     streams, and the request without a key when it is secured. Their answers get the checks
     of their family and of every operation."""
-    slug = slug_of(operation)
+    slug = slug_of(contract, operation)
     family = operation.rule_family
     method = operation.method.upper()
     path = operation.path

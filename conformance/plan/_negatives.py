@@ -34,7 +34,7 @@ def mutation_cases(
     value), each breaking that constraint only, named after it."""
     main = contract.operation()
     operation = operation or main
-    stamp = naming(operation, main)
+    stamp = naming(contract, operation)
     base = base if base is not None else valid_base(model, max_tokens)
     cases = []
     for mutation in mutations(contract, operation):

@@ -66,7 +66,7 @@ def parameter_cases(
     every optional query parameter the document gives a value for, ``count`` queries drawn
     by schemathesis from the parameters' schemas (valid ones, new ones), then one negative
     per constraint of a path or query parameter, each breaking that one only."""
-    slug = slug_of(operation)
+    slug = slug_of(contract, operation)
     optional = [
         (p.name, p.examples[0])
         for p in operation.parameters

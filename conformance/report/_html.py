@@ -14,7 +14,7 @@ from html import escape
 from typing import Any, cast
 
 from ..checks import where_parts
-from ._json import not_judged_as, why_not_sent
+from ._json import not_judged_as, target_of, why_not_sent
 from ._text import FailureGroup, by_operation, failure_groups
 from ._types import CheckEntry, ExchangeEntry, FailureEntry, Report
 
@@ -320,7 +320,7 @@ def render_html(report: Report) -> str:
 
 def _header(report: Report) -> str:
     summary = report["summary"]
-    target = report["target"]["base_url"] or "embedded reference server or recorded traffic"
+    target = target_of(report)
     return "".join(
         [
             "<header>",

@@ -151,6 +151,20 @@ def _run_holds_back(report: Report) -> str | None:
     return None
 
 
+def target_of(report: Report) -> str:
+    """What a report checked: the base URL, the embedded reference server or mock, or
+    recorded traffic."""
+    base_url = report["target"]["base_url"]
+    if base_url:
+        return base_url
+    run = report.get("run")
+    if run is None:
+        return "recorded traffic"
+    if run.get("embedded") == "mock":
+        return "the embedded mock of the document"
+    return "the embedded reference server"
+
+
 def why_not_sent(run: RunInfo) -> str:
     """Why cases of a run were not sent, and what to do about it."""
     stopped_by = run.get("stopped_by")

@@ -6,7 +6,7 @@ from html import escape
 
 from .._util import md_code
 from ..checks import where_parts
-from ._json import not_judged_as, why_not_sent
+from ._json import not_judged_as, target_of, why_not_sent
 from ._text import by_operation, describe_waiver, failure_groups
 from ._types import Report
 
@@ -24,7 +24,7 @@ def render_summary(report: Report) -> str:
     verdict = {"pass": "✅ pass", "none": "⚪ no verdict: nothing was judged"}.get(
         report["verdict"], "❌ fail"
     )
-    target = report["target"]["base_url"] or "the embedded reference server / recorded traffic"
+    target = target_of(report)
     lines = [
         f"## Conformance: {verdict}, level {report['level'] or 'none'}",
         "",

@@ -184,6 +184,9 @@ class RunInfo(TypedDict):
     plan_fingerprint: NotRequired[str]
     #: what stopped the sending before every case was sent ("--max-failures 3", the budget)
     stopped_by: NotRequired[str]
+    #: the embedded server checked: "reference" (the reference server) or "mock" (the
+    #: document's schema-driven mock)
+    embedded: NotRequired[str]
     #: each timing of the exchanges (to_headers, to_first_content, total...) over the run
     timings: NotRequired[dict[str, Percentiles]]
     #: the timings' values (or histograms) when ``exchanges`` does not hold every exchange: what

@@ -141,8 +141,10 @@ def test_validate_checks_a_recorded_responses_stream(openai: Any, tmp_path: Path
 def test_a_run_of_the_openai_profile_with_no_target_checks_its_mock(tmp_path: Path) -> None:
     code, out, err = cli("run", "--profile", "openai", "--report-dir", str(tmp_path))
     assert code == 0, out
-    assert "checking the embedded reference server" in err
+    assert "checking the embedded mock of the document" in err
     report = load_report(tmp_path)
+    assert report["run"]["embedded"] == "mock"
+    assert "Target: `the embedded mock of the document`" in (tmp_path / "summary.md").read_text()
     assert {e["operation"] for e in report["exchanges"]} == {"POST /chat/completions", *OPERATIONS}
     # the default budget is the plan's, against any target: a fixed 200 left 35 of the openai
     # profile's cases unsent on every default run ("level core not granted")

@@ -205,3 +205,36 @@ def test_the_base_urls_query_comes_first_then_the_paths() -> None:
 def test_serve_mock_serves_a_document(document: Path) -> None:
     code, _out, err = cli("serve", "--spec", str(document))
     assert code == 2 and "serve --spec needs --mock" in err
+
+
+def test_cases_of_two_methods_at_one_path_have_their_own_names(tmp_path: Path) -> None:
+    """GET and POST of /deployments/storage/volumes both named their cases
+    deployments-storage-volumes: exchange ids repeated in the report."""
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        """
+openapi: 3.1.0
+info: {title: two, version: "1"}
+paths:
+"""
+        + CHAT_PATH
+        + """  /things:
+    get:
+      responses:
+        "200": {description: ok, content: {application/json: {schema: {type: object}}}}
+    post:
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object, properties: {name: {type: string}}, required: [name]}
+            example: {name: red}
+      responses:
+        "200": {description: ok, content: {application/json: {schema: {type: object}}}}
+"""
+    )
+    contract = load_contract(str(path))
+    cases = plan_cases(contract, PlanConfig(max_examples=1, seed=1), model="m")
+    names = [c.name for c in cases]
+    assert len(names) == len(set(names)), names
+    assert any(n.startswith("get-things") for n in names)
+    assert any(n.startswith("post-things") for n in names)

@@ -166,7 +166,8 @@ def test_an_empty_base_url_is_a_usage_error(tmp_path: Path) -> None:
     for empty in ("", "  "):
         code, _, err = cli("run", "--base-url", empty, "--report-dir", str(tmp_path))
         assert code == 2 and "--base-url is empty" in err and err.count("\n") == 1
-        assert not (tmp_path / "report.json").exists()
+        assert not (tmp_path / "report.json").exists()  # a flag's error: the summary says it
+        assert "--base-url is empty" in (tmp_path / "summary.md").read_text()
 
 
 def _requests_counted(app: Any) -> tuple[Any, list[str]]:
