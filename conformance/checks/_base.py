@@ -213,6 +213,10 @@ class Check:
     requires: tuple[str, ...] = ()
     #: Whether the rule is about authentication, so applies only to a secured operation.
     requires_auth: bool = False
+    #: Whether the rule reads the events' data as the document types it, so applies only to
+    #: an operation whose event stream is typed (a document that does not type its events
+    #: gets "not applicable", never a pass on chunks nothing was checked against).
+    requires_typed_stream: bool = False
     #: Whether the rule judges an exchange that got no response at all (a connection that
     #: failed, a timeout before the status line); every other rule skips it.
     without_response: bool = False
@@ -245,6 +249,13 @@ class Check:
             return f"does not apply: the contract declares no {', '.join(missing)}"
         if self.requires_auth and not contract.operation().requires_auth:
             return "does not apply: the operation declares no security requirement"
+        if self.requires_typed_stream and operation is not None:
+            streams = [v.stream for vs in operation.responses.values() for v in vs if v.stream]
+            if streams and not any(s.data_schema or s.named_events for s in streams):
+                return (
+                    f"does not apply to {operation.label}: the document does not type its "
+                    "events (no itemSchema, contentSchema or data schema)"
+                )
         return None
 
 
@@ -325,6 +336,7 @@ def stream_rule(
     requires: tuple[str, ...] = (),
     hint: str | None = None,
     families: tuple[str, ...] | None = ("chat",),
+    requires_typed_stream: bool = False,
 ) -> Callable[[type[Any]], type[Any]]:
     """Register a stream rule. A new check needs its metadata (severity defaults to MUST,
     category to ``stream``, level to ``streaming``); with the id of a registered response
@@ -355,6 +367,7 @@ def stream_rule(
                     requires=requires,
                     hint=hint or "",
                     families=families,
+                    requires_typed_stream=requires_typed_stream,
                 )
             )
         return cls

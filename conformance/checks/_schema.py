@@ -284,6 +284,7 @@ def body_schema(ctx: CheckContext) -> Iterator[Failure]:
     severity="MUST",
     category="schema",
     source="SPEC the text/event-stream itemSchema (contentSchema of data); OAS 3.2 itemSchema",
+    requires_typed_stream=True,
 )
 class ChunkSchema(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:

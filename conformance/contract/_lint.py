@@ -501,6 +501,26 @@ def _get(document: Any, pointer: str) -> Any:
         return None
 
 
+def _stream_typed(contract: Contract) -> Iterator[Finding]:
+    for op in contract.operations:
+        for variants in op.responses.values():
+            for variant in variants:
+                stream = variant.stream
+                if stream is None or stream.data_schema or stream.named_events:
+                    continue
+                yield Finding(
+                    rule="LINT-STREAM-UNTYPED",
+                    severity=WARNING,
+                    pointer=stream.location,
+                    message=(
+                        f"the {stream.media_type} response of {op.label} ({variant.status}) "
+                        "does not type its events' data (an OAS 3.2 itemSchema with a data "
+                        "contentSchema, or a schema of the JSON each event carries): its "
+                        "chunks cannot be checked (STREAM-CHUNK-SCHEMA-001 does not apply)"
+                    ),
+                )
+
+
 def _stream_documented(contract: Contract) -> Iterator[Finding]:
     for op in contract.operations:
         if op.method != contract.profile.method or op.path != contract.profile.path:
@@ -526,6 +546,7 @@ RULES: dict[str, tuple[str, Callable[[Contract], Iterator[Finding]]]] = {
     "LINT-SECURITY": ("security schemes and requirements are valid", _security),
     "LINT-ERRORS-UNDOCUMENTED": ("operations document their errors", _error_responses),
     "LINT-STREAM-UNDOCUMENTED": ("the operation documents its event stream", _stream_documented),
+    "LINT-STREAM-UNTYPED": ("an event stream types its events' data", _stream_typed),
     "LINT-EXAMPLE-INVALID": ("every example matches its own schema", _examples),
 }
 

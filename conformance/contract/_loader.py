@@ -244,6 +244,17 @@ def _key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def _describes_json(schema: Any) -> bool:
+    """Whether an event's ``data`` schema describes the JSON it carries (an object, or a
+    combination of schemas) rather than the text (``type: string``)."""
+    if not isinstance(schema, dict) or "contentSchema" in schema or "const" in schema:
+        return False
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        return True
+    return kind is None and any(k in schema for k in ("allOf", "oneOf", "anyOf"))
+
+
 def _stream_spec(
     media: dict[str, Any],
     location: str,
@@ -277,13 +288,21 @@ def _stream_spec(
             )
             if isinstance(data.get("const"), str):
                 sentinels.append(data["const"])
+            elif _describes_json(data) and data_location is None:
+                # a generators' style: the data property holds the chunk's schema itself
+                # ({properties: {data: {$ref: Chunk}}}), not a string with a contentSchema
+                data_location = data_ptr
             elif isinstance(data.get("contentSchema"), dict):
                 name = _event_name(properties.get("event"))
                 if name is None or data_location is None:
                     data_location = join_pointer(data_ptr, "contentSchema")
                 if name is not None:
                     named.append((name, join_pointer(data_ptr, "contentSchema")))
-        if not event_shaped:
+        if not event_shaped and event.get("type") == "string":
+            # the data as text: typed only by its contentSchema (else the events are untyped)
+            if isinstance(event.get("contentSchema"), dict):
+                data_location = join_pointer(event_location, "contentSchema")
+        elif not event_shaped:
             # The common convention (the official OpenAI document): the schema describes the
             # JSON carried in each event's data.
             data_location = event_location
