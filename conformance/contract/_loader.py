@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Iterator, Sequence
@@ -94,6 +95,8 @@ def load_contract(
         optional_null_is_absent(normalized)
     registry = _registry(raw.uri, normalized)
     _check_refs(normalized, raw.uri, registry, raw.source)
+    if spec is not None and prof.all_operations:
+        prof = _under_prefix(prof, normalized)
     operations = tuple(_operations(normalized, document, prof, raw.uri, registry, raw.source))
     return Contract(
         source=raw.source,
@@ -443,6 +446,35 @@ def _operations(
                 stream_selector=selector,
                 parameters=parameters,
             )
+
+
+def _under_prefix(profile: Profile, document: Any) -> Profile:
+    """``profile`` with its operations' paths under the prefix the document puts them under
+    (``/v1/chat/completions`` for ``/chat/completions``; ``/openai/deployments/{id}/...``),
+    when the document has the main operation only there: a document given without a profile
+    runs with its paths as written, and no flag."""
+    paths = document.get("paths") if isinstance(document, dict) else None
+    if not isinstance(paths, dict) or profile.path in paths:
+        return profile
+    found = [
+        p
+        for p, item in paths.items()
+        if isinstance(p, str)
+        and p.endswith(profile.path)
+        and p.startswith("/")
+        and isinstance(item, dict)
+        and profile.method in item
+    ]
+    if len(found) != 1:
+        return profile
+    prefix = found[0][: -len(profile.path)]
+    return dataclasses.replace(
+        profile,
+        path=found[0],
+        more_operations=tuple(
+            dataclasses.replace(op, path=prefix + op.path) for op in profile.more_operations
+        ),
+    )
 
 
 def _generic(

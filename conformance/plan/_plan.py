@@ -340,6 +340,16 @@ def _main_cases(
         cases += _drawn(contract, config, model=model, seed=seed, have=cases, negative=True)
     if contract.operation().requires_auth:
         cases += auth_cases(model)
+    # every case of the main operation goes to its path as the document writes it
+    # (/v1/chat/completions in a document under /v1)
+    main = contract.operation()
+    target = (main.method.upper(), main.path)
+    cases = [
+        c
+        if (c.method.upper(), c.path) == target
+        else dataclasses.replace(c, method=target[0], path=target[1])
+        for c in cases
+    ]
     return cases
 
 

@@ -69,6 +69,7 @@ def create_proxy_app(
     sample: float = 1.0,
     replica: str | None = None,
     judge_at_shutdown: float = JUDGE_AT_SHUTDOWN_S,
+    checks_on_idle_cpu: bool = True,
 ) -> Relay:
     """The proxy of ``upstream`` for ``contract``'s certified operations: a :class:`Relay`,
     whose ``state`` is the :class:`ProxyState`; serve it with :data:`UVICORN_OPTIONS` (or the client
@@ -86,7 +87,10 @@ def create_proxy_app(
     fraction of the exchanges judged (all are forwarded), spread evenly; ``replica``: the
     proxy's name, the prefix of its exchange ids (default: host name and pid);
     ``judge_at_shutdown``: how long the exchanges read whole may wait for the checks at
-    shutdown (those still waiting then are counted as not judged). The upstream is reached through the proxy
+    shutdown (those still waiting then are counted as not judged);
+    ``checks_on_idle_cpu``: the checks process runs under SCHED_IDLE (the default: it never
+    takes CPU a client's bytes need, and a machine kept busy by other work starves it until it
+    eases), or at nice 10. The upstream is reached through the proxy
     ``HTTPS_PROXY``/``HTTP_PROXY`` name unless ``NO_PROXY`` covers it.
 
     The worker is *spawned*, so, as with any spawned process, a script that calls this must
@@ -109,7 +113,11 @@ def create_proxy_app(
     return Relay(
         state=state,
         judge=Judge(
-            contract=contract, state=state, observer=observe, in_thread=judge_in == "thread"
+            contract=contract,
+            state=state,
+            observer=observe,
+            in_thread=judge_in == "thread",
+            idle=checks_on_idle_cpu,
         ),
         observer=observe,
         upstream=Upstream(state.upstream, idle_timeout=timeout),

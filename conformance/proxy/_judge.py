@@ -58,14 +58,22 @@ FULL_EVIDENCE_PASSING = 100
 
 
 def _load_worker(
-    source: str, profile: Profile, parent: int | None = None, overlays: Sequence[str] = ()
+    source: str,
+    profile: Profile,
+    parent: int | None = None,
+    overlays: Sequence[str] = (),
+    idle: bool = True,
 ) -> None:
-    """The initializer of a checks process: its own copy of the contract, on idle CPU, and a
-    death tied to the proxy's."""
+    """The initializer of a checks process: its own copy of the contract, on idle CPU (or at
+    nice 10: ``idle`` False), and a death tied to the proxy's."""
     from ..contract import load_contract
 
     global _PROCESS_WORKER
-    _idle_priority()
+    if idle:
+        _idle_priority()
+    else:
+        with contextlib.suppress(OSError, AttributeError):
+            os.nice(10)
     if parent is not None:
         _die_with_parent(parent)
     _PROCESS_WORKER = _Worker(load_contract(source, profile=profile, overlays=overlays))
@@ -283,9 +291,18 @@ class Judge:
     dies is replaced (the new one gets the tally, for its running reports)."""
 
     def __init__(
-        self, *, contract: Contract, state: ProxyState, observer: Observer, in_thread: bool = False
+        self,
+        *,
+        contract: Contract,
+        state: ProxyState,
+        observer: Observer,
+        in_thread: bool = False,
+        idle: bool = True,
     ) -> None:
         self.contract = contract
+        #: whether the checks process runs on idle CPU only (SCHED_IDLE): a machine kept busy
+        #: by other work starves it, by design; False: nice 10
+        self.idle = idle
         self.state = state
         self.observer = observer
         #: the thread's worker (None: a checks process, with a worker of its own)
@@ -313,6 +330,7 @@ class Judge:
                     contract.profile,
                     os.getpid(),
                     contract.overlays[len(contract.profile.overlays) :],
+                    self.idle,
                 ),
             )
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="conformance-checks")

@@ -72,13 +72,15 @@ async def preflight(
     limits: Limits,
     on_request: Callable[[], None] | None = None,
     transport: Transport = Transport(),
+    models_path: str = "/models",
+    documented_model: str | None = None,
 ) -> Preflight:
     """``GET /models`` (the models, and whether the key is accepted), then a one-token
     completion of the pinned model at ``path``. Raises :class:`TargetRefused` with the
     server's message when the key, the model or the path is refused, :class:`UsageError`
     when no model can be chosen."""
     base = base_url
-    models_case = Case(name="preflight-models", method="GET", path="/models", body=None)
+    models_case = Case(name="preflight-models", method="GET", path=models_path, body=None)
 
     def sent(case: Case) -> Awaitable[Exchange]:
         return send(
@@ -92,11 +94,11 @@ async def preflight(
         )
 
     listed = await sent(models_case)
-    models_url = join_url(base, "/models")
+    models_url = join_url(base, models_path)
     _refused(listed, models_url, keyless=not api_key)
     models = _model_ids(listed)
     chosen = model or (models[0] if models else None)
-    if chosen is None and listed.response.status == 404:
+    if chosen is None and listed.response.status == 404 and models_path == "/models":
         root = join_url(base, "").split("?")[0].rstrip("/")
         if not root.endswith("/v1"):
             # the most common mistake: the base URL without its /v1; say so at once, when
@@ -107,6 +109,10 @@ async def preflight(
                     f"{redact_url(models_url)} answered 404, and {redact_url(root)}/v1/models "
                     f"lists models: did you mean --base-url {redact_url(root)}/v1?"
                 )
+    if chosen is None and listed.response.status in (404, 405) and documented_model:
+        # the target lists no models (a document without a models endpoint, served as
+        # written): the model the document's own examples name
+        chosen = documented_model
     if chosen is None:
         raise UsageError(
             f"{redact_url(models_url)} lists no model (HTTP {listed.response.status}); name one with --model"
@@ -147,7 +153,13 @@ def _model_ids(exchange: Exchange) -> list[str]:
         data = strict_json(exchange.response.body or b"")
     except ValueError:
         return []
-    items = data.get("data") if isinstance(data, dict) else None
+    # {"data": [...]} as OpenAI's, or a bare array (several gateways): of objects with an id,
+    # or of names
+    items = data.get("data") if isinstance(data, dict) else data
     if not isinstance(items, list):
         return []
-    return [m["id"] for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)]
+    return [
+        m if isinstance(m, str) else m["id"]
+        for m in items
+        if isinstance(m, str) or (isinstance(m, dict) and isinstance(m.get("id"), str))
+    ]

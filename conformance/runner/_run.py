@@ -276,6 +276,8 @@ async def _models(sender: _Sender, *, custom: bool) -> tuple[str, str | None]:
                 api_key=config.api_key,
                 model=config.model,
                 path=sender.contract.operation().path,
+                models_path=_models_path(sender.contract),
+                documented_model=_documented_model(sender.contract),
                 limits=config.limits,
                 on_request=sender.spend,
                 transport=config.transport,
@@ -287,6 +289,39 @@ async def _models(sender: _Sender, *, custom: bool) -> tuple[str, str | None]:
         (m for m in available if "reasoner" in m and m != model), None
     )
     return model, reasoner
+
+
+def _models_path(contract: Contract) -> str:
+    """Where the target lists its models: the document's own ``GET .../models`` (under its
+    prefix: ``/v1/models``), else ``/models``."""
+    listed = sorted(
+        (
+            op.path
+            for op in contract.operations
+            if op.method == "get" and op.path.endswith("/models")
+        ),
+        key=len,
+    )
+    return listed[0] if listed else "/models"
+
+
+def _documented_model(contract: Contract) -> str | None:
+    """The model the main operation's request examples name (or its schema's first enum
+    value): what a target that lists no models is asked for."""
+    from ..contract import request_examples
+
+    operation = contract.operation()
+    for _, example in request_examples(contract, operation):
+        model = example.get("model") if isinstance(example, dict) else None
+        if isinstance(model, str):
+            return model
+    if operation.request_schema is None:
+        return None
+    schema = contract.schema(operation.request_schema)
+    model = (schema.get("properties") or {}).get("model") if isinstance(schema, dict) else None
+    enum = model.get("enum") if isinstance(model, dict) else None
+    first = enum[0] if isinstance(enum, list) and enum else None
+    return first if isinstance(first, str) else None
 
 
 class _Sender:

@@ -238,3 +238,40 @@ paths:
     assert len(names) == len(set(names)), names
     assert any(n.startswith("get-things") for n in names)
     assert any(n.startswith("post-things") for n in names)
+
+
+def test_a_document_under_v1_runs_with_its_paths_as_written(tmp_path: Path) -> None:
+    """POST /v1/chat/completions was "not in the document" for run --spec and serve --mock
+    --spec alike; --operation did not help, only a hand-written profile did."""
+    path = tmp_path / "v1.yaml"
+    path.write_text(
+        "openapi: 3.1.0\ninfo: {title: v1, version: '1'}\npaths:\n"
+        + CHAT_PATH.replace("/chat/completions:", "/v1/chat/completions:")
+    )
+    contract = load_contract(str(path))
+    assert contract.operation().label == "POST /v1/chat/completions"
+    cases = plan_cases(contract, PlanConfig(max_examples=0), model="m")
+    main = [c for c in cases if c.family == "chat"]
+    assert main and {c.path for c in main} == {"/v1/chat/completions"}
+    # no flag but --spec: the embedded mock serves the document's paths; the target lists no
+    # models (the document has no models endpoint): a model is asked with --model, once
+    code, _, err = cli(
+        "run", "--spec", str(path), "--model", "m", "--max-examples", "0",
+        "--report-dir", str(tmp_path / "r"),
+    )  # fmt: skip
+    assert code in (0, 1), err
+    report = load_report(tmp_path / "r")
+    assert {e["operation"] for e in report["exchanges"]} == {"POST /v1/chat/completions"}
+    # without --model: the model the document's example names (the target lists none)
+    path.write_text(
+        path.read_text().replace(
+            "                max_tokens: {type: integer}\n",
+            "                max_tokens: {type: integer}\n"
+            "            example: {model: doc-model, messages: [{role: user, content: Hi}]}\n",
+        )
+    )
+    code, _, err = cli(
+        "run", "--spec", str(path), "--max-examples", "0", "--report-dir", str(tmp_path / "d")
+    )
+    assert code in (0, 1), err
+    assert load_report(tmp_path / "d")["target"]["model"] == "doc-model"
