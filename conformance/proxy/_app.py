@@ -72,30 +72,24 @@ def create_proxy_app(
     checks_on_idle_cpu: bool = True,
 ) -> Relay:
     """The proxy of ``upstream`` for ``contract``'s certified operations: a :class:`Relay`,
-    whose ``state`` is the :class:`ProxyState`; serve it with :data:`UVICORN_OPTIONS` (or the client
-    gets uvicorn's own ``Server`` and ``Date`` headers too). The report is written at shutdown
-    (uvicorn's, on SIGINT or SIGTERM; ``on_exit`` is called then) and every ``flush_every``
-    checked exchanges (those by the checks' process, off the proxy's GIL). ``judge_in``: ``process`` (a worker process with its own copy of the
-    contract: the checks never hold the proxy's GIL, so they add no latency to a chunk) or
-    ``thread`` (the proxy's contract, in a thread: for tests). ``max_backlog_bytes``: the kept copies that may wait for the checks; beyond,
-    exchanges are forwarded but not judged (counted in the report's notes). ``timeout``: the
-    longest wait for the upstream's next bytes; ``write_timeout``: for a client to take the
-    next piece (then both are let go); ``max_request_bytes``: the largest request body (413).
-    Requests whose target is not a path, or whose path climbs above the upstream's base path
-    (``/../x``), get a 400 and never reach the upstream. ``observer``: metrics and a log line
-    per failing exchange (:class:`~conformance.proxy._observe.Observer`); ``sample``: the
-    fraction of the exchanges judged (all are forwarded), spread evenly; ``replica``: the
-    proxy's name, the prefix of its exchange ids (default: host name and pid);
-    ``judge_at_shutdown``: how long the exchanges read whole may wait for the checks at
-    shutdown (those still waiting then are counted as not judged);
-    ``checks_on_idle_cpu``: the checks process runs under SCHED_IDLE (the default: it never
-    takes CPU a client's bytes need, and a machine kept busy by other work starves it until it
-    eases), or at nice 10. The upstream is reached through the proxy
-    ``HTTPS_PROXY``/``HTTP_PROXY`` name unless ``NO_PROXY`` covers it.
+    whose ``state`` is the :class:`ProxyState`; serve it with :data:`UVICORN_OPTIONS` (or the
+    client gets uvicorn's ``Server`` and ``Date`` headers too). The report is written at
+    shutdown (``on_exit`` is called then) and every ``flush_every`` checked exchanges, by the
+    checks' process. ``judge_in``: ``process`` (a worker process with its own contract: the
+    checks never hold the proxy's GIL) or ``thread`` (tests). ``max_backlog_bytes``: the kept
+    copies that may wait for the checks (beyond: forwarded, not judged, counted).
+    ``timeout``: the longest wait for the upstream's next bytes; ``write_timeout``: for a
+    client to take the next piece; ``max_request_bytes``: the largest request body (413).
+    Targets that are not a path, or climb above the upstream's base path, get a 400.
+    ``observer``: metrics and log lines; ``sample``: the fraction judged (all forwarded);
+    ``replica``: the prefix of exchange ids; ``judge_at_shutdown``: how long exchanges read
+    whole may wait for the checks at shutdown; ``checks_on_idle_cpu``: the checks process on
+    SCHED_IDLE (the default: it never takes CPU a client's bytes need, and a machine kept busy
+    by other work starves it until it eases) or at nice 10. The upstream is reached through
+    ``HTTPS_PROXY``/``HTTP_PROXY`` unless ``NO_PROXY`` covers it.
 
-    The worker is *spawned*, so, as with any spawned process, a script that calls this must
-    guard its entry point (``if __name__ == "__main__":``): the worker imports the script's
-    main module, and would run an unguarded script again."""
+    The worker is *spawned*: a script that calls this must guard its entry point (``if
+    __name__ == "__main__":``), or the worker would run it again."""
     if replica is not None and not _REPLICA.fullmatch(replica):
         raise UsageError(f"--replica {replica!r}: use 1 to 64 letters, digits, '.', '_' or '-'")
     if judge_in not in ("process", "thread"):
