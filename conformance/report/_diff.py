@@ -111,13 +111,7 @@ def diff_reports(
     :class:`UsageError` when the reports certify different contracts (unless ``force``). A
     check one run did not select (``--checks``) is left out unless ``include_unselected``."""
     if not force:
-        for field in ("profile", "sha256"):
-            was, now = old["contract"].get(field), new["contract"].get(field)
-            if was != now:
-                raise UsageError(
-                    f"the reports certify different contracts ({field} {was!r} in {old_label}, "
-                    f"{now!r} in {new_label}); --force compares them anyway"
-                )
+        same_contract(old_label, old, new_label, new, remedy="--force compares them anyway")
     changes: list[Change] = []
     before = {c["id"]: c for c in old["checks"]}
     for entry in new["checks"]:
@@ -220,6 +214,20 @@ def _check_changes(was: CheckEntry | None, entry: CheckEntry, old_label: str) ->
             )
         )
     return changes
+
+
+def same_contract(
+    label: str, report: Report, other_label: str, other: Report, *, remedy: str
+) -> None:
+    """:class:`UsageError` when two reports certify different contracts (another profile or
+    document), naming what differs and ``remedy``."""
+    for field in ("profile", "sha256"):
+        was, now = report["contract"].get(field), other["contract"].get(field)
+        if was != now:
+            raise UsageError(
+                f"the reports certify different contracts ({field} {was!r} in {label}, "
+                f"{now!r} in {other_label}); {remedy}"
+            )
 
 
 def _said(entry: CheckEntry) -> str:

@@ -13,8 +13,8 @@ import html
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .._errors import UsageError
 from .._util import md_code
+from ._diff import same_contract
 from ._json import LEVELS
 from ._types import Report
 
@@ -108,17 +108,12 @@ def build_matrix(reports: list[tuple[str, Report]], *, force: bool = False) -> M
     """The matrix of ``(source, report)`` pairs, the columns in the order given;
     :class:`UsageError` when they certify different contracts (another profile or document),
     unless ``force``, as ``report diff``."""
-    if not force:
-        first_source, first = reports[0] if reports else ("", None)
+    if not force and reports:
+        first_source, first = reports[0]
         for source, report in reports[1:]:
-            for field in ("profile", "sha256"):
-                was = first["contract"].get(field) if first else None
-                now = report["contract"].get(field)
-                if was != now:
-                    raise UsageError(
-                        f"the reports certify different contracts ({field} {was!r} in "
-                        f"{first_source}, {now!r} in {source}); --force puts them side by side"
-                    )
+            same_contract(
+                first_source, first, source, report, remedy="--force puts them side by side"
+            )
     labels = [_label(r) for _, r in reports]
     columns = tuple(
         Column(
