@@ -378,7 +378,7 @@ def _context(contract: Contract, exchange: Exchange, operation: Operation) -> Ch
     """What the checks read: the response variant the status (and the request) selects."""
     response = exchange.response
     request = exchange.request_body
-    wants_stream = contract.wants_stream(request) if isinstance(request, dict) else None
+    wants_stream = contract.wants_stream(request, operation) if isinstance(request, dict) else None
     variant = contract.select_response(
         operation,
         response.status,

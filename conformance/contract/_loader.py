@@ -95,10 +95,8 @@ def load_contract(
         optional_null_is_absent(normalized)
     registry = _registry(raw.uri, normalized)
     _check_refs(normalized, raw.uri, registry, raw.source)
-    if spec is not None and prof.all_operations:
-        prof = _under_prefix(prof, normalized)
     operations = tuple(_operations(normalized, document, prof, raw.uri, registry, raw.source))
-    return Contract(
+    contract = Contract(
         source=raw.source,
         sha256=raw.sha256,
         profile=prof,
@@ -110,6 +108,12 @@ def load_contract(
         registry=registry,
         operations=operations,
     )
+    if spec is not None and prof.all_operations:
+        recognised = _recognised(contract)
+        if recognised is not prof:
+            again = _operations(normalized, document, recognised, raw.uri, registry, raw.source)
+            contract = dataclasses.replace(contract, profile=recognised, operations=tuple(again))
+    return contract
 
 
 # -- $ref resolution ------------------------------------------------------------------------
@@ -430,7 +434,9 @@ def _operations(
             )
             family = spec.family if spec else None
             selector = spec.stream_selector if spec else None
-            if spec is None and profile.all_operations:
+            if spec is None and profile.all_operations and "#" not in path:
+                # a path with a fragment ("/v1/conversations#stream": Mistral's second
+                # operation at one URL) cannot be told from the other one by a request
                 family, selector = _generic(profile, body, request_media_type, responses)
             yield Operation(
                 method=method,
@@ -448,32 +454,58 @@ def _operations(
             )
 
 
-def _under_prefix(profile: Profile, document: Any) -> Profile:
-    """``profile`` with its operations' paths under the prefix the document puts them under
-    (``/v1/chat/completions`` for ``/chat/completions``; ``/openai/deployments/{id}/...``),
-    when the document has the main operation only there: a document given without a profile
-    runs with its paths as written, and no flag."""
-    paths = document.get("paths") if isinstance(document, dict) else None
-    if not isinstance(paths, dict) or profile.path in paths:
+def _recognised(contract: Contract) -> Profile:
+    """The profile with its main operation where a document given without a profile has it:
+    a document runs with its paths as written, and no flag.
+
+    The profile's path as written; else the one path ending in it under the shortest prefix
+    (``/v1/chat/completions``, ``/openai/deployments/{id}/chat/completions`` before
+    ``.../extensions/chat/completions``); else a POST shaped like chat completions (its request
+    has ``messages``, its 2xx answer ``choices``). A document with none of these is checked
+    by its own operations alone: the first one the suite can check becomes the main one, of
+    family ``generic`` (no chat rule applies to it)."""
+    profile, operations = contract.profile, contract.operations
+    if any((o.method, o.path) == (profile.method, profile.path) for o in operations):
         return profile
-    found = [
-        p
-        for p, item in paths.items()
-        if isinstance(p, str)
-        and p.endswith(profile.path)
-        and p.startswith("/")
-        and isinstance(item, dict)
-        and profile.method in item
-    ]
-    if len(found) != 1:
+    ending = [o for o in operations if o.method == profile.method and o.path.endswith(profile.path)]
+    shaped = [o for o in operations if o.method == "post" and _chat_shaped(contract, o)]
+    found = ending or shaped
+    if found:
+        main = min(found, key=lambda o: (o.path.count("/"), len(o.path)))
+        prefix = main.path[: -len(profile.path)] if main in ending else ""
+        return dataclasses.replace(
+            profile,
+            method=main.method,
+            path=main.path,
+            more_operations=tuple(
+                dataclasses.replace(op, path=prefix + op.path) for op in profile.more_operations
+            ),
+        )
+    checkable = [o for o in operations if o.family]
+    if not checkable:
         return profile
-    prefix = found[0][: -len(profile.path)]
+    first = checkable[0]
     return dataclasses.replace(
         profile,
-        path=found[0],
-        more_operations=tuple(
-            dataclasses.replace(op, path=prefix + op.path) for op in profile.more_operations
-        ),
+        method=first.method,
+        path=first.path,
+        family="generic",
+        stream_selector=first.stream_selector,
+        more_operations=(),
+    )
+
+
+def _chat_shaped(contract: Contract, operation: Operation) -> bool:
+    """Whether ``operation`` looks like chat completions: ``messages`` in its request body,
+    ``choices`` in the JSON of a 2xx answer."""
+    if operation.request_schema is None:
+        return False
+    return contract.names_property(operation.request_schema, "messages") and any(
+        contract.names_property(v.json_schema, "choices")
+        for status, variants in operation.responses.items()
+        if status.startswith("2")
+        for v in variants
+        if v.json_schema is not None
     )
 
 

@@ -256,6 +256,34 @@ class Operation:
         return f"{self.method.upper()} {self.path}"
 
     @property
+    def documents_stream(self) -> bool:
+        """Whether a 2xx answer of it documents an event stream."""
+        return any(
+            v.stream is not None
+            for status, variants in self.responses.items()
+            if status.startswith("2")
+            for v in variants
+        )
+
+    @property
+    def error_statuses(self) -> tuple[str, ...]:
+        """The error statuses it documents (``404``, ``4XX``, ``default``), as written."""
+        return tuple(s for s in self.responses if s[:1] in "45" or s == "default")
+
+    def documented_error(self, status: int) -> int:
+        """The status a server that keeps this document answers for an error it would give
+        ``status``: ``status`` itself when documented (exactly, as ``NXX`` or by
+        ``default``), else the first documented error of its class (4xx or 5xx), else the
+        first documented error, else ``status`` (the document documents no error)."""
+        code = str(status)
+        documented = self.error_statuses
+        if code in documented or f"{code[0]}XX" in documented or "default" in documented:
+            return status
+        numeric = [int(s) for s in documented if s.isdigit()]
+        same_class = [n for n in numeric if str(n)[0] == code[0]]
+        return (same_class or numeric or [status])[0]
+
+    @property
     def requires_auth(self) -> bool:
         """True when every security requirement names at least one scheme."""
         return bool(self.security) and all(self.security)
@@ -310,6 +338,31 @@ class Contract:
         if location.startswith("/") or location == "":
             return resolve_pointer(self.schema_document, location)
         return self.registry.resolver().lookup(location).contents
+
+    def names_property(self, location: str, name: str, depth: int = 0) -> bool:
+        """Whether the schema at ``location`` (through ``$ref``, ``allOf``, ``anyOf``,
+        ``oneOf``) names the property ``name``."""
+        try:
+            node = self.schema(location)
+            for _ in range(16):
+                if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
+                    break
+                ref = node["$ref"]
+                location = ref[1:] if ref.startswith("#") else ref
+                node = self.schema(location)
+        except (KeyError, LookupError, TypeError):
+            return False
+        if not isinstance(node, dict) or depth > 8:
+            return False
+        properties = node.get("properties")
+        if isinstance(properties, dict) and name in properties:
+            return True
+        return any(
+            self.names_property(f"{location}/{keyword}/{index}", name, depth + 1)
+            for keyword in ("allOf", "anyOf", "oneOf")
+            if isinstance(node.get(keyword), list)
+            for index in range(len(node[keyword]))
+        )
 
     def schema_pointer(self, location: str, path: Iterable[str | int]) -> str:
         """The pointer (into this document) of the keyword a validation error names.
@@ -443,7 +496,10 @@ class Contract:
 
     def wants_stream(self, request_body: Any, operation: Operation | None = None) -> bool:
         """Whether a request asks for an event stream (the operation's selector, else the
-        profile's, is ``true``)."""
+        profile's, is ``true``) that the operation documents: where its answers document
+        no event stream, ``stream: true`` is answered as the document says (its JSON)."""
+        if operation is not None and not operation.documents_stream:
+            return False
         selector = (operation.stream_selector if operation else None) or (
             self.profile.stream_selector if operation is None or operation.family else None
         )

@@ -59,10 +59,17 @@ class Case:
     #: headers of a 2xx event stream (:func:`probing`), so a lenient server that starts an
     #: unbounded generation (``max_tokens: -1``) stops at once instead of running for minutes.
     probe: bool = False
+    #: Whether its operation documents an event stream: where none is documented,
+    #: ``stream: true`` is answered (and read) as the document says, as JSON.
+    stream_documented: bool = True
 
     @property
     def stream(self) -> bool:
-        return isinstance(self.body, dict) and self.body.get("stream") is True
+        return (
+            self.stream_documented
+            and isinstance(self.body, dict)
+            and self.body.get("stream") is True
+        )
 
     @property
     def target(self) -> str:

@@ -19,6 +19,7 @@ from ._auth import auth_cases
 from ._budget import OUTPUT_LIMITS, TokenBudget, describe_plan, plan_fingerprint, token_budget
 from ._case import Case, body_key
 from ._drawn import generated_cases
+from ._fit import fit_case
 from ._examples import example_cases, minimal_body, operation_cases
 from ._mutations import object_schema
 from ._negatives import mutation_cases, probing, violations_of
@@ -70,6 +71,9 @@ class Plan:
     seed: int
     #: how many of the first cases are replayed from the examples database
     replayed: int = 0
+    #: (what, why) of what was left out of the plan: a hand-picked case the document's
+    #: request schema rejects, the drawn bodies of an operation the generator cannot draw
+    left_out: tuple[tuple[str, str], ...] = ()
     #: the model of the reasoning cases (None: no reasoner, no such case)
     reasoner: str | None = None
     #: the operations ("METHOD /path") whose requests document no output limit
@@ -110,17 +114,18 @@ def plan(
     """The plan of a run: :func:`plan_cases` (or ``cases``, a custom suite), after the cases
     of ``replay`` (failing generated cases an earlier run kept) that go to an operation the
     profile certifies and that the configuration chooses, then the shard's slice."""
+    left_out: list[tuple[str, str]] = []
     planned = (
         list(cases)
         if cases is not None
-        else plan_cases(contract, config, model=model, reasoner=reasoner)
+        else plan_cases(contract, config, model=model, reasoner=reasoner, left_out=left_out)
     )
     again = [
         # a replayed negative is a probe too (its body may ask for 8,193 tokens)
         probing(contract, dataclasses.replace(c, violations=violations_of(contract, c)))
         if c.expectation == "reject"
         else c
-        for c in chosen(list(replay), config)
+        for c in chosen(_as_documented(contract, list(replay)), config)
         if _known(contract, c)
     ]
     if again:
@@ -134,6 +139,7 @@ def plan(
         model=model,
         seed=config.seed,
         replayed=len(again),
+        left_out=tuple(left_out),
         reasoner=reasoner,
         unlimited=_unlimited(contract),
     )
@@ -151,19 +157,44 @@ def _unlimited(contract: Contract) -> frozenset[str]:
 
 
 def plan_cases(
-    contract: Contract, config: PlanConfig, *, model: str, reasoner: str | None = None
+    contract: Contract,
+    config: PlanConfig,
+    *,
+    model: str,
+    reasoner: str | None = None,
+    left_out: list[tuple[str, str]] | None = None,
 ) -> list[Case]:
     """Every case of a run, in the order they are sent: of the operations chosen, the phases
-    chosen, and of those the cases the chosen checks need (no replay, no shard)."""
+    chosen, and of those the cases the chosen checks need (no replay, no shard). The
+    hand-picked cases the document rejects, and the draws the generator cannot make, are
+    left out, (what, why) added to ``left_out``."""
+    left_out = [] if left_out is None else left_out
     seed = config.seed
     main, *others = contract.certified_operations()
     chosen_ops = config.operations
     cases: list[Case] = []
     if chosen_ops is None or main.label in chosen_ops:
-        cases = _main_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
+        if main.family == "chat":
+            try:
+                cases = _main_cases(contract, config, model=model, reasoner=reasoner, seed=seed)
+            except DrawFailed as exc:
+                left_out.append((f"drawn bodies of {main.label}", str(exc)))
+                undrawn = dataclasses.replace(config, phases=_UNDRAWN & (config.phases or _ALL))
+                cases = _main_cases(contract, undrawn, model=model, reasoner=reasoner, seed=seed)
+            cases = _fitted(contract, main, chosen(cases, config), left_out)
+        else:  # a document with no chat completions: its first operation, as any other
+            cases = _other_cases(contract, config, main, model=model, seed=seed, have=[])
     for operation in others:
         if chosen_ops is None or operation.label in chosen_ops:
-            cases += _other_cases(contract, config, operation, model=model, seed=seed, have=cases)
+            try:
+                cases += _other_cases(
+                    contract, config, operation, model=model, seed=seed, have=cases
+                )
+            except DrawFailed as exc:
+                left_out.append((f"drawn bodies of {operation.label}", str(exc)))
+                cases += _other_cases(
+                    contract, config, operation, model=model, seed=seed, have=cases, draw=False
+                )
     planned = [
         dataclasses.replace(c, violations=violations_of(contract, c))
         if c.expectation == "reject"
@@ -174,7 +205,38 @@ def plan_cases(
     planned = [c for c in planned if c.expectation != "reject" or c.violations]
     # a negative needs only the status: let go at the first byte of a 2xx stream (bounded cost)
     planned = [probing(contract, c) for c in planned]
-    return chosen(planned, config)
+    return chosen(_as_documented(contract, planned), config)
+
+
+def _fitted(
+    contract: Contract,
+    operation: Operation,
+    cases: list[Case],
+    left_out: list[tuple[str, str]],
+) -> list[Case]:
+    """``cases`` fitted to the document's request schema (:func:`fit_case`); the hand-picked
+    ones it rejects left out, with why, in ``left_out``."""
+    out = []
+    for case in cases:
+        fitted = (
+            case if case.source in ("example", "property") else fit_case(contract, operation, case)
+        )
+        if isinstance(fitted, str):
+            left_out.append((case.name, f"the document's request schema rejects it ({fitted})"))
+        else:
+            out.append(fitted)
+    return out
+
+
+def _as_documented(contract: Contract, cases: list[Case]) -> list[Case]:
+    """``cases``, those of an operation that documents no event stream marked so."""
+    streaming = {(op.method.upper(), op.path) for op in contract.operations if op.documents_stream}
+    return [
+        c
+        if (c.method.upper(), c.path) in streaming
+        else dataclasses.replace(c, stream_documented=False)
+        for c in cases
+    ]
 
 
 def _other_cases(
@@ -185,6 +247,7 @@ def _other_cases(
     model: str,
     seed: int,
     have: list[Case],
+    draw: bool = True,
 ) -> list[Case]:
     """The cases of another operation the profile certifies: its examples (and a streamed
     one, and one without the key), then, when it takes a JSON body, positives drawn from its
@@ -198,7 +261,9 @@ def _other_cases(
     path_values, query = values
     cases = [
         dataclasses.replace(c, path_values=path_values, query=query)
-        for c in _body_cases(contract, config, operation, model=model, seed=seed, have=have)
+        for c in _body_cases(
+            contract, config, operation, model=model, seed=seed, have=have, draw=draw
+        )
     ]
     if cases and operation.parameters:
         cases += parameter_cases(
@@ -215,9 +280,10 @@ def _body_cases(
     model: str,
     seed: int,
     have: list[Case],
+    draw: bool = True,
 ) -> list[Case]:
     cases = operation_cases(contract, operation, max_tokens=config.max_tokens, model=model)
-    if operation.request_schema is None:
+    if operation.request_schema is None or not draw:
         return cases
     examples = [c.body for c in cases if c.source == "example" and isinstance(c.body, dict)]
     pinned = model  # the run's model everywhere, never the example's
@@ -276,6 +342,16 @@ def _body_cases(
     return cases
 
 
+class DrawFailed(Exception):
+    """The generator could not draw from an operation's request schema (its draws are left
+    out of the plan, and the run says why)."""
+
+
+#: The case sources that need no draw, and every source.
+_UNDRAWN: frozenset[CaseSource] = frozenset({"example", "scenario", "auth"})
+_ALL: frozenset[CaseSource] = frozenset({"example", "scenario", "property", "negative", "auth"})
+
+
 def _wants(config: PlanConfig, source: CaseSource) -> bool:
     """Whether the run sends the cases of ``source`` (``--phases``): drawing the others would
     cost seconds of Hypothesis for cases :func:`chosen` then drops. A drawn case depends only
@@ -309,7 +385,39 @@ def _drawn(
 ) -> list[Case]:
     """Positives (or negatives) drawn from an operation's request schema, none of them a body
     of ``have``, from ``base`` (the operation's smallest meaningful body) where the draw left
-    an input out."""
+    an input out. :class:`DrawFailed` when the generator cannot draw from the schema (a part
+    of it schemathesis does not support, a schema nothing satisfies)."""
+    try:
+        return _generated(
+            contract,
+            config,
+            model=model,
+            seed=seed,
+            have=have,
+            operation=operation,
+            negative=negative,
+            count=count,
+            base=base,
+        )
+    except RecursionError as exc:
+        raise DrawFailed(f"the generator cannot draw them: {type(exc).__name__}") from exc
+    except Exception as exc:  # schemathesis' and hypothesis' own: any of them, one note
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise DrawFailed(f"the generator cannot draw them: {type(exc).__name__}: {first}") from exc
+
+
+def _generated(
+    contract: Contract,
+    config: PlanConfig,
+    *,
+    model: str,
+    seed: int,
+    have: list[Case],
+    operation: Operation | None,
+    negative: bool,
+    count: int | None,
+    base: dict[str, Any] | None,
+) -> list[Case]:
     return generated_cases(
         contract,
         count=config.max_examples if count is None else count,
@@ -350,6 +458,12 @@ def _main_cases(
         else dataclasses.replace(c, method=target[0], path=target[1])
         for c in cases
     ]
+    if main.parameters:  # /deployments/{deployment-id}/chat/completions?api-version=...
+        values = parameter_values(contract, main, model=model)
+        if isinstance(values, str):
+            return []
+        path_values, query = values
+        cases = [dataclasses.replace(c, path_values=path_values, query=query) for c in cases]
     return cases
 
 

@@ -34,6 +34,12 @@ _FORMATS = {
 }
 
 
+#: Optional properties an instance still carries (when it stays valid): the payload a client
+#: reads, so that a listing lists something (``GET /models`` of many documents requires
+#: neither ``data`` nor an ``id``) and an answer has its choices.
+_PAYLOAD = ("data", "id", "choices")
+
+
 class InstanceError(Exception):
     """No instance of the schema at a pointer could be made (the mock cannot answer there)."""
 
@@ -146,6 +152,11 @@ class _Maker:
             for name in schema.get("required") or []:
                 if name in properties:
                     out[name] = self.make(join_pointer(pointer, "properties", name), depth + 1)
+            for name in _PAYLOAD:  # what a client reads, even where it is optional
+                if name in properties and name not in out:
+                    value = self.make(join_pointer(pointer, "properties", name), depth + 1)
+                    if self.contract.is_valid(pointer, {**out, name: value}):
+                        out[name] = value
             return out
         if kind == "array":
             least = _int(schema.get("minItems"), 0)

@@ -174,6 +174,8 @@ class _Mock:
         self.text = "x" if seed == 0 else f"x{seed}"
 
     def error(self, operation: Operation, status: int, message: str) -> Response:
+        # only a status the document gives the operation (FastAPI documents 422 alone)
+        status = operation.documented_error(status)
         variant = self.variant(operation, status, {})
         body: Any = {"error": {"message": message, "type": "invalid_request_error"}}
         if variant is not None and variant.json_schema is not None:

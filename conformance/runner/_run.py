@@ -305,6 +305,10 @@ def _models_path(contract: Contract) -> str:
     return listed[0] if listed else "/models"
 
 
+#: The model of a run whose document's requests name none (the deployment is in the path).
+UNNAMED_MODEL = "unnamed"
+
+
 def _documented_model(contract: Contract) -> str | None:
     """The model the main operation's request examples name (or its schema's first enum
     value): what a target that lists no models is asked for."""
@@ -317,6 +321,9 @@ def _documented_model(contract: Contract) -> str | None:
             return model
     if operation.request_schema is None:
         return None
+    if not contract.names_property(operation.request_schema, "model"):
+        # the request names no model (Azure's deployment is in the path): any name will do
+        return UNNAMED_MODEL
     schema = contract.schema(operation.request_schema)
     model = (schema.get("properties") or {}).get("model") if isinstance(schema, dict) else None
     enum = model.get("enum") if isinstance(model, dict) else None
@@ -471,7 +478,7 @@ def _concluded(
     contract, config, cases = sender.contract, sender.config, planned.cases
     unserved = not_served(contract, finished, {c.name for c in cases if c.auth != "valid"})
     finished = [r for r in finished if r.operation not in unserved]
-    notes = _notes(sender, planned.model, unserved)
+    notes = _notes(sender, planned.model, unserved) + _left_out_notes(planned)
     kept = 0
     if config.examples_db is not None:
         try:
@@ -497,6 +504,17 @@ def _concluded(
         plan_fingerprint=planned.fingerprint,
         stopped_by=sender.stopped_by if sender.skipped else None,
     )
+
+
+def _left_out_notes(planned: Plan) -> list[str]:
+    """What was left out of the plan, and why: hand-picked cases the document's request
+    schema rejects, draws the generator cannot make (the checks they would have exercised
+    say "not exercised"; the rest of the run goes on)."""
+    if not planned.left_out:
+        return []
+    shown = "; ".join(f"{what}: {why}" for what, why in planned.left_out[:8])
+    more = f"; and {len(planned.left_out) - 8} more" if len(planned.left_out) > 8 else ""
+    return [f"left out of the plan, not applicable to this document: {shown}{more}"]
 
 
 def _notes(
