@@ -339,6 +339,57 @@ class Contract:
             return resolve_pointer(self.schema_document, location)
         return self.registry.resolver().lookup(location).contents
 
+    def documented_model(self) -> str | None:
+        """The model the main operation's requests name: its examples' first, else the first
+        value its schema gives ``model`` (``const``, ``enum``, ``example``, ``default``,
+        through ``$ref``, ``allOf``, ``anyOf``, ``oneOf``), else :data:`UNNAMED_MODEL` when
+        its requests take no model (Azure's deployment is in the path), else None."""
+        from ._examples import request_examples
+
+        operation = self.operation()
+        for _, example in request_examples(self, operation):
+            model = example.get("model") if isinstance(example, dict) else None
+            if isinstance(model, str):
+                return model
+        if operation.request_schema is None:
+            return None
+        if not self.names_property(operation.request_schema, "model"):
+            return UNNAMED_MODEL
+        return self._property_value(operation.request_schema, "model")
+
+    def _property_value(self, location: str, name: str, depth: int = 0) -> str | None:
+        """The first string the schema at ``location`` documents for its property ``name``."""
+        try:
+            node = self.schema(location)
+            for _ in range(16):
+                if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
+                    break
+                ref = node["$ref"]
+                location = ref[1:] if ref.startswith("#") else ref
+                node = self.schema(location)
+        except (KeyError, LookupError, TypeError):
+            return None
+        if not isinstance(node, dict) or depth > 8:
+            return None
+        found = (
+            (node.get("properties") or {}).get(name)
+            if isinstance(node.get("properties"), dict)
+            else None
+        )
+        if isinstance(found, dict):
+            where = f"{location}/properties/{name}"
+            for value in _documented_values(self, where):
+                if isinstance(value, str):
+                    return value
+        for keyword in ("allOf", "anyOf", "oneOf"):
+            for index in range(
+                len(node.get(keyword) or []) if isinstance(node.get(keyword), list) else 0
+            ):
+                value = self._property_value(f"{location}/{keyword}/{index}", name, depth + 1)
+                if value is not None:
+                    return value
+        return None
+
     def names_property(self, location: str, name: str, depth: int = 0) -> bool:
         """Whether the schema at ``location`` (through ``$ref``, ``allOf``, ``anyOf``,
         ``oneOf``) names the property ``name``."""
@@ -534,3 +585,39 @@ class Contract:
         else:
             preferred = [v for v in variants if v.json_schema is not None]
         return (preferred or list(variants))[0]
+
+
+#: The model of a run whose document's requests name none (the deployment is in the path).
+UNNAMED_MODEL = "unnamed"
+
+
+def _documented_values(contract: Contract, location: str, depth: int = 0) -> list[Any]:
+    """The values a schema documents (``const``, ``enum``, ``examples``, ``example``,
+    ``default``; through ``$ref`` and its ``anyOf``/``oneOf`` branches), in that order."""
+    try:
+        node = contract.schema(location)
+        for _ in range(16):
+            if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
+                break
+            ref = node["$ref"]
+            location = ref[1:] if ref.startswith("#") else ref
+            node = contract.schema(location)
+    except (KeyError, LookupError, TypeError):
+        return []
+    if not isinstance(node, dict) or depth > 8:
+        return []
+    values: list[Any] = []
+    if "const" in node:
+        values.append(node["const"])
+    for key in ("enum", "examples"):
+        if isinstance(node.get(key), list):
+            values += node[key]
+    for key in ("example", "default"):
+        if key in node:
+            values.append(node[key])
+    for keyword in ("anyOf", "oneOf", "allOf"):
+        branches = node.get(keyword)
+        if isinstance(branches, list):
+            for index in range(len(branches)):
+                values += _documented_values(contract, f"{location}/{keyword}/{index}", depth + 1)
+    return values

@@ -19,8 +19,8 @@ from ._auth import auth_cases
 from ._budget import OUTPUT_LIMITS, TokenBudget, describe_plan, plan_fingerprint, token_budget
 from ._case import Case, body_key
 from ._drawn import generated_cases
-from ._fit import fit_case
 from ._examples import example_cases, minimal_body, operation_cases
+from ._fit import fit_case
 from ._mutations import object_schema
 from ._negatives import mutation_cases, probing, violations_of
 from ._parameters import parameter_cases, parameter_values
@@ -266,9 +266,13 @@ def _other_cases(
         )
     ]
     if cases and operation.parameters:
-        cases += parameter_cases(
-            contract, operation, cases[0], count=max(config.max_examples, 1), seed=seed
-        )
+        count = max(config.max_examples, 1) if draw else 0
+        try:
+            cases += parameter_cases(contract, operation, cases[0], count=count, seed=seed)
+        except DrawFailed:
+            raise
+        except Exception as exc:  # schemathesis' and hypothesis' own, as in _drawn
+            raise DrawFailed(_cannot_draw(exc)) from exc
     return cases
 
 
@@ -399,11 +403,14 @@ def _drawn(
             count=count,
             base=base,
         )
-    except RecursionError as exc:
-        raise DrawFailed(f"the generator cannot draw them: {type(exc).__name__}") from exc
     except Exception as exc:  # schemathesis' and hypothesis' own: any of them, one note
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        raise DrawFailed(f"the generator cannot draw them: {type(exc).__name__}: {first}") from exc
+        raise DrawFailed(_cannot_draw(exc)) from exc
+
+
+def _cannot_draw(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0][:200] if text else ""
+    return f"the generator cannot draw them: {type(exc).__name__}" + (f": {first}" if first else "")
 
 
 def _generated(

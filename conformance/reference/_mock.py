@@ -20,7 +20,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-from collections.abc import AsyncIterator, Iterable
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -134,10 +135,13 @@ def _break(value: Any, fault: str) -> Any:
     return {**value, first: [value[first]]}
 
 
-def _shaped_chat(answer: Any, request: Any, *, stream: bool) -> Any:
+def _shaped_chat(
+    answer: Any, request: Any, *, stream: bool, fits: Callable[[Any], bool] = lambda _: True
+) -> Any:
     """A chat answer made from the schema, shaped as the request asks (what chat rules read):
     log-probabilities only when asked, as many alternatives as asked, their bytes the token's;
-    JSON content in JSON mode; no refusal."""
+    JSON content in JSON mode; no refusal. Each change is kept only where the document takes
+    it (``fits``: a document that forbids ``null`` there gets none)."""
     if not isinstance(answer, dict):
         return answer
     request = request if isinstance(request, dict) else {}
@@ -145,20 +149,29 @@ def _shaped_chat(answer: Any, request: Any, *, stream: bool) -> Any:
     top = request.get("top_logprobs") if isinstance(request.get("top_logprobs"), int) else 0
     mode = request.get("response_format")
     json_mode = isinstance(mode, dict) and mode.get("type") in ("json_object", "json_schema")
-    for choice in answer.get("choices") or []:
+    token = {"token": "x", "logprob": -0.5, "bytes": [120]}
+    logprobs = (
+        {"content": [{**token, "top_logprobs": [dict(token)] * top}], "refusal": None}
+        if wanted
+        else None
+    )
+    for index, choice in enumerate(answer.get("choices") or []):
         if not isinstance(choice, dict):
             continue
-        token = {"token": "x", "logprob": -0.5, "bytes": [120]}
-        choice["logprobs"] = (
-            {"content": [{**token, "top_logprobs": [dict(token)] * top}], "refusal": None}
-            if wanted
-            else None
-        )
+        changes: list[dict[str, Any]] = [{"logprobs": logprobs}]
         message = choice.get("message")
         if not stream and isinstance(message, dict):
-            message["content"] = "{}" if json_mode else "x"
-            message.pop("refusal", None)
-            message["refusal"] = None
+            content = "{}" if json_mode else "x"
+            changes += [
+                {"message": {**message, "content": content}},
+                {"message": {**{k: v for k, v in message.items() if k != "refusal"}}},
+                {"message": {**message, "content": content, "refusal": None}},
+            ]
+        for change in changes:
+            tried = copy.deepcopy(answer)
+            tried["choices"][index] = {**answer["choices"][index], **change}
+            if fits(tried):
+                answer = tried
     return answer
 
 
@@ -181,6 +194,12 @@ class _Mock:
         if variant is not None and variant.json_schema is not None:
             with contextlib.suppress(InstanceError):
                 body = instance(self.contract, variant.json_schema, text=message)
+        elif variant is not None and variant.stream and variant.stream.data_schema:
+            # an error the document gives as an event stream (TGI): one event of it
+            with contextlib.suppress(InstanceError):
+                event = instance(self.contract, variant.stream.data_schema, text=message)
+                frame = f"data: {json.dumps(event)}\n\n"
+                return Response(frame, status_code=status, media_type=SSE_TYPE)
         return Response(json.dumps(body), status_code=status, media_type="application/json")
 
     def variant(self, operation: Operation, status: int, body: Any) -> ResponseVariant | None:
@@ -192,7 +211,11 @@ class _Mock:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         return scheme.lower() == "bearer" and token.strip() in self.api_keys
 
-    def handler(self, operation: Operation) -> Any:
+    def handler(self, operation: Operation, names: dict[str, str] | None = None) -> Any:
+        """The endpoint of ``operation``; ``names``: the route's parameter names -> the
+        document's (``{deployment-id}`` is not a name a route can take)."""
+        names = names or {}
+
         async def answer(request: Request) -> Response:
             if not self.authorized(operation, request):
                 return self.error(operation, 401, "Incorrect API key provided")
@@ -202,7 +225,7 @@ class _Mock:
                     raw = await read_body(request)
                 except BodyTooLarge:
                     return self.error(operation, 413, f"the request body exceeds {MAX_BODY} bytes")
-            path = {k: str(v) for k, v in request.path_params.items()}
+            path = {names.get(k, k): str(v) for k, v in request.path_params.items()}
             query = request.query_params.multi_items()
             # parsing, validating and generating are CPU work: off the event loop (one 18.6 MB
             # request stalled GET /models for 31.7 s)
@@ -263,13 +286,32 @@ class _Mock:
             if variant.json_schema is None:
                 return Response(status_code=status)
             value = self.cached(variant.json_schema)
+            if operation.method == "get" and operation.path.endswith("/models"):
+                value = self.listing(value, variant.json_schema)
             if operation.family == "chat":
-                value = _shaped_chat(value, body, stream=False)
+                schema = variant.json_schema
+                value = _shaped_chat(
+                    value, body, stream=False, fits=lambda v: self.contract.is_valid(schema, v)
+                )
             value = _break(value, self.fault)
         except InstanceError as exc:
             return self.error(operation, 500, str(exc))
         media = "text/plain" if "bad-content-type" in self.faults else "application/json"
         return Response(json.dumps(value), status_code=status, media_type=media)
+
+    def listing(self, value: Any, schema: str) -> Any:
+        """A models listing that lists the model the document's requests name (the one a
+        client then asks for: a document may accept no other), where the schema takes it."""
+        model = self.contract.documented_model()
+        items = value.get("data") if isinstance(value, dict) else value
+        if model is None or not isinstance(items, list):
+            return value
+        named = [
+            {**item, "id": model} if isinstance(item, dict) and "id" in item else item
+            for item in items
+        ]
+        tried = {**value, "data": named} if isinstance(value, dict) else named
+        return tried if self.contract.is_valid(schema, tried) else value
 
     @property
     def fault(self) -> str:
@@ -317,25 +359,57 @@ class _Mock:
         return [(None, chunk) for chunk in chunks]
 
     def chat_chunks(
-        self, events: list[tuple[str | None, Any]], body: Any
+        self, events: list[tuple[str | None, Any]], body: Any, schema: str
     ) -> list[tuple[str | None, Any]]:
-        """Chat chunks as chat rules read them: the role first, content after, and with
-        ``include_usage`` a last ``choices: []`` chunk with the usage (the profile's place)."""
-        chunks = [_shaped_chat(data, body, stream=True) for _name, data in events]
+        """Chat chunks as chat rules read them: the role first, content after, the finish
+        reason on the last, and with ``include_usage`` the usage where the profile puts it
+        (the finish chunk, or a last ``choices: []`` chunk). Each change is kept only where
+        the document's chunk ``schema`` takes it (a delta that must carry its role keeps it)."""
+
+        def fits(chunk: Any) -> bool:
+            return self.contract.is_valid(schema, chunk)
+
         mode = body.get("response_format") if isinstance(body, dict) else None
         text = "{}" if isinstance(mode, dict) and mode.get("type") != "text" else "x"
-        for position, chunk in enumerate(chunks):
-            for choice in chunk.get("choices") or []:
+        chunks = []
+        last = len(events) - 1
+        for position, (_name, data) in enumerate(events):
+            chunk = _shaped_chat(data, body, stream=True, fits=fits)
+            for index, choice in enumerate(chunk.get("choices") or []):
+                if not isinstance(choice, dict):
+                    continue
                 delta: dict[str, Any] = {"content": text}
                 if position == 0:
                     delta = {"role": "assistant", "content": ""}
-                elif position == len(chunks) - 1:
+                elif position == last:
                     delta = {}
-                choice["delta"] = delta
+                kept = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+                if "role" in kept:  # a delta that must say its role says the assistant's
+                    kept = {**kept, "role": "assistant"}
+                finish = "stop" if position == last else None
+                for change in (
+                    {"delta": delta, "finish_reason": finish},
+                    {"delta": {**kept, **delta}, "finish_reason": finish},
+                    {"delta": delta},
+                    {"delta": {**kept, **delta}},
+                ):
+                    tried = copy.deepcopy(chunk)
+                    tried["choices"][index] = {**choice, **change}
+                    if fits(tried):
+                        chunk = tried
+                        break
+            chunks.append(chunk)
         options = body.get("stream_options") if isinstance(body, dict) else None
         if isinstance(options, dict) and options.get("include_usage") is True and chunks:
             usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
-            chunks.append({**chunks[-1], "choices": [], "usage": usage})
+            if self.contract.profile.usage_placement == "finish_chunk":
+                tried = {**chunks[-1], "usage": usage}
+                if fits(tried):
+                    chunks[-1] = tried
+            else:
+                tried = {**chunks[-1], "choices": [], "usage": usage}
+                if fits(tried):
+                    chunks.append(tried)
         return [(None, chunk) for chunk in chunks]
 
     def branch(self, pointer: str, name: str) -> str:
@@ -361,8 +435,8 @@ class _Mock:
     ) -> Response:
         events = self.events(operation, variant)
         assert variant.stream is not None
-        if operation.family == "chat":
-            events = self.chat_chunks(events, body)
+        if operation.family == "chat" and variant.stream.data_schema is not None:
+            events = self.chat_chunks(events, body, variant.stream.data_schema)
         end = "\r" if "broken-framing" in self.faults else "\n\n"
         frames = []
         for name, data in events:
@@ -397,15 +471,33 @@ def create_mock_app(
         )
     mock = _Mock(contract, chosen, frozenset(api_keys), seed)
     routes = []
-    for operation in contract.certified_operations():
+    # a literal path before a template that also matches it (/models/featured before
+    # /models/{model_name}): the first route that matches answers
+    ordered = sorted(contract.certified_operations(), key=lambda o: o.path.count("{"))
+    for operation in ordered:
+        path, names = _route_path(operation.path)
         for prefix in ("", "/v1"):
             routes.append(
                 Route(
-                    prefix + operation.path,
-                    mock.handler(operation),
+                    prefix + path,
+                    mock.handler(operation, names),
                     methods=[operation.method.upper()],
                 )
             )
     app = Starlette(routes=routes)
     app.state.mock = mock
     return app
+
+
+def _route_path(path: str) -> tuple[str, dict[str, str]]:
+    """``path`` as a route takes it (its parameters renamed ``p0``, ``p1``... where the
+    document's name is not an identifier: ``{deployment-id}``), and the names given back."""
+    names: dict[str, str] = {}
+
+    def rename(match: re.Match[str]) -> str:
+        name = match.group(1)
+        safe = name if name.isidentifier() else f"p{len(names)}"
+        names[safe] = name
+        return "{" + safe + "}"
+
+    return re.sub(r"\{([^{}]+)\}", rename, path), names

@@ -277,7 +277,7 @@ async def _models(sender: _Sender, *, custom: bool) -> tuple[str, str | None]:
                 model=config.model,
                 path=sender.contract.operation().path,
                 models_path=_models_path(sender.contract),
-                documented_model=_documented_model(sender.contract),
+                documented_model=sender.contract.documented_model(),
                 limits=config.limits,
                 on_request=sender.spend,
                 transport=config.transport,
@@ -303,32 +303,6 @@ def _models_path(contract: Contract) -> str:
         key=len,
     )
     return listed[0] if listed else "/models"
-
-
-#: The model of a run whose document's requests name none (the deployment is in the path).
-UNNAMED_MODEL = "unnamed"
-
-
-def _documented_model(contract: Contract) -> str | None:
-    """The model the main operation's request examples name (or its schema's first enum
-    value): what a target that lists no models is asked for."""
-    from ..contract import request_examples
-
-    operation = contract.operation()
-    for _, example in request_examples(contract, operation):
-        model = example.get("model") if isinstance(example, dict) else None
-        if isinstance(model, str):
-            return model
-    if operation.request_schema is None:
-        return None
-    if not contract.names_property(operation.request_schema, "model"):
-        # the request names no model (Azure's deployment is in the path): any name will do
-        return UNNAMED_MODEL
-    schema = contract.schema(operation.request_schema)
-    model = (schema.get("properties") or {}).get("model") if isinstance(schema, dict) else None
-    enum = model.get("enum") if isinstance(model, dict) else None
-    first = enum[0] if isinstance(enum, list) and enum else None
-    return first if isinstance(first, str) else None
 
 
 class _Sender:
@@ -537,7 +511,7 @@ def _notes(
         )
     notes += [
         reason
-        for operation in contract.certified_operations()[1:]
+        for operation in contract.certified_operations()
         if (config.operations is None or operation.label in config.operations)
         and isinstance(reason := parameter_values(contract, operation, model=model), str)
     ]
