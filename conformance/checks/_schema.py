@@ -43,10 +43,12 @@ MAX_SCHEMA_ERRORS = 20
     status_only=True,
 )
 def status_documented(ctx: CheckContext) -> Iterator[Failure]:
-    if ctx.exchange.response.status >= 400 and not ctx.operation.error_statuses:
+    status = ctx.exchange.response.status
+    if status >= 400 and not ctx.operation.documents_class(status):
         raise SkipCheck(
-            f"the document gives {ctx.operation.method.upper()} {ctx.operation.path} no error "
-            "status, so no error answer can be judged against it (lint: LINT-ERRORS-UNDOCUMENTED)"
+            f"the document gives {ctx.operation.method.upper()} {ctx.operation.path} no "
+            f"{str(status)[0]}xx status, so no such answer can be judged against it (lint: "
+            "LINT-ERRORS-UNDOCUMENTED)"
         )
     if ctx.variant is None:
         documented = ", ".join(ctx.operation.responses) or "none"
@@ -79,6 +81,8 @@ def _expected_media_types(ctx: CheckContext) -> tuple[list[str], str]:
     variant = ctx.variant
     assert variant is not None
     documented = list(variant.media_types)
+    if not documented:  # no content documented (a 204): nothing to expect
+        return [], f"documented for status {variant.status}"
     status = ctx.exchange.response.status
     if 200 <= status < 300 and ctx.wants_stream is not None:
         if ctx.wants_stream:

@@ -312,17 +312,28 @@ def _security(contract: Contract) -> Iterator[Finding]:
 def _error_responses(contract: Contract) -> Iterator[Finding]:
     for pointer, op in _iter_operations(contract.document):
         keys = [k for k in op.get("responses") or {} if not k.startswith("x-")]
-        if not any(k == "default" or k[:1] in {"4", "5"} for k in keys):
-            yield Finding(
-                rule="LINT-ERRORS-UNDOCUMENTED",
-                severity=WARNING,
-                pointer=join_pointer(pointer, "responses"),
-                message=(
-                    f"no error response is documented (only {', '.join(keys) or 'none'}); every "
-                    "4xx/5xx a server sends will be 'undocumented'. Document the error statuses "
-                    "and their body."
-                ),
+        if "default" in keys:
+            continue
+        if not any(k[:1] in {"4", "5"} for k in keys):
+            message = (
+                f"no error response is documented (only {', '.join(keys) or 'none'}); every "
+                "4xx/5xx a server sends will be 'undocumented' (HTTP-STATUS-001 cannot judge "
+                "them). Document the error statuses and their body."
             )
+        elif not any(k[:1] == "4" for k in keys):
+            message = (
+                f"no client error (4xx) is documented (only {', '.join(keys)}); the 400 or 422 "
+                "a server gives an invalid request cannot be judged (HTTP-STATUS-001). "
+                "Document them and their body."
+            )
+        else:
+            continue
+        yield Finding(
+            rule="LINT-ERRORS-UNDOCUMENTED",
+            severity=WARNING,
+            pointer=join_pointer(pointer, "responses"),
+            message=message,
+        )
 
 
 RULES: dict[str, tuple[str, Callable[[Contract], Iterator[Finding]]]] = {

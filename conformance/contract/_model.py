@@ -273,15 +273,20 @@ class Operation:
     def documented_error(self, status: int) -> int:
         """The status a server that keeps this document answers for an error it would give
         ``status``: ``status`` itself when documented (exactly, as ``NXX`` or by
-        ``default``), else the first documented error of its class (4xx or 5xx), else the
-        first documented error, else ``status`` (the document documents no error)."""
+        ``default``), else the first documented error of its class (4xx or 5xx), else
+        ``status`` (the document gives none of its class)."""
         code = str(status)
         documented = self.error_statuses
         if code in documented or f"{code[0]}XX" in documented or "default" in documented:
             return status
-        numeric = [int(s) for s in documented if s.isdigit()]
-        same_class = [n for n in numeric if str(n)[0] == code[0]]
-        return (same_class or numeric or [status])[0]
+        same_class = [int(s) for s in documented if s.isdigit() and s[0] == code[0]]
+        return (same_class or [status])[0]
+
+    def documents_class(self, status: int) -> bool:
+        """Whether it documents an answer of ``status``'s class (``4xx``, ``5xx``), or a
+        ``default`` one."""
+        code = str(status)
+        return "default" in self.responses or any(s[:1] == code[:1] for s in self.responses)
 
     @property
     def requires_auth(self) -> bool:

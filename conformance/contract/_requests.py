@@ -10,6 +10,8 @@ read the schema's own errors.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -231,13 +233,21 @@ def _types(contract: Contract, pointer: str | None) -> list[str]:
         schema: Any = contract.schema(pointer) if pointer else None
         for _ in range(16):
             if isinstance(schema, dict) and isinstance(schema.get("$ref"), str):
-                schema = contract.schema(schema["$ref"][1:])
+                pointer = schema["$ref"][1:]
+                schema = contract.schema(pointer)
     except (KeyError, LookupError):
         return []
     if not isinstance(schema, dict):
         return []
     kinds = schema.get("type")
-    return [str(k) for k in kinds] if isinstance(kinds, list) else [str(kinds)] if kinds else []
+    out = [str(k) for k in kinds] if isinstance(kinds, list) else [str(kinds)] if kinds else []
+    # the types of its branches too (FastAPI's optional integer: anyOf [integer, null])
+    for keyword in ("anyOf", "oneOf"):
+        branches = schema.get(keyword)
+        if isinstance(branches, list) and pointer is not None:
+            for index, _ in enumerate(branches):
+                out += [k for k in _types(contract, f"{pointer}/{keyword}/{index}") if k not in out]
+    return out
 
 
 def _read(text: str, kinds: list[str]) -> Any:
@@ -250,6 +260,9 @@ def _read(text: str, kinds: list[str]) -> Any:
         return float(text) if any(c in text for c in ".eE") else int(text)
     if "boolean" in kinds and text in ("true", "false"):
         return text == "true"
+    if ("object" in kinds and text.startswith("{")) or ("array" in kinds and text.startswith("[")):
+        with contextlib.suppress(ValueError):
+            return json.loads(text)
     return text
 
 
@@ -257,6 +270,8 @@ def parameter_text(value: Any) -> str:
     """How a parameter's JSON value is written in a path or query (``true``, ``20``, ``x``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (dict, list)):  # an object or array given whole: as JSON
+        return json.dumps(value, separators=(",", ":"))
     return value if isinstance(value, str) else str(value)
 
 

@@ -20,7 +20,14 @@ __all__ = ["MODEL_PARAMETERS", "parameter_cases", "parameter_values"]
 
 #: Path parameters that name a model: the run's model fills them (``GET /models/{model}``,
 #: Azure OpenAI's ``/deployments/{deployment-id}/...``: a deployment is a model's name there).
-MODEL_PARAMETERS = ("model", "model_id", "model_name", "deployment-id", "deployment_id", "deploymentId")
+MODEL_PARAMETERS = (
+    "model",
+    "model_id",
+    "model_name",
+    "deployment-id",
+    "deployment_id",
+    "deploymentId",
+)
 
 Values = tuple[tuple[str, Any], ...]
 

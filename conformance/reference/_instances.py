@@ -83,8 +83,12 @@ class _Maker:
         if isinstance(schema.get("allOf"), list):
             parts = [join_pointer(pointer, "allOf", i) for i in range(len(schema["allOf"]))]
             merged: dict[str, Any] = {}
-            for part in parts:
-                value = self.make(part, depth + 1)
+            values = [self.make(part, depth + 1) for part in parts]
+            scalars = [v for v in values if not isinstance(v, dict)]
+            if scalars and len(scalars) == len(values):
+                # allOf [{$ref: FinishReason}, {anyOf: [{}, null]}]: not an object
+                return next((v for v in scalars if self.contract.is_valid(pointer, v)), scalars[0])
+            for value in values:
                 if isinstance(value, dict):
                     merged.update(value)
             # a part may require what another part defines: made from where it is defined
@@ -105,6 +109,14 @@ class _Maker:
             pointer = schema["$ref"][1:]
             schema = self.schema(pointer)
         return schema if isinstance(schema, dict) else {}
+
+    def resolved_node(self, schema: Any) -> Any:
+        """``schema`` (a node, not a pointer), its ``$ref`` s followed."""
+        for _ in range(MAX_DEPTH):
+            if not (isinstance(schema, dict) and isinstance(schema.get("$ref"), str)):
+                break
+            schema = self.schema(schema["$ref"][1:])
+        return schema
 
     def property(self, parts: list[str], name: str) -> str | None:
         """The pointer of property ``name`` in one of the allOf ``parts`` (refs followed)."""
@@ -152,7 +164,10 @@ class _Maker:
             for name in schema.get("required") or []:
                 if name in properties:
                     out[name] = self.make(join_pointer(pointer, "properties", name), depth + 1)
-            for name in _PAYLOAD:  # what a client reads, even where it is optional
+            # what a client reads, even where it is optional, and a fixed value that tells
+            # one branch of a oneOf from the others ("type": "response.created")
+            fixed = [n for n, p in properties.items() if _fixed(self.resolved_node(p))]
+            for name in (*_PAYLOAD, *fixed):
                 if name in properties and name not in out:
                     value = self.make(join_pointer(pointer, "properties", name), depth + 1)
                     if self.contract.is_valid(pointer, {**out, name: value}):
@@ -204,3 +219,11 @@ class _Maker:
 
 def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _fixed(schema: Any) -> bool:
+    """Whether ``schema`` allows one value only (``const``, a one-value ``enum``)."""
+    if not isinstance(schema, dict):
+        return False
+    enum = schema.get("enum")
+    return "const" in schema or (isinstance(enum, list) and len(enum) == 1)

@@ -158,18 +158,23 @@ def _shaped_chat(
     for index, choice in enumerate(answer.get("choices") or []):
         if not isinstance(choice, dict):
             continue
-        changes: list[dict[str, Any]] = [{"logprobs": logprobs}]
-        message = choice.get("message")
-        if not stream and isinstance(message, dict):
-            content = "{}" if json_mode else "x"
+        content = "{}" if json_mode else "x"
+        # each change to the choice as it is then: kept where the document takes it
+        changes: list[Callable[[dict[str, Any]], dict[str, Any]]] = [
+            lambda c: {**c, "logprobs": logprobs}
+        ]
+        if not stream and isinstance(choice.get("message"), dict):
             changes += [
-                {"message": {**message, "content": content}},
-                {"message": {**{k: v for k, v in message.items() if k != "refusal"}}},
-                {"message": {**message, "content": content, "refusal": None}},
+                lambda c, content=content: {**c, "message": {**c["message"], "content": content}},
+                lambda c: {
+                    **c,
+                    "message": {k: v for k, v in c["message"].items() if k != "refusal"},
+                },
+                lambda c: {**c, "message": {**c["message"], "refusal": None}},
             ]
         for change in changes:
             tried = copy.deepcopy(answer)
-            tried["choices"][index] = {**answer["choices"][index], **change}
+            tried["choices"][index] = change(tried["choices"][index])
             if fits(tried):
                 answer = tried
     return answer
@@ -274,17 +279,29 @@ class _Mock:
         return self.success(operation, body)
 
     def success(self, operation: Operation, body: Any) -> Response:
-        status = 299 if "undocumented-status" in self.faults else 200
+        # the success the document gives (201 for a creation, 204 for a deletion)
+        documented = next(
+            (int(s) for s in operation.responses if s.isdigit() and s.startswith("2")), 200
+        )
+        status = 299 if "undocumented-status" in self.faults else documented
         wants = self.contract.wants_stream(body, operation) if isinstance(body, dict) else False
-        variant = self.variant(operation, 200, body if isinstance(body, dict) else {})
+        variant = self.variant(operation, documented, body if isinstance(body, dict) else {})
         if variant is None:
             return self.error(operation, 500, "the document has no 200 answer here")
         try:
             streams = variant.stream is not None and variant.stream.data_schema
             if streams and (wants or variant.json_schema is None):
                 return self.stream(operation, variant, status, body)
-            if variant.json_schema is None:
-                return Response(status_code=status)
+            if variant.stream is not None and (wants or variant.json_schema is None):
+                # a stream whose events the document does not type: one event, any JSON
+                sentinels = "".join(f"data: {s}\n\n" for s in variant.stream.sentinels)
+                return Response(
+                    f"data: {{}}\n\n{sentinels}", status_code=status, media_type=SSE_TYPE
+                )
+            if variant.json_schema is None:  # JSON of no documented shape, or no content
+                if variant.json_media_type is None:
+                    return Response(status_code=status)
+                return Response("{}", status_code=status, media_type=variant.json_media_type)
             value = self.cached(variant.json_schema)
             if operation.method == "get" and operation.path.endswith("/models"):
                 value = self.listing(value, variant.json_schema)
