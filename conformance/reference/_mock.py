@@ -490,7 +490,11 @@ def create_mock_app(
     routes = []
     # a literal path before a template that also matches it (/models/featured before
     # /models/{model_name}): the first route that matches answers
-    ordered = sorted(contract.certified_operations(), key=lambda o: o.path.count("{"))
+    # a parameter may hold a "/" (a model "org/name"): it takes the rest of a segment run, so
+    # the longer template goes first (/models/{m}/versions before /models/{m})
+    ordered = sorted(
+        contract.certified_operations(), key=lambda o: (o.path.count("{"), -o.path.count("/"))
+    )
     for operation in ordered:
         path, names = _route_path(operation.path)
         for prefix in ("", "/v1"):
@@ -508,13 +512,14 @@ def create_mock_app(
 
 def _route_path(path: str) -> tuple[str, dict[str, str]]:
     """``path`` as a route takes it (its parameters renamed ``p0``, ``p1``... where the
-    document's name is not an identifier: ``{deployment-id}``), and the names given back."""
+    document's name is not an identifier: ``{deployment-id}``; each may hold a ``/``), and
+    the names given back."""
     names: dict[str, str] = {}
 
     def rename(match: re.Match[str]) -> str:
         name = match.group(1)
         safe = name if name.isidentifier() else f"p{len(names)}"
         names[safe] = name
-        return "{" + safe + "}"
+        return "{" + safe + ":path}"
 
     return re.sub(r"\{([^{}]+)\}", rename, path), names

@@ -109,9 +109,9 @@ async def preflight(
                     f"{redact_url(models_url)} answered 404, and {redact_url(root)}/v1/models "
                     f"lists models: did you mean --base-url {redact_url(root)}/v1?"
                 )
-    if chosen is None and documented_model:
-        # the target lists no models (a document without a models endpoint, or whose listing
-        # holds none, served as written): the model the document's own examples name
+    if chosen is None and listed.response.status in (404, 405) and documented_model:
+        # the target lists no models (a document without a models endpoint, served as
+        # written): the model the document's own examples name
         chosen = documented_model
     if chosen is None:
         raise UsageError(
