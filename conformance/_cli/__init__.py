@@ -18,6 +18,7 @@ from .._errors import ConformanceError, TargetRefused, TargetUnreachable
 from ._common import EXIT_ERROR, EXIT_OK, PROG, Handler, _Parser, _Printable
 from .checks import _add_checks, checks_markdown
 from .lint import _add_lint
+from .profile import _add_profile
 from .proxy import _add_proxy
 from .report import _add_report
 from .run import _add_run
@@ -45,6 +46,7 @@ def _build_parser() -> argparse.ArgumentParser:
         _add_serve,
         _add_proxy,
         _add_spec,
+        _add_profile,
     ):
         add(commands)
     return parser

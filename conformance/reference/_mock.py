@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -35,6 +36,7 @@ from ..contract import parameter_errors, request_errors
 from ._body import MAX_BODY, BodyTooLarge, TooDeep, parse_json, read_body
 from ._faults import Fault
 from ._instances import InstanceError, instance
+from ._mock_chat import chat_chunks, shaped_answer
 
 if TYPE_CHECKING:
     from ..contract import Contract, Operation, ResponseVariant
@@ -135,51 +137,6 @@ def _break(value: Any, fault: str) -> Any:
     return {**value, first: [value[first]]}
 
 
-def _shaped_chat(
-    answer: Any, request: Any, *, stream: bool, fits: Callable[[Any], bool] = lambda _: True
-) -> Any:
-    """A chat answer made from the schema, shaped as the request asks (what chat rules read):
-    log-probabilities only when asked, as many alternatives as asked, their bytes the token's;
-    JSON content in JSON mode; no refusal. Each change is kept only where the document takes
-    it (``fits``: a document that forbids ``null`` there gets none)."""
-    if not isinstance(answer, dict):
-        return answer
-    request = request if isinstance(request, dict) else {}
-    wanted = request.get("logprobs") is True
-    top = request.get("top_logprobs") if isinstance(request.get("top_logprobs"), int) else 0
-    mode = request.get("response_format")
-    json_mode = isinstance(mode, dict) and mode.get("type") in ("json_object", "json_schema")
-    token = {"token": "x", "logprob": -0.5, "bytes": [120]}
-    logprobs = (
-        {"content": [{**token, "top_logprobs": [dict(token)] * top}], "refusal": None}
-        if wanted
-        else None
-    )
-    for index, choice in enumerate(answer.get("choices") or []):
-        if not isinstance(choice, dict):
-            continue
-        content = "{}" if json_mode else "x"
-        # each change to the choice as it is then: kept where the document takes it
-        changes: list[Callable[[dict[str, Any]], dict[str, Any]]] = [
-            lambda c: {**c, "logprobs": logprobs}
-        ]
-        if not stream and isinstance(choice.get("message"), dict):
-            changes += [
-                lambda c, content=content: {**c, "message": {**c["message"], "content": content}},
-                lambda c: {
-                    **c,
-                    "message": {k: v for k, v in c["message"].items() if k != "refusal"},
-                },
-                lambda c: {**c, "message": {**c["message"], "refusal": None}},
-            ]
-        for change in changes:
-            tried = copy.deepcopy(answer)
-            tried["choices"][index] = change(tried["choices"][index])
-            if fits(tried):
-                answer = tried
-    return answer
-
-
 class _Mock:
     def __init__(
         self, contract: Contract, faults: frozenset[str], api_keys: frozenset[str], seed: int
@@ -191,9 +148,12 @@ class _Mock:
         #: the free text of every answer: the same seed, the same answers
         self.text = "x" if seed == 0 else f"x{seed}"
 
-    def error(self, operation: Operation, status: int, message: str) -> Response:
-        # only a status the document gives the operation (FastAPI documents 422 alone)
-        status = operation.documented_error(status)
+    def error(
+        self, operation: Operation, status: int, message: str, *, exact: bool = False
+    ) -> Response:
+        # only a status the document gives the operation (FastAPI documents 422 alone); the
+        # mock's own defence (413 for a body over its limit) is said as it is
+        status = status if exact else operation.documented_error(status)
         variant = self.variant(operation, status, {})
         body: Any = {"error": {"message": message, "type": "invalid_request_error"}}
         if variant is not None and variant.json_schema is not None:
@@ -229,7 +189,9 @@ class _Mock:
                 try:
                     raw = await read_body(request)
                 except BodyTooLarge:
-                    return self.error(operation, 413, f"the request body exceeds {MAX_BODY} bytes")
+                    return self.error(
+                        operation, 413, f"the request body exceeds {MAX_BODY} bytes", exact=True
+                    )
             path = {names.get(k, k): str(v) for k, v in request.path_params.items()}
             query = request.query_params.multi_items()
             # parsing, validating and generating are CPU work: off the event loop (one 18.6 MB
@@ -307,9 +269,7 @@ class _Mock:
                 value = self.listing(value, variant.json_schema)
             if operation.family == "chat":
                 schema = variant.json_schema
-                value = _shaped_chat(
-                    value, body, stream=False, fits=lambda v: self.contract.is_valid(schema, v)
-                )
+                value = shaped_answer(value, body, lambda v: self.contract.is_valid(schema, v))
             value = _break(value, self.fault)
         except InstanceError as exc:
             return self.error(operation, 500, str(exc))
@@ -375,60 +335,6 @@ class _Mock:
             chunks = [self.cached(stream.data_schema) for _ in range(3)]
         return [(None, chunk) for chunk in chunks]
 
-    def chat_chunks(
-        self, events: list[tuple[str | None, Any]], body: Any, schema: str
-    ) -> list[tuple[str | None, Any]]:
-        """Chat chunks as chat rules read them: the role first, content after, the finish
-        reason on the last, and with ``include_usage`` the usage where the profile puts it
-        (the finish chunk, or a last ``choices: []`` chunk). Each change is kept only where
-        the document's chunk ``schema`` takes it (a delta that must carry its role keeps it)."""
-
-        def fits(chunk: Any) -> bool:
-            return self.contract.is_valid(schema, chunk)
-
-        mode = body.get("response_format") if isinstance(body, dict) else None
-        text = "{}" if isinstance(mode, dict) and mode.get("type") != "text" else "x"
-        chunks = []
-        last = len(events) - 1
-        for position, (_name, data) in enumerate(events):
-            chunk = _shaped_chat(data, body, stream=True, fits=fits)
-            for index, choice in enumerate(chunk.get("choices") or []):
-                if not isinstance(choice, dict):
-                    continue
-                delta: dict[str, Any] = {"content": text}
-                if position == 0:
-                    delta = {"role": "assistant", "content": ""}
-                elif position == last:
-                    delta = {}
-                kept = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
-                if "role" in kept:  # a delta that must say its role says the assistant's
-                    kept = {**kept, "role": "assistant"}
-                finish = "stop" if position == last else None
-                for change in (
-                    {"delta": delta, "finish_reason": finish},
-                    {"delta": {**kept, **delta}, "finish_reason": finish},
-                    {"delta": delta},
-                    {"delta": {**kept, **delta}},
-                ):
-                    tried = copy.deepcopy(chunk)
-                    tried["choices"][index] = {**choice, **change}
-                    if fits(tried):
-                        chunk = tried
-                        break
-            chunks.append(chunk)
-        options = body.get("stream_options") if isinstance(body, dict) else None
-        if isinstance(options, dict) and options.get("include_usage") is True and chunks:
-            usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
-            if self.contract.profile.usage_placement == "finish_chunk":
-                tried = {**chunks[-1], "usage": usage}
-                if fits(tried):
-                    chunks[-1] = tried
-            else:
-                tried = {**chunks[-1], "choices": [], "usage": usage}
-                if fits(tried):
-                    chunks.append(tried)
-        return [(None, chunk) for chunk in chunks]
-
     def branch(self, pointer: str, name: str) -> str:
         """The branch of an event schema (``anyOf`` keyed by ``type``) for event ``name``."""
         schema = self.contract.schema(pointer)
@@ -452,8 +358,11 @@ class _Mock:
     ) -> Response:
         events = self.events(operation, variant)
         assert variant.stream is not None
-        if operation.family == "chat" and variant.stream.data_schema is not None:
-            events = self.chat_chunks(events, body, variant.stream.data_schema)
+        schema = variant.stream.data_schema
+        if operation.family == "chat" and schema is not None:
+            placement = self.contract.profile.usage_placement
+            fits = functools.partial(self.contract.is_valid, schema)
+            events = chat_chunks(events, body, fits, placement)
         end = "\r" if "broken-framing" in self.faults else "\n\n"
         frames = []
         for name, data in events:

@@ -207,3 +207,29 @@ def test_a_broken_chunk_fails_the_chunk_schema_where_the_document_types_its_even
         assert outcome.status == "fail", outcome
     else:  # said, not passed: the document types no event stream of this operation
         assert outcome.status == "skip" and outcome.reason, outcome
+
+
+def test_profile_init_writes_the_reading_as_a_profile_that_loads_and_plans_the_same(
+    tmp_path: Path,
+) -> None:
+    spec = WILD / "azure-openai.yaml"
+    target = tmp_path / "azure.yaml"
+    code, out, err = cli("profile", "init", "--spec", str(spec), "-o", str(target))
+    assert code == 0 and "wrote" in err, err
+    text = target.read_text()
+    assert "path: /deployments/{deployment-id}/chat/completions" in text
+    assert "operations: all" in text and "embedded: mock" in text
+    by_profile = load_contract(profile=str(target))
+    as_written = load_contract(str(spec))
+    assert by_profile.operation().label == as_written.operation().label
+    assert [o.label for o in by_profile.certified_operations()] == [
+        o.label for o in as_written.certified_operations()
+    ]
+    # never overwritten; a bad document is one line
+    code, _, err = cli("profile", "init", "--spec", str(spec), "-o", str(target))
+    assert code == 2 and "exists" in err and err.count("\n") == 1
+    code, _, err = cli("profile", "init", "--spec", str(tmp_path / "nope.yaml"))
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1
+    # to stdout by default
+    code, out, _ = cli("profile", "init", "--spec", str(spec))
+    assert code == 0 and out.startswith("# A starting profile for azure-openai.yaml")
