@@ -104,6 +104,7 @@ class _Plan:
     def call(self) -> dict[str, Any]:
         assert self.tool is not None
         arguments = _arguments(self.tool.get("parameters"))
+        arguments = arguments if isinstance(arguments, dict) else {}  # always an object
         return {
             "id": "call_0",
             "type": "function",

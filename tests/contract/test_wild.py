@@ -80,7 +80,9 @@ def test_a_run_against_its_own_mock_passes_and_says_why_for_what_it_did_not_judg
     code, out, err = cli(
         "run",
         *("--spec", str(WILD / name), "--report-dir", str(tmp_path)),
-        *("--max-examples", "1", "--shrink-budget", "0"),
+        # no drawn positive or negative beyond those an operation with no body of its own
+        # needs: the drawing is what costs here (Hypothesis, ~0.04 s a body), not the checks
+        *("--max-examples", "0", "--shrink-budget", "0"),
     )
     assert "checking the embedded mock of the document" in err
     report = load_report(tmp_path)
@@ -116,7 +118,7 @@ def _send(client: TestClient, contract: Any, case: Any) -> Any:
 
 
 def _valid_cases(contract: Any) -> list[Any]:
-    """A valid request of each operation (the first 30 of the document), and a streamed one
+    """A valid request of each operation (the first 15 of the document), and a streamed one
     of the main operation where it documents streams: a fault shows where the document
     leaves it room (a schema with required properties, a typed body)."""
     planned = plan(
@@ -132,7 +134,7 @@ def _valid_cases(contract: Any) -> list[Any]:
         key = (case.method.lower(), case.path)
         if case.stream:
             streamed += [] if streamed else [case]
-        elif key not in first and len(first) < 30:
+        elif key not in first and len(first) < 15:
             first[key] = case
     return [*first.values(), *streamed]
 
