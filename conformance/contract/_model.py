@@ -364,60 +364,32 @@ class Contract:
 
     def _property_value(self, location: str, name: str, depth: int = 0) -> str | None:
         """The first string the schema at ``location`` documents for its property ``name``."""
-        try:
-            node = self.schema(location)
-            for _ in range(16):
-                if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
-                    break
-                ref = node["$ref"]
-                location = ref[1:] if ref.startswith("#") else ref
-                node = self.schema(location)
-        except (KeyError, LookupError, TypeError):
-            return None
+        node, location = _followed(self, location)
         if not isinstance(node, dict) or depth > 8:
             return None
-        found = (
-            (node.get("properties") or {}).get(name)
-            if isinstance(node.get("properties"), dict)
-            else None
-        )
-        if isinstance(found, dict):
-            where = f"{location}/properties/{name}"
-            for value in _documented_values(self, where):
+        properties = node.get("properties")
+        if isinstance(properties, dict) and isinstance(properties.get(name), dict):
+            for value in _documented_values(self, f"{location}/properties/{name}"):
                 if isinstance(value, str):
                     return value
-        for keyword in ("allOf", "anyOf", "oneOf"):
-            for index in range(
-                len(node.get(keyword) or []) if isinstance(node.get(keyword), list) else 0
-            ):
-                value = self._property_value(f"{location}/{keyword}/{index}", name, depth + 1)
-                if value is not None:
-                    return value
+        for branch in _branches(node, location, ("allOf", "anyOf", "oneOf")):
+            value = self._property_value(branch, name, depth + 1)
+            if value is not None:
+                return value
         return None
 
     def names_property(self, location: str, name: str, depth: int = 0) -> bool:
         """Whether the schema at ``location`` (through ``$ref``, ``allOf``, ``anyOf``,
         ``oneOf``) names the property ``name``."""
-        try:
-            node = self.schema(location)
-            for _ in range(16):
-                if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
-                    break
-                ref = node["$ref"]
-                location = ref[1:] if ref.startswith("#") else ref
-                node = self.schema(location)
-        except (KeyError, LookupError, TypeError):
-            return False
+        node, location = _followed(self, location)
         if not isinstance(node, dict) or depth > 8:
             return False
         properties = node.get("properties")
         if isinstance(properties, dict) and name in properties:
             return True
         return any(
-            self.names_property(f"{location}/{keyword}/{index}", name, depth + 1)
-            for keyword in ("allOf", "anyOf", "oneOf")
-            if isinstance(node.get(keyword), list)
-            for index in range(len(node[keyword]))
+            self.names_property(branch, name, depth + 1)
+            for branch in _branches(node, location, ("allOf", "anyOf", "oneOf"))
         )
 
     def schema_pointer(self, location: str, path: Iterable[str | int]) -> str:
@@ -596,9 +568,9 @@ class Contract:
 UNNAMED_MODEL = "unnamed"
 
 
-def _documented_values(contract: Contract, location: str, depth: int = 0) -> list[Any]:
-    """The values a schema documents (``const``, ``enum``, ``examples``, ``example``,
-    ``default``; through ``$ref`` and its ``anyOf``/``oneOf`` branches), in that order."""
+def _followed(contract: Contract, location: str) -> tuple[Any, str]:
+    """The schema at ``location`` and where it is, its ``$ref`` s followed (None where
+    nothing is)."""
     try:
         node = contract.schema(location)
         for _ in range(16):
@@ -608,7 +580,24 @@ def _documented_values(contract: Contract, location: str, depth: int = 0) -> lis
             location = ref[1:] if ref.startswith("#") else ref
             node = contract.schema(location)
     except (KeyError, LookupError, TypeError):
-        return []
+        return None, location
+    return node, location
+
+
+def _branches(node: dict[str, Any], location: str, keywords: tuple[str, ...]) -> list[str]:
+    """The locations of ``node``'s subschemas under ``keywords`` (``allOf``, ``anyOf``...)."""
+    return [
+        f"{location}/{keyword}/{index}"
+        for keyword in keywords
+        if isinstance(node.get(keyword), list)
+        for index in range(len(node[keyword]))
+    ]
+
+
+def _documented_values(contract: Contract, location: str, depth: int = 0) -> list[Any]:
+    """The values a schema documents (``const``, ``enum``, ``examples``, ``example``,
+    ``default``; through ``$ref`` and its ``anyOf``/``oneOf`` branches), in that order."""
+    node, location = _followed(contract, location)
     if not isinstance(node, dict) or depth > 8:
         return []
     values: list[Any] = []
@@ -620,9 +609,6 @@ def _documented_values(contract: Contract, location: str, depth: int = 0) -> lis
     for key in ("example", "default"):
         if key in node:
             values.append(node[key])
-    for keyword in ("anyOf", "oneOf", "allOf"):
-        branches = node.get(keyword)
-        if isinstance(branches, list):
-            for index in range(len(branches)):
-                values += _documented_values(contract, f"{location}/{keyword}/{index}", depth + 1)
+    for branch in _branches(node, location, ("anyOf", "oneOf", "allOf")):
+        values += _documented_values(contract, branch, depth + 1)
     return values

@@ -44,12 +44,9 @@ def _forced_tool(request: dict[str, Any]) -> dict[str, Any] | None:
     if choice == "required" and functions:
         return functions[0]
     if isinstance(choice, dict):
-        name = (
-            (choice.get("function") or {}).get("name")
-            if isinstance(choice.get("function"), dict)
-            else None
-        )
-        return next((f for f in functions if f.get("name") == name), None)
+        named = choice.get("function")
+        name = named.get("name") if isinstance(named, dict) else None
+        return next((f for f in functions if isinstance(f, dict) and f.get("name") == name), None)
     return None
 
 
@@ -65,7 +62,8 @@ def _arguments(schema: Any, depth: int = 0) -> Any:
     kind = schema.get("type")
     kind = kind[0] if isinstance(kind, list) and kind else kind
     if kind == "object" or "properties" in schema:
-        properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        found = schema.get("properties")
+        properties: dict[str, Any] = found if isinstance(found, dict) else {}
         return {
             name: _arguments(properties.get(name), depth + 1)
             for name in schema.get("required") or []
@@ -161,15 +159,10 @@ def shaped_answer(answer: Any, request: Any, fits: Fits) -> Any:
         changes.append(choice_change(index, lambda c: {**c, "logprobs": logprobs}))
         if "message" not in choice and "delta" not in choice:  # optional there (Moonshot)
             whole = {k: v for part in _message_parts(plan) for k, v in part.items()}
-            changes.append(choice_change(index, lambda c, m=whole: {**c, "message": m}))
-            changes.append(choice_change(index, lambda c: {**c, "message": c.get("message", {})}))
+            changes.append(choice_change(index, _with_message(whole, replace=True)))
         if isinstance(choice.get("message"), dict) or "delta" not in choice:
             for part in _message_parts(plan):
-                changes.append(
-                    choice_change(
-                        index, lambda c, p=part: {**c, "message": {**c.get("message", {}), **p}}
-                    )
-                )
+                changes.append(choice_change(index, _with_message(part)))
             changes.append(
                 choice_change(
                     index,
@@ -190,6 +183,18 @@ def shaped_answer(answer: Any, request: Any, fits: Fits) -> Any:
     return _apply(answer, fits, [*changes, *_with_usage(plan.usage())])
 
 
+def _with_message(
+    part: dict[str, Any], *, replace: bool = False
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A change of a choice: its message with ``part`` (or ``part`` as its message)."""
+
+    def change(choice: dict[str, Any]) -> dict[str, Any]:
+        message = {} if replace else choice.get("message")
+        return {**choice, "message": {**(message if isinstance(message, dict) else {}), **part}}
+
+    return change
+
+
 def _message_parts(plan: _Plan) -> list[dict[str, Any]]:
     """The parts of the message, each tried alone (a document may take one and not another):
     the role, then the content, or the tool call (with no content, else an empty one)."""
@@ -208,7 +213,8 @@ def _message_parts(plan: _Plan) -> list[dict[str, Any]]:
 def _logprobs(request: dict[str, Any]) -> Any:
     if request.get("logprobs") is not True:
         return None
-    top = request.get("top_logprobs") if isinstance(request.get("top_logprobs"), int) else 0
+    top = request.get("top_logprobs")
+    top = top if isinstance(top, int) and not isinstance(top, bool) else 0
     token = {"token": "x", "logprob": -0.5, "bytes": [120]}
     return {"content": [{**token, "top_logprobs": [dict(token)] * top}], "refusal": None}
 
@@ -267,7 +273,8 @@ def _chunk_changes(
         return apply
 
     def kept(c: dict[str, Any]) -> dict[str, Any]:
-        return c.get("delta") if isinstance(c.get("delta"), dict) else {}
+        delta = c.get("delta")
+        return delta if isinstance(delta, dict) else {}
 
     def merged(c: dict[str, Any]) -> dict[str, Any]:
         if c.get("delta") == delta:
