@@ -20,7 +20,7 @@ from referencing import Registry
 from .._errors import OperationNotFound
 from .._util import join_pointer
 from ._profiles import Profile
-from ._walk import resolve_pointer
+from ._walk import branches, documented_values, followed, resolve_pointer
 
 __all__ = [
     "Contract",
@@ -364,15 +364,15 @@ class Contract:
 
     def _property_value(self, location: str, name: str, depth: int = 0) -> str | None:
         """The first string the schema at ``location`` documents for its property ``name``."""
-        node, location = _followed(self, location)
+        node, location = followed(self, location)
         if not isinstance(node, dict) or depth > 8:
             return None
         properties = node.get("properties")
         if isinstance(properties, dict) and isinstance(properties.get(name), dict):
-            for value in _documented_values(self, f"{location}/properties/{name}"):
+            for value in documented_values(self, f"{location}/properties/{name}"):
                 if isinstance(value, str):
                     return value
-        for branch in _branches(node, location, ("allOf", "anyOf", "oneOf")):
+        for branch in branches(node, location, ("allOf", "anyOf", "oneOf")):
             value = self._property_value(branch, name, depth + 1)
             if value is not None:
                 return value
@@ -381,7 +381,7 @@ class Contract:
     def names_property(self, location: str, name: str, depth: int = 0) -> bool:
         """Whether the schema at ``location`` (through ``$ref``, ``allOf``, ``anyOf``,
         ``oneOf``) names the property ``name``."""
-        node, location = _followed(self, location)
+        node, location = followed(self, location)
         if not isinstance(node, dict) or depth > 8:
             return False
         properties = node.get("properties")
@@ -389,7 +389,7 @@ class Contract:
             return True
         return any(
             self.names_property(branch, name, depth + 1)
-            for branch in _branches(node, location, ("allOf", "anyOf", "oneOf"))
+            for branch in branches(node, location, ("allOf", "anyOf", "oneOf"))
         )
 
     def schema_pointer(self, location: str, path: Iterable[str | int]) -> str:
@@ -566,49 +566,3 @@ class Contract:
 
 #: The model of a run whose document's requests name none (the deployment is in the path).
 UNNAMED_MODEL = "unnamed"
-
-
-def _followed(contract: Contract, location: str) -> tuple[Any, str]:
-    """The schema at ``location`` and where it is, its ``$ref`` s followed (None where
-    nothing is)."""
-    try:
-        node = contract.schema(location)
-        for _ in range(16):
-            if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
-                break
-            ref = node["$ref"]
-            location = ref[1:] if ref.startswith("#") else ref
-            node = contract.schema(location)
-    except (KeyError, LookupError, TypeError):
-        return None, location
-    return node, location
-
-
-def _branches(node: dict[str, Any], location: str, keywords: tuple[str, ...]) -> list[str]:
-    """The locations of ``node``'s subschemas under ``keywords`` (``allOf``, ``anyOf``...)."""
-    return [
-        f"{location}/{keyword}/{index}"
-        for keyword in keywords
-        if isinstance(node.get(keyword), list)
-        for index in range(len(node[keyword]))
-    ]
-
-
-def _documented_values(contract: Contract, location: str, depth: int = 0) -> list[Any]:
-    """The values a schema documents (``const``, ``enum``, ``examples``, ``example``,
-    ``default``; through ``$ref`` and its ``anyOf``/``oneOf`` branches), in that order."""
-    node, location = _followed(contract, location)
-    if not isinstance(node, dict) or depth > 8:
-        return []
-    values: list[Any] = []
-    if "const" in node:
-        values.append(node["const"])
-    for key in ("enum", "examples"):
-        if isinstance(node.get(key), list):
-            values += node[key]
-    for key in ("example", "default"):
-        if key in node:
-            values.append(node[key])
-    for branch in _branches(node, location, ("anyOf", "oneOf", "allOf")):
-        values += _documented_values(contract, branch, depth + 1)
-    return values

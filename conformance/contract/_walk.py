@@ -11,6 +11,9 @@ __all__ = [
     "SCHEMA_LIST_KEYWORDS",
     "SCHEMA_MAP_KEYWORDS",
     "SCHEMA_SINGLE_KEYWORDS",
+    "branches",
+    "documented_values",
+    "followed",
     "iter_schema_roots",
     "iter_subschemas",
     "resolve_pointer",
@@ -110,3 +113,52 @@ def iter_schema_roots(document: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                 else document[key],
                 "/" + key,
             )
+
+
+# -- following a schema through its references and branches (a Contract's schemas) --------
+
+
+def followed(contract: Any, location: str) -> tuple[Any, str]:
+    """The schema at ``location`` and where it is, its ``$ref`` s followed (None where
+    nothing is)."""
+    try:
+        node = contract.schema(location)
+        for _ in range(16):
+            if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
+                break
+            ref = node["$ref"]
+            location = ref[1:] if ref.startswith("#") else ref
+            node = contract.schema(location)
+    except (KeyError, LookupError, TypeError):
+        return None, location
+    return node, location
+
+
+def branches(node: dict[str, Any], location: str, keywords: tuple[str, ...]) -> list[str]:
+    """The locations of ``node``'s subschemas under ``keywords`` (``allOf``, ``anyOf``...)."""
+    return [
+        f"{location}/{keyword}/{index}"
+        for keyword in keywords
+        if isinstance(node.get(keyword), list)
+        for index in range(len(node[keyword]))
+    ]
+
+
+def documented_values(contract: Any, location: str, depth: int = 0) -> list[Any]:
+    """The values a schema documents (``const``, ``enum``, ``examples``, ``example``,
+    ``default``; through ``$ref`` and its ``anyOf``/``oneOf`` branches), in that order."""
+    node, location = followed(contract, location)
+    if not isinstance(node, dict) or depth > 8:
+        return []
+    values: list[Any] = []
+    if "const" in node:
+        values.append(node["const"])
+    for key in ("enum", "examples"):
+        if isinstance(node.get(key), list):
+            values += node[key]
+    for key in ("example", "default"):
+        if key in node:
+            values.append(node[key])
+    for branch in branches(node, location, ("anyOf", "oneOf", "allOf")):
+        values += documented_values(contract, branch, depth + 1)
+    return values
