@@ -144,3 +144,13 @@ def test_a_run_that_could_not_run_still_writes_its_summary(tmp_path: Path) -> No
     assert (
         (tmp_path / "bad" / "summary.md").read_text().startswith("## Conformance: ⚪ could not run")
     )
+
+
+def test_lint_takes_the_document_as_run_does_too() -> None:
+    """``conformance lint --spec D`` was "unrecognized arguments: --spec"."""
+    seed = "spec/deepseek-chat-completions.yaml"
+    as_argument = cli("lint", seed, "--profile", "literal")
+    as_flag = cli("lint", "--spec", seed, "--profile", "literal")
+    assert as_flag == as_argument and as_flag[0] in (0, 1)
+    code, _, err = cli("lint", seed, "--spec", "other.yaml")
+    assert code == 2 and "two documents given" in err

@@ -52,6 +52,10 @@ def _add_contract_options(
             help="OpenAPI 3.0/3.1/3.2 document (path or URL, YAML or JSON); "
             "default: the profile's document",
         )
+        # the flag every other command takes, so that a command line carried over works
+        parser.add_argument(
+            "--spec", dest="spec_flag", metavar="PATH", help="the same as SPEC (as run takes it)"
+        )
     parser.add_argument(
         "--profile",
         metavar="NAME",
@@ -175,7 +179,10 @@ def _needs_command(group: str, commands: str) -> Handler:
 def _load(args: argparse.Namespace) -> Contract:
     from ..contract import load_contract
 
-    return load_contract(args.spec, profile=args.profile, overlays=args.overlay)
+    spec, flag = args.spec, getattr(args, "spec_flag", None)
+    if spec is not None and flag is not None and spec != flag:
+        raise UsageError(f"two documents given: {spec} and --spec {flag}; give one")
+    return load_contract(spec or flag, profile=args.profile, overlays=args.overlay)
 
 
 def _positive(value: float, flag: str, *, zero: bool = False) -> None:
