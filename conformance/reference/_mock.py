@@ -145,6 +145,9 @@ class _Mock:
         self.faults = faults
         self.api_keys = api_keys
         self.answers: dict[str, Any] = {}
+        #: the model the document's requests name, listed by GET /models (found once, not on
+        #: every listing)
+        self.model = contract.documented_model()
         #: the free text of every answer: the same seed, the same answers
         self.text = "x" if seed == 0 else f"x{seed}"
 
@@ -279,7 +282,7 @@ class _Mock:
     def listing(self, value: Any, schema: str) -> Any:
         """A models listing that lists the model the document's requests name (the one a
         client then asks for: a document may accept no other), where the schema takes it."""
-        model = self.contract.documented_model()
+        model = self.model
         items = value.get("data") if isinstance(value, dict) else value
         if model is None or not isinstance(items, list):
             return value
