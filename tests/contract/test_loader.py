@@ -171,7 +171,9 @@ def test_a_bad_ref_names_its_place(tmp_path: Path) -> None:
 
 
 def test_unknown_profile_lists_the_shipped_ones() -> None:
-    with pytest.raises(UsageError, match="unknown profile 'nope'; available: deepseek, literal"):
+    with pytest.raises(
+        UsageError, match="unknown profile 'nope'; available: deepseek, deepseek-2025, literal"
+    ):
         load_contract(profile="nope")
 
 

@@ -86,3 +86,24 @@ def test_the_main_operation_is_the_first_of_the_list_like_the_others(tmp_path: P
     bare.write_text("spec: doc.yaml\noperations:\n  - {method: post, path: /embed}\n")
     main = load_profile(str(bare))
     assert (main.family, main.stream_selector, main.more_operations) == ("generic", None, ())
+
+
+def test_the_deepseek_profile_takes_thinking_mode_and_deepseek_2025_does_not_name_it() -> None:
+    """DeepSeek today (DSTHINK, DSV4): `thinking` and `reasoning_effort` are request fields of
+    the default profile, each value checked; the 2025 reference stays reachable as written."""
+    from conformance.contract import load_contract, request_errors
+
+    today = load_contract()
+    before = load_contract(profile="deepseek-2025")
+    body = {
+        "model": "deepseek-v4-flash",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "thinking": {"type": "disabled"},
+        "reasoning_effort": "max",
+    }
+    assert not list(request_errors(today, body))
+    for bad in ({"thinking": {"type": "on"}}, {"reasoning_effort": "huge"}):
+        assert list(request_errors(today, {**body, **bad})), bad
+    assert today.names_property(today.operation().request_schema, "thinking")
+    assert not before.names_property(before.operation().request_schema, "thinking")
+    assert [Path(o).name for o in before.overlays] == ["deepseek-errata.overlay.yaml"]
