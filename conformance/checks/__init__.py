@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from . import _events, _schema, _semantic, _stream, _stream_rules  # noqa: F401 - registration
+from . import (  # noqa: F401 - registration
+    _events,
+    _schema,
+    _semantic,
+    _stream,
+    _stream_rules,
+    _thinking,
+)
 from ._base import CHECKS, Check, CheckContext, Chunk, Failure, SkipCheck, Summary
 from ._driver import CheckOutcome, ExchangeResult, check_exchange, summary_from_body
 from ._render import render_failure, where_parts

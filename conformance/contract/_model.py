@@ -360,23 +360,27 @@ class Contract:
             return None
         if not self.names_property(operation.request_schema, "model"):
             return UNNAMED_MODEL
-        return self._property_value(operation.request_schema, "model")
+        named = self.property_values(operation.request_schema, "model")
+        return next((v for v in named if isinstance(v, str)), None)
 
-    def _property_value(self, location: str, name: str, depth: int = 0) -> str | None:
-        """The first string the schema at ``location`` documents for its property ``name``."""
+    def property_values(self, location: str, name: str, depth: int = 0) -> list[Any]:
+        """The values the schema at ``location`` documents for its property ``name`` (its
+        ``const``, ``enum``, ``examples``, ``example``, ``default``; through ``$ref`` and the
+        branches of both), in that order, each once."""
         node, location = followed(self, location)
         if not isinstance(node, dict) or depth > 8:
-            return None
+            return []
+        values: list[Any] = []
         properties = node.get("properties")
         if isinstance(properties, dict) and isinstance(properties.get(name), dict):
-            for value in documented_values(self, f"{location}/properties/{name}"):
-                if isinstance(value, str):
-                    return value
+            values += documented_values(self, f"{location}/properties/{name}")
         for branch in branches(node, location, ("allOf", "anyOf", "oneOf")):
-            value = self._property_value(branch, name, depth + 1)
-            if value is not None:
-                return value
-        return None
+            values += self.property_values(branch, name, depth + 1)
+        unique: list[Any] = []
+        for value in values:
+            if value not in unique:
+                unique.append(value)
+        return unique
 
     def names_property(self, location: str, name: str, depth: int = 0) -> bool:
         """Whether the schema at ``location`` (through ``$ref``, ``allOf``, ``anyOf``,

@@ -1,7 +1,7 @@
 """The plan stage: the cases of a run, from the contract and the configuration alone.
 
 Where cases come from, one module each: the document's examples (``_examples``), the scenario
-catalogue and hand-picked negatives (``_scenarios``), positives drawn by schemathesis
+catalogue and hand-picked negatives (``_scenarios``), thinking mode (``_thinking``), positives drawn by schemathesis
 (``_drawn``), one-constraint negatives (``_mutations``, ``_negatives``), parameters
 (``_parameters``), auth (``_auth``); what a selection of phases, checks and operations needs
 (``_select``); what a plan costs and how it is named (``_budget``); :func:`plan` (``_plan``).
@@ -20,6 +20,7 @@ from ._parameters import parameter_values
 from ._plan import DEFAULT_SEED, Plan, PlanConfig, chosen, plan, plan_cases
 from ._scenarios import negative_cases, scenario_cases
 from ._select import PHASES, needed_by, parse_phases, select_checks, select_operations
+from ._thinking import thinking_cases
 
 __all__ = [
     "DEFAULT_SEED",
@@ -49,6 +50,7 @@ __all__ = [
     "scenario_cases",
     "select_checks",
     "select_operations",
+    "thinking_cases",
     "token_budget",
     "violations_of",
 ]

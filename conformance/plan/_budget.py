@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from .._util import is_int
 from ._case import Case, body_key
+from ._thinking import thinks
 
 __all__ = ["TokenBudget", "describe_plan", "plan_fingerprint", "token_budget"]
 
@@ -15,9 +16,10 @@ __all__ = ["TokenBudget", "describe_plan", "plan_fingerprint", "token_budget"]
 @dataclass(frozen=True, kw_only=True, slots=True)
 class TokenBudget:
     """What a plan may spend on a server that answers the valid cases and rejects the others:
-    completion tokens (each valid case's ``max_tokens`` times its ``n``), an estimate of prompt tokens (a token per 4 bytes of
-    message text), the cases with no cap, and the reasoning-model cases (whose chain of
-    thought ``max_tokens`` does not bound: DSR1)."""
+    completion tokens (each valid case's ``max_tokens`` times its ``n``), an estimate of prompt
+    tokens (a token per 4 bytes of message text), the cases with no cap, and the reasoning
+    cases (a reasoning model's, or thinking mode asked for: a chain of thought ``max_tokens``
+    may not bound, DSR1)."""
 
     completion: int
     prompt: int
@@ -51,7 +53,7 @@ def token_budget(
             completion += limit * (n if is_int(n) and n > 0 else 1)
         elif f"{case.method.upper()} {case.path}" not in unlimited:
             uncapped += 1
-        if reasoner is not None and body.get("model") == reasoner:
+        if (reasoner is not None and body.get("model") == reasoner) or thinks(body):
             reasoning += 1
         prompt += len(json.dumps(body.get("messages"), ensure_ascii=False).encode()) // 4
     return TokenBudget(completion=completion, prompt=prompt, uncapped=uncapped, reasoning=reasoning)

@@ -26,6 +26,7 @@ from ._negatives import mutation_cases, probing, violations_of
 from ._parameters import parameter_cases, parameter_values
 from ._scenarios import negative_cases, scenario_cases, valid_base
 from ._select import needed_by
+from ._thinking import thinking_cases
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -446,6 +447,7 @@ def _main_cases(
     generated positives and negatives, auth."""
     cases = example_cases(contract, model=model, max_tokens=config.max_tokens)
     cases += scenario_cases(model, reasoner, max_tokens=config.max_tokens)
+    cases += thinking_cases(contract, model, max_tokens=config.max_tokens)
     base = valid_base(model, config.max_tokens)
     if _wants(config, "property"):
         cases += _drawn(contract, config, model=model, seed=seed, have=cases, base=base)

@@ -33,7 +33,9 @@ __all__ = ["DEFAULT_API_KEY", "MODELS", "create_app"]
 
 #: The key the embedded server accepts unless told otherwise (not a secret: a test fixture).
 DEFAULT_API_KEY = "sk-conformance-reference"
-MODELS = ("deepseek-chat", "deepseek-reasoner")
+#: The models it lists: the 2025 names first (the default run's model), then the V4 models
+#: (DSV4), which think by default as ``deepseek-reasoner`` does (DSTHINK).
+MODELS = ("deepseek-chat", "deepseek-reasoner", "deepseek-v4-flash", "deepseek-v4-pro")
 #: DeepSeek's fill-in-the-middle completion (Beta), when the contract documents it (DSFIM).
 FIM_PATH = "/beta/completions"
 
@@ -76,6 +78,8 @@ class _Server(Answers):
         self.request_schema = operation.request_schema
         self.bounds = _bounds(contract.schema(self.request_schema))
         self.documented = _documented(contract, contract.schema(self.request_schema))
+        #: whether the contract documents thinking mode's switch (the V4 overlay)
+        self.switch = contract.names_property(self.request_schema, "thinking")
         fim = [o for o in contract.operations if (o.method, o.path) == ("post", FIM_PATH)]
         self.fim = fim[0] if fim and fim[0].request_schema else None
 
@@ -171,6 +175,22 @@ class _Server(Answers):
         if body.get("model") not in MODELS:
             return self.error(400, "Model Not Exist", param="model")
         return None
+
+    def thinks(self, request: dict[str, Any], model: str) -> bool:
+        """Thinking mode (DSTHINK): the request's switch, where the contract documents one;
+        else the model's default (``deepseek-reasoner`` and the V4 models think,
+        ``deepseek-chat`` does not). Thinking mode's refusals (a forced tool choice:
+        DSTOOLCHOICE) are the contract's, answered by :meth:`invalid`."""
+        default = "reasoner" in model or (self.switch and "-v4-" in model)
+        switch = request.get("thinking")
+        kind = switch.get("type") if isinstance(switch, dict) else None
+        if (
+            not self.switch
+            or kind not in ("enabled", "disabled")
+            or self.has("thinking-switch-ignored")
+        ):
+            return default
+        return kind == "enabled" or self.has("thinking-not-off")
 
     def undocumented(self, body: dict[str, Any]) -> str | None:
         """What a strict deserialiser refuses in a valid body: a property the schema does
@@ -318,7 +338,9 @@ class _Server(Answers):
         if self.has("no-tool-calls"):
             request.pop("tools", None)
             request.pop("tool_choice", None)
-        completion = generate(request, reasoner="reasoner" in model)
+        completion = generate(request, reasoner=self.thinks(request, model))
+        if self.has("reasoning-tokens-uncounted"):
+            completion.reasoning_counted = False
         if self.has("server-error") and completion.seed % 3 == 0:
             return self.error(500, "Server Error", kind="server_error")
         if self.has("tool-args-invalid"):

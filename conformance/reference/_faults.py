@@ -173,6 +173,23 @@ _LIST = [
         description="reasoning_content resumes after the content started",
         breaks=("STREAM-REASONING-ORDER-001",),
     ),
+    Fault(
+        name="thinking-not-off",
+        description='thinks although the request sent thinking: {"type": "disabled"}',
+        breaks=("THINKING-OFF-001",),
+    ),
+    Fault(
+        name="thinking-switch-ignored",
+        description="ignores the thinking switch: the model alone decides (deepseek-chat never "
+        "thinks)",
+        breaks=("THINKING-ON-001",),
+    ),
+    Fault(
+        name="reasoning-tokens-uncounted",
+        description="usage leaves the reasoning out (no completion_tokens_details, "
+        "completion_tokens of the answer alone)",
+        breaks=("THINKING-TOKENS-001",),
+    ),
     # -- tools
     Fault(
         name="tool-no-index",

@@ -107,6 +107,8 @@ class Completion:
     seed: int
     content_tokens: list[str] = field(default_factory=list)
     reasoning_tokens: list[str] = field(default_factory=list)
+    #: whether usage counts them (a fault leaves them out of completion_tokens and its details)
+    reasoning_counted: bool = True
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     finish_reason: str = "stop"
     prompt_tokens: int = 0
@@ -126,15 +128,18 @@ class Completion:
         return len(self.content_tokens) + len(self.reasoning_tokens) + tool_tokens
 
     def usage(self) -> dict[str, Any]:
+        completion = self.completion_tokens
+        if not self.reasoning_counted:
+            completion -= len(self.reasoning_tokens)
         usage: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "completion_tokens": completion,
+            "total_tokens": self.prompt_tokens + completion,
             "prompt_tokens_details": {"cached_tokens": self.cache_hit_tokens},
             "prompt_cache_hit_tokens": self.cache_hit_tokens,
             "prompt_cache_miss_tokens": self.prompt_tokens - self.cache_hit_tokens,
         }
-        if self.reasoning_tokens:
+        if self.reasoning_tokens and self.reasoning_counted:
             usage["completion_tokens_details"] = {"reasoning_tokens": len(self.reasoning_tokens)}
         return usage
 

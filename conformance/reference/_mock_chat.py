@@ -5,7 +5,8 @@ The answer is :data:`WORDS` words (``x x x ...``), cut at ``max_tokens`` (or
 ``max_completion_tokens``) with ``finish_reason: "length"``; usage counts what was said (a
 word a token) and adds up; a forced tool choice (``required``, or a named function) gets a
 call of the tool with arguments made from its parameters' schema and ``"tool_calls"``; JSON
-mode answers ``{}``; log-probabilities only when asked. Streams say the role first, then a
+mode answers ``{}``; log-probabilities only when asked; thinking asked for (``thinking:
+{"type": "enabled"}``) gets a chain of thought first, counted in ``reasoning_tokens``. Streams say the role first, then a
 word a chunk (or the tool call in two deltas), then the finish reason, and with
 ``include_usage`` the usage where the profile puts it. Every change is kept only where the
 document's schema takes it (``fits``): a document that forbids ``null`` somewhere gets none
@@ -94,6 +95,10 @@ class _Plan:
             if isinstance(m, dict) and isinstance(m.get("content"), str)
         )
         self.prompt = max(len(text.split()), 1)
+        switch = request.get("thinking")
+        thinks = isinstance(switch, dict) and switch.get("type") == "enabled"
+        #: the chain of thought, a word a token (DSTHINK)
+        self.thought = ["hm"] * (WORDS // 2) if thinks else []
 
     @property
     def content(self) -> str:
@@ -110,12 +115,12 @@ class _Plan:
         }
 
     def usage(self) -> dict[str, Any]:
-        completion = 1 if self.tool is not None else self.count
+        completion = (1 if self.tool is not None else self.count) + len(self.thought)
         return {
             "prompt_tokens": self.prompt,
             "completion_tokens": completion,
             "total_tokens": self.prompt + completion,
-            "completion_tokens_details": {"reasoning_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": len(self.thought)},
         }
 
 
@@ -199,6 +204,8 @@ def _message_parts(plan: _Plan) -> list[dict[str, Any]]:
     """The parts of the message, each tried alone (a document may take one and not another):
     the role, then the content, or the tool call (with no content, else an empty one)."""
     parts: list[dict[str, Any]] = [{"role": "assistant"}]
+    if plan.thought:
+        parts.append({"reasoning_content": " ".join(plan.thought)})
     if plan.tool is None:
         return [*parts, {"content": plan.content}]
     calls = [plan.call()]
@@ -230,6 +237,7 @@ def chat_chunks(
     plan = _Plan(request)
     template = events[min(1, len(events) - 1)][1]
     deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    deltas += [{"reasoning_content": w if i == 0 else f" {w}"} for i, w in enumerate(plan.thought)]
     if plan.tool is not None:  # the whole call in one delta: what every schema of one takes
         deltas.append({"tool_calls": [{"index": 0, **plan.call()}]})
     else:

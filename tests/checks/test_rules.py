@@ -55,6 +55,20 @@ def logprob(token: str, value: float = -0.5, top: int = 2) -> dict[str, Any]:
 LOGPROB_REQUEST = {**REQUEST, "stream": False, "logprobs": True, "top_logprobs": 2}
 
 
+def thinking_request(kind: str) -> dict[str, Any]:
+    return {**REQUEST, "stream": False, "thinking": {"type": kind}}
+
+
+def thought(reasoning: str, *, reasoning_tokens: int | None) -> dict[str, Any]:
+    """A completion that thought ``reasoning`` first, its usage counting it or not."""
+    body = completion()
+    body["choices"][0]["message"]["reasoning_content"] = reasoning
+    if reasoning_tokens is not None:
+        details = {"reasoning_tokens": reasoning_tokens}
+        body["usage"] = {**USAGE, "completion_tokens_details": details}
+    return body
+
+
 def logprob_body(entry: dict[str, Any]) -> dict[str, Any]:
     body = completion()
     body["choices"][0]["logprobs"] = {"content": [entry]}
@@ -174,6 +188,13 @@ BREAKS: dict[str, Callable[[], Exchange]] = {
             "[DONE]",
         ]
     ),
+    "THINKING-OFF-001": lambda: json_exchange(
+        thought("Let me think.", reasoning_tokens=3), request=thinking_request("disabled")
+    ),
+    "THINKING-ON-001": lambda: stream_exchange(
+        request={**thinking_request("enabled"), "stream": True}
+    ),
+    "THINKING-TOKENS-001": lambda: json_exchange(thought("Let me think.", reasoning_tokens=None)),
 }
 
 
@@ -216,6 +237,10 @@ CLEAN: dict[str, Callable[[], Exchange]] = {
         ]
     ),
     "json": lambda: json_exchange(),
+    "thinking enabled": lambda: json_exchange(
+        thought("Let me think.", reasoning_tokens=3), request=thinking_request("enabled")
+    ),
+    "thinking disabled": lambda: json_exchange(request=thinking_request("disabled")),
     "json after keep-alive blank lines": lambda: json_exchange(
         raw=b"\n\n\n" + json.dumps(completion()).encode()
     ),

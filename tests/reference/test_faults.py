@@ -13,7 +13,13 @@ import pytest
 
 from conformance import ServerStartError, UsageError
 from conformance.checks import CHECKS, check_exchange
-from conformance.plan import auth_cases, negative_cases, operation_cases, scenario_cases
+from conformance.plan import (
+    auth_cases,
+    negative_cases,
+    operation_cases,
+    scenario_cases,
+    thinking_cases,
+)
 from conformance.reference import (
     DEFAULT_API_KEY,
     FAULTS,
@@ -32,10 +38,10 @@ CASES = [
 
 
 def _cases(contract: Any) -> list[tuple[Any, Any]]:
-    """The chat cases, and those of the profile's other operations (GET /models), each with
-    the operation its answer is checked against."""
+    """The chat cases (thinking mode's where the contract has it), and those of the profile's
+    other operations (GET /models), each with the operation its answer is checked against."""
     main, *others = contract.certified_operations()
-    out = [(case, main) for case in CASES]
+    out = [(case, main) for case in [*CASES, *thinking_cases(contract, MODEL)]]
     for operation in others:
         out += [(case, operation) for case in operation_cases(contract, operation)]
     return out
