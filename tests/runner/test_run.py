@@ -29,12 +29,48 @@ def test_run_with_no_target_checks_the_embedded_server(tmp_path: Path) -> None:
     assert run["requests_sent"] == run["cases_planned"] + 2 and run["tokens_spent"] > 0
     sources = {e["id"].split("-")[0] for e in report["exchanges"]}
     assert {"example", "plain", "property", "negative", "invalid", "auth", "reasoner"} <= sources
+    assert "thinking" in sources  # DeepSeek today: thinking mode's scenarios (DSTHINK)
     # every check judged at least one exchange: the level is granted on evidence
     idle = {c["id"] for c in report["checks"] if c["exercised"] < 1 and c["applicable"]}
     assert idle == set()
     assert report["level"] == "full" and report["level_blockers"] == []
     applicable = sum(c["applicable"] for c in report["checks"])
     assert f"{applicable}/{applicable} exercised" in (tmp_path / "badge.svg").read_text()
+
+
+def test_deepseek_2025_certifies_a_server_of_the_2025_reference_and_today_does_not(
+    tmp_path: Path,
+) -> None:
+    """A server that implements the 2025 reference as written (no thinking switch: it neither
+    thinks when asked nor refuses a forced tool choice in thinking mode) passes
+    ``--profile deepseek-2025``, which plans no thinking case, and fails today's profile on
+    exactly what thinking mode changed."""
+    from conformance.contract import load_contract
+    from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
+
+    seed_only = create_app(contract=load_contract(profile="deepseek-2025"))
+    codes = {}
+    with serve_in_thread(seed_only) as url:
+        for profile in ("deepseek-2025", "deepseek"):
+            codes[profile] = cli(
+                *("run", "--profile", profile, "--base-url", url, "--api-key", DEFAULT_API_KEY),
+                *("--phases", "scenarios,negative", *FAST),
+                *("--report-dir", str(tmp_path / profile)),
+            )[0]
+    then, today = (load_report(tmp_path / p) for p in ("deepseek-2025", "deepseek"))
+    assert codes["deepseek-2025"] == 0 and then["verdict"] == "pass"
+    checks = {c["id"]: c for c in then["checks"]}
+    assert not checks["THINKING-OFF-001"]["applicable"]
+    assert not any(e["id"].startswith("thinking") for e in then["exchanges"])
+    assert codes["deepseek"] == 1
+    failed = {c["id"]: c for c in today["checks"] if c["status"] == "fail"}
+    assert set(failed) == {"THINKING-ON-001", "NEGATIVE-INPUT-001"}
+    # the negatives it let through are those of the V4 fields (a refused tool choice; a bad
+    # thinking, reasoning_effort or user_id), which the 2025 reference does not have
+    let_through = {f["exchange"] for f in failed["NEGATIVE-INPUT-001"]["failures"]}
+    assert any(e.startswith("negative-thinking-tool-choice-required") for e in let_through)
+    new_fields = ("thinking", "reasoning_effort", "user_id")
+    assert all(any(name in e for name in new_fields) for e in let_through), let_through
 
 
 @pytest.mark.parametrize("name", sorted(n for n, f in FAULTS.items() if f.breaks))
