@@ -83,7 +83,12 @@ def test_serve_answers_like_deepseek(server: str, deepseek: Any, stream: bool) -
     result = check_exchange(deepseek, _exchange(response, body, stream))
     assert {k for k, o in result.outcomes.items() if o.status == "fail"} == set()
     models = httpx.get(f"{server}/models", headers={"Authorization": f"Bearer {KEY}"}).json()
-    assert [m["id"] for m in models["data"]] == ["deepseek-chat", "deepseek-reasoner"]
+    assert [m["id"] for m in models["data"]] == [
+        "deepseek-chat",
+        "deepseek-reasoner",
+        "deepseek-v4-flash",
+        "deepseek-v4-pro",
+    ]
     assert httpx.get(f"{server}/v1/models").status_code == 401
 
 

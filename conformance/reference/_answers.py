@@ -61,8 +61,15 @@ class Answers:
         return usage
 
     def logprob_entries(
-        self, body: dict[str, Any], completion: Completion, tokens: list[str]
+        self,
+        body: dict[str, Any],
+        completion: Completion,
+        tokens: list[str],
+        key: str = "content",
     ) -> Any:
+        """The ``logprobs`` of ``tokens`` when asked for: ``{key: entries}``, ``key`` the
+        answer's ``content`` or, for the chain of thought, ``reasoning_content`` (DSV4; B#29:
+        capture deepseek-v4-flash-thinking-stream-logprobs)."""
         requested = body.get("logprobs") is True
         if not requested and not self.has("logprobs-unrequested"):
             return None
@@ -78,7 +85,7 @@ class Answers:
                 entry["bytes"] = [0]
             if self.has("nan-logprob"):
                 entry["logprob"] = float("-inf")
-        return {"content": entries}
+        return {key: entries}
 
     def json(
         self, body: dict[str, Any], model: str, completion: Completion, status: int
@@ -104,7 +111,7 @@ class Answers:
                 {
                     "index": 0,
                     "message": message,
-                    "logprobs": self.logprob_entries(body, completion, completion.content_tokens),
+                    "logprobs": self._body_logprobs(body, completion),
                     "finish_reason": completion.finish_reason,
                 }
             ],
@@ -116,6 +123,14 @@ class Answers:
             text = "\n\n" + text  # DeepSeek's keep-alive blank lines while a request is queued
         media_type = "text/plain" if self.has("json-as-text-plain") else "application/json"
         return Response(text, status_code=status, media_type=media_type)
+
+    def _body_logprobs(self, body: dict[str, Any], completion: Completion) -> Any:
+        logprobs = self.logprob_entries(body, completion, completion.content_tokens)
+        if logprobs is not None and completion.reasoning_tokens:
+            thought = completion.reasoning_tokens
+            reasoning = self.logprob_entries(body, completion, thought, "reasoning_content")
+            logprobs.update(reasoning)
+        return logprobs
 
     def chunks(self, body: dict[str, Any], model: str, completion: Completion) -> list[Any]:
         """The stream as a list of chunk objects (and raw strings for faults), before framing."""
@@ -175,7 +190,8 @@ class Answers:
             del first["role"]
         out: list[Any] = [chunk(first)]
         for token in completion.reasoning_tokens:
-            out.append(chunk({"content": None, "reasoning_content": token}))
+            thought = self.logprob_entries(body, completion, [token], "reasoning_content")
+            out.append(chunk({"content": None, "reasoning_content": token}, thought))
         for position, token in enumerate(completion.content_tokens):
             delta: dict[str, Any] = {"content": token}
             if reasoner:

@@ -80,13 +80,15 @@ def save_examples(
     chose its ``operations``, the cases kept for the others (it did not try them again);
     returns how many."""
     failed = {r.exchange_id for r in results if r.failures}
-    kept: list[dict[str, Any]] = []
     seen: set[str] = set()
     others = [
         (dataclasses.replace(c, name=c.name.removeprefix(REPLAY_PREFIX)), True)
         for c in (load_examples(path) if operations is not None else [])
         if f"{c.method.upper()} {c.path}" not in (operations or ())
     ]
+    # each operation's failures in their order, the operations taken in turn: a run whose
+    # chat cases fail by the hundred still keeps the failures of its other operations
+    queues: dict[str, list[dict[str, Any]]] = {}
     for case, kept_before in [*others, *((c, False) for c in cases)]:
         if case.source not in _GENERATED or case.raw is not None:
             continue
@@ -96,7 +98,7 @@ def save_examples(
         if key in seen:
             continue
         seen.add(key)
-        kept.append(
+        queues.setdefault(f"{case.method.upper()} {case.path}", []).append(
             {
                 "name": case.name,
                 "source": case.source,
@@ -108,8 +110,11 @@ def save_examples(
                 "body": case.body,
             }
         )
-        if len(kept) == MAX_EXAMPLES:
-            break
+    kept: list[dict[str, Any]] = []
+    while len(kept) < MAX_EXAMPLES and any(queues.values()):
+        for queue in queues.values():
+            if queue and len(kept) < MAX_EXAMPLES:
+                kept.append(queue.pop(0))
     if not kept and not path.exists():
         return 0  # nothing failed, nothing to clear: no file
     # ASCII: a lone surrogate in a kept body replays as it was sent (UTF-8 cannot hold it)

@@ -233,8 +233,11 @@ def test_the_plan_line_counts_only_what_applies() -> None:
     assert openai.budget.uncapped == 0 and openai.budget.reasoning == 0
     assert "without max_tokens" not in openai.line and "reasoning" not in openai.line
     deepseek = plan(load_contract(profile="deepseek"), PlanConfig(), model="m", reasoner="r")
-    assert deepseek.budget.reasoning == 3  # reasoner, reasoner-stream, reasoner-multi-turn
-    assert "plus the reasoning of 3 reasoning-model case(s)" in deepseek.line
+    # reasoner, reasoner-stream, reasoner-multi-turn, and thinking mode asked for (DSTHINK)
+    thinking = [c for c in deepseek.cases if (c.body or {}).get("thinking") == {"type": "enabled"}]
+    thinking = [c for c in thinking if c.expectation == "accept"]
+    assert deepseek.budget.reasoning == 3 + len(thinking) and thinking
+    assert f"plus the reasoning of {3 + len(thinking)} reasoning-model case(s)" in deepseek.line
 
 
 def test_failures_found_by_one_run_are_replayed_first_by_the_next(tmp_path: Path) -> None:
@@ -283,7 +286,9 @@ def test_failing_generated_cases_shrink_to_a_handful_of_fields(tmp_path: Path) -
             ("negative-", "invalid-", "property-", "replay-", "beta-completions-")
         )
         if not name.startswith("beta-completions-"):  # the budget runs out before FIM's
-            assert len(body) <= 5, (name, body)
+            # thinking mode's refused tool choice needs five: model, messages, thinking,
+            # tools, tool_choice (DSTOOLCHOICE)
+            assert len(body) <= 6, (name, body)
     assert "shrunk, still failing: " in out
     spent = report["run"]["requests_sent"] - report["run"]["cases_planned"] - 2
     assert 0 < spent <= 20  # the default shrink budget
