@@ -45,7 +45,8 @@ def live_report(
             ):
                 app, kind = create_mock_app(contract=contract), "mock"
             else:
-                app = create_app(contract=contract, auth_header=config.transport.auth_header)
+                auth = config.transport.for_contract(contract).auth_header
+                app = create_app(contract=contract, auth_header=auth)
                 kind = "reference"
             url = stack.enter_context(serve_in_thread(app))
             config = dataclasses.replace(

@@ -109,7 +109,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         AUTH_HEADER,
         default=None,
-        help="the header the key goes in (default Authorization, as 'Bearer KEY')",
+        help="the header the key goes in (default: the document's security scheme's, else "
+        "Authorization, as 'Bearer KEY')",
     )
     group.addoption(
         HEADER,
@@ -383,7 +384,7 @@ def _run(config: pytest.Config, contract: Contract) -> SessionRun:
         if no_auth:
             contract = contract.without_auth()
         transport = Transport(
-            auth_header=_option(config, AUTH_HEADER, "Authorization"),
+            auth_header=_option(config, AUTH_HEADER, ""),
             headers=tuple(parse_header(h, os.environ) for h in config.getoption(HEADER)),
         )
         _, report = live_report(

@@ -15,7 +15,8 @@ SOURCES = ROOT / "docs" / "sources.md"
 #: The shapes of a source id: document keys (DS25, OAI, WHATWG, ...), numbered seed defects
 #: (B#N) and real-world bugs (D2#N).
 ID = re.compile(
-    r"\b(?:DS[A-Z0-9]+|OAI[A-Z]*|OAS|SPEC|SEED|PROFILE|WHATWG|RFC ?\d+|D1)\b|\bB#\d+\b|\bD2#\d+\b"
+    r"\b(?:DS[A-Z0-9]+|OAI[A-Z]*|ANT[A-Z]*|OAS|SPEC|SEED|PROFILE|WHATWG|RFC ?\d+|D1)\b"
+    r"|\bB#\d+\b|\bD2#\d+\b"
 )
 #: ``capture NAME`` or ``captures NAME, NAME`` (NAME* for every capture that starts so).
 CAPTURE = re.compile(r"\bcaptures? ([a-z0-9][a-z0-9*-]*(?:, [a-z0-9][a-z0-9*-]*)*)")

@@ -107,9 +107,10 @@ def _add_transport_options(parser: Options) -> None:
     parser.add_argument(
         "--auth-header",
         metavar="NAME",
-        default="Authorization",
-        help="the header the key goes in (default Authorization, as 'Bearer KEY'; any other "
-        "carries the bare key, e.g. api-key)",
+        default=None,
+        help="the header the key goes in (default: the one the document's security scheme "
+        "names, else Authorization, as 'Bearer KEY'; any other carries the bare key, e.g. "
+        "api-key or x-api-key)",
     )
     parser.add_argument(
         "-H",
@@ -147,13 +148,14 @@ def _transport(args: argparse.Namespace) -> Any:
     if args.proxy and not args.proxy.startswith(("http://", "https://", "socks5://")):
         shown = redact_url(args.proxy)
         raise UsageError(f"--proxy {shown!r} is not an http(s) or socks5 URL")
-    if not args.auth_header.strip() or ":" in args.auth_header:
-        raise UsageError(f"--auth-header {args.auth_header!r} is not a header name")
+    given = args.auth_header
+    if given is not None and (not given.strip() or ":" in given):
+        raise UsageError(f"--auth-header {given!r} is not a header name")
     verify: bool | str = args.cacert or True
     if args.tls_verify == "false":
         verify = False
     return Transport(
-        auth_header=args.auth_header.strip(),
+        auth_header=(given or "").strip(),
         headers=tuple(parse_header(text, os.environ) for text in args.header),
         proxy=args.proxy,
         verify=verify,

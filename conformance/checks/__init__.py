@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import (  # noqa: F401 - registration
     _events,
+    _messages,
     _schema,
     _semantic,
     _stream,

@@ -71,7 +71,7 @@ class ExchangeResult:
     stream: bool
     outcomes: dict[str, CheckOutcome]
     chunks: int = 0
-    tokens: int = 0  # usage.total_tokens, when the response reported it
+    tokens: int = 0  # what usage counts (:func:`_spent`), when the response reported it
     case: str | None = None
     operation: str | None = None  # "POST /chat/completions"
     #: What a person needs to see (request, response head, body excerpt or the events around
@@ -324,7 +324,7 @@ def check_exchange(
         chunks, events = 0, None
         _check_body(ctx, response.body or b"", checks, collector)
     usage = ctx.summary.usage if ctx.summary is not None else None
-    total = usage.get("total_tokens") if isinstance(usage, dict) else None
+    total = _spent(usage)
     return ExchangeResult(
         exchange_id=exchange.id,
         status=response.status,
@@ -530,6 +530,18 @@ def _check_stream(
         if check.rule is None and check.run is not None and check.run_on == "any":
             collector.add(check.id, check.run(ctx))
     return chunks, evidence.events()
+
+
+def _spent(usage: Any) -> int:
+    """The tokens ``usage`` counts: ``total_tokens`` (chat), else ``input_tokens`` plus
+    ``output_tokens`` (Anthropic's Messages, OpenAI's Responses), else none."""
+    if not isinstance(usage, dict):
+        return 0
+    total = usage.get("total_tokens")
+    if is_int(total):
+        return int(total)
+    parts = [usage.get(k) for k in ("input_tokens", "output_tokens")]
+    return sum(int(p) for p in parts if is_int(p))
 
 
 def _evidence(exchange: Exchange, events: dict[int, str] | None, chunks: int) -> dict[str, Any]:

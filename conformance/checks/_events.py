@@ -1,4 +1,5 @@
-"""Rules of streams of named events (the ``responses`` family: OpenAI's Responses API).
+"""Rules of streams of named events (the ``responses`` family: OpenAI's Responses API; the
+event-name rule judges Anthropic's ``messages`` too).
 
 Each event's ``data`` is one of the document's event schemas (checked by
 STREAM-CHUNK-SCHEMA-001); what a schema cannot say is how the events follow each other: the
@@ -121,8 +122,9 @@ class Sequence(RuleBase):
     title="Each event's name is the type of its data",
     severity="SHOULD",
     category="stream",
-    source="OAIRS (event: response.output_text.delta carries data of that type)",
-    families=("responses",),
+    source="OAIRS (event: response.output_text.delta carries data of that type); ANTSTREAM "
+    "(event: message_start carries data of type message_start)",
+    families=("responses", "messages"),
 )
 class EventName(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:

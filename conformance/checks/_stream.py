@@ -153,9 +153,10 @@ class JsonPayload(RuleBase):
 @stream_rule(
     id="STREAM-ERROR-001",
     families=None,
-    title="No in-band error object inside a 200 stream",
+    title="No in-band error object inside a 200 stream, unless the document has one",
     severity="MUST",
-    source="DSERR (errors are HTTP statuses); D2#2",
+    source="DSERR (errors are HTTP statuses); D2#2; ANTSTREAM (an error event is part of a "
+    "Messages stream)",
 )
 class InBandError(RuleBase):
     only_if = '"error"'
@@ -164,9 +165,19 @@ class InBandError(RuleBase):
         super().__init__(ctx)
         if not 200 <= ctx.exchange.response.status < 300:
             raise SkipCheck("the stream is not a success response")
+        self.stream = ctx.variant.stream if ctx.variant else None
+
+    def documented(self, chunk: Chunk) -> bool:
+        """Whether the document's schema for this event takes it (Anthropic's ``error``
+        event is a documented way for a stream to fail; a chat chunk with an ``error`` is
+        not)."""
+        schema = self.stream.data_schema_for(chunk.event) if self.stream else None
+        return schema is not None and self.ctx.contract.is_valid(schema, chunk.payload)
 
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
         if isinstance(chunk.payload, dict) and "error" in chunk.payload:
+            if self.documented(chunk):
+                return
             yield self.fail(
                 "an error object arrived inside a successful stream; send an error status with "
                 "the error envelope instead (clients treat a 200 stream as a completion)",

@@ -6,6 +6,7 @@ from .._util import is_json_media_type
 from ._document import RawDocument, read_document
 from ._examples import request_examples
 from ._export import effective_document, export_document
+from ._headers import auth_header, header_values
 from ._lint import Finding, lint
 from ._loader import load_contract, overlaid_document
 from ._model import (
@@ -41,10 +42,12 @@ __all__ = [
     "ResponseVariant",
     "StreamSpec",
     "apply_overlay",
+    "auth_header",
     "available_profiles",
     "effective_document",
     "explain_error",
     "export_document",
+    "header_values",
     "is_json_media_type",
     "lint",
     "load_contract",

@@ -32,7 +32,7 @@ USAGE_PLACEMENTS = ("finish_chunk", "usage_chunk")
 #: The operation families rules are written for: a rule of ``chat`` never judges an embedding.
 #: ``generic`` operations get only the checks every operation gets (status, content type,
 #: schemas, framing).
-FAMILIES = ("chat", "completions", "responses", "models", "embeddings", "generic")
+FAMILIES = ("chat", "completions", "responses", "messages", "models", "embeddings", "generic")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

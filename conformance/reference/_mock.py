@@ -32,7 +32,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from .._errors import UsageError
-from ..contract import parameter_errors, request_errors
+from ..contract import auth_header, parameter_errors, request_errors
 from ._body import MAX_BODY, BodyTooLarge, TooDeep, parse_json, read_body
 from ._faults import Fault
 from ._instances import InstanceError, instance
@@ -55,6 +55,18 @@ RESPONSE_EVENTS = (
     "response.completed",
 )
 
+#: A stream of Anthropic ``messages`` events (ANTSTREAM): (name, what it says); one text block
+#: "Hello" in two deltas, a ping among them.
+MESSAGE_EVENTS = (
+    ("message_start", None),
+    ("content_block_start", None),
+    ("ping", None),
+    ("content_block_delta", "Hel"),
+    ("content_block_delta", "lo"),
+    ("content_block_stop", None),
+    ("message_delta", None),
+    ("message_stop", None),
+)
 
 #: The mock's faults: generic ones, which every operation shows, and those of named-event
 #: streams (the same :class:`Fault` data as the reference server's).
@@ -106,6 +118,24 @@ MOCK_FAULTS: dict[str, Fault] = {
             shows_on="stream",
         ),
         Fault(
+            name="messages-no-stop",
+            description="a message stream ends without message_stop",
+            breaks=("MESSAGES-ORDER-001",),
+            shows_on="stream",
+        ),
+        Fault(
+            name="block-never-opened",
+            description="a message stream's text block has deltas but no content_block_start",
+            breaks=("MESSAGES-BLOCKS-001",),
+            shows_on="stream",
+        ),
+        Fault(
+            name="usage-shrinks",
+            description="message_delta counts fewer output_tokens than message_start did",
+            breaks=("MESSAGES-USAGE-001",),
+            shows_on="stream",
+        ),
+        Fault(
             name="lenient-parameters",
             description="answers requests whose path or query parameters break their schema",
             breaks=("NEGATIVE-INPUT-001",),
@@ -123,7 +153,9 @@ MOCK_FAULTS: dict[str, Fault] = {
 
 #: What the generic faults leave alone: the fields the rules of a family read to make sense of
 #: an answer (a broken schema is the fault; a response stream losing its order is another).
-_KEPT = frozenset({"type", "sequence_number", "choices", "finish_reason", "index"})
+_KEPT = frozenset(
+    {"type", "sequence_number", "choices", "finish_reason", "index", "message", "usage"}
+)
 
 
 def _break(value: Any, fault: str) -> Any:
@@ -176,7 +208,12 @@ class _Mock:
     def authorized(self, operation: Operation, request: Request) -> bool:
         if not operation.requires_auth:
             return True
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        # the key where the document says (x-api-key for Anthropic's), else as a bearer token
+        header = auth_header(self.contract, operation)
+        value = request.headers.get(header, "")
+        if header.lower() != "authorization":
+            return value.strip() in self.api_keys
+        scheme, _, token = value.partition(" ")
         return scheme.lower() == "bearer" and token.strip() in self.api_keys
 
     def handler(self, operation: Operation, names: dict[str, str] | None = None) -> Any:
@@ -325,6 +362,8 @@ class _Mock:
                 for number, (_label, data) in enumerate(out):
                     data["sequence_number"] = number
             return out
+        if operation.family == "messages":
+            return self.message_events(stream.data_schema)
         if stream.named_events:  # each event the document names, in its order, once
             wrong = "event-name-mismatch" in self.faults
             return [("message" if wrong else n, self.cached(p)) for n, p in stream.named_events]
@@ -337,6 +376,37 @@ class _Mock:
         if not valid:  # the schema does not let a choice go unfinished: as it was made
             chunks = [self.cached(stream.data_schema) for _ in range(3)]
         return [(None, chunk) for chunk in chunks]
+
+    def message_events(self, schema: str) -> list[tuple[str | None, Any]]:
+        """An Anthropic message stream (ANTSTREAM), each event made from the document's
+        branch for it: the message opened, one text block, the stop reason and usage, the
+        stop."""
+        out: list[tuple[str | None, Any]] = []
+        for name, text in MESSAGE_EVENTS:
+            data = self.cached(self.branch(schema, name))
+            if name == "message_start" and isinstance(data.get("message"), dict):
+                output = 3 if "usage-shrinks" in self.faults else 1
+                data["message"].update(
+                    content=[],
+                    stop_reason=None,
+                    stop_sequence=None,
+                    usage={"input_tokens": 5, "output_tokens": output},
+                )
+            elif name.startswith("content_block"):
+                data["index"] = 0
+                if name == "content_block_start":
+                    data["content_block"] = {"type": "text", "text": ""}
+                elif text is not None:
+                    data["delta"] = {"type": "text_delta", "text": text}
+            elif name == "message_delta":
+                data["delta"] = {"stop_reason": "end_turn", "stop_sequence": None}
+                data["usage"] = {"output_tokens": 2}
+            skip = (name == "message_stop" and "messages-no-stop" in self.faults) or (
+                name == "content_block_start" and "block-never-opened" in self.faults
+            )
+            if not skip:
+                out.append(("message" if "event-name-mismatch" in self.faults else name, data))
+        return out
 
     def branch(self, pointer: str, name: str) -> str:
         """The branch of an event schema (``anyOf`` keyed by ``type``) for event ``name``."""

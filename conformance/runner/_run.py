@@ -6,6 +6,7 @@ examples database)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -229,6 +230,9 @@ async def run_async(
 ) -> RunResult:
     """Run ``config``; ``cases`` replaces the planned ones (benchmarks, custom suites);
     ``watch`` is kept up to date for a progress display."""
+    # the key in the header the document names, its required headers sent (x-api-key and
+    # anthropic-version for Anthropic's)
+    config = dataclasses.replace(config, transport=config.transport.for_contract(contract))
     started = datetime.now(UTC)
     clock = time.perf_counter()
     async with httpx.AsyncClient(

@@ -27,6 +27,7 @@ import httpx
 
 from .._errors import TargetUnreachable, UsageError
 from .._util import is_sse_media_type
+from ..contract import Contract, auth_header, header_values
 from ..exchange import (
     REDACTED,
     Exchange,
@@ -97,18 +98,36 @@ class Header:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Transport:
     """How requests reach the target: the header the key goes in (``Authorization: Bearer
-    KEY``, or the bare key in another, such as Azure's ``api-key``), headers for every request,
-    a proxy, TLS verification (a CA bundle path, or off) and a client certificate."""
+    KEY``, or the bare key in another, such as Azure's ``api-key``; empty: the one the
+    document's security scheme names, see :meth:`for_contract`), headers for every request,
+    the header values the document asks for, a proxy, TLS verification (a CA bundle path, or
+    off) and a client certificate."""
 
-    auth_header: str = "Authorization"
+    auth_header: str = ""
     headers: tuple[Header, ...] = ()
+    #: (name, value) of the header parameters the document requires (``anthropic-version``):
+    #: public values, sent unless ``headers`` gives the same header, and shown in replays
+    documented: tuple[tuple[str, str], ...] = ()
     proxy: str | None = None
     verify: bool | str = True
     client_cert: str | None = None
 
     def key_value(self, key: str) -> str:
         """What the auth header carries for ``key``."""
-        return f"Bearer {key}" if self.auth_header.lower() == "authorization" else key
+        return f"Bearer {key}" if self.auth_header.lower() in ("authorization", "") else key
+
+    def for_contract(self, contract: Contract) -> Transport:
+        """This transport as ``contract`` asks: the key in the header its security scheme
+        names (unless ``auth_header`` says otherwise), and the values of the header
+        parameters its certified operations require (unless ``headers`` gives them)."""
+        auth = self.auth_header or auth_header(contract)
+        given = {h.name.lower() for h in self.headers} | {auth.lower()}
+        documented: dict[str, tuple[str, str]] = {}
+        for operation in contract.certified_operations():
+            for name, value in header_values(contract, operation):
+                if name.lower() not in given:
+                    documented.setdefault(name.lower(), (name, value))
+        return dataclasses.replace(self, auth_header=auth, documented=tuple(documented.values()))
 
     def client_options(self) -> dict[str, Any]:
         """The ``httpx.AsyncClient`` keyword arguments of this transport."""
@@ -213,12 +232,15 @@ def _headers(case: Case, api_key: str | None, transport: Transport) -> dict[str,
         "Accept": "application/json, text/event-stream",
         "Accept-Encoding": "gzip, deflate",  # encodings we can decode within the size limit
     }
+    for name, value in transport.documented:
+        headers[name] = value
     for header in transport.headers:
         headers[header.name] = header.value
+    auth = transport.auth_header or "Authorization"
     if case.auth == "valid" and api_key:
-        headers[transport.auth_header] = transport.key_value(api_key)
+        headers[auth] = transport.key_value(api_key)
     elif case.auth == "wrong":
-        headers[transport.auth_header] = transport.key_value(WRONG_KEY)
+        headers[auth] = transport.key_value(WRONG_KEY)
     return headers
 
 
@@ -241,7 +263,7 @@ def _recorded(headers: dict[str, str], transport: Transport) -> dict[str, str]:
     """``headers`` as a report may show them: the key's header and every ``-H`` value
     redacted (whatever their names; known secret names are redacted by Request.create)."""
     hidden = {h.name.lower() for h in transport.headers}
-    if transport.auth_header.lower() != "authorization":
+    if transport.auth_header.lower() not in ("authorization", ""):
         hidden.add(transport.auth_header.lower())
     return {k: REDACTED if k.lower() in hidden else v for k, v in headers.items()}
 
@@ -265,13 +287,16 @@ def curl_command(case: Case, url: str, transport: Transport = Transport()) -> st
         "-H",
         shlex.quote("Content-Type: application/json"),
     ]
+    for name, value in transport.documented:
+        parts += ["-H", shlex.quote(f"{name}: {value}")]
     for header in transport.headers:
         parts += ["-H", _shown(f"{header.name}: {header.shown}")]
+    auth = transport.auth_header or "Authorization"
     if case.auth == "valid":
         key = transport.key_value(f"${API_KEY_VARIABLE}")
-        parts += ["-H", f'"{transport.auth_header}: {key}"']
+        parts += ["-H", f'"{auth}: {key}"']
     elif case.auth == "wrong":
-        parts += ["-H", shlex.quote(f"{transport.auth_header}: {transport.key_value(WRONG_KEY)}")]
+        parts += ["-H", shlex.quote(f"{auth}: {transport.key_value(WRONG_KEY)}")]
     payload = _payload(case)
     if payload:
         parts += ["--data-binary", shlex.quote(payload.decode("utf-8", errors="replace"))]
