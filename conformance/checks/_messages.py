@@ -34,7 +34,7 @@ def _type(chunk: Chunk) -> str | None:
     severity="MUST",
     category="stream",
     source="ANTSTREAM (message_start first, then the content blocks and message_delta, then a "
-    "final message_stop; ping events anywhere, an error event when the stream fails)",
+    "final message_stop, ping events anywhere, an error event when the stream fails)",
     families=("messages",),
 )
 class Order(RuleBase):
@@ -112,7 +112,7 @@ class Order(RuleBase):
     severity="MUST",
     category="stream",
     source="ANTSTREAM (each content block is a content_block_start, one or more "
-    "content_block_delta and a content_block_stop; its index is its place in the final "
+    "content_block_delta and a content_block_stop, its index its place in the final "
     "content array)",
     families=("messages",),
 )

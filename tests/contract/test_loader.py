@@ -172,7 +172,8 @@ def test_a_bad_ref_names_its_place(tmp_path: Path) -> None:
 
 def test_unknown_profile_lists_the_shipped_ones() -> None:
     with pytest.raises(
-        UsageError, match="unknown profile 'nope'; available: deepseek, deepseek-2025, literal"
+        UsageError,
+        match="unknown profile 'nope'; available: anthropic, deepseek, deepseek-2025, literal",
     ):
         load_contract(profile="nope")
 
