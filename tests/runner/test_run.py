@@ -75,7 +75,7 @@ def test_deepseek_2025_certifies_a_server_of_the_2025_reference_and_today_does_n
 
 #: The faults run end to end through the command: one of each kind (the preflight stopped, a
 #: probed negative let through, another operation's body, schema and rule at once, framing,
-#: the profile's usage placement, tools, thinking mode, a stream that never ends). That every
+#: thinking mode, a stream that never ends). That every
 #: fault breaks each check it names is the fault matrix's (tests/reference/test_faults.py: the
 #: same checks on the same answers, every fault); this is about the run around them: the exit
 #: code, the check named in the output, report.json.
@@ -85,8 +85,6 @@ END_TO_END = (
     "models-bad-shape",
     "bad-finish-reason",
     "no-done",
-    "usage-chunk",
-    "tool-args-invalid",
     "thinking-not-off",
     "endless-stream",
 )
