@@ -211,6 +211,10 @@ class Check:
     #: Property names the contract must declare for the rule to apply (DeepSeek's cache
     #: counters, reasoning content...): a contract without them is not judged by it.
     requires: tuple[str, ...] = ()
+    #: Property names the operation's request body must take (at its top, through ``$ref``
+    #: and branches) for the rule to apply: a switch the rule judges (``thinking``), not a
+    #: name used anywhere (Mistral's content chunks have a ``thinking`` too).
+    requires_request: tuple[str, ...] = ()
     #: Whether the rule is about authentication, so applies only to a secured operation.
     requires_auth: bool = False
     #: Whether the rule reads the events' data as the document types it, so applies only to
@@ -247,6 +251,14 @@ class Check:
         missing = [name for name in self.requires if not contract.declares(name)]
         if missing:
             return f"does not apply: the contract declares no {', '.join(missing)}"
+        location = (operation or contract.operation()).request_schema
+        untaken = [
+            name
+            for name in self.requires_request
+            if location is None or not contract.names_property(location, name)
+        ]
+        if untaken:
+            return f"does not apply: the request takes no {', '.join(untaken)}"
         if self.requires_auth and not contract.operation().requires_auth:
             return "does not apply: the operation declares no security requirement"
         if self.requires_typed_stream and operation is not None:
@@ -286,6 +298,7 @@ def response_check(
     source: str,
     run_on: RunOn = "any",
     requires: tuple[str, ...] = (),
+    requires_request: tuple[str, ...] = (),
     requires_auth: bool = False,
     without_response: bool = False,
     status_only: bool = False,
@@ -312,6 +325,7 @@ def response_check(
                 run=fn,
                 run_on=run_on,
                 requires=requires,
+                requires_request=requires_request,
                 requires_auth=requires_auth,
                 without_response=without_response,
                 status_only=status_only,

@@ -47,7 +47,7 @@ def _where(ctx: CheckContext, index: int) -> str:
     severity="MUST",
     category="reasoning",
     level="full",
-    requires=("thinking",),
+    requires_request=("thinking",),
     source='DSTHINK (Thinking Mode Toggle: {"thinking": {"type": "disabled"}} turns thinking '
     "mode off, and with it the chain of thought, reasoning_content)",
 )
@@ -70,7 +70,8 @@ def thinking_off(ctx: CheckContext) -> Iterator[Failure]:
     severity="SHOULD",
     category="reasoning",
     level="full",
-    requires=("thinking", "reasoning_content"),
+    requires=("reasoning_content",),
+    requires_request=("thinking",),
     source="DSTHINK ('before outputting the final answer, the model will first output a "
     "chain-of-thought reasoning'); capture deepseek-v4-flash-thinking-stream-tools",
 )

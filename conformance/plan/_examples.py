@@ -116,7 +116,7 @@ def minimal_body(
     required, properties = object_schema(contract, contract.schema(location))
     body: dict[str, Any] = {}
     for name in required:
-        value = sample(contract, properties.get(name))
+        value = sample(contract, properties.get(name), deep=True)
         if value is None:
             return None
         body[name] = value

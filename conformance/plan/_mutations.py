@@ -225,9 +225,41 @@ def schema_branches(contract: Contract, schema: Any) -> list[dict[str, Any]]:
     return _branches(contract, schema)
 
 
-def sample(contract: Contract, schema: Any) -> Any:
-    """A simple value ``schema`` accepts (None when it has no simple one)."""
-    return _sample(contract, schema)
+def sample(contract: Contract, schema: Any, *, deep: bool = False) -> Any:
+    """A simple value ``schema`` accepts (None when it has no simple one); ``deep``: also an
+    array of ``minItems`` such values and an object of its required properties, so that a
+    request of nested objects has a smallest body without a draw (the planner draws from a
+    document's schemas only what it sends)."""
+    return _deep_sample(contract, schema, 0) if deep else _sample(contract, schema)
+
+
+def _deep_sample(contract: Contract, schema: Any, depth: int) -> Any:
+    simple = _sample(contract, schema)
+    if simple is not None or depth > 6:
+        return simple
+    for branch in _branches(contract, schema):
+        types = branch.get("type")
+        kinds = types if isinstance(types, list) else [types]
+        if "array" in kinds:
+            low = branch.get("minItems")
+            count = low if isinstance(low, int) and not isinstance(low, bool) else 0
+            if count > 4:
+                continue
+            item = _deep_sample(contract, branch.get("items"), depth + 1) if count else None
+            if count and item is None:
+                continue
+            return [item] * count
+        if "object" in kinds or "properties" in branch or "allOf" in branch:
+            required, properties = object_schema(contract, branch)
+            out: dict[str, Any] = {}
+            for name in required:
+                value = _deep_sample(contract, properties.get(name), depth + 1)
+                if value is None:
+                    break
+                out[name] = value
+            else:
+                return out
+    return None
 
 
 def _sample(contract: Contract, schema: Any) -> Any:

@@ -294,7 +294,9 @@ def _body_cases(
     pinned = model  # the run's model everywhere, never the example's
     smallest = minimal_body(contract, operation, model=model, max_tokens=config.max_tokens)
     # drawn only when sent, or when the operation has no body of its own to start from
-    needed = _wants(config, "property") or (not examples and smallest is None)
+    needed = (_wants(config, "property") and config.max_examples > 0) or (
+        not examples and smallest is None
+    )
     positives = (
         _drawn(
             contract,
