@@ -16,16 +16,12 @@ from typing import Any
 
 from .._util import is_int
 from ._base import CheckContext, Chunk, Failure, RuleBase, SkipCheck, as_dict, stream_rule
+from ._events import _type
 
 __all__: list[str] = []
 
 START, STOP, PING, ERROR = "message_start", "message_stop", "ping", "error"
 BLOCK_EVENTS = ("content_block_start", "content_block_delta", "content_block_stop")
-
-
-def _type(chunk: Chunk) -> str | None:
-    value = as_dict(chunk.payload).get("type")
-    return value if isinstance(value, str) else None
 
 
 @stream_rule(

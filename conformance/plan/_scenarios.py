@@ -4,13 +4,22 @@ hand-picked invalid requests (cross-field rules a schema cannot say).
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
 
 from ._case import Case
 
-__all__ = ["CLOCK_TOOL", "WEATHER_TOOL", "negative_cases", "scenario_cases", "valid_base"]
+__all__ = [
+    "ASK_WEATHER",
+    "CLOCK_TOOL",
+    "WEATHER_CALL",
+    "WEATHER_TOOL",
+    "negative_cases",
+    "scenario_cases",
+    "valid_base",
+]
 
 
 WEATHER_TOOL = {
@@ -89,6 +98,15 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
 
 
 HI = [{"role": "user", "content": "Hi"}]
+#: A turn that asks for the weather tool by name, and the call a model makes of it.
+ASK_WEATHER = [
+    {"role": "user", "content": "Call the get_weather tool to find the weather in Paris."}
+]
+WEATHER_CALL = {
+    "id": "call_0",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
+}
 TURNS = [
     {"role": "system", "content": "You are terse."},
     {"role": "user", "content": "Hi"},
@@ -143,18 +161,9 @@ def _tool_scenarios(body: _Body, small: int, enough: int) -> list[Case]:
     # the tools-auto cases ask for the tool by name, as the forced ones name it: a small model
     # asked only "what is the weather" answers in words, and the stream + tools + auto path
     # (llama-cpp-python answered it with an empty body) was never taken
-    weather = [
-        {
-            "role": "user",
-            "content": "Call the get_weather tool to find the weather in Paris.",
-        }
-    ]
+    weather = copy.deepcopy(ASK_WEATHER)
     named = {"type": "function", "function": {"name": "get_time"}}
-    call = {
-        "id": "call_0",
-        "type": "function",
-        "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
-    }
+    call = copy.deepcopy(WEATHER_CALL)
     round_trip = [
         {"role": "user", "content": "Weather in Paris?"},
         {"role": "assistant", "content": None, "tool_calls": [call]},

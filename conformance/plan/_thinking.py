@@ -8,11 +8,11 @@ contract says so (DSTOOLCHOICE in the V4 overlay).
 
 from __future__ import annotations
 
-import json
+import copy
 from typing import TYPE_CHECKING, Any
 
 from ._case import Case
-from ._scenarios import HI, WEATHER_TOOL
+from ._scenarios import ASK_WEATHER, HI, WEATHER_CALL, WEATHER_TOOL
 
 if TYPE_CHECKING:
     from ..contract import Contract
@@ -41,14 +41,8 @@ def thinking_cases(contract: Contract, model: str, *, max_tokens: int = 16) -> l
         body = {"model": model, "messages": HI, "thinking": thinking, **extra}
         return Case(name=name, body={"max_tokens": max_tokens, **body})
 
-    weather = [
-        {"role": "user", "content": "Call the get_weather tool to find the weather in Paris."}
-    ]
-    call = {
-        "id": "call_0",
-        "type": "function",
-        "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
-    }
+    weather = copy.deepcopy(ASK_WEATHER)
+    call = copy.deepcopy(WEATHER_CALL)
     replayed = [
         {"role": "user", "content": "Weather in Paris?"},
         {

@@ -92,6 +92,14 @@ def server_binary(src: Path) -> Path:
             "-DLLAMA_BUILD_EXAMPLES=OFF",
             "-DLLAMA_CURL=OFF",
             "-DLLAMA_OPENSSL=OFF",
+            # not -march=native: a VM may advertise CPU features (AMX tiles) it does not let a
+            # process use, and the server then dies of an illegal instruction at its first
+            # matrix product; AVX2 and FMA are what every machine here runs
+            "-DGGML_NATIVE=OFF",
+            "-DGGML_AVX=ON",
+            "-DGGML_AVX2=ON",
+            "-DGGML_FMA=ON",
+            "-DGGML_F16C=ON",
         ]
     )
     run(["cmake", "--build", str(CACHE / "build"), "--target", "llama-server", "-j2"])
