@@ -221,6 +221,10 @@ class Check:
     #: an operation whose event stream is typed (a document that does not type its events
     #: gets "not applicable", never a pass on chunks nothing was checked against).
     requires_typed_stream: bool = False
+    #: Whether the rule is about a stream's sentinel (``data: [DONE]``), so applies only to
+    #: an operation whose streams end with one (Anthropic's end with an event: "not
+    #: applicable", never "not exercised").
+    requires_sentinel: bool = False
     #: Whether the rule judges an exchange that got no response at all (a connection that
     #: failed, a timeout before the status line); every other rule skips it.
     without_response: bool = False
@@ -261,6 +265,14 @@ class Check:
             return f"does not apply: the request takes no {', '.join(untaken)}"
         if self.requires_auth and not contract.operation().requires_auth:
             return "does not apply: the operation declares no security requirement"
+        if self.requires_sentinel:
+            target = operation or contract.operation()
+            streams = [v.stream for vs in target.responses.values() for v in vs if v.stream]
+            if not any(s.sentinels for s in streams):
+                return (
+                    f"does not apply to {target.label}: "
+                    + ("its streams end without a sentinel" if streams else "it does not stream")
+                )
         if self.requires_typed_stream and operation is not None:
             streams = [v.stream for vs in operation.responses.values() for v in vs if v.stream]
             if streams and not any(s.data_schema or s.named_events for s in streams):
@@ -351,6 +363,7 @@ def stream_rule(
     hint: str | None = None,
     families: tuple[str, ...] | None = ("chat",),
     requires_typed_stream: bool = False,
+    requires_sentinel: bool = False,
 ) -> Callable[[type[Any]], type[Any]]:
     """Register a stream rule. A new check needs its metadata (severity defaults to MUST,
     category to ``stream``, level to ``streaming``); with the id of a registered response
@@ -382,6 +395,7 @@ def stream_rule(
                     hint=hint or "",
                     families=families,
                     requires_typed_stream=requires_typed_stream,
+                    requires_sentinel=requires_sentinel,
                 )
             )
         return cls

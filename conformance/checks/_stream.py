@@ -57,6 +57,7 @@ class Utf8(RuleBase):
     title="data: [DONE] comes exactly once, last",
     severity="MUST",
     source="DS25 (the stream ends with data: [DONE]); D2#1, D2#19",
+    requires_sentinel=True,
 )
 class Done(RuleBase):
     def __init__(self, ctx: CheckContext) -> None:

@@ -44,6 +44,9 @@ def test_a_run_with_no_target_checks_the_mock_with_the_documented_headers(tmp_pa
     checks = {c["id"]: c for c in report["checks"]}
     for rule in RULES:
         assert checks[rule]["status"] == "pass" and checks[rule]["exercised"] >= 1, rule
+    # its streams end with message_stop: the [DONE] rule does not apply (never "not exercised")
+    assert not checks["STREAM-DONE-001"]["applicable"]
+    assert report["level"] == "full" and report["level_blockers"] == []
     assert report["run"]["tokens_spent"] > 0  # input_tokens + output_tokens
     sent = report["exchanges"][0]
     headers = {name.lower(): value for name, value in sent["request"]["headers"]}
