@@ -269,9 +269,8 @@ class Check:
             target = operation or contract.operation()
             streams = [v.stream for vs in target.responses.values() for v in vs if v.stream]
             if not any(s.sentinels for s in streams):
-                return (
-                    f"does not apply to {target.label}: "
-                    + ("its streams end without a sentinel" if streams else "it does not stream")
+                return f"does not apply to {target.label}: " + (
+                    "its streams end without a sentinel" if streams else "it does not stream"
                 )
         if self.requires_typed_stream and operation is not None:
             streams = [v.stream for vs in operation.responses.values() for v in vs if v.stream]

@@ -169,11 +169,16 @@ class InBandError(RuleBase):
         self.stream = ctx.variant.stream if ctx.variant else None
 
     def documented(self, chunk: Chunk) -> bool:
-        """Whether the document's schema for this event takes it (Anthropic's ``error``
-        event is a documented way for a stream to fail; a chat chunk with an ``error`` is
-        not)."""
+        """Whether the document's schema for this event names an ``error`` and takes this one
+        (Anthropic's ``error`` event is a documented way for a stream to fail; a chat chunk
+        with an ``error`` is not, nor is any object under a schema that says nothing)."""
         schema = self.stream.data_schema_for(chunk.event) if self.stream else None
-        return schema is not None and self.ctx.contract.is_valid(schema, chunk.payload)
+        contract = self.ctx.contract
+        return (
+            schema is not None
+            and contract.names_property(schema, "error")
+            and contract.is_valid(schema, chunk.payload)
+        )
 
     def on_chunk(self, chunk: Chunk) -> Iterator[Failure]:
         if isinstance(chunk.payload, dict) and "error" in chunk.payload:

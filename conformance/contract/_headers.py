@@ -4,6 +4,7 @@ values of the header parameters it requires (Anthropic's ``anthropic-version``).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from ._walk import followed
@@ -14,6 +15,11 @@ if TYPE_CHECKING:
 __all__ = ["AUTHORIZATION", "auth_header", "header_values"]
 
 AUTHORIZATION = "Authorization"
+#: What a document may name and give and still be sent: an RFC 9110 token for the name, visible
+#: ASCII and spaces (at most 256 of them) for the value; anything else a document says (a line
+#: break, a control character) is not sent at all.
+_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
+_VALUE = re.compile(r"[\x20-\x7e]{1,256}")
 
 
 def _node(contract: Contract, pointer: str) -> Any:
@@ -36,7 +42,7 @@ def auth_header(contract: Contract, operation: Operation | None = None) -> str:
                 continue
             if scheme.get("type") == "apiKey" and scheme.get("in") == "header":
                 header = scheme.get("name")
-                if isinstance(header, str) and header.strip():
+                if isinstance(header, str) and _NAME.fullmatch(header.strip()):
                     return header.strip()
             return AUTHORIZATION
     return AUTHORIZATION
@@ -60,8 +66,10 @@ def header_values(
             name = parameter.get("name")
             if not (isinstance(name, str) and parameter.get("required") is True):
                 continue
+            if not _NAME.fullmatch(name):
+                continue
             value = _value(contract, parameter, where)
-            if value is not None:
+            if value is not None and _VALUE.fullmatch(value):
                 found[name.lower()] = (name, value)
     return tuple(found.values())
 

@@ -230,12 +230,15 @@ def sample(contract: Contract, schema: Any, *, deep: bool = False) -> Any:
     array of ``minItems`` such values and an object of its required properties, so that a
     request of nested objects has a smallest body without a draw (the planner draws from a
     document's schemas only what it sends)."""
-    return _deep_sample(contract, schema, 0) if deep else _sample(contract, schema)
+    return _deep_sample(contract, schema, 0, [200]) if deep else _sample(contract, schema)
 
 
-def _deep_sample(contract: Contract, schema: Any, depth: int) -> Any:
+def _deep_sample(contract: Contract, schema: Any, depth: int, budget: list[int]) -> Any:
+    """:func:`sample`, deep: at most 6 levels and ``budget[0]`` schemas looked at in all (a
+    document of wide nested objects is not walked exponentially)."""
+    budget[0] -= 1
     simple = _sample(contract, schema)
-    if simple is not None or depth > 6:
+    if simple is not None or depth > 6 or budget[0] <= 0:
         return simple
     for branch in _branches(contract, schema):
         types = branch.get("type")
@@ -245,7 +248,7 @@ def _deep_sample(contract: Contract, schema: Any, depth: int) -> Any:
             count = low if isinstance(low, int) and not isinstance(low, bool) else 0
             if count > 4:
                 continue
-            item = _deep_sample(contract, branch.get("items"), depth + 1) if count else None
+            item = _deep_sample(contract, branch.get("items"), depth + 1, budget) if count else None
             if count and item is None:
                 continue
             return [item] * count
@@ -253,7 +256,7 @@ def _deep_sample(contract: Contract, schema: Any, depth: int) -> Any:
             required, properties = object_schema(contract, branch)
             out: dict[str, Any] = {}
             for name in required:
-                value = _deep_sample(contract, properties.get(name), depth + 1)
+                value = _deep_sample(contract, properties.get(name), depth + 1, budget)
                 if value is None:
                     break
                 out[name] = value

@@ -95,6 +95,13 @@ class Header:
     shown: str = REDACTED
 
 
+#: The headers the sender sets itself (a document's required header parameter of one of these
+#: names is not sent: the body and its framing are the sender's).
+_OWN_HEADERS = frozenset(
+    {"content-type", "accept", "accept-encoding", "content-length", "host", "transfer-encoding"}
+)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Transport:
     """How requests reach the target: the header the key goes in (``Authorization: Bearer
@@ -121,7 +128,7 @@ class Transport:
         names (unless ``auth_header`` says otherwise), and the values of the header
         parameters its certified operations require (unless ``headers`` gives them)."""
         auth = self.auth_header or auth_header(contract)
-        given = {h.name.lower() for h in self.headers} | {auth.lower()}
+        given = {h.name.lower() for h in self.headers} | {auth.lower()} | _OWN_HEADERS
         documented: dict[str, tuple[str, str]] = {}
         for operation in contract.certified_operations():
             for name, value in header_values(contract, operation):

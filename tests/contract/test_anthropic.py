@@ -179,3 +179,44 @@ def test_each_order_broken_alone_fails_its_rule_alone(
     failed = _failed(anthropic, *start, *events)
     assert set(failed) == {rule}, failed
     assert any(said in message for message in failed[rule]), failed
+
+
+def test_a_documents_headers_are_sent_only_when_they_are_headers(tmp_path: Path) -> None:
+    """What a document names for the key and its required headers is sent only when it is a
+    header: a name with a line break or a value with control characters is not sent at all,
+    and a required Content-Type does not replace the sender's own."""
+    from conformance.runner import Transport
+
+    spec = tmp_path / "hostile.yaml"
+    spec.write_text(
+        """
+openapi: 3.1.0
+info: {title: hostile, version: "1"}
+security: [{Key: []}]
+components:
+  securitySchemes:
+    Key: {type: apiKey, in: header, name: "x-key\\r\\nInjected: 1"}
+paths:
+  /chat/completions:
+    post:
+      parameters:
+        - {name: x-version, in: header, required: true, schema: {default: "1\\r\\nInjected: 1"}}
+        - {name: Content-Type, in: header, required: true, schema: {default: text/plain}}
+        - {name: x-ok, in: header, required: true, example: fine}
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object, properties: {messages: {type: array}}}
+      responses:
+        "200":
+          description: ok
+          content:
+            application/json:
+              schema: {type: object, properties: {choices: {type: array}}}
+"""
+    )
+    contract = load_contract(str(spec))
+    assert auth_header(contract) == "Authorization"
+    assert header_values(contract) == (("Content-Type", "text/plain"), ("x-ok", "fine"))
+    transport = Transport().for_contract(contract)
+    assert (transport.auth_header, transport.documented) == ("Authorization", (("x-ok", "fine"),))
