@@ -88,6 +88,7 @@ def test_serve_answers_like_deepseek(server: str, deepseek: Any, stream: bool) -
         "deepseek-reasoner",
         "deepseek-v4-flash",
         "deepseek-v4-pro",
+        "deepseek-v4-flash-vision-exp",
     ]
     assert httpx.get(f"{server}/v1/models").status_code == 401
 

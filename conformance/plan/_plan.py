@@ -10,11 +10,13 @@ is sent and nothing is read but the contract: the same configuration gives the s
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._vocab import CaseSource
 from ..checks import CHECKS
+from ..contract import request_errors
 from ._auth import auth_cases
 from ._budget import OUTPUT_LIMITS, TokenBudget, describe_plan, plan_fingerprint, token_budget
 from ._case import Case, body_key
@@ -277,6 +279,23 @@ def _other_cases(
     return cases
 
 
+def _operation_model(contract: Contract, operation: Operation, model: str) -> str:
+    """The run's model, unless ``operation`` 's request schema closes ``model`` to values
+    without it (DeepSeek's FIM takes ``deepseek-chat`` only): then the first it documents
+    that the schema takes. A request the contract rejects is never sent as one it accepts."""
+    if operation.request_schema is None:
+        return model
+
+    def refused(name: Any) -> bool:
+        errors = request_errors(contract, {"model": name}, operation)
+        return any(list(e.absolute_path) == ["model"] for e in itertools.islice(errors, 20))
+
+    if not refused(model):
+        return model
+    documented = contract.property_values(operation.request_schema, "model")
+    return next((v for v in documented if isinstance(v, str) and not refused(v)), model)
+
+
 def _body_cases(
     contract: Contract,
     config: PlanConfig,
@@ -287,6 +306,7 @@ def _body_cases(
     have: list[Case],
     draw: bool = True,
 ) -> list[Case]:
+    model = _operation_model(contract, operation, model)
     cases = operation_cases(contract, operation, max_tokens=config.max_tokens, model=model)
     if operation.request_schema is None or not draw:
         return cases
@@ -448,7 +468,9 @@ def _main_cases(
     """The cases of the profile's main operation (chat completions): examples, scenarios,
     generated positives and negatives, auth."""
     cases = example_cases(contract, model=model, max_tokens=config.max_tokens)
-    cases += scenario_cases(model, reasoner, max_tokens=config.max_tokens)
+    cases += scenario_cases(
+        model, reasoner, max_tokens=config.max_tokens, modalities=config.modalities
+    )
     cases += thinking_cases(contract, model, max_tokens=config.max_tokens)
     base = valid_base(model, config.max_tokens)
     if _wants(config, "property"):

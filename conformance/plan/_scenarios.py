@@ -49,11 +49,17 @@ CLOCK_TOOL = {
 }
 
 
-def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int = 16) -> list[Case]:
+def scenario_cases(
+    model: str,
+    reasoner: str | None = None,
+    *,
+    max_tokens: int = 16,
+    modalities: frozenset[str] = frozenset({"text"}),
+) -> list[Case]:
     """One case per documented feature, written so that any conforming server shows the
     feature whatever the model (a tool call forced by ``tool_choice``, a prompt whose answer
     reaches the stop sequence, a ``max_tokens`` that cuts the answer); ``reasoner`` adds the
-    reasoning-model cases."""
+    reasoning-model cases; an image in a user message when ``modalities`` has ``image``."""
 
     def body(**extra: Any) -> dict[str, Any]:
         return {"model": model, "messages": HI, **extra}
@@ -63,6 +69,7 @@ def scenario_cases(model: str, reasoner: str | None = None, *, max_tokens: int =
     enough = max(64, max_tokens)
     cases = _output_scenarios(body, max_tokens, enough)
     cases += _tool_scenarios(body, max_tokens, enough)
+    cases += _part_scenarios(body, max_tokens, modalities)
     cases += [
         Case(name="temperature-0", body=body(temperature=0, max_tokens=max_tokens)),
         Case(name="bounds", body=body(temperature=2, top_p=1, max_tokens=max_tokens)),
@@ -154,6 +161,37 @@ def _output_scenarios(body: _Body, small: int, enough: int) -> list[Case]:
             body=body(messages=in_json, response_format=json_mode, stream=True, max_tokens=enough),
         ),
     ]
+
+
+#: A one-pixel PNG as a data URL: an image any vision model can take, sent with the request.
+PIXEL = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"
+)
+
+
+def _part_scenarios(body: _Body, small: int, modalities: frozenset[str]) -> list[Case]:
+    """A user message written as content parts: text parts (servers of the string-only era
+    refuse the array: D2#20 in docs/sources.md), and an image with the text
+    when the run says the model takes images. A document whose user content is a string only
+    leaves them out (the plan says why)."""
+    text = {"type": "text", "text": "Say hi."}
+    cases = [
+        Case(
+            name="content-parts",
+            body=body(messages=[{"role": "user", "content": [text]}], max_tokens=small),
+        )
+    ]
+    if "image" in modalities:
+        image = {"type": "image_url", "image_url": {"url": PIXEL}}
+        asked = {"type": "text", "text": "What colour is this image?"}
+        cases.append(
+            Case(
+                name="content-image",
+                body=body(messages=[{"role": "user", "content": [asked, image]}], max_tokens=small),
+            )
+        )
+    return cases
 
 
 def _tool_scenarios(body: _Body, small: int, enough: int) -> list[Case]:

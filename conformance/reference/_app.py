@@ -34,8 +34,15 @@ __all__ = ["DEFAULT_API_KEY", "MODELS", "create_app"]
 #: The key the embedded server accepts unless told otherwise (not a secret: a test fixture).
 DEFAULT_API_KEY = "sk-conformance-reference"
 #: The models it lists: the 2025 names first (the default run's model), then the V4 models
-#: (DSV4), which think by default as ``deepseek-reasoner`` does (DSTHINK).
-MODELS = ("deepseek-chat", "deepseek-reasoner", "deepseek-v4-flash", "deepseek-v4-pro")
+#: (DSV4), which think by default as ``deepseek-reasoner`` does (DSTHINK), and the V4 vision
+#: model (DSVISION).
+MODELS = (
+    "deepseek-chat",
+    "deepseek-reasoner",
+    "deepseek-v4-flash",
+    "deepseek-v4-pro",
+    "deepseek-v4-flash-vision-exp",
+)
 #: DeepSeek's fill-in-the-middle completion (Beta), when the contract documents it (DSFIM).
 FIM_PATH = "/beta/completions"
 
@@ -172,6 +179,14 @@ class _Server(Answers):
                     422,
                     f"Failed to deserialize the JSON body into the target type: {problem}",
                 )
+        if self.has("string-content-only") and operation is None:
+            for i, message in enumerate(body.get("messages") or []):
+                if isinstance(message, dict) and isinstance(message.get("content"), list):
+                    return self.error(
+                        422,
+                        "Failed to deserialize the JSON body into the target type: "
+                        f"messages[{i}]: invalid type: sequence, expected a string",
+                    )
         if body.get("model") not in MODELS:
             return self.error(400, "Model Not Exist", param="model")
         return None

@@ -59,6 +59,12 @@ _LIST = [
         breaks=("AUTH-001",),
     ),
     Fault(
+        name="string-content-only",
+        description="refuses a message whose content is an array of parts (422, as servers "
+        "of the string-only era do: D2#20)",
+        breaks=("HTTP-ACCEPT-001",),
+    ),
+    Fault(
         name="accept-invalid",
         description="answers invalid requests with 200 and a completion",
         breaks=("NEGATIVE-INPUT-001",),

@@ -88,6 +88,11 @@ def count_prompt(messages: Any) -> int:
             content = message.get("content")
             if isinstance(content, str):
                 total += len(tokenize(content))
+            for part in content if isinstance(content, list) else []:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    total += len(tokenize(part["text"]))
+                elif isinstance(part, dict):
+                    total += 85  # an image or a file: a fixed price, as vision models bill
             for call in message.get("tool_calls") or []:
                 if isinstance(call, dict):
                     total += len(tokenize(json.dumps(call.get("function"))))

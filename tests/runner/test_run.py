@@ -44,7 +44,7 @@ def test_deepseek_2025_certifies_a_server_of_the_2025_reference_and_today_does_n
     """A server that implements the 2025 reference as written (no thinking switch: it neither
     thinks when asked nor refuses a forced tool choice in thinking mode) passes
     ``--profile deepseek-2025``, which plans no thinking case, and fails today's profile on
-    exactly what thinking mode changed."""
+    exactly what V4 changed: thinking mode and a user message's content parts."""
     from conformance.contract import load_contract
     from conformance.reference import DEFAULT_API_KEY, create_app, serve_in_thread
 
@@ -64,13 +64,34 @@ def test_deepseek_2025_certifies_a_server_of_the_2025_reference_and_today_does_n
     assert not any(e["id"].startswith("thinking") for e in then["exchanges"])
     assert codes["deepseek"] == 1
     failed = {c["id"]: c for c in today["checks"] if c["status"] == "fail"}
-    assert set(failed) == {"THINKING-ON-001", "NEGATIVE-INPUT-001"}
+    assert set(failed) == {"THINKING-ON-001", "NEGATIVE-INPUT-001", "HTTP-ACCEPT-001"}
+    # the one valid request it refuses is a user message of content parts (DSV4; D2#20)
+    refused = {f["exchange"] for f in failed["HTTP-ACCEPT-001"]["failures"]}
+    assert refused == {"content-parts"}, refused
     # the negatives it let through are those of the V4 fields (a refused tool choice; a bad
     # thinking, reasoning_effort or user_id), which the 2025 reference does not have
     let_through = {f["exchange"] for f in failed["NEGATIVE-INPUT-001"]["failures"]}
     assert any(e.startswith("negative-thinking-tool-choice-required") for e in let_through)
     new_fields = ("thinking", "reasoning_effort", "user_id")
     assert all(any(name in e for name in new_fields) for e in let_through), let_through
+
+
+def test_the_vision_model_gets_an_image_and_fim_keeps_its_documented_model(
+    tmp_path: Path,
+) -> None:
+    """``--model deepseek-v4-flash-vision-exp --modalities text,image``: the image scenario is
+    sent and answered; DeepSeek's FIM, whose schema takes ``deepseek-chat`` only, is sent that
+    model, not the run's (it was sent the run's and the server blamed for refusing it)."""
+    code, out, _ = run_against(
+        tmp_path,
+        *("--model", "deepseek-v4-flash-vision-exp", "--modalities", "text,image"),
+        *("--phases", "examples,scenarios", *FAST),
+    )
+    assert code == 0, out
+    exchanges = {e["id"]: e for e in load_report(tmp_path)["exchanges"]}
+    assert exchanges["content-image"]["status"] == 200
+    fim = [e for name, e in exchanges.items() if name.startswith("beta-completions")]
+    assert fim and all(e["request"]["body"]["model"] == "deepseek-chat" for e in fim)
 
 
 #: The faults run end to end through the command: one of each kind (the preflight stopped, a
