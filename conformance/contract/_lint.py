@@ -405,7 +405,22 @@ def _unescape(token: str) -> str:
     return token.replace("~1", "/").replace("~0", "~")
 
 
+#: The findings of the last few contracts linted, by what they depend on (the document, its
+#: overlays, the profile): a whole-document lint and a scoped one of the same contract
+#: validate the 3 MB OpenAI document once (about 10 s), not twice.
+_LINTED: dict[tuple[Any, ...], list[Finding]] = {}
+
+
 def _all_findings(contract: Contract) -> list[Finding]:
+    key = (contract.sha256, contract.overlays, contract.profile.name, contract.profile.path)
+    if key not in _LINTED:
+        _LINTED[key] = _found(contract)
+        while len(_LINTED) > 4:
+            del _LINTED[next(iter(_LINTED))]
+    return list(_LINTED[key])
+
+
+def _found(contract: Contract) -> list[Finding]:
     findings: list[Finding] = []
     for _title, rule in RULES.values():
         try:

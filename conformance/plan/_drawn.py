@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .._util import is_int
@@ -248,14 +248,20 @@ def draw_positives(
     seed: int,
     operation: Operation | None = None,
     part: str = "body",
+    until: Callable[[Any], bool] | None = None,
 ) -> list[Any]:
     """Bodies (or the ``query`` dicts) schemathesis draws from the request schema and the
     parameters (repeatable by ``seed``), with every object closed to undocumented
-    properties."""
+    properties: up to ``count * 8`` of them, or fewer when ``until``, given each as it is
+    drawn, says that is enough.
+
+    Stopping early draws the same sequence, cut short (Hypothesis generates one example
+    after the other from the seed and ``max_examples``, both unchanged): a caller that takes
+    the first bodies it accepts gets the same ones, at the cost of what it needed."""
     import warnings
 
     import schemathesis
-    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hypothesis_seed
     from schemathesis import GenerationMode
 
@@ -284,15 +290,28 @@ def draw_positives(
         deadline=None,
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,  # the stop below is no failure to report
     )
     @given(case=strategy)
     def draw(case: Any) -> None:
-        drawn.append(getattr(case, part))
+        if stopped:  # Hypothesis runs the example that "failed" once more: nothing to take
+            raise _Enough
+        value = getattr(case, part)
+        drawn.append(value)
+        if until is not None and until(value):
+            stopped.append(True)
+            raise _Enough
 
+    stopped: list[bool] = []
     with warnings.catch_warnings(), _no_local_constants():
         warnings.simplefilter("ignore")
-        draw()
+        with contextlib.suppress(_Enough):
+            draw()
     return drawn
+
+
+class _Enough(Exception):
+    """Raised in a draw to end it: the caller has what it needs."""
 
 
 @contextlib.contextmanager
@@ -386,11 +405,17 @@ def generated_cases(
     cases: list[Case] = []
     seen: set[str] = set(exclude or ())
     documented = set(_documented_properties(contract, operation))
-    for body in draw_positives(contract, count, seed, operation):
-        if len(cases) >= count:
-            break
+
+    def take(body: Any) -> bool:
+        """Keep ``body`` as a case if it makes one; whether there are enough."""
+        case = considered(body)
+        if case is not None:
+            cases.append(case)
+        return len(cases) >= count
+
+    def considered(body: Any) -> Case | None:
         if not isinstance(body, dict) or not _within(body, modalities):
-            continue
+            return None
         # only documented properties (the schema's allOf parts cannot all be closed)
         documented_only = {k: _trimmed(v) for k, v in body.items() if k in documented}
         body = _answer_tool_calls(
@@ -405,29 +430,30 @@ def generated_cases(
         if is_int(body.get("n")) and body["n"] > MAX_CHOICES:
             body["n"] = MAX_CHOICES
         if not request_is_valid(contract, body, operation):
-            continue
+            return None
         name = f"{stamp['prefix']}property-{len(cases) + 1}"
         if negative:
-            if not catalogue:
-                return []
             mutation = pick(catalogue, rng)
-            body = make_negative(contract, body, mutation, operation)
-            if body is None:
-                continue
+            negated = make_negative(contract, body, mutation, operation)
+            if negated is None:
+                return None
+            body = negated
             name = f"{stamp['prefix']}negative-{len(cases) + 1}-{mutation.name}"
         key = body_key(body)
         if key in seen or len(key.encode()) > MAX_BODY:
-            continue
+            return None
         seen.add(key)
-        cases.append(
-            Case(
-                name=name,
-                body=body,
-                expectation="reject" if negative else "accept",
-                source="negative" if negative else "property",
-                method=operation.method.upper(),
-                path=operation.path,
-                family=str(stamp["family"]),
-            )
+        return Case(
+            name=name,
+            body=body,
+            expectation="reject" if negative else "accept",
+            source="negative" if negative else "property",
+            method=operation.method.upper(),
+            path=operation.path,
+            family=str(stamp["family"]),
         )
+
+    if negative and not catalogue:
+        return []
+    draw_positives(contract, count, seed, operation, until=take)
     return cases

@@ -88,12 +88,10 @@ def parameter_cases(
             )
         )
     queries = [c.query_text() for c in cases] + [base.query_text()]
-    if count > 0 and any(p.location == "query" for p in operation.parameters):
-        for drawn in draw_positives(contract, count, seed, operation, part="query"):
-            if len([c for c in cases if c.source == "property"]) >= count:
-                break
-            if not isinstance(drawn, dict):
-                continue
+
+    def take(drawn: Any) -> bool:
+        """Keep the query ``drawn`` if it makes a new valid case; whether there are enough."""
+        if isinstance(drawn, dict):
             query = tuple(
                 (name, value)
                 for name, value in drawn.items()
@@ -113,6 +111,10 @@ def parameter_cases(
             if valid and text not in queries and len(case.target) < MAX_BODY:
                 queries.append(text)
                 cases.append(case)
+        return sum(c.source == "property" for c in cases) >= count
+
+    if count > 0 and any(p.location == "query" for p in operation.parameters):
+        draw_positives(contract, count, seed, operation, part="query", until=take)
     for mutation in parameter_mutations(contract, operation):
         case = _mutated_parameters(base, mutation)
         errors = list(

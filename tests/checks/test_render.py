@@ -79,3 +79,18 @@ def test_no_output_renders_where_on_its_own() -> None:
         text = Path(path).read_text(encoding="utf-8")
         assert "chunk_index']}" not in text and 'f"chunk {' not in text, path.name
         assert "instance_path'] or" not in text and "str(failure)" not in text, path.name
+
+
+def test_a_failure_keeps_the_start_of_a_huge_value_as_its_json_would_show() -> None:
+    """The kept value is the start of the value's JSON (or the value itself when short),
+    encoded from what can show only: a 32 MiB answer's string is cut before it is encoded."""
+    import json
+
+    from conformance.checks._base import MAX_VALUE_CHARS, truncate
+
+    huge = ['a"\\é中\x00' * 1000, {"k": "z" * (8 * 1024 * 1024)}]
+    text = json.dumps(huge, ensure_ascii=False)
+    assert truncate(huge) == text[: MAX_VALUE_CHARS - 3] + "..."
+    assert truncate("x" * (32 * 1024 * 1024)) == '"' + "x" * (MAX_VALUE_CHARS - 4) + "..."
+    small = {"a": [1, "b", None]}
+    assert truncate(small) is small

@@ -392,3 +392,16 @@ def test_a_drawn_positive_is_sent_as_a_client_would_send_it(
         **sent,
         **({"messages": [{"role": "user", "content": "Hi"}]} if "messages" not in drawn else {}),
     }
+
+
+def test_a_draw_cut_short_gives_the_start_of_the_whole_draw(deepseek: Any) -> None:
+    """Planning stops drawing once it has the bodies it needs (``until``): Hypothesis draws
+    the same sequence from the seed, so the bodies are those of the whole draw, in order."""
+    from conformance.plan._drawn import draw_positives
+
+    whole = draw_positives(deepseek, 1, seed=11)
+    seen: list[Any] = []
+    cut = draw_positives(
+        deepseek, 1, seed=11, until=lambda body: len(seen.append(body) or seen) >= 3
+    )
+    assert len(whole) == 8 and cut == whole[:3] == seen

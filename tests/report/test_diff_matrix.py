@@ -20,10 +20,10 @@ from tests.helpers import chromium, cli, load_report, run_against
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The reference server clean, with two faults, and the openai profile's mock."""
     root = tmp_path_factory.mktemp("reports")
-    run_against(root / "clean", "--max-examples", "1")
-    run_against(root / "fault", "--max-examples", "1", faults=("no-done", "usage-total-wrong"))
-    cli("run", "--profile", "openai", "--max-examples", "1", "--report-dir", str(root / "openai"))
-    run_against(root / "selected", "--max-examples", "1", "--checks", "STREAM-DONE-001")
+    run_against(root / "clean", "--max-examples", "0")
+    run_against(root / "fault", "--max-examples", "0", faults=("no-done", "usage-total-wrong"))
+    cli("run", "--profile", "openai", "--max-examples", "0", "--report-dir", str(root / "openai"))
+    run_against(root / "selected", "--max-examples", "0", "--checks", "STREAM-DONE-001")
     return {name: root / name for name in ("clean", "fault", "openai", "selected")}
 
 
