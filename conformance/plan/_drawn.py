@@ -163,8 +163,7 @@ def _answer_tool_calls(body: dict[str, Any]) -> dict[str, Any]:
             for n, ident in enumerate(ids):
                 answer = answers[n] if n < len(answers) else {"role": "tool", "content": "{}"}
                 kept.append({**answer, "tool_call_id": ident})
-        if kept:
-            body["messages"] = kept
+        body["messages"] = kept  # none left: the caller's base conversation (meaningful)
     choice = body.get("tool_choice")
     kinds = {t.get("type") for t in body.get("tools") or [] if isinstance(t, dict)}
     if isinstance(choice, dict) and choice.get("type") not in ("function", "allowed_tools", *kinds):
@@ -183,13 +182,16 @@ def _answer_tool_calls(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def meaningful(body: dict[str, Any], base: dict[str, Any] | None) -> dict[str, Any]:
+def meaningful(
+    body: dict[str, Any], base: dict[str, Any] | None, *, keep_nulls: bool = False
+) -> dict[str, Any]:
     """A drawn ``body`` as a client would send it: optional fields left out rather than sent
     as null (``"name": null`` in a message, ``"prompt": null``: 400 on vLLM; the official SDKs
-    omit what is not given), and ``base``'s inputs (the operation's example or smallest
-    meaningful body) where the draw left them out or empty (``prompt: ""``: 400 or 500 on five
-    servers; a ``/responses`` body without ``input``). The result is validated by the caller."""
-    out: dict[str, Any] = _without_nulls(body)
+    omit what is not given; ``keep_nulls`` keeps them, for a body whose nulls are required),
+    and ``base``'s inputs (the operation's example or smallest meaningful body) where the
+    draw left them out or empty (``prompt: ""``: 400 or 500 on five servers; a ``/responses``
+    body without ``input``). The result is validated by the caller."""
+    out: dict[str, Any] = copy.deepcopy(body) if keep_nulls else _without_nulls(body)
     for name, value in (base or {}).items():
         if name == "messages" and out.get(name):
             continue  # drawn conversations are what chat positives explore
@@ -413,23 +415,31 @@ def generated_cases(
             cases.append(case)
         return len(cases) >= count
 
+    def _shaped(drawn: dict[str, Any], *, keep_nulls: bool) -> dict[str, Any]:
+        # the conversation made to keep the cross-message rules first: one left with no
+        # message at all is then the base's (a lone tool message answers no call)
+        body = _answer_tool_calls(copy.deepcopy(drawn))
+        body = meaningful(body, base, keep_nulls=keep_nulls)
+        body = _answer_tool_calls(
+            frugal(body, model=model, max_tokens=max_tokens, documented=documented)
+        )
+        capped: dict[str, Any] = _output_capped(contract, operation, body, max_tokens)
+        if is_int(capped.get("n")) and capped["n"] > MAX_CHOICES:
+            capped["n"] = MAX_CHOICES
+        return capped
+
     def considered(body: Any) -> Case | None:
         if not isinstance(body, dict) or not _within(body, modalities):
             return None
         # only documented properties (the schema's allOf parts cannot all be closed)
         documented_only = {k: _trimmed(v) for k, v in body.items() if k in documented}
-        body = _answer_tool_calls(
-            frugal(
-                meaningful(documented_only, base),
-                model=model,
-                max_tokens=max_tokens,
-                documented=documented,
-            )
-        )
-        body = _output_capped(contract, operation, body, max_tokens)
-        if is_int(body.get("n")) and body["n"] > MAX_CHOICES:
-            body["n"] = MAX_CHOICES
-        if not request_is_valid(contract, body, operation):
+        # optional fields left out rather than null; a required one (an assistant message's
+        # nullable content) kept null when leaving it out is what the contract refuses
+        for keep_nulls in (False, True):
+            body = _shaped(documented_only, keep_nulls=keep_nulls)
+            if request_is_valid(contract, body, operation):
+                break
+        else:
             return None
         name = f"{stamp['prefix']}property-{len(cases) + 1}"
         if negative:

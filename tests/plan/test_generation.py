@@ -405,3 +405,18 @@ def test_a_draw_cut_short_gives_the_start_of_the_whole_draw(deepseek: Any) -> No
         deepseek, 1, seed=11, until=lambda body: len(seen.append(body) or seen) >= 3
     )
     assert len(whole) == 8 and cut == whole[:3] == seen
+
+
+def test_a_drawn_conversation_keeps_a_required_null_and_replaces_a_lone_tool_message() -> None:
+    """Two shapes the draw often gives that a client would fix, not drop: an assistant
+    message's required ``content: null`` (left out, the body is refused: kept) and a
+    conversation of one tool message answering no call (the base conversation instead).
+    Before, most drawn bodies of a seed were thrown away for these, and drawn again."""
+    from conformance.plan._drawn import _answer_tool_calls, meaningful
+
+    base = {"model": "m", "messages": [{"role": "user", "content": "Hi"}]}
+    lone = {"messages": [{"role": "tool", "content": "x", "tool_call_id": "t"}]}
+    assert meaningful(_answer_tool_calls(lone), base)["messages"] == base["messages"]
+    null = {"messages": [{"role": "assistant", "content": None}], "name": None}
+    assert meaningful(null, base)["messages"] == [{"role": "assistant"}]
+    assert meaningful(null, base, keep_nulls=True) == {**null, "model": "m"}
