@@ -273,14 +273,14 @@ def draw_positives(
     key = (contract.sha256, contract.overlays, contract.profile.name, contract.profile.path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        schema = _PREPARED.get(key)
+        schema = _PREPARED.pop(key, None)
         if schema is None:
             document = effective_document(contract)
             _documented_only(document)
             schema = schemathesis.openapi.from_dict(document)
-            _PREPARED[key] = schema
-            while len(_PREPARED) > 4:  # a few documents at a time (a test session's)
-                del _PREPARED[next(iter(_PREPARED))]
+        _PREPARED[key] = schema  # the most recently used last
+        while len(_PREPARED) > 4:  # a few documents at a time (a test session's)
+            del _PREPARED[next(iter(_PREPARED))]
         api_operation = schema[operation.path][operation.method.upper()]
         strategy = api_operation.as_strategy(GenerationMode.POSITIVE)
     drawn: list[Any] = []
