@@ -391,12 +391,11 @@ def generated_cases(
     ``base``'s inputs where the draw left them out or empty, optional fields left out rather
     than null) and keeping the cross-message rules (:func:`_answer_tool_calls`).
 
-    Positives: only documented properties, content parts of ``modalities`` only, at most ``MAX_CHOICES`` choices, the
-    model pinned, ``max_tokens`` capped, at most ``MAX_BODY`` bytes, and valid. Negatives: such
-    a positive with one documented constraint broken (a mutation of :func:`mutations`, drawn by
-    ``seed``), kept only when that is the one thing the contract rejects. Bodies whose
-    :func:`body_key` is in ``exclude`` (the run's other cases) are not drawn again.
-    """
+    Positives (:func:`_positive`): documented properties, parts of ``modalities``, at most
+    ``MAX_CHOICES`` choices, the model pinned, ``max_tokens`` capped, at most ``MAX_BODY``
+    bytes, valid. Negatives: such a positive with one documented constraint broken (a
+    mutation of :func:`mutations`, drawn by ``seed``), kept only when that is the one thing the
+    contract rejects. Bodies whose :func:`body_key` is in ``exclude`` are not drawn again."""
     if count <= 0:
         return []
     main = contract.operation()
@@ -415,31 +414,18 @@ def generated_cases(
             cases.append(case)
         return len(cases) >= count
 
-    def _shaped(drawn: dict[str, Any], *, keep_nulls: bool) -> dict[str, Any]:
-        # the conversation made to keep the cross-message rules first: one left with no
-        # message at all is then the base's (a lone tool message answers no call)
-        body = _answer_tool_calls(copy.deepcopy(drawn))
-        body = meaningful(body, base, keep_nulls=keep_nulls)
-        body = _answer_tool_calls(
-            frugal(body, model=model, max_tokens=max_tokens, documented=documented)
+    def considered(drawn: Any) -> Case | None:
+        body = _positive(
+            contract,
+            operation,
+            drawn,
+            base=base,
+            model=model,
+            max_tokens=max_tokens,
+            documented=documented,
+            modalities=modalities,
         )
-        capped: dict[str, Any] = _output_capped(contract, operation, body, max_tokens)
-        if is_int(capped.get("n")) and capped["n"] > MAX_CHOICES:
-            capped["n"] = MAX_CHOICES
-        return capped
-
-    def considered(body: Any) -> Case | None:
-        if not isinstance(body, dict) or not _within(body, modalities):
-            return None
-        # only documented properties (the schema's allOf parts cannot all be closed)
-        documented_only = {k: _trimmed(v) for k, v in body.items() if k in documented}
-        # optional fields left out rather than null; a required one (an assistant message's
-        # nullable content) kept null when leaving it out is what the contract refuses
-        for keep_nulls in (False, True):
-            body = _shaped(documented_only, keep_nulls=keep_nulls)
-            if request_is_valid(contract, body, operation):
-                break
-        else:
+        if body is None:
             return None
         name = f"{stamp['prefix']}property-{len(cases) + 1}"
         if negative:
@@ -467,3 +453,37 @@ def generated_cases(
         return []
     draw_positives(contract, count, seed, operation, until=take)
     return cases
+
+
+def _positive(
+    contract: Contract,
+    operation: Operation,
+    drawn: Any,
+    *,
+    base: dict[str, Any] | None,
+    model: str,
+    max_tokens: int,
+    documented: set[str],
+    modalities: frozenset[str],
+) -> dict[str, Any] | None:
+    """The positive a drawn body makes (see :func:`generated_cases`), or None."""
+    if not isinstance(drawn, dict) or not _within(drawn, modalities):
+        return None
+    # only documented properties (the schema's allOf parts cannot all be closed)
+    documented_only = {k: _trimmed(v) for k, v in drawn.items() if k in documented}
+    # optional fields left out rather than null; a required one (an assistant message's
+    # nullable content) kept null when leaving it out is what the contract refuses
+    for keep_nulls in (False, True):
+        # the conversation made to keep the cross-message rules first: one left with no
+        # message at all is then the base's (a lone tool message answers no call)
+        body = _answer_tool_calls(copy.deepcopy(documented_only))
+        body = meaningful(body, base, keep_nulls=keep_nulls)
+        body = _answer_tool_calls(
+            frugal(body, model=model, max_tokens=max_tokens, documented=documented)
+        )
+        capped: dict[str, Any] = _output_capped(contract, operation, body, max_tokens)
+        if is_int(capped.get("n")) and capped["n"] > MAX_CHOICES:
+            capped["n"] = MAX_CHOICES
+        if request_is_valid(contract, capped, operation):
+            return capped
+    return None
