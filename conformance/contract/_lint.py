@@ -412,7 +412,7 @@ _LINTED: dict[tuple[Any, ...], list[Finding]] = {}
 
 
 def _all_findings(contract: Contract) -> list[Finding]:
-    key = (contract.sha256, contract.overlays, contract.profile.name, contract.profile.path)
+    key = contract.identity
     if key not in _LINTED:
         _LINTED[key] = _found(contract)
         while len(_LINTED) > 4:

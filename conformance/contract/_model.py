@@ -314,6 +314,13 @@ class Contract:
     _fast: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _declared: dict[str, frozenset[str]] = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        """What the contract's document depends on (the document, its overlays, the
+        profile): the key of what is derived from the document alone and kept between uses
+        (the drawing's prepared schema, lint's findings)."""
+        return (self.sha256, self.overlays, self.profile.name, self.profile.path)
+
     def without_auth(self) -> Contract:
         """This contract for a deployment that takes no key (``run --no-auth``): no operation
         requires one, so AUTH-001 does not apply and no auth case is planned. The document is

@@ -270,7 +270,7 @@ def draw_positives(
     from ..contract import effective_document
 
     operation = operation or contract.operation()
-    key = (contract.sha256, contract.overlays, contract.profile.name, contract.profile.path)
+    key = contract.identity
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         schema = _PREPARED.pop(key, None)
