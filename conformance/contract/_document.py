@@ -15,7 +15,7 @@ import yaml
 
 from .._errors import SpecError
 
-__all__ = ["RawDocument", "parse_text", "read_document"]
+__all__ = ["RawDocument", "file_digest", "parse_text", "read_document"]
 
 try:  # libyaml makes the 3 MB OpenAI document load in well under a second
     _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -112,6 +112,22 @@ def read_document(source: str | Path) -> RawDocument:
     return RawDocument(
         source=name, uri=uri, content=content, sha256=sha256, data=_parsed(content, sha256, name)
     )
+
+
+def file_digest(source: str | Path) -> str | None:
+    """The sha256 of a local regular file's bytes (at most the size we read), or None: a URL,
+    or a file that cannot be read (reading it for real then says why)."""
+    name = str(source)
+    if _is_url(name):
+        return None
+    try:
+        path = Path(name)
+        if not stat.S_ISREG(path.stat().st_mode) or path.stat().st_size > MAX_DOCUMENT_BYTES:
+            return None
+        with path.open("rb") as handle:
+            return hashlib.sha256(handle.read(MAX_DOCUMENT_BYTES + 1)).hexdigest()
+    except OSError:
+        return None
 
 
 #: Parsed documents by the sha256 of their bytes, pickled: a process that loads the same

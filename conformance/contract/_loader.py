@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from referencing.jsonschema import DRAFT202012
 
 from .._errors import SpecError
 from .._util import is_json_media_type, is_sse_media_type, join_pointer
-from ._document import read_document
+from ._document import file_digest, read_document
 from ._model import (
     ADAPTER_RESPONSE_KEY,
     METHODS,
@@ -88,6 +90,49 @@ def load_contract(
         profile = "literal" if spec is not None else "deepseek"
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     all_overlays = [*prof.overlays, *overlays]
+    key = _made_of(spec, prof, all_overlays)
+    if key is not None:
+        with _LOADED_LOCK:
+            known = _LOADED.pop(key, None)
+            if known is not None:
+                _LOADED[key] = known  # the most recently used last
+                return known
+    contract = _load(spec, prof, all_overlays)
+    if key is not None:
+        with _LOADED_LOCK:
+            _LOADED[key] = contract
+            while len(_LOADED) > _LOADED_MAX:
+                del _LOADED[next(iter(_LOADED))]
+    return contract
+
+
+#: Contracts this process has loaded, by what each was made of (every file's path and the
+#: sha256 of its bytes, and the profile): loading the same files again (a pytest session's
+#: runs, ``conformance.run`` in a loop, the test suite's in-process commands) gives the same
+#: Contract, not another parse, normalisation and index (the OpenAI document: about 0.5 s).
+#: A Contract is frozen and nothing in this package changes its documents (a test puts one
+#: through runs, lint and the reference server and compares it with a fresh load); code that
+#: wants a changed document copies it first, as ``effective_document`` does.
+_LOADED: dict[tuple[Any, ...], Contract] = {}
+_LOADED_MAX = 8
+_LOADED_LOCK = threading.Lock()
+
+
+def _made_of(
+    spec: str | Path | None, profile: Profile, overlays: Sequence[str | Path]
+) -> tuple[Any, ...] | None:
+    """The key of a load in ``_LOADED``; None when a part is not a local file that can be
+    read (a URL is fetched again: what it serves may have changed)."""
+    parts: list[Any] = [profile]
+    for source in (spec or profile.spec, *overlays):
+        digest = file_digest(source)
+        if digest is None:
+            return None
+        parts.append((str(source), os.path.abspath(source), digest))
+    return tuple(parts)
+
+
+def _load(spec: str | Path | None, prof: Profile, all_overlays: Sequence[str | Path]) -> Contract:
     raw, document, overlay_names = overlaid_document(spec or prof.spec, all_overlays)
     version = _check_openapi(document, raw.source)
     normalized = normalize_document(document)

@@ -12,10 +12,13 @@ import asyncio
 import base64
 import dataclasses
 import email.utils
+import functools
 import http.cookiejar
 import json
+import os
 import re
 import shlex
+import ssl
 import time
 import urllib.parse
 import zlib
@@ -138,7 +141,10 @@ class Transport:
 
     def client_options(self) -> dict[str, Any]:
         """The ``httpx.AsyncClient`` keyword arguments of this transport."""
-        options: dict[str, Any] = {"verify": self.verify}
+        verify: Any = self.verify
+        if verify is True:  # the default trust store: one context per process, not per run
+            verify = _default_tls(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        options: dict[str, Any] = {"verify": verify}
         if self.proxy:
             options["proxy"] = self.proxy
         if self.client_cert:
@@ -151,6 +157,14 @@ class Transport:
         values = (api_key, *(h.value for h in self.headers))
         named = header_secrets((h.name, h.value) for h in self.headers)
         return tuple(dict.fromkeys(s.strip() for s in (*values, *named) if s and s.strip()))
+
+
+@functools.lru_cache(maxsize=4)
+def _default_tls(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """httpx's default TLS context (certifi's CAs, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``,
+    the arguments, which key the cache), made once: loading the CA bundle costs about 30 ms
+    of CPU, which every run paid again, an ``http://`` one too. A context is safe to share."""
+    return httpx.create_ssl_context()
 
 
 #: Generated text or a tool call in a body (JSON or SSE): a non-empty ``content``,

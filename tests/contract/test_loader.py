@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import http.server
 import json
 import threading
@@ -12,7 +13,7 @@ import yaml
 
 from conformance import SpecError, UsageError, load_contract
 from conformance._errors import OperationNotFound
-from tests.helpers import SPEC
+from tests.helpers import SPEC, cli
 
 CHUNK = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
 
@@ -215,3 +216,41 @@ def test_load_from_a_url(http_root: str) -> None:
 def test_unreachable_url() -> None:
     with pytest.raises(SpecError, match="cannot fetch the document"):
         load_contract("http://127.0.0.1:9/spec.yaml", profile="literal")
+
+
+def test_the_same_files_load_once_and_an_edited_file_loads_again(tmp_path: Path) -> None:
+    spec = _write(tmp_path, _doc("3.1.0", {"application/json": {"schema": CHUNK}}))
+    first = load_contract(spec)
+    assert load_contract(spec) is first and load_contract(str(spec)) is first
+    spec.write_text(spec.read_text().replace("'200'", "'201'"))
+    again = load_contract(spec)
+    assert again is not first and again.operation().responses != first.operation().responses
+    overlay = tmp_path / "o.yaml"
+    overlay.write_text(
+        "overlay: 1.0.0\ninfo: {title: t, version: '1'}\n"
+        "actions: [{target: $.info, update: {title: u}}]\n"
+    )
+    with_overlay = load_contract(spec, overlays=[overlay])
+    assert with_overlay.document["info"]["title"] == "u"
+    overlay.write_text(overlay.read_text().replace("title: u", "title: w"))
+    assert load_contract(spec, overlays=[overlay]).document["info"]["title"] == "w"
+
+
+@pytest.mark.parametrize("profile", ["deepseek", "anthropic"])
+def test_a_shared_contract_comes_out_of_every_command_as_it_went_in(
+    tmp_path: Path, profile: str
+) -> None:
+    """A process shares one Contract per set of files (the previous test): nothing may
+    change it. A run of every phase (examples, scenarios, drawn bodies, negatives and their
+    mutations, shrinking a failure), the reference server serving it, and lint, then the
+    documents compared with what they were."""
+    contract = load_contract(profile=profile)
+    before = copy.deepcopy((contract.document, contract.schema_document))
+    code, _, err = cli(
+        "run", "--profile", profile, "--report-dir", str(tmp_path / "run"), "--seed", "3"
+    )
+    assert code in (0, 1), err
+    code, _, err = cli("lint", "--profile", profile, "--all")
+    assert code in (0, 1), err
+    assert load_contract(profile=profile) is contract
+    assert (contract.document, contract.schema_document) == before

@@ -114,3 +114,18 @@ def test_tls_options_reach_the_client(tmp_path: Path) -> None:
     options = Transport(verify=False, proxy="http://p:3128", client_cert="c.pem").client_options()
     assert options == {"verify": False, "proxy": "http://p:3128", "cert": "c.pem"}
     assert json.dumps(options)  # plain data
+    import ssl
+
+    default = Transport().client_options()["verify"]
+    assert isinstance(default, ssl.SSLContext) and default.verify_mode == ssl.CERT_REQUIRED
+    assert Transport().client_options()["verify"] is default  # the CA bundle is read once
+
+
+def test_the_shared_tls_context_follows_ssl_cert_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    import certifi
+
+    from conformance.runner import Transport
+
+    default = Transport().client_options()["verify"]
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    assert Transport().client_options()["verify"] is not default
