@@ -29,7 +29,7 @@ from ._model import (
     StreamSpec,
 )
 from ._normalize import normalize_document, optional_null_is_absent, stringify_keys
-from ._overlay import apply_overlay, load_overlay
+from ._overlay import Overlay, apply_overlay, load_overlay
 from ._profiles import Profile, load_profile
 from ._walk import resolve_pointer
 
@@ -62,15 +62,20 @@ def overlaid_document(
     spec: str | Path, overlays: Sequence[str | Path]
 ) -> tuple[Any, Any, list[str]]:
     """The raw document, the document with ``overlays`` applied (as written), overlay names."""
+    raw, document, applied = _overlaid(spec, overlays)
+    return raw, document, [overlay.source for overlay in applied]
+
+
+def _overlaid(spec: str | Path, overlays: Sequence[str | Path]) -> tuple[Any, Any, list[Overlay]]:
     raw = read_document(spec)
     _check_openapi(raw.data, raw.source)
     document = stringify_keys(raw.data)
-    names = []
+    applied = []
     for item in overlays:
         overlay = load_overlay(item)
         document = apply_overlay(document, overlay)
-        names.append(overlay.source)
-    return raw, document, names
+        applied.append(overlay)
+    return raw, document, applied
 
 
 def load_contract(
@@ -133,7 +138,7 @@ def _made_of(
 
 
 def _load(spec: str | Path | None, prof: Profile, all_overlays: Sequence[str | Path]) -> Contract:
-    raw, document, overlay_names = overlaid_document(spec or prof.spec, all_overlays)
+    raw, document, applied = _overlaid(spec or prof.spec, all_overlays)
     version = _check_openapi(document, raw.source)
     normalized = normalize_document(document)
     if prof.null_is_absent:
@@ -145,7 +150,8 @@ def _load(spec: str | Path | None, prof: Profile, all_overlays: Sequence[str | P
         source=raw.source,
         sha256=raw.sha256,
         profile=prof,
-        overlays=tuple(overlay_names),
+        overlays=tuple(overlay.source for overlay in applied),
+        overlay_sha256=tuple(overlay.sha256 for overlay in applied),
         openapi=version,
         base_uri=raw.uri,
         document=document,

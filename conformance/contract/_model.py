@@ -304,6 +304,8 @@ class Contract:
     overlays: tuple[str, ...]
     openapi: str
     base_uri: str
+    #: The sha256 of each overlay's bytes, in the order of ``overlays``.
+    overlay_sha256: tuple[str, ...] = ()
     document: Mapping[str, Any] = field(repr=False)  # overlaid, as written (lint reads this)
     schema_document: Mapping[str, Any] = field(repr=False)  # normalised to 2020-12
     registry: Registry[Any] = field(repr=False)
@@ -316,10 +318,10 @@ class Contract:
 
     @property
     def identity(self) -> tuple[Any, ...]:
-        """What the contract's document depends on (the document, its overlays, the
-        profile): the key of what is derived from the document alone and kept between uses
-        (the drawing's prepared schema, lint's findings)."""
-        return (self.sha256, self.overlays, self.profile.name, self.profile.path)
+        """What the contract's document depends on (the document's bytes, its overlays'
+        names and bytes, the profile): the key of what is derived from the document alone and
+        kept between uses (the drawing's prepared schema and draws, lint's findings)."""
+        return (self.sha256, self.overlays, self.overlay_sha256, self.profile)
 
     def without_auth(self) -> Contract:
         """This contract for a deployment that takes no key (``run --no-auth``): no operation

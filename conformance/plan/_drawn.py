@@ -259,7 +259,54 @@ def draw_positives(
 
     Stopping early draws the same sequence, cut short (Hypothesis generates one example
     after the other from the seed and ``max_examples``, both unchanged): a caller that takes
-    the first bodies it accepts gets the same ones, at the cost of what it needed."""
+    the first bodies it accepts gets the same ones, at the cost of what it needed.
+
+    What a draw gave is kept for the process (by the contract's identity, the operation, the
+    part, the seed and ``count``: all a draw depends on; the plan-fingerprint tests hold it
+    across processes): planning again (a pytest session, ``conformance.run`` in a loop, the
+    test suite) reads it back, copied, through ``until`` as a draw would, and draws again
+    only when what is kept was cut short before ``until`` had enough."""
+    operation = operation or contract.operation()
+    key = (contract.identity, operation.label, part, seed, count)
+    known = _DRAWN.get(key)
+    if known is not None:
+        kept, complete = known
+        taken: list[Any] = []
+        for value in kept:
+            taken.append(_copied(value))
+            if until is not None and until(taken[-1]):
+                return taken
+        if complete:
+            return taken
+    drawn, kept, complete = _draw(contract, count, seed, operation, part, until)
+    _DRAWN.pop(key, None)
+    _DRAWN[key] = (kept, complete)
+    while sum(len(values) for values, _ in _DRAWN.values()) > _DRAWN_MAX_VALUES:
+        del _DRAWN[next(iter(_DRAWN))]
+    return drawn
+
+
+def _copied(value: Any) -> Any:
+    """A drawn value that its taker can change (JSON; schemathesis' NOT_SET stays itself)."""
+    return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+
+
+#: Draws kept (:func:`draw_positives`): (the values as drawn, whether the draw ran to its
+#: end), oldest first, at most ``_DRAWN_MAX_VALUES`` values in all.
+_DRAWN: dict[tuple[Any, ...], tuple[list[Any], bool]] = {}
+_DRAWN_MAX_VALUES = 20_000
+
+
+def _draw(
+    contract: Contract,
+    count: int,
+    seed: int,
+    operation: Operation,
+    part: str,
+    until: Callable[[Any], bool] | None,
+) -> tuple[list[Any], list[Any], bool]:
+    """Draw: the values (given to ``until`` and returned as they are), copies of them as
+    drawn, and whether the draw ran to its end (``until`` never had enough)."""
     import warnings
 
     import schemathesis
@@ -269,7 +316,6 @@ def draw_positives(
 
     from ..contract import effective_document
 
-    operation = operation or contract.operation()
     key = contract.identity
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -284,6 +330,7 @@ def draw_positives(
         api_operation = schema[operation.path][operation.method.upper()]
         strategy = api_operation.as_strategy(GenerationMode.POSITIVE)
     drawn: list[Any] = []
+    kept: list[Any] = []
 
     @hypothesis_seed(seed)
     @settings(
@@ -300,6 +347,7 @@ def draw_positives(
             raise _Enough
         value = getattr(case, part)
         drawn.append(value)
+        kept.append(_copied(value))
         if until is not None and until(value):
             stopped.append(True)
             raise _Enough
@@ -309,7 +357,7 @@ def draw_positives(
         warnings.simplefilter("ignore")
         with contextlib.suppress(_Enough):
             draw()
-    return drawn
+    return drawn, kept, not stopped
 
 
 class _Enough(Exception):

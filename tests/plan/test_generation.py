@@ -394,17 +394,43 @@ def test_a_drawn_positive_is_sent_as_a_client_would_send_it(
     }
 
 
-def test_a_draw_cut_short_gives_the_start_of_the_whole_draw(deepseek: Any) -> None:
+def test_a_draw_cut_short_gives_the_start_of_the_whole_draw(
+    deepseek: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Planning stops drawing once it has the bodies it needs (``until``): Hypothesis draws
     the same sequence from the seed, so the bodies are those of the whole draw, in order."""
-    from conformance.plan._drawn import draw_positives
+    from conformance.plan import _drawn
 
-    whole = draw_positives(deepseek, 1, seed=11)
+    monkeypatch.setattr(_drawn, "_DRAWN", {})  # nothing kept: both are drawn
+    whole = _drawn.draw_positives(deepseek, 1, seed=11)
+    monkeypatch.setattr(_drawn, "_DRAWN", {})
     seen: list[Any] = []
-    cut = draw_positives(
+    cut = _drawn.draw_positives(
         deepseek, 1, seed=11, until=lambda body: len(seen.append(body) or seen) >= 3
     )
     assert len(whole) == 8 and cut == whole[:3] == seen
+
+
+def test_a_draw_read_back_is_the_draw_made_again(
+    deepseek: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process keeps what it drew: the same draw is read back (copies, through ``until``
+    as drawing would), and drawn again only when what was kept stopped short of enough."""
+    from conformance.plan import _drawn
+
+    monkeypatch.setattr(_drawn, "_DRAWN", {})
+    first: list[Any] = []
+    _drawn.draw_positives(deepseek, 1, seed=12, until=lambda b: len(first.append(b) or first) > 1)
+    whole = _drawn.draw_positives(deepseek, 1, seed=12)  # more than was kept: drawn again
+    assert len(whole) == 8 and whole[:2] == first
+    monkeypatch.setattr(_drawn, "_draw", lambda *a: pytest.fail("drawn, not read back"))
+    seen: list[Any] = []
+    read = _drawn.draw_positives(
+        deepseek, 1, seed=12, until=lambda b: len(seen.append(b) or seen) >= 5
+    )
+    assert read == seen == whole[:5] and read[0] is not whole[0]
+    read[0]["changed"] = True  # a taker's change stays its own
+    assert _drawn.draw_positives(deepseek, 1, seed=12) == whole
 
 
 def test_a_drawn_conversation_keeps_a_required_null_and_replaces_a_lone_tool_message() -> None:
