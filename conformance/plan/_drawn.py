@@ -269,21 +269,22 @@ def draw_positives(
     operation = operation or contract.operation()
     key = (contract.identity, operation.label, part, seed, count)
     known = _DRAWN.get(key)
+    taken: list[Any] = []
     if known is not None:
         kept, complete = known
-        taken: list[Any] = []
         for value in kept:
             taken.append(_copied(value))
             if until is not None and until(taken[-1]):
                 return taken
         if complete:
             return taken
-    drawn, kept, complete = _draw(contract, count, seed, operation, part, until)
+    # drawn again from the start; ``until`` has seen the values read back, not again
+    drawn, kept, complete = _draw(contract, count, seed, operation, part, until, len(taken))
     _DRAWN.pop(key, None)
     _DRAWN[key] = (kept, complete)
     while sum(len(values) for values, _ in _DRAWN.values()) > _DRAWN_MAX_VALUES:
         del _DRAWN[next(iter(_DRAWN))]
-    return drawn
+    return taken + drawn[len(taken) :]
 
 
 def _copied(value: Any) -> Any:
@@ -304,9 +305,11 @@ def _draw(
     operation: Operation,
     part: str,
     until: Callable[[Any], bool] | None,
+    seen: int = 0,
 ) -> tuple[list[Any], list[Any], bool]:
-    """Draw: the values (given to ``until`` and returned as they are), copies of them as
-    drawn, and whether the draw ran to its end (``until`` never had enough)."""
+    """Draw: the values (given to ``until``, but for the first ``seen``, and returned as they
+    are), copies of them as drawn, and whether the draw ran to its end (``until`` never had
+    enough)."""
     import warnings
 
     import schemathesis
@@ -348,7 +351,7 @@ def _draw(
         value = getattr(case, part)
         drawn.append(value)
         kept.append(_copied(value))
-        if until is not None and until(value):
+        if until is not None and len(drawn) > seen and until(value):
             stopped.append(True)
             raise _Enough
 

@@ -433,6 +433,27 @@ def test_a_draw_read_back_is_the_draw_made_again(
     assert _drawn.draw_positives(deepseek, 1, seed=12) == whole
 
 
+def test_what_a_process_kept_plans_what_drawing_again_plans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The drawn positives and negatives of an operation draw the same sequence (the same
+    seed): the negatives read back what the positives kept, then draw on without showing the
+    planner those values twice (it did once, and the plan changed with what a process had
+    drawn before)."""
+    from conformance.plan import PlanConfig, _drawn, plan
+    from tests.helpers import DATA
+
+    contract = load_contract(str(DATA / "wild" / "groq.yaml"))  # drawn negatives too
+    config = PlanConfig(max_examples=3, seed=4)
+    monkeypatch.setattr(_drawn, "_DRAWN", {})
+    kept = plan(contract, config, model="m")
+    again = plan(contract, config, model="m")
+    monkeypatch.setattr(_drawn, "_DRAWN_MAX_VALUES", 0)  # nothing kept: every draw made
+    monkeypatch.setattr(_drawn, "_DRAWN", {})
+    drawn = plan(contract, config, model="m")
+    assert kept.fingerprint == again.fingerprint == drawn.fingerprint
+
+
 def test_a_drawn_conversation_keeps_a_required_null_and_replaces_a_lone_tool_message() -> None:
     """Two shapes the draw often gives that a client would fix, not drop: an assistant
     message's required ``content: null`` (left out, the body is refused: kept) and a
