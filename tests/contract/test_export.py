@@ -47,8 +47,12 @@ def test_schemathesis_generates_valid_messages(deepseek: Any, exported: dict[str
     bodies: list[Any] = []
 
     @given(case=operation.as_strategy())
-    @settings(
-        max_examples=60, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+    @settings(  # derandomized: the same 20 bodies every run, every role among them
+        max_examples=20,
+        database=None,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
     )
     def draw(case: Any) -> None:
         bodies.append(case.body)
