@@ -22,10 +22,10 @@ def test_a_run_writes_readable_reports_and_nothing_where_it_started(tmp_path: Pa
     work = tmp_path / "work"
     work.mkdir()
     command = [sys.executable, "-m", "conformance._cli", "run", "--report-dir", "out"]
+    # the drawn cases only: Hypothesis' files are what this run must put in the cache
+    command += ["--max-examples", "2", "--phases", "property"]
     done = subprocess.run(
-        # the drawn cases only: Hypothesis' files are what this run must put in the cache
-        ["sh", "-c", 'umask 022 && exec "$@"', "sh", *command, "--max-examples", "2"]
-        + ["--phases", "property"],
+        ["sh", "-c", 'umask 022 && exec "$@"', "sh", *command],
         cwd=work,
         env=environment,
         capture_output=True,
