@@ -340,9 +340,9 @@ class Relay:
         and the upstream read with it)."""
         wait = self.limits.write_timeout
         try:
-            await asyncio.wait_for(
-                send({"type": "http.response.body", "body": piece, "more_body": True}), wait
-            )
+            # a timer, not asyncio.wait_for: that made a task for every piece (CPU a chunk)
+            async with asyncio.timeout(wait):
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
         except TimeoutError:
             with self.state.lock:
                 self.state.stalled += 1
