@@ -83,50 +83,51 @@ def read_document(source: str | Path) -> RawDocument:
         content = _fetch(name)
         uri = name
     else:
-        path = Path(name)
-        try:
-            if path.is_dir():
-                raise SpecError("is a directory, expected a YAML or JSON file", source=name)
-            if not stat.S_ISREG(path.stat().st_mode):  # /dev/zero, a FIFO: never ends
-                raise SpecError("is not a regular file (a device, a FIFO?)", source=name)
-            size = path.stat().st_size
-            if size > MAX_DOCUMENT_BYTES:
-                raise SpecError(
-                    f"is {size} bytes, larger than the {MAX_DOCUMENT_BYTES} bytes we read",
-                    source=name,
-                )
-            with path.open("rb") as handle:  # at most the cap, whatever the size said
-                content = handle.read(MAX_DOCUMENT_BYTES + 1)
-            if len(content) > MAX_DOCUMENT_BYTES:
-                raise SpecError(
-                    f"is larger than the {MAX_DOCUMENT_BYTES} bytes we read", source=name
-                )
-        except FileNotFoundError:
-            raise SpecError("no such file", source=name) from None
-        except PermissionError:
-            raise SpecError("permission denied", source=name) from None
-        except OSError as exc:
-            raise SpecError(f"cannot read ({exc.strerror or exc})", source=name) from None
-        uri = path.resolve().as_uri()
+        content = _local_bytes(name)
+        uri = Path(name).resolve().as_uri()
     sha256 = hashlib.sha256(content).hexdigest()
     return RawDocument(
         source=name, uri=uri, content=content, sha256=sha256, data=_parsed(content, sha256, name)
     )
 
 
+def _local_bytes(name: str) -> bytes:
+    """The bytes of the local file ``name``, at most the cap; :class:`SpecError` saying why
+    not (a directory, a device or FIFO that never ends, too large, missing, unreadable)."""
+    path = Path(name)
+    try:
+        if path.is_dir():
+            raise SpecError("is a directory, expected a YAML or JSON file", source=name)
+        if not stat.S_ISREG(path.stat().st_mode):  # /dev/zero, a FIFO: never ends
+            raise SpecError("is not a regular file (a device, a FIFO?)", source=name)
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise SpecError(
+                f"is {size} bytes, larger than the {MAX_DOCUMENT_BYTES} bytes we read",
+                source=name,
+            )
+        with path.open("rb") as handle:  # at most the cap, whatever the size said
+            content = handle.read(MAX_DOCUMENT_BYTES + 1)
+    except FileNotFoundError:
+        raise SpecError("no such file", source=name) from None
+    except PermissionError:
+        raise SpecError("permission denied", source=name) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read ({exc.strerror or exc})", source=name) from None
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise SpecError(f"is larger than the {MAX_DOCUMENT_BYTES} bytes we read", source=name)
+    return content
+
+
 def file_digest(source: str | Path) -> str | None:
-    """The sha256 of a local regular file's bytes (at most the size we read), or None: a URL,
-    or a file that cannot be read (reading it for real then says why)."""
+    """The sha256 of a local file's bytes as :func:`read_document` reads them, or None: a
+    URL, or a file that cannot be read (reading it for real then says why)."""
     name = str(source)
     if _is_url(name):
         return None
     try:
-        path = Path(name)
-        if not stat.S_ISREG(path.stat().st_mode) or path.stat().st_size > MAX_DOCUMENT_BYTES:
-            return None
-        with path.open("rb") as handle:
-            return hashlib.sha256(handle.read(MAX_DOCUMENT_BYTES + 1)).hexdigest()
-    except OSError:
+        return hashlib.sha256(_local_bytes(name)).hexdigest()
+    except SpecError:
         return None
 
 
