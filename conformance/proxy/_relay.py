@@ -16,6 +16,12 @@ end is the connection's close (no length, not chunked) looks like one that close
 client gets a clean end there; a chunked or sized body cut short reaches the client broken, as
 it would directly.
 
+Both of an exchange's waits, for the upstream's next bytes (``--timeout``) and for the client
+to take the last piece (``--write-timeout``), are kept by one :class:`_Deadline` and its one
+timer, not a timer a read and another a write (aiohttp's ``sock_read`` and an
+``asyncio.timeout``: a timer made and cancelled twice a chunk, about 15 us of the proxy's CPU a
+chunk at a model's pace).
+
 A copy of the body, up to ``max_bytes``, is kept for the checks, which run when the exchange
 ends, in a worker process (:class:`~conformance.proxy._judge.Judge`): they never delay a byte
 to the client, and an error of theirs is counted, never raised into the client's answer.
@@ -122,6 +128,66 @@ class _Relayed:
     interrupted: str | None = None
 
 
+class _Deadline:
+    """The two waits of one exchange on one timer: for the upstream (its answer, then each of
+    its next bytes: ``upstream_s``) and for the client to take a piece (``client_s``).
+
+    Each piece only notes which side the exchange waits for, and since when (two attribute
+    writes); the timer ticks at most every ``min(upstream_s, client_s)`` and, near the end of a
+    wait, exactly at its deadline, so a wait that passes its limit is cut on time. Cutting
+    cancels the exchange's task, as ``asyncio.timeout`` does; :meth:`caught` tells that
+    cancellation from another (the server shutting down), which goes on up."""
+
+    __slots__ = (
+        *("_cancelling", "_handle", "_limits", "_loop", "_period", "_task", "_time"),
+        *("expired", "since", "waiting"),
+    )
+
+    UPSTREAM = 0
+    CLIENT = 1
+
+    def __init__(self, *, upstream_s: float, client_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None, "a deadline belongs to a task"
+        self._loop, self._task, self._time = loop, task, loop.time
+        self._limits = (upstream_s, client_s)
+        self._period = min(upstream_s, client_s)
+        self._cancelling = 0
+        #: the side whose wait ran out (UPSTREAM or CLIENT); None while none did
+        self.expired: int | None = None
+        self.waiting = self.UPSTREAM
+        self.since = loop.time()
+        self._handle = loop.call_at(self.since + self._period, self._tick)
+
+    def wait(self, side: int) -> None:
+        """The exchange waits for ``side`` (UPSTREAM or CLIENT) from now on."""
+        self.waiting = side
+        self.since = self._time()
+
+    def limit(self, side: int) -> float:
+        return self._limits[side]
+
+    def _tick(self) -> None:
+        now = self._loop.time()
+        due = self.since + self._limits[self.waiting]
+        if now >= due:
+            self.expired = self.waiting
+            self._cancelling = self._task.cancelling()
+            self._task.cancel()
+            return
+        self._handle = self._loop.call_at(min(now + self._period, due), self._tick)
+
+    def caught(self) -> bool:
+        """Whether the cancellation being handled is this deadline's (not to go further)."""
+        if self.expired is None:
+            return False
+        return self._task.uncancel() <= self._cancelling
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+
 class Relay:
     """The proxy's ASGI app. ``state``: what it saw (:class:`ProxyState`); ``judge``: the
     checks; ``match``: the certified operation of a request (None: forwarded, not judged)."""
@@ -189,16 +255,20 @@ class Relay:
         incoming = await self._read(scope, receive, send)
         if incoming is None:
             return
+        deadline = _Deadline(
+            upstream_s=self.upstream.idle_timeout, client_s=self.limits.write_timeout
+        )
         gone = asyncio.create_task(disconnected(receive))  # the client may leave at any time
         try:
-            response = await self._ask(incoming, gone, send)
+            response = await self._ask(incoming, gone, send, deadline)
             if response is None:
                 return
             try:
-                relayed = await self._relay(incoming, response, gone, send)
+                relayed = await self._relay(incoming, response, gone, send, deadline)
             finally:
-                response.release()
+                response.release()  # closes the connection unless the answer was read whole
         finally:
+            deadline.stop()
             gone.cancel()
         self._hand_over(incoming, response, relayed)
 
@@ -258,10 +328,10 @@ class Relay:
         )
 
     async def _ask(
-        self, incoming: _Incoming, gone: asyncio.Task[None], send: Send
+        self, incoming: _Incoming, gone: asyncio.Task[None], send: Send, deadline: _Deadline
     ) -> aiohttp.ClientResponse | None:
         """The upstream's answer (its headers); None when the client left first (counted) or
-        the upstream failed (a 502 with words, always)."""
+        the upstream failed or said nothing within ``--timeout`` (a 502 with words, always)."""
         asking = asyncio.ensure_future(
             self.upstream.request(incoming.method, incoming.url, incoming.headers, incoming.body)
         )
@@ -277,16 +347,23 @@ class Relay:
             response = asking.result()
             answered = True
             return response
-        except Exception as exc:  # aiohttp's, a timeout, a bad URL: a 502 with words, always
-            with state.lock:
-                state.upstream_errors += 1
-            observe.event("upstream_error")
+        except asyncio.CancelledError:
+            if not deadline.caught():  # the server is stopping
+                raise
+            said = (
+                "conformance proxy: the upstream failed: no answer within "
+                f"{deadline.limit(_Deadline.UPSTREAM):g} s (--timeout)"
+            )
+        except Exception as exc:  # aiohttp's, a bad URL: a 502 with words, always
             said = f"conformance proxy: the upstream failed: {reason(exc)}"
-            await plain(send, 502, scrub(said.encode(), incoming.secrets))
-            return None
         finally:
             if not answered:  # no answer to forward (or the proxy is shutting down)
                 asking.cancel()
+        with state.lock:
+            state.upstream_errors += 1
+        observe.event("upstream_error")
+        await plain(send, 502, scrub(said.encode(), incoming.secrets))
+        return None
 
     async def _relay(
         self,
@@ -294,6 +371,7 @@ class Relay:
         response: aiohttp.ClientResponse,
         gone: asyncio.Task[None],
         send: Send,
+        deadline: _Deadline,
     ) -> _Relayed:
         """Forward the answer as it arrives, keeping a decoded copy within ``max_bytes`` (a
         gzip bomb inflates no further; another encoding is forwarded, not judged)."""
@@ -304,7 +382,10 @@ class Relay:
         )
         decoder = Decoder(response.headers.get("content-encoding", ""), self.limits.max_bytes)
         out.truncated = decoder.unsupported
+        keep = incoming.operation is not None
+        wait = deadline.wait
         try:
+            wait(_Deadline.CLIENT)
             await send(
                 {
                     "type": "http.response.start",
@@ -312,6 +393,7 @@ class Relay:
                     "headers": end_to_end(response.raw_headers),
                 }
             )
+            wait(_Deadline.UPSTREAM)
             async for piece in response.content.iter_any():
                 if gone.done():
                     # the client gave up: nothing to say of the server (counted, not judged)
@@ -322,36 +404,42 @@ class Relay:
                         state.abandoned += 1
                     observe.event("abandoned")
                     break
-                if not await self._forward(piece, send, out):
-                    break
-                if incoming.operation is not None and not out.truncated:
+                wait(_Deadline.CLIENT)
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+                wait(_Deadline.UPSTREAM)
+                if keep and not out.truncated:
                     self._keep(piece, decoder, incoming.started, out)
             else:
+                wait(_Deadline.CLIENT)
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             with state.lock:
                 state.upstream_errors += 1
             observe.event("upstream_error")
             out.interrupted = f"the upstream failed mid-body ({type(exc).__name__})"
+        except asyncio.CancelledError:
+            if not deadline.caught():  # the server is stopping
+                raise
+            self._cut(deadline, out)
         return out
 
-    async def _forward(self, piece: bytes, send: Send, out: _Relayed) -> bool:
-        """One piece to the client; False when it took nothing for ``write_timeout`` (let go,
-        and the upstream read with it)."""
-        wait = self.limits.write_timeout
-        try:
-            # a timer, not asyncio.wait_for: that made a task for every piece (CPU a chunk)
-            async with asyncio.timeout(wait):
-                await send({"type": "http.response.body", "body": piece, "more_body": True})
-        except TimeoutError:
-            with self.state.lock:
-                self.state.stalled += 1
-            self.observer.event("stalled")
+    def _cut(self, deadline: _Deadline, out: _Relayed) -> None:
+        """An exchange whose wait ran out: a client that took nothing for ``--write-timeout``
+        (let go, and the upstream read with it), or an upstream silent for ``--timeout``."""
+        state, observe = self.state, self.observer
+        limit = deadline.limit(deadline.expired or 0)
+        if deadline.expired == _Deadline.CLIENT:
+            with state.lock:
+                state.stalled += 1
+            observe.event("stalled")
             out.interrupted = (
-                f"the client took nothing for {wait:g} s (let go, and the upstream read with it)"
+                f"the client took nothing for {limit:g} s (let go, and the upstream read with it)"
             )
-            return False
-        return True
+            return
+        with state.lock:
+            state.upstream_errors += 1
+        observe.event("upstream_error")
+        out.interrupted = f"the upstream failed mid-body (nothing for {limit:g} s: --timeout)"
 
     @staticmethod
     def _keep(piece: bytes, decoder: Decoder, started: float, out: _Relayed) -> None:

@@ -74,9 +74,9 @@ class Upstream:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
-                timeout=aiohttp.ClientTimeout(
-                    total=None, connect=30.0, sock_read=self.idle_timeout
-                ),
+                # no sock_read: the relay keeps ``idle_timeout`` itself, on one timer an
+                # exchange (aiohttp's is a timer made and cancelled at every read)
+                timeout=aiohttp.ClientTimeout(total=None, connect=30.0, sock_read=None),
                 # no cookie jar: a cookie the upstream sets for one client went with every
                 # other client's requests (each client's own Cookie header is forwarded as is)
                 cookie_jar=aiohttp.DummyCookieJar(),

@@ -699,17 +699,23 @@ def test_the_environment_proxy_is_used_unless_no_proxy_covers_the_upstream(
 STREAM_BODY = {"model": "m", "messages": HI, "stream": True}
 
 
-def _through(upstream: str, tmp_path: Path, timeout: float = 10) -> tuple[Any, str, bytes]:
-    """One streamed request through a proxy of ``upstream``: the proxy's state, what the
-    client saw (``ok`` or the error's name) and the bytes it got."""
+def _through(
+    upstream: str, tmp_path: Path, client_timeout: float = 10, **options: Any
+) -> tuple[Any, str, bytes]:
+    """One streamed request through a proxy of ``upstream`` (``options``: the proxy's): the
+    proxy's state, what the client saw (``ok`` or the error's name) and the bytes it got."""
     app = create_proxy_app(
-        contract=load_contract(), upstream=upstream, report_dir=tmp_path, judge_in="thread"
+        contract=load_contract(),
+        upstream=upstream,
+        report_dir=tmp_path,
+        judge_in="thread",
+        **options,
     )
     got, outcome = b"", "ok"
     with serve_in_thread(app, options=UVICORN_OPTIONS) as url:
         try:
             with httpx.stream(
-                "POST", url + "/chat/completions", json=STREAM_BODY, timeout=timeout
+                "POST", url + "/chat/completions", json=STREAM_BODY, timeout=client_timeout
             ) as answer:
                 for piece in answer.iter_raw():
                     got += piece
@@ -737,7 +743,7 @@ def test_a_hostile_upstream_reaches_the_client_as_it_is(
     from tests.runner.hostile import _BOMB, hostile
 
     with hostile(mode) as upstream:
-        state, seen, got = _through(upstream, tmp_path, timeout=1 if "hang" in mode else 10)
+        state, seen, got = _through(upstream, tmp_path, client_timeout=1 if "hang" in mode else 10)
     assert seen == outcome and state.in_flight == 0
     if mode == "garbage":
         assert got.startswith(b"conformance proxy: the upstream failed: Bad status line")
@@ -752,6 +758,31 @@ def test_a_hostile_upstream_reaches_the_client_as_it_is(
     else:
         assert state.abandoned == 1 and not state.judged
         assert "1 abandoned by their client" in state.report()["run"]["notes"][0]
+
+
+@pytest.mark.parametrize("mode", ["hang-before-headers", "hang-mid-stream"])
+def test_a_silent_upstream_is_let_go_after_the_timeout_and_reported(
+    mode: str, tmp_path: Path
+) -> None:
+    """``--timeout``: the longest wait for the upstream's answer or its next bytes (a hung
+    stream was held for 600 s; then each read had a timer of aiohttp's, now one timer an
+    exchange keeps both waits)."""
+    from tests.runner.hostile import CHUNK, hostile
+
+    started = time.monotonic()
+    with hostile(mode) as upstream:
+        state, seen, got = _through(upstream, tmp_path, client_timeout=30, timeout=0.5)
+    assert time.monotonic() - started < 20  # not the client's 30 s, nor the upstream's hour
+    assert state.upstream_errors == 1 and state.in_flight == 0
+    if mode == "hang-before-headers":  # a 502 with words, never sent to the checks
+        assert got == b"conformance proxy: the upstream failed: no answer within 0.5 s (--timeout)"
+        assert seen == "ok" and not state.judged
+        return
+    # what came, then not a clean end (the client knows the answer broke); judged: cut short
+    assert got == CHUNK and seen == "RemoteProtocolError"
+    exchange = state.report()["exchanges"][0]
+    assert exchange["interrupted"] == "the upstream failed mid-body (nothing for 0.5 s: --timeout)"
+    assert "HTTP-COMPLETE-001" in exchange["failed_checks"]
 
 
 def test_an_upstream_reset_mid_stream_reaches_the_client_as_a_reset(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ MODES = (
     "huge-body",
     "gzip-bomb",
     "reset-mid-stream",
+    "hang-mid-stream",
     "lying-content-length",
     "invalid-utf8",
     "garbage",
@@ -114,6 +115,10 @@ async def _handle(mode: str, reader: asyncio.StreamReader, writer: asyncio.Strea
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             writer.transport.abort()
             return
+        elif mode == "hang-mid-stream":  # a first chunk, then silence
+            writer.write(sse + CHUNK)
+            await writer.drain()
+            await asyncio.sleep(3600)
         elif mode == "lying-content-length":
             writer.write(
                 b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"id":'
