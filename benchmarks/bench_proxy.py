@@ -15,7 +15,9 @@ stamp; "added" is the proxied (or relayed) percentile minus the direct one. Pace
 measure latency; the unpaced one (as fast as the upstream writes) throughput, chunks/s over all
 streams: ``--repeats`` runs of each path, interleaved, the median reported (one run of a fraction
 of a second varied from 0.7x to 2x), each run starting once the proxy's checks caught up with
-the last one (a worker still judging takes CPU from the next run). CPU per chunk of each process is read from /proc. ``--pin`` puts the proxy (and its
+the last one (a worker still judging takes CPU from the next run). CPU per chunk of each
+process is read from /proc, and so is the machine's steal (a VM's CPU time taken by its host:
+a p99 of a millisecond means little where it is high). ``--pin`` puts the proxy (and its
 check worker) on a CPU of its own and the load on the others.
 """
 
@@ -107,6 +109,19 @@ def family(pid: int) -> list[tuple[str, int]]:
     except OSError:
         children = []
     return [("proxy", pid), *(("worker", int(c)) for c in children)]
+
+
+def machine_ticks() -> tuple[int, int]:
+    """The machine's CPU time so far (``/proc/stat``, all CPUs): (stolen, all), in ticks.
+    Steal is the time a virtual CPU wanted to run and the hypervisor ran someone else: on a
+    shared VM it was 14 % of each CPU during a paced phase (0.3 % idle), in slices that hold
+    a process for milliseconds, which is what a p99 of a millisecond is made of."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0, 0
+    ticks = [int(f) for f in fields[:8]]
+    return ticks[7], sum(ticks)
 
 
 def cpu_seconds(pid: int) -> dict[str, float]:
@@ -305,6 +320,7 @@ def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]
     cpu: dict[str, float] = {}
     relay_cpu = 0.0
     lag = 0.0  # the longest the checks took to catch up after a proxied run's last byte
+    stolen = [0, 0]  # the machine's steal during the proxied runs, and all its CPU time
     with tempfile.TemporaryDirectory() as reports:
         proxy, proxy_url = start_proxy(upstream_url, reports, args.flush_every)
         bare, relay_url = start_relay(upstream_url)
@@ -354,7 +370,12 @@ def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]
                     "upstream": cpu_seconds(upstream.pid)["proxy"],
                     "client": time.process_time(),
                 }
+                steal_before = machine_ticks()
                 run("proxied", proxy_url)
+                steal_after = machine_ticks()
+                stolen = [
+                    x + b - a for x, a, b in zip(stolen, steal_before, steal_after, strict=True)
+                ]
                 lag = max(lag, quiet(proxy.pid))  # the last judgments, before the next run
                 after = {
                     **cpu_seconds(proxy.pid),
@@ -401,6 +422,8 @@ def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]
         # CPU microseconds per proxied chunk: forwarding (the proxy) and checking (worker)
         **{f"{key} CPU us/chunk": round(cpu[key] / len(proxied) * 1e6, 1) for key in cpu},
         "mean direct ms": round(statistics.mean(direct), 3),
+        # of the machine's CPU time during the proxied runs: the hypervisor's (0 on bare metal)
+        "steal %": round(100 * stolen[0] / stolen[1], 1) if stolen[1] else None,
     }
 
 
