@@ -1,5 +1,5 @@
 """Small helpers every stage needs, each written once: JSON pointers, media types, strict JSON,
-integers that are not booleans.
+integers that are not booleans, a process's bounded memo.
 
 A leaf module: every stage may import it, and it imports nothing from the package.
 """
@@ -10,12 +10,14 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any, Generic, TypeGuard, TypeVar
 
 __all__ = [
     "SSE_MEDIA_TYPE",
+    "Kept",
     "escape_token",
     "is_int",
     "is_json_media_type",
@@ -34,6 +36,51 @@ __all__ = [
 ]
 
 SSE_MEDIA_TYPE = "text/event-stream"
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Kept(Generic[K, V]):
+    """A process's bounded memo (parsed documents, loaded contracts, draws, lint findings):
+    the most recently used last, the oldest let go first beyond ``most`` entries, or ``most``
+    in all when each value has a ``weight``. Safe to share between threads: the lock covers
+    the bookkeeping only, never the making of a value (two threads may make the same one; the
+    last kept wins). One class, not five copies of "while too many: delete the oldest", two of
+    which could raise when two threads evicted at once."""
+
+    def __init__(self, most: int, *, weight: Callable[[V], int] | None = None) -> None:
+        self.most = most
+        self._weight = weight
+        self._items: dict[K, V] = {}
+        self._total = 0
+        self._lock = threading.Lock()
+
+    def _size(self, value: V) -> int:
+        return 1 if self._weight is None else self._weight(value)
+
+    def get(self, key: K) -> V | None:
+        """The value kept for ``key`` (now the most recently used), or None."""
+        with self._lock:
+            value = self._items.pop(key, None)
+            if value is not None:
+                self._items[key] = value
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        """Keep ``value`` for ``key``, letting the oldest go beyond the bound (``value``
+        itself when it alone is over it)."""
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._total -= self._size(old)
+            self._items[key] = value
+            self._total += self._size(value)
+            while self._items and self._total > self.most:
+                self._total -= self._size(self._items.pop(next(iter(self._items))))
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def escape_token(token: str | int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conformance._util import (
+    Kept,
     is_int,
     is_json_media_type,
     is_sse_media_type,
@@ -47,3 +48,47 @@ def test_strict_json_refuses_non_finite_numbers(text: str) -> None:
 
 def test_strict_json_accepts_a_lone_surrogate_escape() -> None:
     assert strict_json('"\\ud800"') == "\ud800"
+
+
+def test_a_kept_memo_lets_the_least_recently_used_go_first() -> None:
+    kept: Kept[str, int] = Kept(2)
+    kept.put("a", 1)
+    kept.put("b", 2)
+    assert kept.get("a") == 1  # now the most recently used
+    kept.put("c", 3)
+    assert (kept.get("a"), kept.get("b"), kept.get("c"), len(kept)) == (1, None, 3, 2)
+
+
+def test_a_kept_memo_bounds_the_weight_in_all() -> None:
+    kept: Kept[str, list[int]] = Kept(5, weight=len)
+    kept.put("a", [1, 2, 3])
+    kept.put("b", [1, 2])
+    kept.put("a", [1])  # put again: weighs what it weighs now
+    kept.put("c", [1, 2])
+    assert kept.get("a") == [1] and kept.get("b") == [1, 2] and kept.get("c") == [1, 2]
+    kept.put("d", [1, 2, 3, 4, 5, 6])  # over the bound alone: nothing of it is kept
+    assert len(kept) == 0 and kept.get("d") is None
+
+
+def test_a_kept_memo_is_safe_from_threads_that_evict_at_once() -> None:
+    """Two copies of "while too many: delete the oldest" raised KeyError (or "dictionary
+    changed size during iteration") when threads evicted together."""
+    import threading
+
+    kept: Kept[int, int] = Kept(3, weight=lambda value: value % 3 + 1)
+    errors: list[BaseException] = []
+
+    def churn(offset: int) -> None:
+        try:
+            for n in range(20_000):
+                kept.put(offset + n % 50, n)
+                kept.get(offset + (n * 7) % 50)
+        except BaseException as exc:  # pragma: no cover - what the test looks for
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn, args=(k * 10,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(kept) <= 3

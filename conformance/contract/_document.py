@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from .._errors import SpecError
+from .._util import Kept
 
 __all__ = ["RawDocument", "file_digest", "parse_text", "read_document"]
 
@@ -135,8 +136,7 @@ def file_digest(source: str | Path) -> str | None:
 #: document again (the tests, a pytest session, ``report diff``) gets its own copy in a tenth
 #: of the time a parse takes (the 3 MB OpenAI document: 1.8 s to parse, about 0.1 s to
 #: unpickle), and never an object another caller could have changed.
-_PARSED: dict[str, bytes] = {}
-_PARSED_MAX = 8
+_PARSED: Kept[str, bytes] = Kept(8)
 
 
 def _parsed(content: bytes, sha256: str, source: str) -> Any:
@@ -149,9 +149,7 @@ def _parsed(content: bytes, sha256: str, source: str) -> Any:
             blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
         except RecursionError:  # deep but parseable: not kept
             return data
-        if len(_PARSED) >= _PARSED_MAX:
-            del _PARSED[next(iter(_PARSED))]
-        _PARSED[sha256] = blob
+        _PARSED.put(sha256, blob)
     return data
 
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .._util import escape_token, join_pointer, pointer_of
+from .._util import Kept, escape_token, join_pointer, pointer_of
 from ._finding import ERROR, WARNING, Finding
 from ._lint_examples import examples_match, stream_documented, stream_typed
 from ._model import ADAPTER_RESPONSE_KEY, METHODS, Contract
@@ -408,16 +408,16 @@ def _unescape(token: str) -> str:
 #: The findings of the last few contracts linted, by what they depend on (the document, its
 #: overlays, the profile): a whole-document lint and a scoped one of the same contract
 #: validate the 3 MB OpenAI document once (about 10 s), not twice.
-_LINTED: dict[tuple[Any, ...], list[Finding]] = {}
+_LINTED: Kept[tuple[Any, ...], list[Finding]] = Kept(4)
 
 
 def _all_findings(contract: Contract) -> list[Finding]:
     key = contract.identity
-    if key not in _LINTED:
-        _LINTED[key] = _found(contract)
-        while len(_LINTED) > 4:
-            del _LINTED[next(iter(_LINTED))]
-    return list(_LINTED[key])
+    found = _LINTED.get(key)
+    if found is None:
+        found = _found(contract)
+        _LINTED.put(key, found)
+    return list(found)
 
 
 def _found(contract: Contract) -> list[Finding]:

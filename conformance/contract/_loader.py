@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import json
 import os
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from referencing.exceptions import NoSuchResource, PointerToNowhere, Unresolvabl
 from referencing.jsonschema import DRAFT202012
 
 from .._errors import SpecError
-from .._util import is_json_media_type, is_sse_media_type, join_pointer
+from .._util import Kept, is_json_media_type, is_sse_media_type, join_pointer
 from ._document import file_digest, read_document
 from ._model import (
     ADAPTER_RESPONSE_KEY,
@@ -96,18 +95,12 @@ def load_contract(
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     all_overlays = [*prof.overlays, *overlays]
     key = _made_of(spec, prof, all_overlays)
-    if key is not None:
-        with _LOADED_LOCK:
-            known = _LOADED.pop(key, None)
-            if known is not None:
-                _LOADED[key] = known  # the most recently used last
-                return known
+    known = _LOADED.get(key) if key is not None else None
+    if known is not None:
+        return known
     contract = _load(spec, prof, all_overlays)
     if key is not None:
-        with _LOADED_LOCK:
-            _LOADED[key] = contract
-            while len(_LOADED) > _LOADED_MAX:
-                del _LOADED[next(iter(_LOADED))]
+        _LOADED.put(key, contract)
     return contract
 
 
@@ -118,9 +111,7 @@ def load_contract(
 #: A Contract is frozen and nothing in this package changes its documents (a test puts one
 #: through runs, lint and the reference server and compares it with a fresh load); code that
 #: wants a changed document copies it first, as ``effective_document`` does.
-_LOADED: dict[tuple[Any, ...], Contract] = {}
-_LOADED_MAX = 8
-_LOADED_LOCK = threading.Lock()
+_LOADED: Kept[tuple[Any, ...], Contract] = Kept(8)
 
 
 def _made_of(

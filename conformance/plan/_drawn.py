@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from .._util import is_int
+from .._util import Kept, is_int
 from ..contract import request_is_valid
 from ._budget import OUTPUT_LIMITS
 from ._case import MAX_BODY, MAX_CHOICES, MAX_CONTENT, Case, body_key, frugal, naming
@@ -241,7 +241,7 @@ def _tool_function_names(tools: Any) -> list[str]:
 #: per document and reused by every operation's draw (making it took 1.1 s of a 660 KB
 #: document, for each of the 44 operations of Mistral's drawn from). A pure cache: the key is
 #: what the document drawn from depends on.
-_PREPARED: dict[tuple[Any, ...], Any] = {}
+_PREPARED: Kept[tuple[Any, ...], Any] = Kept(4)  # a few documents at a time (a session's)
 
 
 def draw_positives(
@@ -268,7 +268,7 @@ def draw_positives(
     only when what is kept was cut short before ``until`` had enough."""
     operation = operation or contract.operation()
     key = (contract.identity, operation.label, part, seed, count)
-    known = _DRAWN.get(key)
+    known = _DRAWN.get(key)  # read once: another thread may put a new one meanwhile
     taken: list[Any] = []
     if known is not None:
         kept, complete = known
@@ -280,10 +280,7 @@ def draw_positives(
             return taken
     # drawn again from the start; ``until`` has seen the values read back, not again
     drawn, kept, complete = _draw(contract, count, seed, operation, part, until, len(taken))
-    _DRAWN.pop(key, None)
-    _DRAWN[key] = (kept, complete)
-    while sum(len(values) for values, _ in _DRAWN.values()) > _DRAWN_MAX_VALUES:
-        del _DRAWN[next(iter(_DRAWN))]
+    _DRAWN.put(key, (kept, complete))
     return taken + drawn[len(taken) :]
 
 
@@ -293,9 +290,10 @@ def _copied(value: Any) -> Any:
 
 
 #: Draws kept (:func:`draw_positives`): (the values as drawn, whether the draw ran to its
-#: end), oldest first, at most ``_DRAWN_MAX_VALUES`` values in all.
-_DRAWN: dict[tuple[Any, ...], tuple[list[Any], bool]] = {}
-_DRAWN_MAX_VALUES = 20_000
+#: end), at most 20,000 values in all.
+_DRAWN: Kept[tuple[Any, ...], tuple[list[Any], bool]] = Kept(
+    20_000, weight=lambda draw: len(draw[0])
+)
 
 
 def _draw(
@@ -322,14 +320,12 @@ def _draw(
     key = contract.identity
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        schema = _PREPARED.pop(key, None)
+        schema = _PREPARED.get(key)
         if schema is None:
             document = effective_document(contract)
             _documented_only(document)
             schema = schemathesis.openapi.from_dict(document)
-        _PREPARED[key] = schema  # the most recently used last
-        while len(_PREPARED) > 4:  # a few documents at a time (a test session's)
-            del _PREPARED[next(iter(_PREPARED))]
+            _PREPARED.put(key, schema)
         api_operation = schema[operation.path][operation.method.upper()]
         strategy = api_operation.as_strategy(GenerationMode.POSITIVE)
     drawn: list[Any] = []

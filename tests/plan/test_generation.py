@@ -394,6 +394,13 @@ def test_a_drawn_positive_is_sent_as_a_client_would_send_it(
     }
 
 
+def _kept(most: int = 20_000) -> Any:
+    """An empty memo of draws, as the planner's (``most`` values in all)."""
+    from conformance._util import Kept
+
+    return Kept(most, weight=lambda draw: len(draw[0]))
+
+
 def test_a_draw_cut_short_gives_the_start_of_the_whole_draw(
     deepseek: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -401,9 +408,9 @@ def test_a_draw_cut_short_gives_the_start_of_the_whole_draw(
     the same sequence from the seed, so the bodies are those of the whole draw, in order."""
     from conformance.plan import _drawn
 
-    monkeypatch.setattr(_drawn, "_DRAWN", {})  # nothing kept: both are drawn
+    monkeypatch.setattr(_drawn, "_DRAWN", _kept())  # nothing kept: both are drawn
     whole = _drawn.draw_positives(deepseek, 1, seed=11)
-    monkeypatch.setattr(_drawn, "_DRAWN", {})
+    monkeypatch.setattr(_drawn, "_DRAWN", _kept())
     seen: list[Any] = []
     cut = _drawn.draw_positives(
         deepseek, 1, seed=11, until=lambda body: len(seen.append(body) or seen) >= 3
@@ -418,7 +425,7 @@ def test_a_draw_read_back_is_the_draw_made_again(
     as drawing would), and drawn again only when what was kept stopped short of enough."""
     from conformance.plan import _drawn
 
-    monkeypatch.setattr(_drawn, "_DRAWN", {})
+    monkeypatch.setattr(_drawn, "_DRAWN", _kept())
     first: list[Any] = []
     _drawn.draw_positives(deepseek, 1, seed=12, until=lambda b: len(first.append(b) or first) > 1)
     whole = _drawn.draw_positives(deepseek, 1, seed=12)  # more than was kept: drawn again
@@ -445,11 +452,10 @@ def test_what_a_process_kept_plans_what_drawing_again_plans(
 
     contract = load_contract(str(DATA / "wild" / "groq.yaml"))  # drawn negatives too
     config = PlanConfig(max_examples=3, seed=4)
-    monkeypatch.setattr(_drawn, "_DRAWN", {})
+    monkeypatch.setattr(_drawn, "_DRAWN", _kept())
     kept = plan(contract, config, model="m")
     again = plan(contract, config, model="m")
-    monkeypatch.setattr(_drawn, "_DRAWN_MAX_VALUES", 0)  # nothing kept: every draw made
-    monkeypatch.setattr(_drawn, "_DRAWN", {})
+    monkeypatch.setattr(_drawn, "_DRAWN", _kept(0))  # nothing kept: every draw made
     drawn = plan(contract, config, model="m")
     assert kept.fingerprint == again.fingerprint == drawn.fingerprint
 
