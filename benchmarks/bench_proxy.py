@@ -182,11 +182,21 @@ async def one_stream(url: str, chunks: int) -> list[float]:
                 cut = text.rfind(b"\n") + 1  # complete lines only; the rest waits
                 latencies += [(now - int(m[1])) / 1e6 for m in STAMP.finditer(text, 0, cut)]
                 tail = text[cut:]
+            elif isinstance(event, h11.Response) and event.status_code != 200:
+                FAILED.append(f"HTTP {event.status_code} from {url}")
             elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
                 break
+    except OSError as exc:  # counted, and the run goes on
+        FAILED.append(f"{type(exc).__name__} from {url}")
     finally:
         writer.close()
+    if not latencies:
+        FAILED.append(f"no chunk from {url}")
     return latencies
+
+
+#: What went wrong with a stream (status, error): a lost stream says why in the results.
+FAILED: list[str] = []
 
 
 async def phase(
@@ -312,6 +322,7 @@ def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]
     """One phase: direct, relayed and proxied runs, interleaved ``repeats`` times (the unpaced
     phase; once for a paced one, whose latencies are pooled over ``rounds`` already)."""
     paced = delay > 0
+    FAILED.clear()
     rounds = args.rounds if paced else args.unpaced_rounds
     repeats = 1 if paced else args.repeats
     upstream, upstream_url = start_upstream(delay)
@@ -422,6 +433,7 @@ def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]
         # CPU microseconds per proxied chunk: forwarding (the proxy) and checking (worker)
         **{f"{key} CPU us/chunk": round(cpu[key] / len(proxied) * 1e6, 1) for key in cpu},
         "mean direct ms": round(statistics.mean(direct), 3),
+        "streams failed": FAILED[:],
         # of the machine's CPU time during the proxied runs: the hypervisor's (0 on bare metal)
         "steal %": round(100 * stolen[0] / stolen[1], 1) if stolen[1] else None,
     }
