@@ -153,7 +153,7 @@ class _Deadline:
         self._loop, self._task, self._time = loop, task, loop.time
         self._limits = (upstream_s, client_s)
         self._period = min(upstream_s, client_s)
-        self._cancelling = 0
+        self._cancelling = task.cancelling()  # as asyncio.timeout: counted at the start
         #: the side whose wait ran out (UPSTREAM or CLIENT); None while none did
         self.expired: int | None = None
         self.waiting = self.UPSTREAM
@@ -173,7 +173,6 @@ class _Deadline:
         due = self.since + self._limits[self.waiting]
         if now >= due:
             self.expired = self.waiting
-            self._cancelling = self._task.cancelling()
             self._task.cancel()
             return
         self._handle = self._loop.call_at(min(now + self._period, due), self._tick)
