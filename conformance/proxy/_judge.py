@@ -447,17 +447,13 @@ class Judge:
         models, weight, accounted = handed
         try:
             if future.cancelled():  # the proxy stopped before the checks reached them
-                with state.lock:
-                    state.backlog_bytes -= weight
-                    state.unjudged_at_shutdown += len(models)
+                self._unjudged(models, weight)
                 return
             try:
                 packed, flush_failed = future.result()
             except Exception:  # a crash of the checks' process never reaches a client
                 if self.stopped:  # the worker was stopped at shutdown: not judged
-                    with state.lock:
-                        state.backlog_bytes -= weight
-                        state.unjudged_at_shutdown += len(models)
+                    self._unjudged(models, weight)
                     return
                 packed, flush_failed = [None] * len(models), False
             with state.lock:
@@ -506,8 +502,14 @@ class Judge:
         if self.accounting:
             await asyncio.wait(list(self.accounting))
         with self.state.lock:
-            for models, weight, accounted in self.handed.values():
-                self.state.backlog_bytes -= weight
-                self.state.unjudged_at_shutdown += len(models)
-                accounted.set_result(None)
+            left = list(self.handed.values())
             self.handed.clear()
+        for models, weight, accounted in left:
+            self._unjudged(models, weight)
+            accounted.set_result(None)
+
+    def _unjudged(self, models: list[str | None], weight: int) -> None:
+        """A batch the shutdown left unjudged: counted as such, its weight given back."""
+        with self.state.lock:
+            self.state.backlog_bytes -= weight
+            self.state.unjudged_at_shutdown += len(models)
