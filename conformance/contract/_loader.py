@@ -99,7 +99,12 @@ def load_contract(
     if known is not None:
         return known
     contract = _load(spec, prof, all_overlays)
-    if key is not None:
+    # kept only when what was parsed is what was digested: a file written between the two
+    # reads would otherwise be remembered under its former bytes
+    if key is not None and [part[2] for part in key[1:]] == [
+        contract.sha256,
+        *contract.overlay_sha256,
+    ]:
         _LOADED.put(key, contract)
     return contract
 

@@ -236,6 +236,24 @@ def test_the_same_files_load_once_and_an_edited_file_loads_again(tmp_path: Path)
     assert load_contract(spec, overlays=[overlay]).document["info"]["title"] == "w"
 
 
+def test_a_file_written_while_it_loads_is_not_remembered_under_its_former_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files are digested (the key of what a process keeps), then read and parsed: a
+    file written between the two must not leave the new document under the old bytes."""
+    from conformance.contract import _loader
+
+    spec = _write(tmp_path, _doc("3.1.0", {"application/json": {"schema": CHUNK}}))
+    before = spec.read_text()
+    digest_before = _loader.file_digest(spec)
+    spec.write_text(before.replace("'200'", "'201'"))  # written after the digest was taken
+    with monkeypatch.context() as patch:
+        patch.setattr(_loader, "file_digest", lambda source: digest_before)
+        assert "201" in load_contract(spec).operation().responses
+    spec.write_text(before)  # the former bytes again
+    assert "200" in load_contract(spec).operation().responses
+
+
 @pytest.mark.parametrize("profile", ["deepseek", "anthropic"])
 def test_a_shared_contract_comes_out_of_every_command_as_it_went_in(
     tmp_path: Path, profile: str
