@@ -82,6 +82,14 @@ JUDGE_BATCH_MAX = 64
 #: What an exchange weighs in the backlog beside its kept bytes (its Python objects: 5 KB in
 #: all for a short stream whose bytes are 3 KB, measured with tracemalloc).
 EXCHANGE_OVERHEAD = 3 * 1024
+#: What happens to a request besides a judgement: its metrics event and the count of
+#: :class:`ProxyState` (the report's) that it raises.
+_COUNTED = {
+    "abandoned": "abandoned",
+    "upstream_error": "upstream_errors",
+    "stalled": "stalled",
+    "sampled_out": "sampled_out",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,6 +222,13 @@ class Relay:
         self.on_exit = on_exit
         self.judge_at_shutdown = judge_at_shutdown
 
+    def _count(self, event: str) -> None:
+        """One more ``event``: in the report's counts (under the state's lock) and the metrics."""
+        state, name = self.state, _COUNTED[event]
+        with state.lock:
+            setattr(state, name, getattr(state, name) + 1)
+        self.observer.event(event)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -334,14 +349,11 @@ class Relay:
         asking = asyncio.ensure_future(
             self.upstream.request(incoming.method, incoming.url, incoming.headers, incoming.body)
         )
-        state, observe = self.state, self.observer
         answered = False
         try:
             await asyncio.wait((asking, gone), return_when=asyncio.FIRST_COMPLETED)
             if not asking.done():  # the client left before the upstream answered: so do we
-                with state.lock:
-                    state.abandoned += 1
-                observe.event("abandoned")
+                self._count("abandoned")
                 return None
             response = asking.result()
             answered = True
@@ -358,9 +370,7 @@ class Relay:
         finally:
             if not answered:  # no answer to forward (or the proxy is shutting down)
                 asking.cancel()
-        with state.lock:
-            state.upstream_errors += 1
-        observe.event("upstream_error")
+        self._count("upstream_error")
         await plain(send, 502, scrub(said.encode(), incoming.secrets))
         return None
 
@@ -374,7 +384,7 @@ class Relay:
     ) -> _Relayed:
         """Forward the answer as it arrives, keeping a decoded copy within ``max_bytes`` (a
         gzip bomb inflates no further; another encoding is forwarded, not judged)."""
-        state, observe = self.state, self.observer
+        observe = self.observer
         out = _Relayed(to_headers=time.perf_counter() - incoming.started)
         observe.upstream_headers(
             incoming.operation.label if incoming.operation else None, out.to_headers
@@ -399,9 +409,7 @@ class Relay:
                     out.interrupted = (
                         "the client went away before the end (the upstream read stopped)"
                     )
-                    with state.lock:
-                        state.abandoned += 1
-                    observe.event("abandoned")
+                    self._count("abandoned")
                     break
                 wait(_Deadline.CLIENT)
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
@@ -412,9 +420,7 @@ class Relay:
                 wait(_Deadline.CLIENT)
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            with state.lock:
-                state.upstream_errors += 1
-            observe.event("upstream_error")
+            self._count("upstream_error")
             out.interrupted = f"the upstream failed mid-body ({type(exc).__name__})"
         except asyncio.CancelledError:
             if not deadline.caught():  # the server is stopping
@@ -425,19 +431,14 @@ class Relay:
     def _cut(self, deadline: _Deadline, out: _Relayed) -> None:
         """An exchange whose wait ran out: a client that took nothing for ``--write-timeout``
         (let go, and the upstream read with it), or an upstream silent for ``--timeout``."""
-        state, observe = self.state, self.observer
         limit = deadline.limit(deadline.expired or 0)
         if deadline.expired == _Deadline.CLIENT:
-            with state.lock:
-                state.stalled += 1
-            observe.event("stalled")
+            self._count("stalled")
             out.interrupted = (
                 f"the client took nothing for {limit:g} s (let go, and the upstream read with it)"
             )
             return
-        with state.lock:
-            state.upstream_errors += 1
-        observe.event("upstream_error")
+        self._count("upstream_error")
         out.interrupted = f"the upstream failed mid-body (nothing for {limit:g} s: --timeout)"
 
     @staticmethod
@@ -467,9 +468,8 @@ class Relay:
             return  # another operation, or abandoned by its client: counted, not judged
         sample = self.limits.sample
         if sample < 1 and int(number * sample) == int((number - 1) * sample):
-            with state.lock:  # --sample: forwarded, not judged (spread evenly, repeatable)
-                state.sampled_out += 1
-            self.observer.event("sampled_out")
+            # --sample: forwarded, not judged (spread evenly, repeatable)
+            self._count("sampled_out")
             return
         if relayed.truncated:
             with state.lock:

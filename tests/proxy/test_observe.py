@@ -108,3 +108,45 @@ def test_sample_judges_a_fraction_and_says_so(tmp_path: Path) -> None:
             app.state.settle()
     assert app.state.judged == 5 and app.state.sampled_out == 15  # evenly, all forwarded
     assert "--sample 0.25: 15 forwarded, not judged" in app.state.report()["run"]["notes"][0]
+
+
+def test_what_befalls_a_request_besides_a_judgement_is_in_the_report_and_the_metrics(
+    tmp_path: Path,
+) -> None:
+    """Each such event raises the report's count and the metric's, together: requests
+    sampled out (``--sample``), and the 502 the proxy makes when the upstream is not there."""
+    from prometheus_client import generate_latest
+
+    events = "conformance_proxy_events_total"
+    observer = Observer(metrics=True)
+    with serve_in_thread(create_app()) as upstream:
+        app = create_proxy_app(
+            contract=load_contract(),
+            upstream=upstream,
+            report_dir=tmp_path / "sampled",
+            judge_in="thread",
+            observer=observer,
+            sample=0.5,
+        )
+        with serve_in_thread(app, options=UVICORN_OPTIONS) as url, httpx.Client() as client:
+            for _ in range(4):
+                assert client.post(url + "/chat/completions", json=CHAT, headers=AUTH).is_success
+            app.state.settle()
+    text = generate_latest(observer.registry).decode()
+    assert app.state.sampled_out == 2 == _metric(text, events, event="sampled_out")
+
+    nobody = f"http://127.0.0.1:{free_port()}"
+    observer = Observer(metrics=True)
+    app = create_proxy_app(
+        contract=load_contract(),
+        upstream=nobody,
+        report_dir=tmp_path / "down",
+        judge_in="thread",
+        observer=observer,
+    )
+    with serve_in_thread(app, options=UVICORN_OPTIONS) as url:
+        assert httpx.post(url + "/chat/completions", json=CHAT, headers=AUTH).status_code == 502
+        app.state.settle()
+    text = generate_latest(observer.registry).decode()
+    assert app.state.upstream_errors == 1 == _metric(text, events, event="upstream_error")
+    assert app.state.counts()["upstream_errors"] == 1
