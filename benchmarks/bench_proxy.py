@@ -1,7 +1,7 @@
 """The validating proxy's cost: added latency per chunk and throughput, beside direct traffic.
 
     python benchmarks/bench_proxy.py [--streams 16] [--chunks 200] [--rounds 3]
-        [--pace-ms 20 --pace-ms 2] [--unpaced-rounds 30] [--repeats 5] [--pin]
+        [--pace-ms 20 --pace-ms 2] [--blocks 1] [--unpaced-rounds 30] [--repeats 5] [--pin]
         [--flush-every N --preload N] [--together]
 
 Four processes, so no one shares a GIL with another: an upstream (uvicorn, like the reference
@@ -9,7 +9,9 @@ server) that streams DeepSeek-shaped chat chunks, each stamped with the wall-clo
 written (``time.time_ns()`` as the delta's content: a valid chunk, so the proxy's checks do
 their usual work); ``conformance proxy`` in front of it; a bare byte relay in front of it too
 (the floor: what any user-space hop costs here); and this client, ``--streams`` concurrent
-users each streaming ``--rounds`` answers. Latency of a chunk: its arrival time here minus its
+users each streaming ``--rounds`` answers (``--blocks`` times for each path in turn in a paced
+phase, the latencies pooled, so that a slow spell of the machine, steal above all, lands on
+every path rather than on whichever ran then). Latency of a chunk: its arrival time here minus its
 stamp; "added" is the proxied (or relayed) percentile minus the direct one. Paced phases
 (``--pace-ms``: a chunk every N ms per stream, the users' chunks spread over that interval)
 measure latency; the unpaced one (as fast as the upstream writes) throughput, chunks/s over all
@@ -320,11 +322,13 @@ def quiet(pid: int, still_s: float = 0.1, limit_s: float = 60.0) -> float:
 
 def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]:
     """One phase: direct, relayed and proxied runs, interleaved ``repeats`` times (the unpaced
-    phase; once for a paced one, whose latencies are pooled over ``rounds`` already)."""
+    phase) or ``--blocks`` times (a paced one, whose latencies are pooled). A paced run keeps
+    its ``--rounds`` together: its users start spread over an answer's length, so a run of
+    one round would have half the streams at once on average, not ``--streams``."""
     paced = delay > 0
     FAILED.clear()
     rounds = args.rounds if paced else args.unpaced_rounds
-    repeats = 1 if paced else args.repeats
+    repeats = args.blocks if paced else args.repeats
     upstream, upstream_url = start_upstream(delay)
     lat: dict[str, list[float]] = {"direct": [], "relayed": [], "proxied": []}
     rates: dict[str, list[float]] = {"direct": [], "relayed": [], "proxied": []}
@@ -444,6 +448,13 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=16)
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--blocks",
+        type=int,
+        default=1,
+        help="paced phases: runs of each path, interleaved (direct, relayed, proxied), their "
+        "latencies pooled (default 1; 3 for a p99 less exposed to the machine's slow spells)",
+    )
     parser.add_argument(
         "--unpaced-rounds",
         type=int,
