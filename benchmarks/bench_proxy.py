@@ -2,7 +2,7 @@
 
     python benchmarks/bench_proxy.py [--streams 16] [--chunks 200] [--rounds 3]
         [--pace-ms 20 --pace-ms 2] [--blocks 1] [--unpaced-rounds 30] [--repeats 5] [--pin]
-        [--flush-every N --preload N] [--together]
+        [--flush-every N --preload N] [--together] [--baseline DIR]
 
 Four processes, so no one shares a GIL with another: an upstream (uvicorn, like the reference
 server) that streams DeepSeek-shaped chat chunks, each stamped with the wall-clock time it was
@@ -284,10 +284,11 @@ def start_upstream(delay_s: float) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def start_proxy(
-    upstream: str, reports: str, flush_every: int = 0
+    upstream: str, reports: str, flush_every: int = 0, root: Path = ROOT
 ) -> tuple[subprocess.Popen[bytes], str]:
+    """``conformance proxy`` of the checkout at ``root`` (this one, or ``--baseline``'s)."""
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(root)}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -330,8 +331,10 @@ def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]
     rounds = args.rounds if paced else args.unpaced_rounds
     repeats = args.blocks if paced else args.repeats
     upstream, upstream_url = start_upstream(delay)
-    lat: dict[str, list[float]] = {"direct": [], "relayed": [], "proxied": []}
-    rates: dict[str, list[float]] = {"direct": [], "relayed": [], "proxied": []}
+    paths = ["direct", "relayed", "proxied", *(["baseline"] if args.baseline else [])]
+    lat: dict[str, list[float]] = {which: [] for which in paths}
+    rates: dict[str, list[float]] = {which: [] for which in paths}
+    baseline_cpu: dict[str, float] = {}
     cpu: dict[str, float] = {}
     relay_cpu = 0.0
     lag = 0.0  # the longest the checks took to catch up after a proxied run's last byte
@@ -339,9 +342,15 @@ def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]
     with tempfile.TemporaryDirectory() as reports:
         proxy, proxy_url = start_proxy(upstream_url, reports, args.flush_every)
         bare, relay_url = start_relay(upstream_url)
+        others: list[subprocess.Popen[bytes]] = []
+        if args.baseline:  # the same proxy from another checkout, in every block beside
+            old, baseline_url = start_proxy(
+                upstream_url, reports + "/baseline", args.flush_every, args.baseline
+            )
+            others.append(old)
         try:
             # warm-up, not measured: as many connections as the phase will use
-            for url in (upstream_url, proxy_url, relay_url):
+            for url in (upstream_url, proxy_url, relay_url, *([baseline_url] if others else [])):
                 asyncio.run(phase(url, args.streams, 10, 1))
             if args.preload:  # short answers, so the reports the proxy writes are large
                 asyncio.run(phase(proxy_url, args.streams, 10, args.preload // args.streams))
@@ -374,7 +383,16 @@ def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]
                 lat[which] += got
                 rates[which].append(rate)
 
-            for _ in range(repeats):
+            def run_baseline() -> None:
+                before = cpu_seconds(old.pid)
+                run("baseline", baseline_url)
+                quiet(old.pid)
+                for key, value in cpu_seconds(old.pid).items():
+                    baseline_cpu[key] = baseline_cpu.get(key, 0.0) + value - before.get(key, 0.0)
+
+            for block in range(repeats):
+                if others and block % 2 == 0:  # first in every other block: neither always last
+                    run_baseline()
                 if not (paced and args.together):
                     run("direct", upstream_url)
                 relay_before = cpu_seconds(bare.pid)["proxy"]
@@ -399,8 +417,10 @@ def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]
                 }
                 for key in after:
                     cpu[key] = cpu.get(key, 0.0) + after[key] - before.get(key, 0.0)
+                if others and block % 2 == 1:
+                    run_baseline()
         finally:
-            for process in (proxy, bare, upstream):
+            for process in (proxy, bare, upstream, *others):
                 process.terminate()
                 process.wait(timeout=30)
         judged = json.loads((Path(reports) / "report.json").read_text())
@@ -440,6 +460,21 @@ def measure(name: str, delay: float, args: argparse.Namespace) -> dict[str, Any]
         "streams failed": FAILED[:],
         # of the machine's CPU time during the proxied runs: the hypervisor's (0 on bare metal)
         "steal %": round(100 * stolen[0] / stolen[1], 1) if stolen[1] else None,
+        **(_baseline(lat, rates, baseline_cpu) if args.baseline else {}),
+    }
+
+
+def _baseline(
+    lat: dict[str, list[float]], rates: dict[str, list[float]], cpu: dict[str, float]
+) -> dict[str, Any]:
+    """The figures of ``--baseline``'s proxy, run in the same blocks as this one's."""
+    direct, old = lat["direct"], lat["baseline"]
+    rate = statistics.median(rates["baseline"]) / statistics.median(rates["direct"])
+    return {
+        "baseline added p50 ms": round(pct(old, 0.5) - pct(direct, 0.5), 3),
+        "baseline added p99 ms": round(pct(old, 0.99) - pct(direct, 0.99), 3),
+        "baseline / direct": round(rate, 2),
+        **{f"baseline {key} CPU us/chunk": round(cpu[key] / len(old) * 1e6, 1) for key in cpu},
     }
 
 
@@ -448,6 +483,13 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=16)
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="a checkout of another commit (git worktree add DIR REV): its proxy runs too, "
+        "in every block beside this one's, and its figures are reported beside (A/B)",
+    )
     parser.add_argument(
         "--blocks",
         type=int,
