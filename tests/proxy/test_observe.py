@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,17 @@ from tests.helpers import free_port
 
 CHAT = {"model": "deepseek-chat", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
 AUTH = {"Authorization": f"Bearer {DEFAULT_API_KEY}"}
+
+
+def _proxy(upstream: str, report_dir: Path, **options: Any) -> Any:
+    """A proxy of the shipped contract in front of ``upstream``, judging in a thread."""
+    return create_proxy_app(
+        contract=load_contract(),
+        upstream=upstream,
+        report_dir=report_dir,
+        judge_in="thread",
+        **options,
+    )
 
 
 def _metric(text: str, name: str, **labels: str) -> float:
@@ -37,13 +49,7 @@ def test_the_metrics_endpoint_shows_the_counters_moving(tmp_path: Path) -> None:
     port = free_port()
     observer.serve(port, "127.0.0.1")
     with serve_in_thread(create_app(faults=["usage-total-wrong"])) as upstream:
-        app = create_proxy_app(
-            contract=load_contract(),
-            upstream=upstream,
-            report_dir=tmp_path,
-            judge_in="thread",
-            observer=observer,
-        )
+        app = _proxy(upstream, tmp_path, observer=observer)
         with serve_in_thread(app, options=UVICORN_OPTIONS) as url, httpx.Client() as client:
             scrapes = []
             for _ in range(2):
@@ -67,13 +73,7 @@ def test_each_failing_exchange_is_one_log_line(
     log_format: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with serve_in_thread(create_app(faults=["usage-total-wrong"])) as upstream:
-        app = create_proxy_app(
-            contract=load_contract(),
-            upstream=upstream,
-            report_dir=tmp_path,
-            judge_in="thread",
-            observer=Observer(log_format=log_format),
-        )
+        app = _proxy(upstream, tmp_path, observer=Observer(log_format=log_format))
         with (
             caplog.at_level(logging.INFO, logger="conformance.proxy"),
             serve_in_thread(app, options=UVICORN_OPTIONS) as url,
@@ -95,13 +95,7 @@ def test_each_failing_exchange_is_one_log_line(
 
 def test_sample_judges_a_fraction_and_says_so(tmp_path: Path) -> None:
     with serve_in_thread(create_app()) as upstream:
-        app = create_proxy_app(
-            contract=load_contract(),
-            upstream=upstream,
-            report_dir=tmp_path,
-            judge_in="thread",
-            sample=0.25,
-        )
+        app = _proxy(upstream, tmp_path, sample=0.25)
         with serve_in_thread(app, options=UVICORN_OPTIONS) as url, httpx.Client() as client:
             for _ in range(20):
                 assert client.post(url + "/chat/completions", json=CHAT, headers=AUTH).is_success
@@ -120,14 +114,7 @@ def test_what_befalls_a_request_besides_a_judgement_is_in_the_report_and_the_met
     events = "conformance_proxy_events_total"
     observer = Observer(metrics=True)
     with serve_in_thread(create_app()) as upstream:
-        app = create_proxy_app(
-            contract=load_contract(),
-            upstream=upstream,
-            report_dir=tmp_path / "sampled",
-            judge_in="thread",
-            observer=observer,
-            sample=0.5,
-        )
+        app = _proxy(upstream, tmp_path / "sampled", observer=observer, sample=0.5)
         with serve_in_thread(app, options=UVICORN_OPTIONS) as url, httpx.Client() as client:
             for _ in range(4):
                 assert client.post(url + "/chat/completions", json=CHAT, headers=AUTH).is_success
@@ -137,13 +124,7 @@ def test_what_befalls_a_request_besides_a_judgement_is_in_the_report_and_the_met
 
     nobody = f"http://127.0.0.1:{free_port()}"
     observer = Observer(metrics=True)
-    app = create_proxy_app(
-        contract=load_contract(),
-        upstream=nobody,
-        report_dir=tmp_path / "down",
-        judge_in="thread",
-        observer=observer,
-    )
+    app = _proxy(nobody, tmp_path / "down", observer=observer)
     with serve_in_thread(app, options=UVICORN_OPTIONS) as url:
         assert httpx.post(url + "/chat/completions", json=CHAT, headers=AUTH).status_code == 502
         app.state.settle()
