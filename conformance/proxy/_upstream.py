@@ -25,9 +25,11 @@ class Upstream:
     """``--upstream``: its scheme, authority and base path, taken apart once, so a request adds
     only its path (the scheme, host and port are never the client's to choose)."""
 
-    def __init__(self, url: str, *, idle_timeout: float) -> None:
+    def __init__(self, url: str, *, idle_timeout: float, keepalive: float) -> None:
         self.url = url.rstrip("/")
         self.idle_timeout = idle_timeout
+        #: how long an idle connection is kept for the next request (``--upstream-keepalive``)
+        self.keepalive = keepalive
         #: HTTP(S)_PROXY and NO_PROXY, as httpx and curl read them
         self.via = env_proxy(self.url)
         #: a key in --upstream's query, or a password in it or in the proxy's URL
@@ -73,7 +75,9 @@ class Upstream:
         """The one session of the proxy's upstream connections (made in the event loop)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=60),
+                # idle connections dropped before the upstream drops them (a request sent as
+                # it closed one was a 502), checked when one is taken from the pool
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=self.keepalive),
                 # no sock_read: the relay keeps ``idle_timeout`` itself, on one timer an
                 # exchange (aiohttp's is a timer made and cancelled at every read)
                 timeout=aiohttp.ClientTimeout(total=None, connect=30.0, sock_read=None),
