@@ -944,8 +944,8 @@ def test_an_overlay_given_to_the_proxy_reaches_its_checks_process(tmp_path: Path
 def test_an_idle_upstream_connection_is_let_go_before_the_upstream_would(tmp_path: Path) -> None:
     """A connection the upstream may be closing is never sent a request: kept idle longer
     than the upstream keeps it (uvicorn: 5 s), a request sent as it closed was a 502 (in a
-    benchmark, 2 streams of 6,400 with idle gaps of 4.97 s). Past ``--upstream-keepalive`` the proxy
-    opens a new one; within it, the same one serves again."""
+    benchmark, 2 streams of 6,400 with idle gaps of 4.97 s). Past ``--upstream-keepalive``
+    the proxy opens a new one; within it, the same one serves again."""
     seen: list[Any] = []
 
     async def upstream_app(scope: Any, receive: Any, send: Any) -> None:
