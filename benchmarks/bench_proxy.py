@@ -232,11 +232,14 @@ CLIENT_LOOP = ["uvloop"]
 
 
 def on_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Run the client's ``coro`` on ``CLIENT_LOOP``."""
+    """Run ``coro`` on ``CLIENT_LOOP`` (asyncio's when uvloop is not installed)."""
     if CLIENT_LOOP[0] == "uvloop":
-        import uvloop
-
-        return uvloop.run(coro)
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.run(coro)
     return asyncio.run(coro)
 
 
@@ -590,14 +593,14 @@ def main() -> int:
         uvicorn.run(upstream_app(args.delay), port=args.serve_upstream, log_level="error")
         return 0
     if args.serve_relay:
-        try:  # the event loop the proxy gets (uvicorn takes uvloop when it is installed)
-            import uvloop
-
-            uvloop.run(relay(args.serve_relay, args.to))
-        except ImportError:
-            asyncio.run(relay(args.serve_relay, args.to))
+        # the event loop the proxy gets (uvicorn takes uvloop when it is installed)
+        on_loop(relay(args.serve_relay, args.to))
         return 0
     CLIENT_LOOP[0] = args.client_loop
+    if args.blocks < 1:
+        parser.error(f"--blocks {args.blocks}: one or more")
+    if args.baseline and not (args.baseline / "conformance" / "_cli").is_dir():
+        parser.error(f"--baseline {args.baseline}: not a checkout of this project")
     if args.pin:
         cpus = sorted(os.sched_getaffinity(0))
         if len(cpus) < 2:
